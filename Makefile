@@ -1,0 +1,47 @@
+# htr-lit: every target is listed by `make help`.
+SHELL := /bin/bash
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU wheel on this machine; a GPU user passes their own, e.g.
+#   make setup TORCH_SPEC="torch==2.5.1 --index-url https://download.pytorch.org/whl/cu124"
+# or installs torch into .venv first (pip keeps an installed torch that satisfies torch>=2.2).
+TORCH_SPEC ?= torch==2.13.0
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup system-deps train test lint data train-dhsd clean
+
+help:  ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+system-deps:  ## install handwriting fonts + word lists with apt (skipped where apt is missing)
+	@bash scripts/install_system_deps.sh
+
+$(BIN)/.installed: pyproject.toml
+	@$(MAKE) --no-print-directory system-deps
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	@if ! $(BIN)/python -c "import torch" 2>/dev/null; then echo ">> installing $(TORCH_SPEC)"; $(BIN)/pip install -q $(TORCH_SPEC); fi
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $@
+
+setup: $(BIN)/.installed  ## create .venv and install htr-lit (+ fonts via apt); idempotent
+
+train: setup  ## train the default experiment (CRNN on built-in synthetic data) and print metrics
+	$(BIN)/python -m htr_lit.train $(ARGS)
+
+test: setup  ## run the test suite
+	$(BIN)/python -m pytest -q $(ARGS)
+
+lint: setup  ## ruff check
+	$(BIN)/ruff check .
+
+data: setup  ## generate the synthetic word dataset once (reused by every run)
+	$(BIN)/python -m htr_lit.data.synthetic $(ARGS)
+
+train-dhsd: setup  ## train CRNN on ../shared/data/dhsd, 5 writers held out (under 60 min on 2 cores)
+	$(BIN)/python -m htr_lit.train experiment=crnn_dhsd $(ARGS)
+
+clean:  ## remove outputs (keeps .venv and generated data)
+	rm -rf outputs multirun

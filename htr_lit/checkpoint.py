@@ -1,0 +1,44 @@
+"""Load an htr-lit checkpoint into a ready-to-use model: it carries charset, model config, preprocessing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+
+from htr_lit.data.preprocess import Preprocess
+from htr_lit.models.module import HTRModule
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, not from htr-lit, or does not fit its own model config."""
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        # weights_only: plain containers and tensors only, no pickled code runs on load.
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
+        raise CheckpointError(f"{path}: cannot read checkpoint ({type(e).__name__}: {e})") from e
+
+
+def load_model(path: str | Path) -> tuple[HTRModule, Preprocess]:
+    """Rebuild the model from the checkpoint's own config and weights; eval mode, on CPU."""
+    ckpt = read_checkpoint(path)
+    meta = ckpt.get("htr_lit")
+    if not meta or "model_cfg" not in meta:
+        raise CheckpointError(f"{path}: not an htr-lit checkpoint (no 'htr_lit' metadata)")
+    model: HTRModule = instantiate(meta["model_cfg"], charset=meta["charset"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:
+        first = str(e).splitlines()[0]
+        raise CheckpointError(f"{path}: weights do not match the model config stored with them ({first})") from e
+    model.htr_meta = meta
+    model.eval()
+    return model, Preprocess(**meta["preprocess"])

@@ -1,0 +1,44 @@
+"""Training-time augmentation presets built from albumentations (train split only)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import albumentations as A
+import cv2
+import numpy as np
+
+PRESETS = ("none", "light", "strong")
+
+
+def build_augment(preset: str) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Return a function uint8 (H, W) -> uint8 (H, W), or None for `none`.
+
+    Geometric transforms fill with white paper; the result is re-normalised to the input height later.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"data.augment={preset!r} is not a preset; choose one of {', '.join(PRESETS)}")
+    if preset == "none":
+        return None
+    paper = dict(border_mode=cv2.BORDER_CONSTANT, fill=255)
+    light = [
+        A.Affine(scale=(0.9, 1.05), rotate=(-2, 2), shear={"x": (-12, 12), "y": (0, 0)}, fit_output=True, p=0.6, **paper),
+        A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.3, p=0.5),
+        A.GaussNoise(std_range=(0.01, 0.05), p=0.2),
+    ]
+    strong = [
+        A.OneOf(
+            [A.ElasticTransform(alpha=6, sigma=4, p=1.0, **paper), A.GridDistortion(num_steps=4, distort_limit=0.2, p=1.0, **paper)],
+            p=0.4,
+        ),
+        A.Morphological(scale=(2, 3), operation="erosion", p=0.15),
+        A.Morphological(scale=(2, 3), operation="dilation", p=0.15),
+        A.OneOf([A.GaussianBlur(blur_limit=(3, 5), p=1.0), A.MotionBlur(blur_limit=(3, 5), p=1.0)], p=0.25),
+    ]
+    pipeline = A.Compose(light + (strong if preset == "strong" else []))
+    return partial(_apply, pipeline)  # a partial, not a lambda: picklable for worker processes
+
+
+def _apply(pipeline: A.Compose, img: np.ndarray) -> np.ndarray:
+    return pipeline(image=img)["image"]

@@ -1,0 +1,153 @@
+"""HTRDataModule: any dataset source -> validated, cached, width-bucketed train/val/test loaders."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from htr_lit.charset import Charset
+from htr_lit.data.augment import build_augment
+from htr_lit.data.collate import collate
+from htr_lit.data.dataset import WordDataset, load_images
+from htr_lit.data.preprocess import Preprocess
+from htr_lit.data.sample import Sample
+from htr_lit.data.sampler import BucketBatchSampler
+from htr_lit.models.ctc import min_ctc_frames
+
+log = logging.getLogger(__name__)
+STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+
+
+class DatasetError(ValueError):
+    """Bad rows or files, all listed in one message (data.on_error=raise)."""
+
+
+def _report(problems: list[str], what: str, limit: int = 50) -> str:
+    shown = "\n  ".join(problems[:limit])
+    more = f"\n  ... and {len(problems) - limit} more" if len(problems) > limit else ""
+    return f"{len(problems)} {what}:\n  {shown}{more}"
+
+
+class HTRDataModule(L.LightningDataModule):
+    """Loads `source` (plus the train split of each `extra_train_sources`), builds the charset from the
+    training labels (or takes `charset` from a checkpoint), and validates every row up front."""
+
+    def __init__(
+        self,
+        source: Any,
+        img_height: int = 64,
+        max_width: int = 1024,
+        min_width: int = 16,
+        batch_size: int = 32,
+        eval_batch_size: int = 64,
+        num_workers: int = 2,
+        augment: str = "light",
+        pin_memory: bool = False,
+        on_error: str = "raise",
+        extra_train_sources: Sequence[Any] = (),
+        charset: Sequence[str] | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"data.on_error={on_error!r}: choose raise or skip")
+        self.source = source
+        self.extra_train_sources = list(extra_train_sources)
+        self.preprocess = Preprocess(img_height=img_height, max_width=max_width, min_width=min_width)
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.num_workers, self.pin_memory, self.seed = num_workers, pin_memory, seed
+        self.augment = build_augment(augment)  # validates the preset name early
+        self.on_error = on_error
+        self.charset: Charset | None = Charset(charset) if charset is not None else None
+        self.datasets: dict[str, WordDataset] = {}
+        self.skipped: list[str] = []
+        self._splits: dict[str, list[Sample]] | None = None
+
+    # ---- loading -----------------------------------------------------------------------------
+    def prepare_data(self) -> None:
+        for src in [self.source, *self.extra_train_sources]:
+            src.prepare()
+
+    def _load_splits(self) -> dict[str, list[Sample]]:
+        if self._splits is None:
+            splits = self.source.load()
+            for src in self.extra_train_sources:
+                splits["train"] = splits["train"] + src.load()["train"]
+            self._splits = splits
+        return self._splits
+
+    def setup(self, stage: str | None = None) -> None:
+        splits = self._load_splits()
+        if self.charset is None:
+            if not splits["train"]:
+                raise DatasetError("no training samples to build the charset from (and no charset given)")
+            self.charset = Charset.from_texts(s.text for s in splits["train"] if s.text)
+        for split in STAGE_SPLITS.get(stage or "fit", ("train", "val", "test")):
+            if split not in self.datasets:
+                self.datasets[split] = self._build(split, splits.get(split, []))
+
+    def _build(self, split: str, samples: list[Sample]) -> WordDataset:
+        empty = [f"{s.origin or s.path}: empty transcription" for s in samples if not s.text.strip()]
+        bad_ids = {p.split(": ", 1)[0] for p in empty}
+        samples = [s for s in samples if (s.origin or str(s.path)) not in bad_ids]
+        images, errors = load_images(samples, self.preprocess)
+        self._handle(split, empty + errors)
+        keep = [i for i, im in enumerate(images) if im is not None]
+        samples, images = [samples[i] for i in keep], [images[i] for i in keep]
+        unknown = sorted({c for s in samples for c in self.charset.unknown(s.text)})
+        if unknown:
+            n = sum(1 for s in samples if self.charset.unknown(s.text))
+            log.warning("%s: %d labels use characters outside the charset %s; they count as errors", split, n, unknown)
+        augment = self.augment if split == "train" else None
+        log.info("%s split: %d images", split, len(samples))
+        return WordDataset(samples, self.charset, self.preprocess, augment=augment, images=images)
+
+    def _handle(self, split: str, problems: list[str]) -> None:
+        if not problems:
+            return
+        if self.on_error == "raise":
+            raise DatasetError(_report(problems, f"bad samples in the {split} split (data.on_error=skip skips them)"))
+        log.warning(_report(problems, f"samples skipped in the {split} split"))
+        self.skipped += problems
+
+    def check_ctc_feasible(self, frames: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Every label must fit the frames the CNN gives at its image width (CTC cannot emit it otherwise)."""
+        for split, ds in self.datasets.items():
+            n_frames = frames(torch.tensor(ds.widths)).tolist()
+            bad = []
+            for i, (s, t) in enumerate(zip(ds.samples, n_frames)):
+                need = min_ctc_frames(self.charset.encode(s.text))
+                if need > t:
+                    bad.append((i, f"{s.origin or s.path}: label of {len(s.text)} chars needs {need} CTC frames, "
+                                   f"the image gives {t} (width {ds.widths[i]} px)"))
+            if bad:
+                self._handle(split, [msg for _, msg in bad])
+                drop = {i for i, _ in bad}
+                keep = [i for i in range(len(ds)) if i not in drop]
+                self.datasets[split] = WordDataset([ds.samples[i] for i in keep], ds.charset, ds.preprocess,
+                                                   ds.augment, [ds.images[i] for i in keep])
+
+    # ---- loaders -----------------------------------------------------------------------------
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        ds = self.datasets[split]
+        bs = self.batch_size if shuffle else self.eval_batch_size
+        sampler = BucketBatchSampler(ds.widths, bs, shuffle=shuffle, seed=self.seed)
+        return DataLoader(ds, batch_sampler=sampler, collate_fn=collate, num_workers=self.num_workers,
+                          pin_memory=self.pin_memory, persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def describe(self) -> str:
+        return ", ".join(f"{k} {len(v)}" for k, v in self.datasets.items()) + f"; charset {len(self.charset)} chars"

@@ -1,0 +1,74 @@
+"""Image preprocessing shared by training, eval and predict: grayscale, fixed height, capped width."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+
+# Refuse to decode images larger than this many pixels (decompression bombs, scanner pages).
+MAX_DECODE_PIXELS = 40_000_000
+
+
+class ImageLoadError(ValueError):
+    """An image that cannot be used; the message names the file and why."""
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Settings stored in every checkpoint so inference preprocesses exactly like training."""
+
+    img_height: int = 64
+    max_width: int = 1024
+    min_width: int = 16
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    def load(self, path: str | Path) -> np.ndarray:
+        """Read an image file -> uint8 (img_height, W) array, dark ink on light paper."""
+        return self.normalize(read_gray(path))
+
+    def normalize(self, img: np.ndarray) -> np.ndarray:
+        """Resize to `img_height` keeping the aspect ratio, clamp the width to [min_width, max_width]."""
+        h, w = img.shape
+        new_w = round(w * self.img_height / h)
+        new_w = min(max(new_w, self.min_width), self.max_width)
+        interp = cv2.INTER_AREA if h > self.img_height else cv2.INTER_LINEAR
+        return cv2.resize(img, (new_w, self.img_height), interpolation=interp)
+
+
+def read_gray(path: str | Path) -> np.ndarray:
+    """Decode an image as 8-bit grayscale; raises ImageLoadError naming the file and the reason."""
+    try:
+        with Image.open(path) as im:
+            if im.width * im.height > MAX_DECODE_PIXELS:
+                raise ImageLoadError(f"{path}: image is {im.width}x{im.height}, over the {MAX_DECODE_PIXELS} pixel cap")
+            if im.width < 2 or im.height < 2:
+                raise ImageLoadError(f"{path}: image is {im.width}x{im.height} pixels, too small to read")
+            if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+                im = _flatten_alpha(im)
+            arr = np.asarray(im.convert("L"), dtype=np.uint8)
+    except FileNotFoundError as e:
+        raise ImageLoadError(f"{path}: file not found") from e
+    except ImageLoadError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise ImageLoadError(f"{path}: cannot decode image ({e})") from e
+    return arr
+
+
+def _flatten_alpha(im: Image.Image) -> Image.Image:
+    """Composite a transparent image onto white paper."""
+    rgba = im.convert("RGBA")
+    paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(paper, rgba)
+
+
+def to_tensor(img: np.ndarray) -> torch.Tensor:
+    """uint8 (H, W) paper-white image -> float (1, H, W) with ink high and paper 0 (so padding is paper)."""
+    return torch.from_numpy(255 - img).float().div_(255.0).unsqueeze(0)

@@ -1,0 +1,108 @@
+"""HTRModule: encoder -> sequence model -> per-frame linear head -> CTC, with CER/WER metrics."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+
+from htr_lit.charset import Charset
+from htr_lit.decoding.greedy import GreedyDecoder
+from htr_lit.metrics import text_metrics
+from htr_lit.models.ctc import CTCLoss
+from htr_lit.models.encoders import ConvEncoder
+
+
+class HTRModule(L.LightningModule):
+    """Composes interchangeable parts chosen by Hydra (`model/encoder`, `model/sequence`).
+
+    `sequence` is a partial that receives the encoder's output shape; `optimizer` and `scheduler`
+    are partials that receive the parameters / optimizer. The checkpoint carries the charset, the
+    model config and the preprocessing settings (see `htr_lit.checkpoint`).
+    """
+
+    def __init__(
+        self,
+        encoder: ConvEncoder,
+        sequence: Callable[..., nn.Module],
+        optimizer: Callable[..., torch.optim.Optimizer],
+        charset: Sequence[str],
+        scheduler: Callable[..., Any] | None = None,
+        scheduler_interval: str = "step",
+        head_dropout: float = 0.0,
+        compile: bool = False,
+    ) -> None:
+        super().__init__()
+        charset = [str(c) for c in charset]  # plain list (not ListConfig) so checkpoints load weights_only
+        self.save_hyperparameters(ignore=["encoder", "sequence", "optimizer", "scheduler"])
+        self.charset = Charset(charset)
+        self.encoder = encoder
+        self.sequence = sequence(in_channels=encoder.output_channels, in_height=encoder.output_height)
+        self.head = nn.Sequential(nn.Dropout(head_dropout), nn.Linear(self.sequence.output_size(), self.charset.num_classes))
+        self.criterion = CTCLoss(blank=0)
+        self.decoder = GreedyDecoder(self.charset.tokens)
+        self._optimizer, self._scheduler = optimizer, scheduler
+        self.val_metrics = text_metrics("val/")
+        self.test_metrics = text_metrics("test/")
+        # Filled in by the entry point; written into every checkpoint (see on_save_checkpoint).
+        self.htr_meta: dict[str, Any] = {}
+
+    def forward(self, images: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """images (B, 1, H, W), widths (B,) -> log_probs (B, T, C), frame lengths (B,)."""
+        feats, lengths = self.encoder(images, widths)  # (B, C', H', T)
+        seq, lengths = self.sequence(feats, lengths)  # (B, T, D)
+        logits = self.head(seq)  # (B, T, num_classes)
+        return logits.float().log_softmax(dim=-1), lengths
+
+    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
+        return [hyps[0].text for hyps in self.decoder(log_probs, lengths)]
+
+    def _loss(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        log_probs, lengths = self(batch["images"], batch["widths"])
+        loss = self.criterion(log_probs, lengths, batch["targets"], batch["target_lengths"])
+        return loss, log_probs, lengths
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        loss, _, _ = self._loss(batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["texts"]))
+        return loss
+
+    def _eval_step(self, batch: dict[str, Any], stage: str) -> None:
+        loss, log_probs, lengths = self._loss(batch)
+        preds = self.decode(log_probs, lengths)
+        metrics = self.val_metrics if stage == "val" else self.test_metrics
+        metrics.update(preds, batch["texts"])
+        self.log(f"{stage}/loss", loss, sync_dist=True, batch_size=len(preds))
+        self.log_dict(metrics, prog_bar=stage == "val", batch_size=len(preds))
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._eval_step(batch, "test")
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self._optimizer(params=self.parameters())
+        if self._scheduler is None:
+            return optimizer
+        kwargs: dict[str, Any] = {}
+        if "total_steps" in inspect.signature(self._scheduler.func).parameters:
+            kwargs["total_steps"] = int(self.trainer.estimated_stepping_batches)
+        scheduler = self._scheduler(optimizer=optimizer, **kwargs)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.scheduler_interval}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["htr_lit"] = {**self.htr_meta, "charset": list(self.charset.chars)}
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def summary_line(self) -> str:
+        """One human-readable line describing the network (logged at start)."""
+        parts = {"encoder": self.encoder, "sequence": self.sequence, "head": self.head}
+        sizes = ", ".join(f"{k} {type(m).__name__} {sum(p.numel() for p in m.parameters()) / 1e6:.2f}M" for k, m in parts.items())
+        return f"{self.num_parameters() / 1e6:.2f}M params ({sizes}); {self.charset.num_classes} classes"

@@ -1,0 +1,95 @@
+"""Transcribe word images with a checkpoint: `python -m htr_lit.predict ckpt_path=PATH input=...`."""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import math
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from htr_lit.checkpoint import CheckpointError, load_model
+from htr_lit.config import CONFIG_DIR
+from htr_lit.data.collate import collate
+from htr_lit.data.formats import IMAGE_SUFFIXES
+from htr_lit.data.preprocess import ImageLoadError, Preprocess, to_tensor
+
+log = logging.getLogger("htr_lit.predict")
+
+
+def expand_inputs(spec: str) -> list[Path]:
+    """An image, a folder (searched recursively), a glob pattern, or a text file listing paths."""
+    p = Path(spec)
+    if p.is_dir():
+        return sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
+    if p.is_file() and p.suffix.lower() in (".txt", ".lst", ".list"):
+        lines = p.read_text(encoding="utf-8").splitlines()
+        return [Path(x.strip()) if Path(x.strip()).is_absolute() else p.parent / x.strip()
+                for x in lines if x.strip() and not x.startswith("#")]
+    if p.is_file():
+        return [p]
+    matches = sorted(Path(m) for m in glob.glob(spec, recursive=True))
+    if not matches:
+        raise FileNotFoundError(f"input={spec}: no such image, folder, list file or glob match")
+    return matches
+
+
+def _batches(paths: list[Path], pre: Preprocess, batch_size: int) -> Iterator[tuple[list[Path], list[np.ndarray]]]:
+    """Load images lazily in chunks; unreadable ones are reported on stderr and left out."""
+    for start in range(0, len(paths), batch_size):
+        chunk, images = [], []
+        for path in paths[start : start + batch_size]:
+            try:
+                images.append(pre.load(path))
+                chunk.append(path)
+            except ImageLoadError as e:
+                print(f"error: {e}", file=sys.stderr)
+        if chunk:
+            yield chunk, images
+
+
+def predict(cfg: DictConfig) -> int:
+    """Returns the number of inputs that could not be transcribed."""
+    model, pre = load_model(cfg.ckpt_path)
+    model.to(cfg.device)
+    paths = expand_inputs(str(cfg.input))
+    done = 0
+    with torch.inference_mode():
+        for chunk, images in _batches(paths, pre, cfg.batch_size):
+            batch = collate([{"image": to_tensor(im), "target": [], "text": "", "id": ""} for im in images])
+            log_probs, lengths = model(batch["images"].to(cfg.device), batch["widths"].to(cfg.device))
+            for path, hyps in zip(chunk, model.decoder(log_probs, lengths)):
+                best = hyps[0]
+                if cfg.format == "jsonl":
+                    print(json.dumps({"path": str(path), "text": best.text, "confidence": round(math.exp(best.score), 4)},
+                                     ensure_ascii=False))
+                else:
+                    print(f"{path}\t{best.text}")
+            done += len(chunk)
+            sys.stdout.flush()
+    return len(paths) - done
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
+def main(cfg: DictConfig) -> None:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if cfg.format not in ("tsv", "jsonl"):
+        sys.exit(f"error: format={cfg.format}: choose tsv or jsonl")
+    try:
+        failed = predict(cfg)
+    except (CheckpointError, FileNotFoundError) as e:
+        sys.exit(f"error: {e}")
+    if failed:
+        print(f"{failed} input(s) could not be read", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""What train and eval share: callbacks/loggers from config, a safe task wrapper, metric printing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import Logger
+from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
+
+
+def build_callbacks(cfg: DictConfig) -> list[Callback]:
+    return [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+
+
+def build_loggers(cfg: DictConfig) -> list[Logger]:
+    return [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
+
+
+def run_task(task: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig) -> dict[str, Any]:
+    """Run a task; whatever happens, close W&B so one failed job does not poison the next."""
+    try:
+        return task(cfg)
+    except Exception:
+        log.exception("task failed")
+        raise
+    finally:
+        try:
+            import wandb
+
+            if wandb.run is not None:
+                wandb.finish()
+        except ImportError:
+            pass
+
+
+def to_float_dict(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: float(v.item() if isinstance(v, torch.Tensor) else v) for k, v in metrics.items()}
+
+
+def print_metrics(metrics: dict[str, Any], out_dir: Path) -> None:
+    """Final figures as a small table on stdout, then the run folder."""
+    rows = [(k, v) for k, v in metrics.items() if isinstance(v, float) and "/" in k]
+    width = max((len(k) for k, _ in rows), default=10)
+    print("\n" + "-" * (width + 14))
+    for k, v in rows:
+        shown = f"{100 * v:6.2f} %" if k.split("/")[-1] in ("cer", "wer", "word_acc") else f"{v:.4g}"
+        print(f"{k:<{width}}  {shown}")
+    print("-" * (width + 14))
+    print(f"run folder: {out_dir}")

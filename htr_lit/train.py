@@ -1,0 +1,82 @@
+"""Train, validate and test a model: `python -m htr_lit.train [hydra overrides]` (or `htr-train`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from htr_lit.config import CONFIG_DIR
+from htr_lit.runner import build_callbacks, build_loggers, print_metrics, run_task, to_float_dict
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Data -> model -> trainer -> fit -> validate/test the best checkpoint -> metrics.json."""
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    out_dir = Path(cfg.paths.output_dir)
+
+    log.info("data: %s", cfg.data.source._target_)
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    for stage in ("fit", "test"):  # load and validate every split before any training starts
+        datamodule.setup(stage)
+
+    model = instantiate(cfg.model, charset=datamodule.charset.chars)
+    model.htr_meta = {
+        "model_cfg": OmegaConf.to_container(cfg.model, resolve=True),
+        "preprocess": datamodule.preprocess.to_dict(),
+        "format_version": 1,
+    }
+    datamodule.check_ctc_feasible(model.encoder.frames)
+    log.info("model: %s", model.summary_line())
+    log.info("data: %s", datamodule.describe())
+
+    loggers = build_loggers(cfg)
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=build_callbacks(cfg), logger=loggers)
+    for lg in loggers:
+        lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path == "last":
+        ckpt_path = str(out_dir / "checkpoints" / "last.ckpt")
+    start = time.perf_counter()
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    train_s = time.perf_counter() - start
+
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    best = best or None
+    metrics: dict[str, Any] = {}
+    metrics.update(trainer.validate(model, datamodule=datamodule, ckpt_path=best, verbose=False)[0])
+    metrics.update(trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)[0])
+    metrics = to_float_dict(metrics)
+    metrics.update({
+        "params": model.num_parameters(),
+        "epochs": trainer.current_epoch,
+        "time/train_s": round(train_s, 1),
+        "data/skipped": len(datamodule.skipped),
+        "best_ckpt": best,
+    })
+    if trainer.is_global_zero:
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        print_metrics(metrics, out_dir)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    metrics = run_task(train, cfg)
+    return metrics.get(cfg.get("optimized_metric") or "", None)
+
+
+if __name__ == "__main__":
+    main()

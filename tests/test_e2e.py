@@ -1,0 +1,81 @@
+"""End to end through the real CLIs: train (tiny) -> checkpoint -> eval -> predict."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY_MODEL
+
+pytestmark = pytest.mark.slow
+ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled"}
+
+
+def run_cli(module: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, env=ENV,
+                          timeout=300, cwd=Path(__file__).parents[1])
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{module} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    from tests.conftest import WORDS, write_word_png
+
+    root = tmp_path_factory.mktemp("data")
+    lines = ["file_name,text,writer_id"]
+    for w in range(3):
+        for i, text in enumerate(WORDS):
+            write_word_png(root / f"w{w}/{i}.png", text, height=64)
+            lines.append(f"w{w}/{i}.png,{text},w{w}")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run_dir = tmp_path_factory.mktemp("run")
+    run_cli("htr_lit.train", "data=csv", f"data.source.csv_path={root / 'labels.csv'}",
+            "data.source.val_fraction=0.34", "data.source.test_fraction=0.34", *TINY_MODEL,
+            "trainer.max_epochs=2", f"hydra.run.dir={run_dir}")
+    return run_dir, root
+
+
+def test_train_writes_checkpoints_and_metrics(trained_run):
+    run_dir, _ = trained_run
+    assert (run_dir / "checkpoints/best.ckpt").is_file()
+    assert (run_dir / "checkpoints/last.ckpt").is_file()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("val/cer", "val/wer", "test/cer", "test/wer", "test/word_acc"):
+        assert 0.0 <= metrics[key] <= 2.0, key  # fractions (CER can exceed 1 with insertions)
+    assert metrics["params"] > 0 and metrics["epochs"] >= 1
+    assert (run_dir / "csv/metrics.csv").is_file()
+
+
+def test_eval_on_csv_shortcut(trained_run, tmp_path):
+    run_dir, root = trained_run
+    proc = run_cli("htr_lit.eval", f"ckpt_path={run_dir / 'checkpoints/best.ckpt'}",
+                   f"test_csv={root / 'labels.csv'}", f"hydra.run.dir={tmp_path}")
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(metrics) >= {"test/cer", "test/wer", "test/word_acc"}
+    assert "test/cer" in proc.stdout
+
+
+def test_predict_prints_path_tab_text_and_reports_bad_inputs(trained_run, tmp_path):
+    run_dir, root = trained_run
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        (folder / name).write_bytes((root / "w0/0.png").read_bytes())
+    (folder / "broken.png").write_bytes(b"\x89PNG broken")
+    proc = run_cli("htr_lit.predict", f"ckpt_path={run_dir / 'checkpoints/best.ckpt'}", f"input={folder}", check=False)
+    lines = proc.stdout.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines] == [str(folder / "a.png"), str(folder / "b.png")]
+    assert all(len(line.split("\t")) == 2 for line in lines)
+    assert "broken.png" in proc.stderr and proc.returncode == 1
+
+
+def test_predict_unknown_checkpoint_is_a_clear_error(tmp_path):
+    proc = run_cli("htr_lit.predict", f"ckpt_path={tmp_path / 'nope.ckpt'}", f"input={tmp_path}", check=False)
+    assert proc.returncode != 0 and "checkpoint not found" in proc.stderr

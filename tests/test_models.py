@@ -1,0 +1,66 @@
+"""Every encoder x sequence option: shapes, lengths, and a gradient for every parameter."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from htr_lit.models.ctc import min_ctc_frames
+from htr_lit.models.encoders import ConvEncoder
+from htr_lit.models.sequence.bilstm import BiLSTM
+from tests.conftest import compose_cfg
+
+ENCODERS = ["simple", "vgg"]
+SEQUENCES = ["bilstm"]
+CHARSET = list("abcdefgh")
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+@pytest.mark.parametrize("sequence", SEQUENCES)
+def test_forward_backward_every_parameter_gets_gradient(tmp_path, encoder, sequence):
+    cfg = compose_cfg("train", [f"model/encoder={encoder}", f"model/sequence={sequence}"], tmp_path)
+    model = instantiate(cfg.model, charset=CHARSET)
+    B, H = 3, cfg.data.img_height
+    widths = torch.tensor([128, 96, 40])
+    images = torch.rand(B, 1, H, 128)
+    log_probs, lengths = model(images, widths)
+    assert log_probs.shape == (B, 128 // 4, len(CHARSET) + 1)
+    assert lengths.tolist() == [32, 24, 10]
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(B, 32), atol=1e-4)
+    targets = torch.tensor([1, 2, 3, 4, 5, 6, 1, 1])
+    loss = model.criterion(log_probs, lengths, targets, torch.tensor([3, 3, 2]))
+    loss.backward()
+    assert torch.isfinite(loss)
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not missing, f"no/invalid gradient: {missing}"
+    assert all(p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_bilstm_ignores_frames_past_length():
+    """Packing: garbage in padded frames must not leak into a sequence's valid outputs."""
+    torch.manual_seed(0)
+    lstm = BiLSTM(in_channels=4, in_height=2, hidden_size=8).eval()
+    feats = torch.rand(1, 4, 2, 10)
+    alone, _ = lstm(feats, torch.tensor([10]))
+    padded = torch.cat([feats, 100 * torch.rand(1, 4, 2, 6)], dim=-1)
+    out, lengths = lstm(padded, torch.tensor([10]))
+    assert out.shape == (1, 16, 16) and lengths.tolist() == [10]
+    assert torch.allclose(alone, out[:, :10], atol=1e-6)
+    assert out[:, 10:].abs().max() == 0
+
+
+def test_encoder_rejects_height_it_cannot_pool():
+    with pytest.raises(ValueError, match="multiple of 32"):
+        ConvEncoder(48, [4] * 5, [3] * 5, [[2, 2], [2, 2], [2, 1], [2, 1], [2, 1]])
+
+
+def test_encoder_frames_and_min_width():
+    enc = ConvEncoder(64, [4] * 5, [3] * 5, [[2, 2], [2, 2], [2, 1], [2, 1], [2, 1]])
+    assert enc.min_width == 4 and enc.output_height == 2 and enc.output_channels == 4
+    assert enc.frames(torch.tensor([4, 7, 8, 255])).tolist() == [1, 1, 2, 63]
+
+
+@pytest.mark.parametrize(("label", "frames"), [("ab", 2), ("aa", 3), ("aab", 4), ("abba", 5), ("", 0)])
+def test_min_ctc_frames(label, frames):
+    assert min_ctc_frames(label) == frames
