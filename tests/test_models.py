@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from hydra.utils import instantiate
@@ -11,8 +13,9 @@ from htr_lit.models.encoders import ConvEncoder
 from htr_lit.models.sequence.bilstm import BiLSTM
 from tests.conftest import compose_cfg
 
-ENCODERS = ["simple", "vgg"]
-SEQUENCES = ["bilstm"]
+CONF = Path(__file__).parents[1] / "conf" / "model"
+ENCODERS = sorted(p.stem for p in (CONF / "encoder").glob("*.yaml"))
+SEQUENCES = sorted(p.stem for p in (CONF / "sequence").glob("*.yaml"))
 CHARSET = list("abcdefgh")
 
 

@@ -1,0 +1,228 @@
+"""Small language models for CTC decoding: a character n-gram LM and a word unigram/bigram LM.
+
+Both use interpolated Witten-Bell smoothing: no tuning knobs, and every distribution is a proper one
+(it sums to 1 over the vocabulary + the unknown symbol + the end symbol). The character LM is stored
+as plain dicts/lists/str/int (`to_dict`) so that it can ride inside a checkpoint loaded with
+`torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BOS = "\x02"  # begin-of-word padding inside contexts
+EOW = "\x03"  # end-of-word event
+FORMAT = "htr_lit.char_ngram_lm/1"
+
+
+class CharNgramLM:
+    """Character n-gram LM over words (or lines) with begin/end-of-word symbols.
+
+    The symbols are `vocab` (sorted characters) + `<unk>` + `</w>`; `symbol_index` maps them to the
+    positions of `log_probs_next`. Characters never seen in training share the `<unk>` probability.
+    The LM is meant to be fitted once (`fit`) and then only queried; queries are LRU-cached on the
+    last `order - 1` symbols, which is all the model looks at.
+    """
+
+    def __init__(self, order: int = 4, cache_size: int = 65536) -> None:
+        if order < 1:
+            raise ValueError(f"order must be >= 1, got {order}")
+        self.order = order
+        self.cache_size = cache_size
+        self.vocab: list[str] = []
+        self.counts: dict[str, dict[str, int]] = {}  # context (0..order-1 symbols) -> next symbol -> count
+        self._rebuild()
+
+    # ------------------------------------------------------------------ training / (de)serialisation
+    def fit(self, texts: Iterable[str], extra_chars: Iterable[str] = ()) -> CharNgramLM:
+        """Count n-grams of every text (each padded with begin symbols and closed by `</w>`).
+
+        `extra_chars` (e.g. the model's charset) join the vocabulary even when unseen, so that they get
+        their own smoothed probability instead of the shared `<unk>` one. Refitting starts from scratch.
+        """
+        counts: dict[str, Counter[str]] = {}
+        chars: set[str] = set(extra_chars)
+        n = self.order
+        for text in texts:
+            if BOS in text or EOW in text:
+                raise ValueError("texts must not contain the control characters \\x02 / \\x03")
+            chars.update(text)
+            padded = BOS * (n - 1) + text + EOW
+            for i in range(n - 1, len(padded)):
+                sym = padded[i]
+                for k in range(n):  # contexts of length 0 .. n-1
+                    counts.setdefault(padded[i - k : i], Counter())[sym] += 1
+        self.vocab = sorted(chars)
+        self.counts = {ctx: dict(c) for ctx, c in counts.items()}
+        self._rebuild()
+        return self
+
+    @classmethod
+    def from_text_file(cls, path: str | Path, order: int = 4, extra_chars: Iterable[str] = ()) -> CharNgramLM:
+        """Fit on a UTF-8 file with one text (word or line) per line; empty lines are skipped."""
+        with open(path, encoding="utf-8") as f:
+            texts = [line.rstrip("\r\n") for line in f]
+        return cls(order).fit((t for t in texts if t), extra_chars)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain containers only (str/int/list/dict): safe for `torch.load(weights_only=True)` and JSON."""
+        return {
+            "format": FORMAT,
+            "order": self.order,
+            "vocab": list(self.vocab),
+            "counts": {ctx: dict(c) for ctx, c in self.counts.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], cache_size: int = 65536) -> CharNgramLM:
+        if d.get("format") != FORMAT:
+            raise ValueError(f"not a character n-gram LM dict (format={d.get('format')!r})")
+        lm = cls(int(d["order"]), cache_size)
+        lm.vocab = [str(c) for c in d["vocab"]]
+        lm.counts = {str(ctx): {str(s): int(v) for s, v in c.items()} for ctx, c in d["counts"].items()}
+        lm._rebuild()
+        return lm
+
+    def __getstate__(self) -> dict[str, Any]:  # pickle / deepcopy without the (unpicklable) query cache
+        return {"cache_size": self.cache_size, **self.to_dict()}
+
+    def __setstate__(self, d: dict[str, Any]) -> None:
+        self.__dict__.update(CharNgramLM.from_dict(d, d["cache_size"]).__dict__)
+        self._cached = lru_cache(maxsize=self.cache_size)(self._compute)  # bound to this object
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def symbols(self) -> list[str]:
+        """Distribution order of `log_probs_next`: vocab characters, then `<unk>`, then `</w>`."""
+        return [*self.vocab, "<unk>", "</w>"]
+
+    @property
+    def unk_index(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def end_index(self) -> int:
+        return len(self.vocab) + 1
+
+    def symbol_index(self, char: str) -> int:
+        """Position of `char` in the distribution (`<unk>` for unseen or multi-character strings)."""
+        return self._index.get(char, self.unk_index)
+
+    def token_map(self, tokens: Sequence[str]) -> np.ndarray:
+        """For a decoder's token list: token index -> LM symbol index (the blank maps to `<unk>`)."""
+        return np.array([self.symbol_index(t) for t in tokens], dtype=np.int64)
+
+    def initial_state(self) -> str:
+        """The state (= the last `order - 1` symbols) of an empty word."""
+        return BOS * (self.order - 1)
+
+    def advance(self, state: str, chars: str) -> str:
+        """The state after appending `chars` (one token's text) to the word of `state`."""
+        k = self.order - 1
+        return (state + chars)[-k:] if k else ""
+
+    def state_of(self, context: str) -> str:
+        return self.advance(self.initial_state(), context)
+
+    def log_probs_state(self, state: str) -> np.ndarray:
+        """Natural-log distribution over `symbols` after `state` (read-only, cached)."""
+        return self._cached(state)
+
+    def log_probs_next(self, context: str) -> np.ndarray:
+        """Natural-log distribution over `symbols` for the next symbol after the word prefix `context`.
+
+        Use `token_map` to index it by a decoder's token indices: `lm.log_probs_next(ctx)[lm.token_map(tokens)]`.
+        """
+        return self._cached(self.state_of(context))
+
+    def log_prob(self, next_char: str, context: str) -> float:
+        """log P(next_char | context); `context` is the word prefix (no begin symbols)."""
+        return float(self.log_probs_next(context)[self.symbol_index(next_char)])
+
+    def end_log_prob(self, context: str) -> float:
+        """log P(end of word | context)."""
+        return float(self.log_probs_next(context)[self.end_index])
+
+    def score(self, text: str) -> float:
+        """log P(text as a whole word), end symbol included."""
+        state, total = self.initial_state(), 0.0
+        for ch in text:
+            total += float(self.log_probs_state(state)[self.symbol_index(ch)])
+            state = self.advance(state, ch)
+        return total + float(self.log_probs_state(state)[self.end_index])
+
+    # ------------------------------------------------------------------ internals
+    def _rebuild(self) -> None:
+        """Index the counts as arrays and reset the query cache (after fit / from_dict)."""
+        self._index = {c: i for i, c in enumerate(self.vocab)}
+        self._index[EOW] = len(self.vocab) + 1
+        n_sym = len(self.vocab) + 2
+        self._tables: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
+        for ctx, nxt in self.counts.items():
+            idx = np.array([self._index.get(s, n_sym - 2) for s in nxt], dtype=np.int64)
+            cnt = np.array(list(nxt.values()), dtype=np.float64)
+            total, types = float(cnt.sum()), float(len(cnt))
+            # Witten-Bell: P(w|h) = (c(h,w) + T(h) P(w|h')) / (c(h) + T(h))
+            self._tables[ctx] = (idx, cnt / (total + types), types / (total + types))
+        self._uniform = np.full(n_sym, 1.0 / n_sym)
+        self._cached = lru_cache(maxsize=self.cache_size)(self._compute)
+
+    def _compute(self, state: str) -> np.ndarray:
+        p = self._uniform.copy()
+        for k in range(len(state) + 1):  # context lengths 0 .. order-1, lower orders first
+            table = self._tables.get(state[len(state) - k :])
+            if table is None:
+                break  # a longer context is unseen too
+            idx, scaled, backoff = table
+            p *= backoff
+            p[idx] += scaled  # idx is unique: one entry per distinct next symbol
+        out = np.log(p)
+        out.flags.writeable = False
+        return out
+
+
+class WordBigramLM:
+    """Word unigram + bigram LM (interpolated Witten-Bell over an add-one unigram), for word beam search.
+
+    `log_prob(word, prev)` with `prev=None` is the unigram; unseen words get the add-one mass, so a
+    dictionary word without counts is unlikely but possible.
+    """
+
+    def __init__(
+        self, unigrams: Mapping[str, int], bigrams: Mapping[tuple[str, str], int] | None = None
+    ) -> None:
+        self.unigrams = dict(unigrams)
+        self._total = sum(self.unigrams.values())
+        self._types = len(self.unigrams)
+        self._follow: dict[str, dict[str, int]] = {}
+        for (a, b), c in (bigrams or {}).items():
+            follow = self._follow.setdefault(a, {})
+            follow[b] = follow.get(b, 0) + c
+        self._follow_tot = {a: (sum(d.values()), len(d)) for a, d in self._follow.items()}
+
+    @classmethod
+    def from_sequences(cls, sequences: Iterable[Sequence[str]]) -> WordBigramLM:
+        """Unigrams and bigrams from word sequences (e.g. the words of each training label)."""
+        uni: Counter[str] = Counter()
+        bi: Counter[tuple[str, str]] = Counter()
+        for seq in sequences:
+            uni.update(seq)
+            bi.update(zip(seq[:-1], seq[1:]))
+        return cls(uni, bi)
+
+    def unigram(self, word: str) -> float:
+        return (self.unigrams.get(word, 0) + 1) / (self._total + self._types + 1)
+
+    def log_prob(self, word: str, prev: str | None = None) -> float:
+        p = self.unigram(word)
+        if prev is not None and prev in self._follow:
+            total, types = self._follow_tot[prev]
+            p = (self._follow[prev].get(word, 0) + types * p) / (total + types)
+        return math.log(p)
