@@ -24,8 +24,9 @@ class SyntheticSource:
 
     def __init__(self, root: str, num_train: int = 20000, num_val: int = 1000, num_test: int = 1000,
                  seed: int = 0, font_dir: str | None = None, word_lists: Sequence[str] | None = None,
-                 height: int = 64, num_workers: int = 2) -> None:
+                 height: int = 64, num_workers: int = 2, max_train: int | None = None) -> None:
         self.root = Path(root)
+        self.max_train = max_train  # use only the first N training images (e.g. when mixed into real data)
         self.kwargs = dict(num_train=num_train, num_val=num_val, num_test=num_test, seed=seed, font_dir=font_dir,
                            word_lists=list(word_lists) if word_lists else None, height=height, num_workers=num_workers)
 
@@ -36,7 +37,9 @@ class SyntheticSource:
 
     def load(self) -> Splits:
         self.prepare()
-        return {k: formats.read_labels_csv(self.root / f"{k}.csv") for k in ("train", "val", "test")}
+        splits = {k: formats.read_labels_csv(self.root / f"{k}.csv") for k in ("train", "val", "test")}
+        splits["train"] = splits["train"][: self.max_train]
+        return splits
 
 
 class LabelsCSVSource:

@@ -1,0 +1,183 @@
+"""Tests for the synthetic word data: fonts, word lists, rendering, deterministic generation, reuse, CLI.
+
+Only a handful of images are rendered (the machine is shared with training jobs).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from htr_lit.data import synthetic
+from htr_lit.data.fonts import LOWERCASE, FontError, FontInfo, find_fonts
+from htr_lit.data.words import DEFAULT_WORD_LISTS, WordListError, WordSampler, clean_words, load_word_lists
+
+SMALL = dict(num_train=5, num_val=2, num_test=2, seed=3, height=48, progress=False)
+
+
+@pytest.fixture(scope="module")
+def fonts() -> list[FontInfo]:
+    try:
+        return find_fonts()
+    except FontError as err:
+        pytest.skip(f"default handwriting fonts not installed: {err}")
+
+
+@pytest.fixture()
+def word_list(tmp_path: Path) -> Path:
+    """A tiny word list (fast to load) with umlauts, ß and junk to be filtered."""
+    path = tmp_path / "words.txt"
+    path.write_text("Haus\nStraße\nÖl\nmüde\nhello\nworld's\nnaïve\nzebra\nquick\n", encoding="utf-8")
+    return path
+
+
+def _pixels(root: Path) -> dict[str, np.ndarray]:
+    return {p.relative_to(root).as_posix(): cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+            for p in sorted((root / "images").rglob("*.png"))}
+
+
+# ----------------------------------------------------------------------------------------------- fonts
+
+
+def test_default_fonts_cover_lowercase_and_know_their_missing_glyphs(fonts: list[FontInfo]) -> None:
+    assert len(fonts) >= 5
+    assert all(LOWERCASE <= f.chars for f in fonts)
+    by_name = {f.name: f for f in fonts}
+    assert "dkgIt" not in by_name and "dkgBI" not in by_name  # excluded: illegible overlaps
+    if "Rufscript010" in by_name:  # its cmap has no umlauts
+        assert not by_name["Rufscript010"].supports("müde")
+    if "femkeklaver" in by_name:  # its cmap maps ß to an empty glyph
+        assert "ß" not in by_name["femkeklaver"].chars and by_name["femkeklaver"].supports("müde")
+
+
+def test_find_fonts_searches_user_dir_recursively(fonts: list[FontInfo], tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    shutil.copy(fonts[0].path, tmp_path / "sub" / "mine.ttf")
+    found = find_fonts(tmp_path)
+    assert [f.name for f in found] == ["mine"] and found[0].chars == fonts[0].chars
+
+
+def test_find_fonts_without_fonts_explains_how_to_fix(tmp_path: Path) -> None:
+    (tmp_path / "not_a_font.ttf").write_bytes(b"junk")
+    with pytest.raises(FontError) as err:
+        find_fonts(tmp_path)
+    message = str(err.value)
+    assert str(tmp_path) in message and "make system-deps" in message and "data.synthetic.font_dir" in message
+
+
+# ----------------------------------------------------------------------------------------------- words
+
+
+def test_clean_words_filters_and_deduplicates() -> None:
+    lines = ["Haus", "cat's", "Straße", "naïve", "x" * 21, "Haus", "  Öl ", "a-b", "", "I", "3D"]
+    assert clean_words(lines) == ["Haus", "Straße", "Öl", "I"]
+
+
+def test_missing_word_list_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.txt"
+    with pytest.raises(WordListError, match="make system-deps") as err:
+        load_word_lists([missing])
+    assert str(missing) in str(err.value)
+
+
+@pytest.mark.skipif(not all(p.is_file() for p in DEFAULT_WORD_LISTS.values()), reason="wamerican/wngerman missing")
+def test_default_word_lists_are_split_by_language() -> None:
+    lists = load_word_lists()
+    assert set(lists) == {"en", "de"} and min(map(len, lists.values())) > 10000
+    assert any("ß" in w for w in lists["de"]) and not any("'" in w for w in lists["en"])
+
+
+def test_word_sampler_mixes_kinds_deterministically() -> None:
+    lists = {"en": ["house", "quick", "a", "zebra"], "de": ["Haus", "Straße", "Öl", "müde", "über"]}
+    a, b = WordSampler(lists, seed=7), WordSampler(lists, seed=7)
+    texts = [a.sample() for _ in range(3000)]
+    assert texts == [b.sample() for _ in range(3000)]
+    assert any(t.isdigit() for t in texts) and any(t.isupper() and len(t) > 1 for t in texts)
+    assert any(t in ("House", "Quick", "Zebra") for t in texts)
+    assert any(c in "".join(texts) for c in "äöüß") and any(t[-1] in ",.!?" and t[0].isalpha() for t in texts)
+    assert 0.4 < sum(t.lower() in ("house", "quick", "a", "zebra") for t in texts) / 3000 < 0.5
+
+
+# ----------------------------------------------------------------------------------------------- rendering
+
+
+@pytest.mark.parametrize("height", [64, 32])
+def test_render_word_is_dark_on_light_with_exact_height(fonts: list[FontInfo], height: int) -> None:
+    image = synthetic.render_word("Straße", fonts[0], np.random.default_rng(0), height=height)
+    assert image.dtype == np.uint8 and image.ndim == 2 and image.shape[0] == height
+    assert height < image.shape[1] < 12 * height
+    assert np.median(image) > 150 and image.min() < 120  # mostly paper, some ink
+    again = synthetic.render_word("Straße", fonts[0], np.random.default_rng(0), height=height)
+    assert np.array_equal(image, again)
+
+
+# ----------------------------------------------------------------------------------------------- generation
+
+
+def test_generate_is_deterministic_and_independent_of_workers(tmp_path: Path, word_list: Path) -> None:
+    a = synthetic.generate(tmp_path / "a", word_lists=[word_list], num_workers=1, **SMALL)
+    b = synthetic.generate(tmp_path / "b", word_lists=[word_list], num_workers=2, **SMALL)
+    for split in ("train", "val", "test"):
+        assert (a / f"{split}.csv").read_bytes() == (b / f"{split}.csv").read_bytes()
+    pa, pb = _pixels(a), _pixels(b)
+    assert pa.keys() == pb.keys() and len(pa) == 9
+    assert all(np.array_equal(pa[k], pb[k]) and pa[k].shape[0] == 48 for k in pa)
+
+    with open(a / "train.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["file_name", "text", "font"] and len(rows) == 5
+    assert all((a / r["file_name"]).is_file() and r["text"] for r in rows)
+    meta = json.loads((a / "meta.json").read_text(encoding="utf-8"))
+    assert meta["args"]["seed"] == 3 and meta["counts"] == {"train": 5, "val": 2, "test": 2}
+    assert meta["generator_version"] == synthetic.GENERATOR_VERSION and meta["fonts"]
+    assert sum(meta["font_counts"]["train"].values()) == 5
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".a.tmp")]
+
+
+def test_ensure_dataset_reuses_and_rejects_other_arguments(tmp_path: Path, word_list: Path) -> None:
+    root = tmp_path / "synth"
+    results: list[Path] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(
+            synthetic.ensure_dataset(root, word_lists=[word_list], num_workers=1, **SMALL)))
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [root, root] and (root / "meta.json").is_file()
+    stamp = (root / "meta.json").stat().st_mtime_ns
+    assert synthetic.ensure_dataset(root, word_lists=[word_list], num_workers=2, **SMALL) == root
+    assert (root / "meta.json").stat().st_mtime_ns == stamp  # reused, not regenerated
+
+    with pytest.raises(synthetic.DatasetMismatchError, match="seed") as err:
+        synthetic.ensure_dataset(root, word_lists=[word_list], **{**SMALL, "seed": 4})
+    assert "num_train" not in str(err.value) and str(root) in str(err.value)
+
+
+def test_generate_refuses_a_folder_that_is_not_a_dataset(tmp_path: Path, word_list: Path) -> None:
+    (tmp_path / "mine.txt").write_text("keep me")
+    with pytest.raises(FileExistsError):
+        synthetic.generate(tmp_path, word_lists=[word_list], num_workers=1, **SMALL)
+    assert (tmp_path / "mine.txt").read_text() == "keep me"
+    assert [p.name for p in tmp_path.parent.iterdir() if p.name.startswith(f".{tmp_path.name}.tmp")] == []
+
+
+# ----------------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_help_and_preview(tmp_path: Path, word_list: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        synthetic.main(["--help"])
+    assert exit_info.value.code == 0 and "--num-train" in capsys.readouterr().out
+    assert synthetic.main(["--out", str(tmp_path), "--preview", "4", "--word-list", str(word_list)]) == 0
+    sheet = cv2.imread(str(tmp_path / "preview.png"), cv2.IMREAD_GRAYSCALE)
+    assert sheet is not None and sheet.shape[0] > 64
