@@ -36,6 +36,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "model_cfg": OmegaConf.to_container(cfg.model, resolve=True),
         "preprocess": datamodule.preprocess.to_dict(),
         "format_version": 1,
+        # Training transcriptions: decoders estimate their character LM / lexicon from them at eval time.
+        "train_texts": [s.text for s in datamodule.datasets["train"].samples],
     }
     datamodule.check_ctc_feasible(model.encoder.frames)
     log.info("model: %s", model.summary_line())

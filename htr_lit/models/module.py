@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from htr_lit.charset import Charset
+from htr_lit.decoding.base import Decoder
 from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.metrics import text_metrics
 from htr_lit.models.ctc import CTCLoss
@@ -44,7 +45,9 @@ class HTRModule(L.LightningModule):
         self.sequence = sequence(in_channels=encoder.output_channels, in_height=encoder.output_height)
         self.head = nn.Sequential(nn.Dropout(head_dropout), nn.Linear(self.sequence.output_size(), self.charset.num_classes))
         self.criterion = CTCLoss(blank=0)
-        self.decoder = GreedyDecoder(self.charset.tokens)
+        # Greedy for validation during training; eval swaps in the `decoder=` choice after loading
+        # (`model.decoder = build_decoder(...)`, see htr_lit.eval); any `Decoder` callable fits.
+        self.decoder: Decoder = GreedyDecoder(self.charset.tokens)
         self._optimizer, self._scheduler = optimizer, scheduler
         self.val_metrics = text_metrics("val/")
         self.test_metrics = text_metrics("test/")
@@ -59,6 +62,7 @@ class HTRModule(L.LightningModule):
         return logits.float().log_softmax(dim=-1), lengths
 
     def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
+        """Best hypothesis per image from `self.decoder` (the one `_eval_step` scores)."""
         return [hyps[0].text for hyps in self.decoder(log_probs, lengths)]
 
     def _loss(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
