@@ -45,3 +45,9 @@ train-dhsd: setup  ## train CRNN on ../shared/data/dhsd, 5 writers held out (und
 
 clean:  ## remove outputs (keeps .venv and generated data)
 	rm -rf outputs multirun
+
+CKPT ?=
+.PHONY: bench-decoders
+bench-decoders: setup  ## time every CTC decoder on CKPT=path's test split -> docs/decoders.json (ARGS: --test-csv, --lm-text)
+	@test -n "$(CKPT)" || { echo "usage: make bench-decoders CKPT=path/to/best.ckpt [ARGS='--test-csv labels.csv']"; exit 2; }
+	$(BIN)/python scripts/bench_decoders.py --ckpt $(CKPT) $(ARGS)

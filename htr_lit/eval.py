@@ -1,26 +1,61 @@
-"""Evaluate a checkpoint on any dataset option: `python -m htr_lit.eval ckpt_path=PATH data=...`."""
+"""Evaluate a checkpoint on any dataset option: `python -m htr_lit.eval ckpt_path=PATH data=... decoder=...`."""
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import hydra
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from htr_lit.checkpoint import load_model
+from htr_lit.checkpoint import CheckpointError, load_model
 from htr_lit.config import CONFIG_DIR
+from htr_lit.data.datamodule import HTRDataModule
+from htr_lit.data.preprocess import Preprocess
 from htr_lit.data.sources import LabelsCSVSource
+from htr_lit.decoding.base import Decoder, Hypothesis
+from htr_lit.decoding.factory import (
+    DecoderConfigError,
+    build_decoder,
+    decoder_name,
+    decoder_options,
+    describe,
+)
+from htr_lit.models.module import HTRModule
 from htr_lit.runner import print_metrics, run_task, to_float_dict
 
 log = logging.getLogger(__name__)
 
 
-def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    model, pre = load_model(cfg.ckpt_path)
+class TimedDecoder:
+    """Wraps a decoder to add up its wall time and the images it decoded (for `decode_ms_per_image`)."""
+
+    def __init__(self, decoder: Decoder) -> None:
+        self.decoder = decoder
+        self.seconds = 0.0
+        self.images = 0
+
+    def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
+        start = time.perf_counter()
+        with torch.no_grad():
+            out = self.decoder(log_probs, lengths)
+        self.seconds += time.perf_counter() - start
+        self.images += len(out)
+        return out
+
+    @property
+    def ms_per_image(self) -> float:
+        return 1000 * self.seconds / max(self.images, 1)
+
+
+def build_test_datamodule(cfg: DictConfig, model: HTRModule, pre: Preprocess) -> HTRDataModule:
+    """The data option's test split (or `test_csv`), read with the checkpoint's charset and preprocessing."""
     overrides: dict[str, Any] = dict(
         img_height=pre.img_height, max_width=pre.max_width, min_width=pre.min_width,
         augment="none", charset=model.charset.chars,
@@ -31,21 +66,40 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     datamodule.prepare_data()
     datamodule.setup("test")
     datamodule.check_ctc_feasible(model.encoder.frames)
-    log.info("evaluating %s on %s", cfg.ckpt_path, datamodule.describe())
+    return datamodule
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    model, pre = load_model(cfg.ckpt_path)
+    # Built first, so that a decoder that cannot be built fails before any data is read.
+    decoder = TimedDecoder(build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts")))
+    model.decoder = decoder
+    datamodule = build_test_datamodule(cfg, model, pre)
+    log.info("evaluating %s on %s with decoder %s", cfg.ckpt_path, datamodule.describe(), describe(cfg.decoder))
 
     trainer = instantiate(cfg.trainer, logger=False, callbacks=[], enable_checkpointing=False)
     metrics = to_float_dict(trainer.test(model, datamodule=datamodule, verbose=False)[0])
-    metrics.update({"data/skipped": len(datamodule.skipped), "ckpt_path": str(cfg.ckpt_path)})
+    metrics.update({
+        "decoder": decoder_name(cfg.decoder),
+        "decoder_options": decoder_options(cfg.decoder),
+        "decode_ms_per_image": round(decoder.ms_per_image, 4),
+        "data/skipped": len(datamodule.skipped),
+        "ckpt_path": str(cfg.ckpt_path),
+    })
     out_dir = Path(cfg.paths.output_dir)
     if trainer.is_global_zero:
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        print(f"decoder: {describe(cfg.decoder)}; {decoder.ms_per_image:.2f} ms per image")
         print_metrics(metrics, out_dir)
     return metrics
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def main(cfg: DictConfig) -> float | None:
-    return run_task(evaluate, cfg).get("test/cer")
+    try:
+        return run_task(evaluate, cfg).get("test/cer")
+    except (CheckpointError, DecoderConfigError) as e:
+        sys.exit(f"error: {e}")
 
 
 if __name__ == "__main__":

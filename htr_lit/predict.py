@@ -1,4 +1,4 @@
-"""Transcribe word images with a checkpoint: `python -m htr_lit.predict ckpt_path=PATH input=...`."""
+"""Transcribe word images with a checkpoint: `python -m htr_lit.predict ckpt_path=PATH input=... [decoder=beam]`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from htr_lit.config import CONFIG_DIR
 from htr_lit.data.collate import collate
 from htr_lit.data.formats import IMAGE_SUFFIXES
 from htr_lit.data.preprocess import ImageLoadError, Preprocess, to_tensor
+from htr_lit.decoding.base import Hypothesis
+from htr_lit.decoding.factory import DecoderConfigError, build_decoder
 
 log = logging.getLogger("htr_lit.predict")
 
@@ -55,9 +57,30 @@ def _batches(paths: list[Path], pre: Preprocess, batch_size: int) -> Iterator[tu
             yield chunk, images
 
 
+def _score(h: Hypothesis) -> float | None:
+    """Rounded log-score; None for -inf (no hypothesis fits), which JSON cannot hold."""
+    return round(h.score, 4) if math.isfinite(h.score) else None
+
+
+def format_hypotheses(path: Path, hyps: list[Hypothesis], fmt: str, top_n: int) -> list[str]:
+    """Output lines for one image: `path<TAB>text` (top_n=1), else one `path<TAB>text<TAB>score` per
+    hypothesis; jsonl: one object with the best text and confidence (+ `hypotheses` when top_n > 1)."""
+    best = hyps[0]
+    if fmt == "jsonl":
+        record: dict[str, object] = {"path": str(path), "text": best.text, "confidence": round(math.exp(best.score), 4)}
+        if top_n > 1:
+            record["hypotheses"] = [{"text": h.text, "score": _score(h)} for h in hyps[:top_n]]
+        return [json.dumps(record, ensure_ascii=False)]
+    if top_n > 1:
+        return [f"{path}\t{h.text}\t{h.score:.4f}" for h in hyps[:top_n]]
+    return [f"{path}\t{best.text}"]
+
+
 def predict(cfg: DictConfig) -> int:
     """Returns the number of inputs that could not be transcribed."""
     model, pre = load_model(cfg.ckpt_path)
+    top_n = int(cfg.top_n if cfg.get("top_n") is not None else cfg.decoder.get("top_n", 1))
+    decoder = build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts"), top_n=top_n)
     model.to(cfg.device)
     paths = expand_inputs(str(cfg.input))
     done = 0
@@ -65,13 +88,8 @@ def predict(cfg: DictConfig) -> int:
         for chunk, images in _batches(paths, pre, cfg.batch_size):
             batch = collate([{"image": to_tensor(im), "target": [], "text": "", "id": ""} for im in images])
             log_probs, lengths = model(batch["images"].to(cfg.device), batch["widths"].to(cfg.device))
-            for path, hyps in zip(chunk, model.decoder(log_probs, lengths)):
-                best = hyps[0]
-                if cfg.format == "jsonl":
-                    print(json.dumps({"path": str(path), "text": best.text, "confidence": round(math.exp(best.score), 4)},
-                                     ensure_ascii=False))
-                else:
-                    print(f"{path}\t{best.text}")
+            for path, hyps in zip(chunk, decoder(log_probs, lengths)):
+                print("\n".join(format_hypotheses(path, hyps, cfg.format, top_n)))
             done += len(chunk)
             sys.stdout.flush()
     return len(paths) - done
@@ -84,7 +102,7 @@ def main(cfg: DictConfig) -> None:
         sys.exit(f"error: format={cfg.format}: choose tsv or jsonl")
     try:
         failed = predict(cfg)
-    except (CheckpointError, FileNotFoundError) as e:
+    except (CheckpointError, DecoderConfigError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
     if failed:
         print(f"{failed} input(s) could not be read", file=sys.stderr)

@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from htr_lit.config import CONFIG_DIR
+from htr_lit.models.receptive_field import total_rf
 from htr_lit.runner import build_callbacks, build_loggers, print_metrics, run_task, to_float_dict
 
 log = logging.getLogger(__name__)
@@ -40,13 +41,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "train_texts": [s.text for s in datamodule.datasets["train"].samples],
     }
     datamodule.check_ctc_feasible(model.encoder.frames)
-    log.info("model: %s", model.summary_line())
+    rf = total_rf(model.encoder, model.sequence)  # along the width; None = the whole word (BiLSTM)
+    log.info("model: %s; receptive field %s frames / %s px", model.summary_line(), rf["frames"], rf["pixels"])
     log.info("data: %s", datamodule.describe())
 
     loggers = build_loggers(cfg)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=build_callbacks(cfg), logger=loggers)
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        lg.log_metrics({"model/params": model.num_parameters()})
 
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path == "last":
@@ -63,6 +66,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     metrics = to_float_dict(metrics)
     metrics.update({
         "params": model.num_parameters(),
+        "model/rf_frames": rf["frames"],
+        "model/rf_pixels": rf["pixels"],
         "epochs": trainer.current_epoch,
         "time/train_s": round(train_s, 1),
         "data/skipped": len(datamodule.skipped),

@@ -1,0 +1,168 @@
+"""Build the decoder chosen with `decoder=...` (conf/decoder/*.yaml) for a loaded checkpoint.
+
+Each config is a `_partial_` of one of the small factories below; `build_decoder` fills in what comes
+from the checkpoint: the model's tokens and its training transcriptions (`train_texts`), from which the
+character LM and the dictionaries are estimated. A user file (`lm_text`, `words_file`) replaces them,
+e.g. for checkpoints saved before `train_texts` existed. Nothing is ever built from the test labels.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from htr_lit.decoding.base import Decoder
+from htr_lit.decoding.beam import BeamSearchDecoder
+from htr_lit.decoding.greedy import GreedyDecoder
+from htr_lit.decoding.lexicon import ClosestWordDecoder, WordBeamSearchDecoder
+from htr_lit.decoding.lm import CharNgramLM
+
+log = logging.getLogger(__name__)
+
+
+class DecoderConfigError(ValueError):
+    """A decoder that cannot be built as configured (e.g. it needs texts the checkpoint lacks)."""
+
+
+def _read_lines(path: str | Path, key: str) -> list[str]:
+    """Non-empty lines of a UTF-8 text file named by config key `key` (named in the error)."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise DecoderConfigError(f"{key}={path}: no such file")
+    lines = [line.strip() for line in p.read_text(encoding="utf-8").splitlines()]
+    return [line for line in lines if line]
+
+
+def _texts(train_texts: Sequence[str] | None, path: str | None, key: str, why: str, name: str) -> list[str]:
+    """The user's file when given, else the checkpoint's training transcriptions, else a clear error."""
+    if path:
+        texts = _read_lines(path, key)
+        log.info("decoder=%s: %s from %s (%d lines)", name, why, path, len(texts))
+    elif train_texts:
+        texts = list(train_texts)
+        log.info("decoder=%s: %s from the checkpoint's %d training transcriptions", name, why, len(texts))
+    else:
+        raise DecoderConfigError(
+            f"decoder={name} needs training texts for its {why}, but this checkpoint has none "
+            f"(no 'train_texts', saved by an older htr-lit): pass {key}=FILE, a UTF-8 file with one "
+            "training transcription per line (never the test labels)"
+        )
+    if not texts:
+        raise DecoderConfigError(f"decoder={name}: {key} gives no text to build the {why} from")
+    return texts
+
+
+def greedy(tokens: Sequence[str], train_texts: Sequence[str] | None = None, top_n: int = 1) -> GreedyDecoder:
+    """Best path: one hypothesis per image whatever `top_n` asks (use decoder=beam for n-best lists)."""
+    if top_n > 1:
+        log.warning("decoder=greedy gives one hypothesis per image; top_n=%d needs decoder=beam or lexicon", top_n)
+    return GreedyDecoder(tokens)
+
+
+def beam(
+    tokens: Sequence[str],
+    train_texts: Sequence[str] | None = None,
+    beam_width: int = 16,
+    lm_order: int = 4,
+    lm_weight: float = 0.5,
+    insertion_bonus: float = 0.0,
+    top_n: int = 1,
+    lm_text: str | None = None,
+    prune_log_prob: float = -12.0,
+    top_k: int = 8,
+) -> BeamSearchDecoder:
+    """Prefix beam search; with `lm_weight > 0`, fused with a character `lm_order`-gram LM estimated on
+    `lm_text` (one text per line) or on the checkpoint's training transcriptions."""
+    lm = None
+    if lm_weight != 0.0:
+        texts = _texts(train_texts, lm_text, "decoder.lm_text", "character LM", "beam")
+        lm = CharNgramLM(lm_order).fit(texts, extra_chars=[t for t in tokens if t])
+    return BeamSearchDecoder(
+        tokens, beam_width=beam_width, lm=lm, lm_weight=lm_weight, insertion_bonus=insertion_bonus,
+        top_n=top_n, prune_log_prob=prune_log_prob, top_k=top_k,
+    )
+
+
+def lexicon(
+    tokens: Sequence[str],
+    train_texts: Sequence[str] | None = None,
+    mode: str = "words",
+    beam_width: int = 16,
+    lm_weight: float = 1.0,
+    top_n: int = 1,
+    words_file: str | None = None,
+    word_chars: str | None = None,
+    prune_log_prob: float = -12.0,
+    top_k: int = 8,
+) -> WordBeamSearchDecoder:
+    """Word beam search over the words (runs of letters, or of `word_chars`) of the training
+    transcriptions or of `words_file`; "ngrams" adds word unigram/bigram counts from the same texts."""
+    texts = _texts(train_texts, words_file, "decoder.words_file", "dictionary", "lexicon")
+    try:
+        return WordBeamSearchDecoder.from_texts(
+            tokens, texts, word_chars=word_chars, beam_width=beam_width, mode=mode, lm_weight=lm_weight,
+            top_n=top_n, prune_log_prob=prune_log_prob, top_k=top_k,
+        )
+    except ValueError as e:
+        raise DecoderConfigError(f"decoder=lexicon: {e}") from e
+
+
+def closest(
+    tokens: Sequence[str],
+    train_texts: Sequence[str] | None = None,
+    max_candidates: int | None = 256,
+    top_n: int = 1,
+    words_file: str | None = None,
+) -> ClosestWordDecoder:
+    """Single-word images: the whole training transcriptions (or `words_file` lines) are the candidates,
+    so words with digits or punctuation ("42", "z.B.") stay possible."""
+    texts = _texts(train_texts, words_file, "decoder.words_file", "word list", "closest")
+    try:
+        return ClosestWordDecoder(tokens, texts, top_n=top_n, max_candidates=max_candidates)
+    except ValueError as e:
+        raise DecoderConfigError(f"decoder=closest: {e}") from e
+
+
+def _as_partial(spec: DictConfig | Mapping[str, Any] | Callable[..., Decoder]) -> Callable[..., Decoder]:
+    if isinstance(spec, (DictConfig, Mapping)):
+        cfg = spec if isinstance(spec, DictConfig) else OmegaConf.create(dict(spec))
+        return instantiate(cfg, _partial_=True)
+    return spec
+
+
+def build_decoder(
+    spec: DictConfig | Mapping[str, Any] | Callable[..., Decoder],
+    tokens: Sequence[str],
+    train_texts: Sequence[str] | None,
+    **overrides: Any,
+) -> Decoder:
+    """`spec` is a `conf/decoder/*.yaml` node or the partial it instantiates to; `overrides` (e.g.
+    `top_n`) win over its keys. Raises `DecoderConfigError` with the config key to set when it cannot."""
+    make = _as_partial(spec)
+    return make(tokens=list(tokens), train_texts=train_texts, **overrides)
+
+
+def decoder_name(spec: DictConfig | Mapping[str, Any] | Callable[..., Any]) -> str:
+    """The option name (`greedy`, `beam`, ...): the factory's name, which is also the yaml file's."""
+    if isinstance(spec, (DictConfig, Mapping)):
+        return str(spec["_target_"]).rsplit(".", 1)[-1]
+    func = spec.func if isinstance(spec, functools.partial) else spec
+    return getattr(func, "__name__", type(func).__name__)
+
+
+def decoder_options(spec: DictConfig | Mapping[str, Any]) -> dict[str, Any]:
+    """The configured keys without Hydra's `_target_`/`_partial_`, for metrics.json and printing."""
+    d = OmegaConf.to_container(spec, resolve=True) if isinstance(spec, DictConfig) else dict(spec)
+    return {k: v for k, v in d.items() if not str(k).startswith("_")}
+
+
+def describe(spec: DictConfig | Mapping[str, Any]) -> str:
+    """One line, e.g. `beam (beam_width=16, lm_order=4, lm_weight=0.5, ...)`."""
+    opts = ", ".join(f"{k}={v}" for k, v in decoder_options(spec).items())
+    return f"{decoder_name(spec)} ({opts})" if opts else decoder_name(spec)

@@ -1,0 +1,142 @@
+"""`decoder=...` at eval and predict time on a tiny checkpoint trained here (no retraining per decoder)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig
+
+from htr_lit.config import CONFIG_DIR
+from htr_lit.decoding.beam import BeamSearchDecoder
+from htr_lit.decoding.factory import DecoderConfigError, build_decoder, decoder_name
+from htr_lit.eval import evaluate
+from htr_lit.predict import predict
+from tests.conftest import TINY_MODEL, WORDS, compose_cfg, write_word_png
+from tests.test_e2e import run_cli
+
+DECODERS = sorted(p.stem for p in (Path(CONFIG_DIR) / "decoder").glob("*.yaml"))  # every decoder= option
+SMALL_DATA = ["data.num_workers=0", "data.eval_batch_size=8"]
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory) -> tuple[Path, Path]:
+    """(checkpoint, labels.csv): 1 epoch of a tiny CRNN on 3 writers x 10 words, trained in-process."""
+    from htr_lit.train import train
+
+    root = tmp_path_factory.mktemp("data")
+    lines = ["file_name,text,writer_id"]
+    for w in range(3):
+        for i, text in enumerate(WORDS):
+            write_word_png(root / f"w{w}/{i}.png", text, height=64)
+            lines.append(f"w{w}/{i}.png,{text},w{w}")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run_dir = tmp_path_factory.mktemp("run")
+    cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={root / 'labels.csv'}",
+                                "data.source.val_fraction=0.34", "data.source.test_fraction=0.34", *TINY_MODEL,
+                                "trainer.max_epochs=1", "logger=csv", "callbacks.progress_bar=null"], run_dir)
+    train(cfg)
+    return run_dir / "checkpoints/best.ckpt", root / "labels.csv"
+
+
+@pytest.fixture(scope="module")
+def old_ckpt(tiny_ckpt, tmp_path_factory) -> Path:
+    """The same checkpoint as saved before `train_texts` existed."""
+    ckpt = torch.load(tiny_ckpt[0], map_location="cpu", weights_only=True)
+    del ckpt["htr_lit"]["train_texts"]
+    path = tmp_path_factory.mktemp("old") / "old.ckpt"
+    torch.save(ckpt, path)
+    return path
+
+
+def run_eval(ckpt: Path, labels: Path, out: Path, *overrides: str) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    evaluate(compose_cfg("eval", [f"ckpt_path={ckpt}", f"test_csv={labels}", *SMALL_DATA, *overrides], out))
+    return json.loads((out / "metrics.json").read_text())
+
+
+def predict_cfg(ckpt: Path, inputs: Path, *overrides: str) -> DictConfig:
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="predict", overrides=[f"ckpt_path={ckpt}", f"input={inputs}", *overrides])
+
+
+@pytest.mark.parametrize("name", DECODERS)
+def test_eval_records_the_decoder(tiny_ckpt, tmp_path, name):
+    assert set(DECODERS) >= {"greedy", "beam", "lexicon", "closest"}
+    metrics = run_eval(*tiny_ckpt, tmp_path, f"decoder={name}")
+    assert metrics["decoder"] == name
+    for key in ("test/cer", "test/wer", "test/word_acc"):
+        assert 0.0 <= metrics[key] <= 2.0, key
+    assert metrics["decode_ms_per_image"] > 0.0
+    assert metrics["decoder_options"]["top_n"] == 1
+
+
+def test_lm_weight_zero_is_plain_beam_search(tiny_ckpt, old_ckpt, tmp_path):
+    # No LM is built (the old checkpoint has no texts to build one from), and the metrics match.
+    with_texts = run_eval(*tiny_ckpt, tmp_path / "a", "decoder=beam", "decoder.lm_weight=0")
+    without = run_eval(old_ckpt, tiny_ckpt[1], tmp_path / "b", "decoder=beam", "decoder.lm_weight=0")
+    keys = ("test/cer", "test/wer", "test/word_acc")
+    assert [with_texts[k] for k in keys] == [without[k] for k in keys]
+
+
+def test_lm_weight_zero_decodes_like_a_beam_without_lm():
+    tokens = ["", *"abcdef"]
+    g = torch.Generator().manual_seed(0)
+    lp = torch.randn(4, 20, len(tokens), generator=g).mul(3).log_softmax(-1)
+    lengths = torch.tensor([20, 15, 9, 1])
+    cfg = compose_cfg("eval", ["decoder=beam", "decoder.lm_weight=0"], Path(".")).decoder
+    got = build_decoder(cfg, tokens, train_texts=None, top_n=5)(lp, lengths)
+    expected = BeamSearchDecoder(tokens, beam_width=16, top_n=5)(lp, lengths)
+    assert got == expected
+    assert decoder_name(cfg) == "beam"
+
+
+def test_predict_lexicon_prints_n_best_with_descending_scores(tiny_ckpt, tmp_path, capsys):
+    ckpt, labels = tiny_ckpt
+    assert predict(predict_cfg(ckpt, labels.parent / "w0", "decoder=lexicon", "top_n=3")) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
+    assert rows and all(len(r) == 3 for r in rows)
+    by_path: dict[str, list[float]] = {}
+    for path, _text, score in rows:
+        by_path.setdefault(path, []).append(float(score))
+    assert len(by_path) == len(WORDS)
+    for scores in by_path.values():
+        assert 1 <= len(scores) <= 3
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_predict_jsonl_lists_hypotheses_and_top1_keeps_two_columns(tiny_ckpt, tmp_path, capsys):
+    ckpt, labels = tiny_ckpt
+    image = labels.parent / "w0/0.png"
+    predict(predict_cfg(ckpt, image, "decoder=beam", "top_n=3", "format=jsonl"))
+    record = json.loads(capsys.readouterr().out)
+    assert record["text"] == record["hypotheses"][0]["text"]
+    scores = [h["score"] for h in record["hypotheses"]]
+    assert 1 <= len(scores) <= 3 and scores == sorted(scores, reverse=True)
+    predict(predict_cfg(ckpt, image, "decoder=beam"))
+    assert len(capsys.readouterr().out.strip().split("\t")) == 2
+
+
+def test_old_checkpoint_needs_lm_text(old_ckpt, tiny_ckpt, tmp_path):
+    ckpt, labels = tiny_ckpt
+    with pytest.raises(DecoderConfigError, match=r"decoder\.lm_text"):
+        run_eval(old_ckpt, labels, tmp_path, "decoder=beam")
+    texts = tmp_path / "train_texts.txt"
+    texts.write_text("\n".join(WORDS) + "\n", encoding="utf-8")
+    metrics = run_eval(old_ckpt, labels, tmp_path, "decoder=beam", f"decoder.lm_text={texts}")
+    assert metrics["decoder"] == "beam" and math.isfinite(metrics["test/cer"])
+    with pytest.raises(DecoderConfigError, match=r"decoder\.words_file"):
+        run_eval(old_ckpt, labels, tmp_path, "decoder=lexicon")
+
+
+def test_cli_error_names_the_key_to_set(old_ckpt, tmp_path):
+    proc = run_cli("htr_lit.eval", f"ckpt_path={old_ckpt}", f"test_csv={tmp_path / 'unused.csv'}", "decoder=beam",
+                   f"hydra.run.dir={tmp_path}", check=False)
+    assert proc.returncode != 0
+    assert "decoder.lm_text" in proc.stderr.strip().splitlines()[-1]
