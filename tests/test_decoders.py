@@ -265,6 +265,33 @@ def test_trie() -> None:
     assert sorted(trie.words()) == ["cat", "co", "cot"]
 
 
+def test_lazy_trie_nodes_match_an_eager_walk() -> None:
+    words = {"a": 1, "ab": 4, "abc": 2, "abd": 4, "b": 1, "ba": 3, "zz": 1, "äu": 2}
+    trie = Trie(words)
+    for prefix in ["", "a", "ab", "b", "z", "ä"]:
+        node = trie.find(prefix)
+        starting = {w: n for w, n in words.items() if w.startswith(prefix)}
+        assert set(node.children) == {w[len(prefix)] for w in starting if len(w) > len(prefix)}
+        assert node.word == (prefix if prefix in words else None)
+        # most frequent completion, ties to the alphabetically first
+        assert node.best == min(starting, key=lambda w: (-starting[w], w))
+    assert trie.find("abx") is None and trie.find("c") is None
+    assert "abd" in trie and "abe" not in trie and "" not in trie
+    assert trie.find("ab").count == 4 and trie.find("abd").children == {}
+
+
+def test_word_beam_ignore_case_matches_any_casing() -> None:
+    tokens = [*LETTERS, "C", "A", "T"]
+    lp = path(tokens, "C-A-T", p=0.9)
+    assert WordBeamSearchDecoder(tokens, ["cat", "dog"], ignore_case=True)(lp, lengths(lp))[0][0].text == "CAT"
+    # "Cqt", with "a" the runner-up in the middle: the best dictionary spelling, the model's case kept
+    lp = frames(tokens, [{"C": 0.9}, {"": 0.9}, {"q": 0.6, "a": 0.3}, {"": 0.9}, {"t": 0.9}])
+    assert WordBeamSearchDecoder(tokens, ["cat", "dog"], ignore_case=True)(lp, lengths(lp))[0][0].text == "Cat"
+    # Without ignore_case "CAT" is not a dictionary word: only "cat"/"dog" (or nothing) can come out.
+    hyps = WordBeamSearchDecoder(tokens, ["cat", "dog"], top_n=3)(lp, lengths(lp))[0]
+    assert all(h.text in {"cat", "dog", ""} for h in hyps)
+
+
 LETTERS = ["", "a", "c", "d", "g", "o", "q", "t"]
 MIXED = [*LETTERS, "1", "2", " ", ","]
 WORDS = ["cat", "cot", "dog", "to"]

@@ -39,11 +39,14 @@ def _read_lines(path: str | Path, key: str) -> list[str]:
     return [line for line in lines if line]
 
 
-def _texts(train_texts: Sequence[str] | None, path: str | None, key: str, why: str, name: str) -> list[str]:
-    """The user's file when given, else the checkpoint's training transcriptions, else a clear error."""
+def _texts(
+    train_texts: Sequence[str] | None, path: str | Sequence[str] | None, key: str, why: str, name: str
+) -> list[str]:
+    """The user's file(s) when given, else the checkpoint's training transcriptions, else a clear error."""
     if path:
-        texts = _read_lines(path, key)
-        log.info("decoder=%s: %s from %s (%d lines)", name, why, path, len(texts))
+        paths = [path] if isinstance(path, (str, Path)) else list(path)
+        texts = [line for p in paths for line in _read_lines(p, key)]
+        log.info("decoder=%s: %s from %s (%d lines)", name, why, ", ".join(map(str, paths)), len(texts))
     elif train_texts:
         texts = list(train_texts)
         log.info("decoder=%s: %s from the checkpoint's %d training transcriptions", name, why, len(texts))
@@ -96,18 +99,20 @@ def lexicon(
     beam_width: int = 16,
     lm_weight: float = 1.0,
     top_n: int = 1,
-    words_file: str | None = None,
+    words_file: str | Sequence[str] | None = None,
     word_chars: str | None = None,
     prune_log_prob: float = -12.0,
     top_k: int = 8,
+    ignore_case: bool = False,
 ) -> WordBeamSearchDecoder:
     """Word beam search over the words (runs of letters, or of `word_chars`) of the training
-    transcriptions or of `words_file`; "ngrams" adds word unigram/bigram counts from the same texts."""
+    transcriptions or of `words_file` (one file or a list); "ngrams" adds word unigram/bigram counts
+    from the same texts. `ignore_case` matches "Haus", "haus" and "HAUS" to the same dictionary word."""
     texts = _texts(train_texts, words_file, "decoder.words_file", "dictionary", "lexicon")
     try:
         return WordBeamSearchDecoder.from_texts(
             tokens, texts, word_chars=word_chars, beam_width=beam_width, mode=mode, lm_weight=lm_weight,
-            top_n=top_n, prune_log_prob=prune_log_prob, top_k=top_k,
+            top_n=top_n, prune_log_prob=prune_log_prob, top_k=top_k, ignore_case=ignore_case,
         )
     except ValueError as e:
         raise DecoderConfigError(f"decoder=lexicon: {e}") from e
@@ -118,7 +123,7 @@ def closest(
     train_texts: Sequence[str] | None = None,
     max_candidates: int | None = 256,
     top_n: int = 1,
-    words_file: str | None = None,
+    words_file: str | Sequence[str] | None = None,
 ) -> ClosestWordDecoder:
     """Single-word images: the whole training transcriptions (or `words_file` lines) are the candidates,
     so words with digits or punctuation ("42", "z.B.") stay possible."""

@@ -60,16 +60,27 @@ def words_from_texts(texts: Iterable[str], word_chars: str | None = None) -> Cou
     return counts
 
 
+def _fold(text: str, ignore_case: bool) -> str:
+    """The dictionary's spelling of `text`: lower case when `ignore_case` (kept as is where lowering
+    would change the length, as for "İ")."""
+    if not ignore_case:
+        return text
+    low = text.lower()
+    return low if len(low) == len(text) else text
+
+
 def _dictionary(
-    words: Iterable[str] | Mapping[str, int], tokens: Sequence[str], word_chars: str | None
+    words: Iterable[str] | Mapping[str, int], tokens: Sequence[str], word_chars: str | None,
+    ignore_case: bool = False,
 ) -> tuple[Counter[str], int]:
-    """Word counts restricted to words spellable with `tokens`; also how many distinct words were dropped."""
+    """Word counts restricted to words spellable with `tokens` (lower-cased when `ignore_case`);
+    also how many distinct words were dropped."""
     pairs = words.items() if isinstance(words, Mapping) else ((w, 1) for w in words)
-    known = set(tokens[1:]) if tokens and tokens[0] == "" else set(tokens)
+    known = {_fold(t, ignore_case) for t in tokens if t}
     counts: Counter[str] = Counter()
     dropped: set[str] = set()
     for w, n in pairs:
-        for part in split_words(w, word_chars):
+        for part in split_words(_fold(w, ignore_case), word_chars):
             if set(part) <= known:
                 counts[part] += int(n)
             else:
@@ -89,12 +100,18 @@ class _WordScorer:
         word_lm: WordBigramLM | None,
         lm_weight: float,
         blank: int,
+        ignore_case: bool = False,
     ) -> None:
         self.tokens, self.trie, self.word_lm, self.lm_weight = list(tokens), trie, word_lm, lm_weight
         self.C = len(self.tokens)
         self.word_tok = [i != blank and len(t) == 1 and is_word_char(t) for i, t in enumerate(self.tokens)]
         self.other_tok = [i for i, t in enumerate(self.tokens) if i != blank and t and not self.word_tok[i]]
-        self.index = {t: i for i, t in enumerate(self.tokens) if self.word_tok[i]}
+        # Trie character -> the tokens that spell it ("h" -> "h" and "H" when ignoring case).
+        self.key = [_fold(t, ignore_case) for t in self.tokens]
+        self.index: dict[str, list[int]] = {}
+        for i, t in enumerate(self.key):
+            if self.word_tok[i]:
+                self.index.setdefault(t, []).append(i)
         self._cache: dict[Any, tuple[list[float], float]] = {}
         self._outside = self._weights(trie.root, 1.0)
 
@@ -102,7 +119,8 @@ class _WordScorer:
         """Weight 1 for the word characters that continue `node`, `other` for non-word characters."""
         f = [0.0] * self.C
         for ch in node.children:
-            f[self.index[ch]] = 1.0
+            for i in self.index.get(ch, ()):
+                f[i] = 1.0
         for i in self.other_tok:
             f[i] = other
         return f, max(f)
@@ -129,7 +147,7 @@ class _WordScorer:
     def child(self, state: Any, token: int) -> Any:
         node, prev = state
         if self.word_tok[token]:
-            return ((node or self.trie.root).children[self.tokens[token]], prev)
+            return ((node or self.trie.root).children[self.key[token]], prev)
         return (None, node.word if node is not None else prev)
 
     def finish(self, state: Any) -> tuple[str, float]:
@@ -166,6 +184,7 @@ class WordBeamSearchDecoder:
         prune_log_prob: float = -12.0,
         blank: int = 0,
         top_k: int = 8,
+        ignore_case: bool = False,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -174,22 +193,20 @@ class WordBeamSearchDecoder:
         self.tokens = list(tokens)
         self.beam_width, self.mode, self.top_n, self.top_k = beam_width, mode, top_n, top_k
         self.prune_log_prob, self.blank = prune_log_prob, blank
-        counts, self.dropped = _dictionary(words, self.tokens, word_chars)
+        counts, self.dropped = _dictionary(words, self.tokens, word_chars, ignore_case)
         if not counts:
             raise ValueError("the dictionary has no word that the tokens can spell")
-        self.trie = Trie()
-        for w, n in counts.items():
-            self.trie.insert(w, n)
+        self.trie = Trie(counts)
         word_lm = None
         if mode == "ngrams":
             bigrams: Counter[tuple[str, str]] = Counter()
             for t in texts or ():
-                seq = split_words(t, word_chars)
+                seq = split_words(_fold(t, ignore_case), word_chars)
                 bigrams.update(zip(seq[:-1], seq[1:]))
             word_lm = WordBigramLM(counts, bigrams)
         self.word_lm = word_lm
         self.scorer = _WordScorer(
-            self.tokens, self.trie, word_char_test(word_chars), word_lm, lm_weight, blank
+            self.tokens, self.trie, word_char_test(word_chars), word_lm, lm_weight, blank, ignore_case
         )
 
     @classmethod
