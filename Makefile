@@ -51,3 +51,8 @@ CKPT ?=
 bench-decoders: setup  ## time every CTC decoder on CKPT=path's test split -> docs/decoders.json (ARGS: --test-csv, --lm-text)
 	@test -n "$(CKPT)" || { echo "usage: make bench-decoders CKPT=path/to/best.ckpt [ARGS='--test-csv labels.csv']"; exit 2; }
 	$(BIN)/python scripts/bench_decoders.py --ckpt $(CKPT) $(ARGS)
+
+.PHONY: export
+export: setup  ## export CKPT=path to ONNX beside it, checked against PyTorch (ARGS='format=torchscript output=PATH')
+	@test -n "$(CKPT)" || { echo "usage: make export CKPT=path/to/best.ckpt [ARGS='format=torchscript']"; exit 2; }
+	$(BIN)/python -m htr_lit.export ckpt_path=$(CKPT) $(ARGS)

@@ -30,15 +30,23 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 def load_model(path: str | Path) -> tuple[HTRModule, Preprocess]:
     """Rebuild the model from the checkpoint's own config and weights; eval mode, on CPU."""
     ckpt = read_checkpoint(path)
-    meta = ckpt.get("htr_lit")
-    if not meta or "model_cfg" not in meta:
+    meta = ckpt.get("htr_lit") if isinstance(ckpt, dict) else None
+    if not isinstance(meta, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{path}: not an htr-lit checkpoint (no 'htr_lit' metadata)")
-    model: HTRModule = instantiate(meta["model_cfg"], charset=meta["charset"])
+    missing = [k for k in ("model_cfg", "charset", "preprocess") if k not in meta]
+    if missing:
+        raise CheckpointError(f"{path}: htr-lit checkpoint without {missing} (saved by an incompatible version)")
+    try:
+        model: HTRModule = instantiate(meta["model_cfg"], charset=meta["charset"])
+        pre = Preprocess(**meta["preprocess"])
+    except Exception as e:  # noqa: BLE001 - a config from another version can fail in many ways
+        raise CheckpointError(f"{path}: cannot rebuild the model from the config stored with it ({e})") from e
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:
-        first = str(e).splitlines()[0]
-        raise CheckpointError(f"{path}: weights do not match the model config stored with them ({first})") from e
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        detail = "; ".join(lines[1:4]) or lines[0]
+        raise CheckpointError(f"{path}: weights do not match the model config stored with them ({detail})") from e
     model.htr_meta = meta
     model.eval()
-    return model, Preprocess(**meta["preprocess"])
+    return model, pre

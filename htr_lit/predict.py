@@ -43,11 +43,15 @@ def expand_inputs(spec: str) -> list[Path]:
     return matches
 
 
-def _batches(paths: list[Path], pre: Preprocess, batch_size: int) -> Iterator[tuple[list[Path], list[np.ndarray]]]:
-    """Load images lazily in chunks; unreadable ones are reported on stderr and left out."""
-    for start in range(0, len(paths), batch_size):
+# Images loaded at a time: batches are formed by width inside such a window (less padding, as eval does).
+WINDOW_BATCHES = 8
+
+
+def _windows(paths: list[Path], pre: Preprocess, size: int) -> Iterator[tuple[list[Path], list[np.ndarray]]]:
+    """Load images lazily, `size` at a time; unreadable ones are reported on stderr and left out."""
+    for start in range(0, len(paths), size):
         chunk, images = [], []
-        for path in paths[start : start + batch_size]:
+        for path in paths[start : start + size]:
             try:
                 images.append(pre.load(path))
                 chunk.append(path)
@@ -85,10 +89,16 @@ def predict(cfg: DictConfig) -> int:
     paths = expand_inputs(str(cfg.input))
     done = 0
     with torch.inference_mode():
-        for chunk, images in _batches(paths, pre, cfg.batch_size):
-            batch = collate([{"image": to_tensor(im), "target": [], "text": "", "id": ""} for im in images])
-            log_probs, lengths = model(batch["images"].to(cfg.device), batch["widths"].to(cfg.device))
-            for path, hyps in zip(chunk, decoder(log_probs, lengths)):
+        for chunk, images in _windows(paths, pre, cfg.batch_size * WINDOW_BATCHES):
+            results: list[list[Hypothesis]] = [[] for _ in chunk]
+            by_width = sorted(range(len(images)), key=lambda i: images[i].shape[1])
+            for start in range(0, len(by_width), cfg.batch_size):
+                idx = by_width[start : start + cfg.batch_size]
+                batch = collate([{"image": to_tensor(images[i]), "target": [], "text": "", "id": ""} for i in idx])
+                log_probs, lengths = model(batch["images"].to(cfg.device), batch["widths"].to(cfg.device))
+                for i, hyps in zip(idx, decoder(log_probs, lengths)):
+                    results[i] = hyps
+            for path, hyps in zip(chunk, results):  # input order
                 print("\n".join(format_hypotheses(path, hyps, cfg.format, top_n)))
             done += len(chunk)
             sys.stdout.flush()

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from htr_lit.config import CONFIG_DIR
 from htr_lit.models.receptive_field import total_rf
+from htr_lit.resume import resolve_ckpt_path
 from htr_lit.runner import build_callbacks, build_loggers, print_metrics, run_task, to_float_dict
 
 log = logging.getLogger(__name__)
@@ -22,9 +23,12 @@ log = logging.getLogger(__name__)
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Data -> model -> trainer -> fit -> validate/test the best checkpoint -> metrics.json."""
+    out_dir = Path(cfg.paths.output_dir)
+    # Fail in seconds on a bad model override or checkpoint, before any data loads (the charset is a stand-in).
+    instantiate(cfg.model, charset=["a"])
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), bool(cfg.get("resume")), out_dir)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
-    out_dir = Path(cfg.paths.output_dir)
 
     log.info("data: %s", cfg.data.source._target_)
     datamodule = instantiate(cfg.data)
@@ -51,9 +55,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
         lg.log_metrics({"model/params": model.num_parameters()})
 
-    ckpt_path = cfg.get("ckpt_path")
-    if ckpt_path == "last":
-        ckpt_path = str(out_dir / "checkpoints" / "last.ckpt")
     start = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     train_s = time.perf_counter() - start

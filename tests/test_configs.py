@@ -47,7 +47,7 @@ def test_logger_options_instantiate_without_prompting(tmp_path, logger, monkeypa
 def test_callbacks_instantiate(tmp_path):
     cfg = compose_cfg("train", [], tmp_path)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    assert {type(c).__name__ for c in callbacks} >= {"ModelCheckpoint", "EarlyStopping"}
+    assert {k.__name__ for c in callbacks for k in type(c).__mro__} >= {"ModelCheckpoint", "EarlyStopping"}
 
 
 @pytest.mark.parametrize("optimizer", options("model/optimizer"))

@@ -53,6 +53,18 @@ def test_train_writes_checkpoints_and_metrics(trained_run):
     assert (run_dir / "csv/metrics.csv").is_file()
 
 
+def test_checkpoint_carries_everything_predict_needs(trained_run):
+    """charset, model config, preprocessing and training texts (for the LM/lexicon decoders), loadable
+    with weights_only=True (no pickled code)."""
+    import torch
+
+    run_dir, _ = trained_run
+    meta = torch.load(run_dir / "checkpoints/best.ckpt", map_location="cpu", weights_only=True)["htr_lit"]
+    assert meta["model_cfg"]["_target_"] == "htr_lit.models.module.HTRModule"
+    assert meta["preprocess"] == {"img_height": 64, "max_width": 1024, "min_width": 16}
+    assert "ß" in meta["charset"] and "Straße" in meta["train_texts"]
+
+
 def test_eval_on_csv_shortcut(trained_run, tmp_path):
     run_dir, root = trained_run
     proc = run_cli("htr_lit.eval", f"ckpt_path={run_dir / 'checkpoints/best.ckpt'}",

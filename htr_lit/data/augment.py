@@ -8,6 +8,7 @@ from functools import partial
 import albumentations as A
 import cv2
 import numpy as np
+import torch
 
 PRESETS = ("none", "light", "strong")
 
@@ -41,4 +42,7 @@ def build_augment(preset: str) -> Callable[[np.ndarray], np.ndarray] | None:
 
 
 def _apply(pipeline: A.Compose, img: np.ndarray) -> np.ndarray:
+    # albumentations keeps its own RNG, which no global seed reaches: draw its seed from torch's RNG,
+    # which seed_everything(workers=True) seeds (per DataLoader worker too), so a seeded run repeats.
+    pipeline.set_random_seed(int(torch.randint(0, 2**31 - 1, ()).item()))
     return pipeline(image=img)["image"]

@@ -20,7 +20,8 @@ from htr_lit.data.sampler import BucketBatchSampler
 from htr_lit.models.ctc import min_ctc_frames
 
 log = logging.getLogger(__name__)
-STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+# "fit" validates the test split too, so one message lists the bad rows of every split before training.
+STAGE_SPLITS = {"fit": ("train", "val", "test"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
 
 
 class DatasetError(ValueError):
@@ -82,55 +83,74 @@ class HTRDataModule(L.LightningDataModule):
         return self._splits
 
     def setup(self, stage: str | None = None) -> None:
+        """Build the stage's splits; every bad row of all of them is reported at once (or skipped)."""
         splits = self._load_splits()
         if self.charset is None:
-            if not splits["train"]:
+            usable = [s for s in splits["train"] if s.text and not s.problem]
+            if not usable:
                 raise DatasetError("no training samples to build the charset from (and no charset given)")
-            self.charset = Charset.from_texts(s.text for s in splits["train"] if s.text)
+            self.charset = Charset.from_texts(s.text for s in usable)
+        problems: list[str] = []
         for split in STAGE_SPLITS.get(stage or "fit", ("train", "val", "test")):
             if split not in self.datasets:
-                self.datasets[split] = self._build(split, splits.get(split, []))
+                self.datasets[split], bad = self._build(split, splits.get(split, []))
+                problems += bad
+        self._handle(problems)
 
-    def _build(self, split: str, samples: list[Sample]) -> WordDataset:
-        empty = [f"{s.origin or s.path}: empty transcription" for s in samples if not s.text.strip()]
-        bad_ids = {p.split(": ", 1)[0] for p in empty}
-        samples = [s for s in samples if (s.origin or str(s.path)) not in bad_ids]
+    def _build(self, split: str, samples: list[Sample]) -> tuple[WordDataset, list[str]]:
+        """Decode and check one split -> the dataset of its good samples and one line per bad one."""
+        def bad_row(s: Sample) -> str:
+            if s.problem:
+                return s.problem
+            return "" if s.text.strip() else "empty transcription"
+
+        problems = [f"{split}: {s.origin or s.path}: {bad_row(s)}" for s in samples if bad_row(s)]
+        samples = [s for s in samples if not bad_row(s)]
         images, errors = load_images(samples, self.preprocess)
-        self._handle(split, empty + errors)
+        problems += [f"{split}: {e}" for e in errors]
         keep = [i for i, im in enumerate(images) if im is not None]
         samples, images = [samples[i] for i in keep], [images[i] for i in keep]
-        unknown = sorted({c for s in samples for c in self.charset.unknown(s.text)})
-        if unknown:
-            n = sum(1 for s in samples if self.charset.unknown(s.text))
-            log.warning("%s: %d labels use characters outside the charset %s; they count as errors", split, n, unknown)
+        self._warn_unknown_chars(split, samples)
         augment = self.augment if split == "train" else None
         log.info("%s split: %d images", split, len(samples))
-        return WordDataset(samples, self.charset, self.preprocess, augment=augment, images=images)
+        return WordDataset(samples, self.charset, self.preprocess, augment=augment, images=images), problems
 
-    def _handle(self, split: str, problems: list[str]) -> None:
+    def _warn_unknown_chars(self, split: str, samples: list[Sample]) -> None:
+        """Characters the charset lacks cannot be predicted: they count as errors (eval on new data), so
+        they are reported row by row but not treated as bad samples."""
+        rows = [(s, sorted(self.charset.unknown(s.text))) for s in samples]
+        rows = [(s, chars) for s, chars in rows if chars]
+        if rows:
+            lines = [f"{s.origin or s.path}: characters outside the charset {chars}" for s, chars in rows]
+            log.warning(_report(lines, f"labels in the {split} split use characters outside the charset "
+                                       "(they count as errors)", limit=10))
+
+    def _handle(self, problems: list[str]) -> None:
         if not problems:
             return
         if self.on_error == "raise":
-            raise DatasetError(_report(problems, f"bad samples in the {split} split (data.on_error=skip skips them)"))
-        log.warning(_report(problems, f"samples skipped in the {split} split"))
+            raise DatasetError(_report(problems, "bad samples (data.on_error=skip skips them)"))
+        log.warning(_report(problems, "samples skipped (data.on_error=skip)"))
         self.skipped += problems
 
     def check_ctc_feasible(self, frames: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        """Every label must fit the frames the CNN gives at its image width (CTC cannot emit it otherwise)."""
-        for split, ds in self.datasets.items():
-            n_frames = frames(torch.tensor(ds.widths)).tolist()
-            bad = []
+        """Every label must fit the frames the CNN gives at its image width (CTC cannot emit it otherwise).
+        All splits are checked, then the bad labels are reported in one message (or skipped)."""
+        problems = []
+        for split, ds in list(self.datasets.items()):
+            n_frames = frames(torch.tensor(ds.widths, dtype=torch.long)).tolist()
+            drop = set()
             for i, (s, t) in enumerate(zip(ds.samples, n_frames)):
                 need = min_ctc_frames(self.charset.encode(s.text))
                 if need > t:
-                    bad.append((i, f"{s.origin or s.path}: label of {len(s.text)} chars needs {need} CTC frames, "
-                                   f"the image gives {t} (width {ds.widths[i]} px)"))
-            if bad:
-                self._handle(split, [msg for _, msg in bad])
-                drop = {i for i, _ in bad}
+                    drop.add(i)
+                    problems.append(f"{split}: {s.origin or s.path}: label of {len(s.text)} chars needs {need} "
+                                    f"CTC frames, the image gives {t} (width {ds.widths[i]} px)")
+            if drop:
                 keep = [i for i in range(len(ds)) if i not in drop]
                 self.datasets[split] = WordDataset([ds.samples[i] for i in keep], ds.charset, ds.preprocess,
                                                    ds.augment, [ds.images[i] for i in keep])
+        self._handle(problems)
 
     # ---- loaders -----------------------------------------------------------------------------
     def _loader(self, split: str, shuffle: bool) -> DataLoader:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -102,10 +103,21 @@ def _header_index(path: Path, line: int, header: list[str]) -> dict[str, int]:
     return index
 
 
+def _inside(root: Path, file_name: str) -> Path | None:
+    """`root / file_name` if it stays inside `root` (lexically: symlinked data folders are fine), else None."""
+    if Path(file_name).is_absolute():
+        return None
+    joined = Path(os.path.normpath(root / file_name))
+    return joined if joined.is_relative_to(root) else None
+
+
 def read_labels_csv(csv_path: str | Path) -> list[Sample]:
     """Read a ``file_name,text[,writer_id]`` CSV (UTF-8, BOM ok); file names are relative to the CSV's folder.
 
-    Only parses: image existence and empty texts are left to the validation layer.
+    A file that cannot be parsed raises. A row that cannot be used (wrong number of fields, empty
+    file_name, a file_name outside the CSV's folder: absolute or escaping with ``..``) is returned
+    with `Sample.problem` set, so the datamodule lists or skips it with every other bad row.
+    Image existence and empty texts are left to the validation layer.
     """
     path = _existing_file(csv_path, "labels CSV")
     rows = _csv_rows(path, _read_utf8(path))
@@ -119,18 +131,26 @@ def read_labels_csv(csv_path: str | Path) -> list[Sample]:
     writer_col = cols.get("writer_id")
     samples = []
     for line, row in rows:
+        origin = _where(path, line)
         if len(row) != len(header):
-            raise _fail(path, f"row has {len(row)} field(s) but the header has {len(header)}: {row!r}", line)
+            problem = f"row has {len(row)} field(s) but the header has {len(header)}: {row!r}"
+            samples.append(Sample(path=path.parent, text="", origin=origin, problem=problem))
+            continue
         file_name = row[cols["file_name"]]
+        image = _inside(path.parent, file_name)
+        problem = ""
         if not file_name.strip():
-            raise _fail(path, "empty file_name", line)
+            problem = "empty file_name"
+        elif image is None:
+            problem = f"file_name {file_name!r} points outside the dataset folder {path.parent}"
         writer = row[writer_col].strip() if writer_col is not None else ""
         samples.append(
             Sample(
-                path=path.parent / file_name,
+                path=image if image is not None and not problem else path.parent,
                 text=row[cols["text"]].removesuffix("\r"),
                 writer_id=writer or None,
-                origin=_where(path, line),
+                origin=origin,
+                problem=problem,
             )
         )
     return samples

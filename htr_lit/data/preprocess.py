@@ -45,6 +45,8 @@ class Preprocess:
 def read_gray(path: str | Path) -> np.ndarray:
     """Decode an image as 8-bit grayscale; raises ImageLoadError naming the file and the reason."""
     try:
+        if Path(path).stat().st_size == 0:
+            raise ImageLoadError(f"{path}: empty file (0 bytes)")
         with Image.open(path) as im:
             if im.width * im.height > MAX_DECODE_PIXELS:
                 raise ImageLoadError(f"{path}: image is {im.width}x{im.height}, over the {MAX_DECODE_PIXELS} pixel cap")

@@ -148,8 +148,15 @@ def split_by_writer(
     """Split into "train"/"val"/"test" by whole writers (fractions are of writers), seeded and deterministic.
 
     Explicit writer lists win; without any writer ids it falls back to a random split with a warning.
+    Rows a reader flagged as unusable (`Sample.problem`) go to "train", where validation reports them.
     """
     _check_fractions(val_fraction, test_fraction)
+    unusable = [s for s in samples if s.problem]
+    if unusable:
+        splits = split_by_writer([s for s in samples if not s.problem], val_fraction, test_fraction, seed,
+                                 val_writers, test_writers)
+        splits["train"] += unusable
+        return splits
     if not samples:
         return {name: [] for name in SPLIT_NAMES}
     if not _require_writer_ids(samples):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,6 +17,8 @@ from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.metrics import text_metrics
 from htr_lit.models.ctc import CTCLoss
 from htr_lit.models.encoders import ConvEncoder
+
+log = logging.getLogger(__name__)
 
 
 class HTRModule(L.LightningModule):
@@ -36,6 +39,7 @@ class HTRModule(L.LightningModule):
         scheduler_interval: str = "step",
         head_dropout: float = 0.0,
         compile: bool = False,
+        max_nonfinite_losses: int = 10,
     ) -> None:
         super().__init__()
         charset = [str(c) for c in charset]  # plain list (not ListConfig) so checkpoints load weights_only
@@ -53,6 +57,7 @@ class HTRModule(L.LightningModule):
         self.test_metrics = text_metrics("test/")
         # Filled in by the entry point; written into every checkpoint (see on_save_checkpoint).
         self.htr_meta: dict[str, Any] = {}
+        self.nonfinite_in_a_row = 0  # NaN/inf training losses since the last finite one
 
     def forward(self, images: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """images (B, 1, H, W), widths (B,) -> log_probs (B, T, C), frame lengths (B,)."""
@@ -70,10 +75,29 @@ class HTRModule(L.LightningModule):
         loss = self.criterion(log_probs, lengths, batch["targets"], batch["target_lengths"])
         return loss, log_probs, lengths
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
         loss, _, _ = self._loss(batch)
+        if not torch.isfinite(loss):
+            return self._skip_nonfinite(loss, batch)
+        self.nonfinite_in_a_row = 0
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["texts"]))
         return loss
+
+    def _skip_nonfinite(self, loss: torch.Tensor, batch: dict[str, Any]) -> None:
+        """A NaN/inf loss: returning None skips backward and the optimizer step (no update from this
+        batch); after `max_nonfinite_losses` in a row the run has diverged and stops."""
+        self.nonfinite_in_a_row += 1
+        limit = self.hparams.max_nonfinite_losses
+        ids = ", ".join(batch["ids"][:3])
+        if self.nonfinite_in_a_row > limit:
+            raise FloatingPointError(
+                f"training stopped: {self.nonfinite_in_a_row} non-finite losses in a row (limit "
+                f"model.max_nonfinite_losses={limit}) at step {self.global_step}; lower the learning rate "
+                f"or check the data (last batch: {ids} ...)"
+            )
+        log.warning("step %d: loss is %s, batch skipped without an update (%d in a row, limit %d; batch: %s ...)",
+                    self.global_step, loss.item(), self.nonfinite_in_a_row, limit, ids)
+        return None
 
     def _eval_step(self, batch: dict[str, Any], stage: str) -> None:
         loss, log_probs, lengths = self._loss(batch)

@@ -1,0 +1,139 @@
+"""Export a checkpoint for use outside this code: `python -m htr_lit.export ckpt_path=PATH format=onnx|torchscript`.
+
+Both formats take images (B, 1, H, W) float32 (ink 1, paper 0, right-padded with 0, H = the checkpoint's
+img_height) and widths (B,) int64, and return log_probs (B, T, C) and lengths (B,) int64, with the batch
+and width dynamic. A `<output>.json` beside the model holds the charset (class 0 = CTC blank) and the
+preprocessing, so a greedy decoder needs nothing else. See `htr_lit.exportable` for how the BiLSTM
+is exported without packing, and docs/usage.md for an example.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from htr_lit.checkpoint import CheckpointError, load_model
+from htr_lit.config import CONFIG_DIR
+from htr_lit.data.preprocess import Preprocess
+from htr_lit.exportable import ExportModel
+from htr_lit.models.module import HTRModule
+
+log = logging.getLogger("htr_lit.export")
+FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
+INPUTS, OUTPUTS = ["images", "widths"], ["log_probs", "lengths"]
+DYNAMIC_AXES = {
+    "images": {0: "batch", 3: "width"},
+    "widths": {0: "batch"},
+    "log_probs": {0: "batch", 1: "frames"},
+    "lengths": {0: "batch"},
+}
+# Exported vs PyTorch log-probabilities on valid frames (float32; measured ~1e-6 on the tiny test models).
+ATOL = 1e-4
+
+
+def example_batch(pre: Preprocess, widths: tuple[int, ...] = (64, 160, 96), seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random right-padded batch of several widths, like `collate` builds: images (B, 1, H, W), widths (B,)."""
+    gen = torch.Generator().manual_seed(seed)
+    w = torch.tensor(widths, dtype=torch.int64)
+    images = torch.rand(len(widths), 1, pre.img_height, int(w.max()), generator=gen)  # (B, 1, H, W)
+    images *= (torch.arange(images.shape[-1]) < w[:, None])[:, None, None, :]  # paper (0) past each width
+    return images, w
+
+
+def export_onnx(model: HTRModule, pre: Preprocess, output: Path, opset: int = 17) -> None:
+    """TorchScript-based ONNX exporter with dynamic batch/width axes (fast, no onnxscript needed)."""
+    images, widths = example_batch(pre)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic: checked by `check_export`
+        torch.onnx.export(
+            ExportModel(model), (images, widths), str(output), input_names=INPUTS, output_names=OUTPUTS,
+            dynamic_axes=DYNAMIC_AXES, opset_version=opset, dynamo=False,
+        )
+
+
+def export_torchscript(model: HTRModule, pre: Preprocess, output: Path) -> None:
+    images, widths = example_batch(pre)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(ExportModel(model), (images, widths), check_trace=False)
+    traced.save(str(output))
+
+
+def run_exported(path: Path, images: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run an exported model (onnxruntime for .onnx, torch.jit for .pt) -> log_probs, lengths."""
+    if path.suffix == ".onnx":
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        lp, lengths = session.run(OUTPUTS, {"images": images.numpy(), "widths": widths.numpy()})
+        return torch.from_numpy(lp), torch.from_numpy(lengths)
+    with torch.no_grad():
+        lp, lengths = torch.jit.load(str(path))(images, widths)
+    return lp, lengths
+
+
+def max_abs_diff(model: HTRModule, path: Path, images: torch.Tensor, widths: torch.Tensor) -> float:
+    """Largest |exported - PyTorch| log-probability over the valid frames of a batch."""
+    with torch.no_grad():
+        ref, ref_len = model(images, widths)
+    out, out_len = run_exported(path, images, widths)
+    if not torch.equal(ref_len, out_len):
+        raise RuntimeError(f"{path}: frame lengths differ from PyTorch: {out_len.tolist()} vs {ref_len.tolist()}")
+    valid = torch.arange(ref.shape[1])[None, :] < ref_len[:, None]  # (B, T)
+    return float((ref - out).abs()[valid].max())
+
+
+def metadata(model: HTRModule, pre: Preprocess, fmt: str) -> dict[str, Any]:
+    return {
+        "format": fmt,
+        "inputs": {"images": "float32 (B, 1, img_height, W): ink 1.0, paper 0.0, right-padded with 0",
+                   "widths": "int64 (B,): valid pixel columns per image"},
+        "outputs": {"log_probs": "float32 (B, T, C) log-softmax over classes", "lengths": "int64 (B,) valid frames"},
+        "tokens": model.charset.tokens,  # class index -> character; "" at 0 is the CTC blank
+        "preprocess": pre.to_dict(),
+        "model_cfg": model.htr_meta.get("model_cfg"),
+    }
+
+
+def export(cfg: DictConfig) -> tuple[Path, float]:
+    """Write the model and its `.json`; run it once on a batch of mixed widths and return the max logit gap."""
+    if cfg.format not in FORMATS:
+        raise ValueError(f"format={cfg.format}: choose {' or '.join(FORMATS)}")
+    model, pre = load_model(cfg.ckpt_path)
+    output = Path(cfg.output) if cfg.get("output") else Path(cfg.ckpt_path).with_suffix(FORMATS[cfg.format])
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if cfg.format == "onnx":
+        export_onnx(model, pre, output, opset=int(cfg.opset))
+    else:
+        export_torchscript(model, pre, output)
+    output.with_suffix(output.suffix + ".json").write_text(
+        json.dumps(metadata(model, pre, cfg.format), indent=2, ensure_ascii=False), encoding="utf-8")
+    # A different batch (sizes and widths) from the one traced: catches shapes frozen at export time.
+    images, widths = example_batch(pre, widths=(48, 200), seed=1)
+    return output, max_abs_diff(model, output, images, widths)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="export")
+def main(cfg: DictConfig) -> None:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    try:
+        output, diff = export(cfg)
+    except (CheckpointError, ValueError) as e:
+        sys.exit(f"error: {e}")
+    status = "ok" if np.isfinite(diff) and diff <= ATOL else f"OVER the {ATOL:g} tolerance"
+    print(f"wrote {output} and {output}.json; max |log_prob - PyTorch| on a check batch: {diff:.2e} ({status})")
+    if status != "ok":
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""Every kind of bad dataset input gets one clear message naming the file, the row and the reason.
+
+data.on_error=raise (default) stops before training with one message listing every bad row;
+data.on_error=skip drops them, logs them and counts them (`data/skipped` in metrics.json).
+The same holds for `eval test_csv=PATH`. Bad model overrides fail before any data is read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.errors import InstantiationException, MissingConfigException
+from PIL import Image
+
+from htr_lit.data import preprocess
+from htr_lit.data.datamodule import DatasetError, HTRDataModule
+from htr_lit.data.formats import DatasetFormatError
+from htr_lit.data.sources import LabelsCSVSource
+from htr_lit.eval import evaluate
+from htr_lit.train import train
+from tests.conftest import TINY_MODEL, WORDS, compose_cfg, write_word_png
+from tests.tiny_ckpt import tiny_checkpoint
+
+HEADER = "file_name,text\n"
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    """A dataset folder with 10 good images (rows 2..11 of labels.csv); tests append bad rows."""
+    root = tmp_path / "data"
+    for i, text in enumerate(WORDS):
+        write_word_png(root / f"img/{i}.png", text)
+    rows = "".join(f"img/{i}.png,{text}\n" for i, text in enumerate(WORDS))
+    (root / "labels.csv").write_text(HEADER + rows, encoding="utf-8")
+    return root
+
+
+def add_rows(root: Path, *rows: str) -> list[str]:
+    """Append rows to labels.csv; returns how each is named in messages (``/abs/labels.csv:LINE``)."""
+    csv_path = root / "labels.csv"
+    n = len(csv_path.read_text(encoding="utf-8").splitlines())
+    with csv_path.open("a", encoding="utf-8") as f:
+        f.writelines(r + "\n" for r in rows)
+    return [f"{csv_path}:{n + 1 + i}" for i in range(len(rows))]
+
+
+def setup_dm(root: Path, **kwargs) -> HTRDataModule:
+    """Every row in the test split (as `eval test_csv=` reads it) with a fixed charset."""
+    args = dict(img_height=32, num_workers=0, augment="none", charset=sorted({c for w in WORDS for c in w}))
+    dm = HTRDataModule(LabelsCSVSource(test_csv=str(root / "labels.csv")), **(args | kwargs))
+    dm.setup("test")
+    return dm
+
+
+def error_of(root: Path) -> str:
+    with pytest.raises(DatasetError) as info:
+        setup_dm(root)
+    return str(info.value)
+
+
+def test_missing_image_file(data):
+    (row,) = add_rows(data, "img/nope.png,Haus")
+    msg = error_of(data)
+    assert f"{row}: {data / 'img/nope.png'}: file not found" in msg
+
+
+def test_corrupt_image(data):
+    (data / "img/bad.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not a png")
+    (row,) = add_rows(data, "img/bad.png,Haus")
+    msg = error_of(data)
+    assert f"{row}: {data / 'img/bad.png'}: cannot decode image" in msg
+
+
+def test_truncated_png(data):
+    whole = (data / "img/1.png").read_bytes()
+    (data / "img/cut.png").write_bytes(whole[: len(whole) // 2])
+    (row,) = add_rows(data, "img/cut.png,Straße")
+    msg = error_of(data)
+    assert f"{row}: {data / 'img/cut.png'}: cannot decode image" in msg and "truncated" in msg
+
+
+def test_zero_byte_image(data):
+    (data / "img/empty.png").write_bytes(b"")
+    (row,) = add_rows(data, "img/empty.png,Haus")
+    assert f"{row}: {data / 'img/empty.png'}: empty file (0 bytes)" in error_of(data)
+
+
+def test_one_pixel_image(data):
+    Image.new("L", (1, 1), 0).save(data / "img/dot.png")
+    (row,) = add_rows(data, "img/dot.png,Haus")
+    assert f"{row}: {data / 'img/dot.png'}: image is 1x1 pixels, too small to read" in error_of(data)
+
+
+def test_enormous_image_is_not_decoded(data, monkeypatch):
+    monkeypatch.setattr(preprocess, "MAX_DECODE_PIXELS", 5000)  # the real cap is 40 M pixels
+    Image.new("L", (200, 40), 255).save(data / "img/huge.png")
+    (row,) = add_rows(data, "img/huge.png,Haus")
+    msg = error_of(data)
+    assert f"{row}: {data / 'img/huge.png'}: image is 200x40, over the 5000 pixel cap" in msg
+
+
+def test_labels_file_not_utf8(data):
+    csv_path = data / "labels.csv"
+    csv_path.write_bytes(csv_path.read_bytes() + "img/0.png,Stra\xdfe\n".encode("latin-1"))
+    with pytest.raises(DatasetFormatError, match=rf"{csv_path}:12: not valid UTF-8: byte 0xdf"):
+        setup_dm(data)
+
+
+def test_labels_file_malformed_csv(data):
+    add_rows(data, 'img/0.png,"unclosed')
+    with pytest.raises(DatasetFormatError, match=rf"{data / 'labels.csv'}:12: CSV syntax error"):
+        setup_dm(data)
+
+
+def test_labels_file_missing_column(data):
+    (data / "labels.csv").write_text("file_name,transcription\nimg/0.png,Haus\n", encoding="utf-8")
+    with pytest.raises(DatasetFormatError, match=r"labels\.csv:1: missing required column\(s\) \['text'\]"):
+        setup_dm(data)
+
+
+def test_row_with_wrong_field_count(data):
+    (row,) = add_rows(data, "img/0.png,Haus,extra")
+    assert f"{row}: row has 3 field(s) but the header has 2" in error_of(data)
+
+
+def test_empty_transcription(data):
+    (row,) = add_rows(data, "img/0.png,  ")
+    assert f"{row}: empty transcription" in error_of(data)
+
+
+@pytest.mark.parametrize("file_name", ["../outside.png", "img/../../outside.png", "/etc/passwd"])
+def test_file_name_outside_the_dataset_folder(data, file_name):
+    write_word_png(data.parent / "outside.png", "Haus")  # exists, but must not be reachable
+    (row,) = add_rows(data, f"{file_name},Haus")
+    assert f"{row}: file_name '{file_name}' points outside the dataset folder {data}" in error_of(data)
+
+
+def test_characters_outside_the_charset_are_named_per_row(data, caplog):
+    (row,) = add_rows(data, "img/0.png,Haus€")
+    with caplog.at_level(logging.WARNING, logger="htr_lit.data.datamodule"):
+        dm = setup_dm(data)  # not a bad sample: an unseen character counts as an error at evaluation
+    assert f"{row}: characters outside the charset ['€']" in caplog.text
+    assert len(dm.datasets["test"]) == 11
+
+
+def test_label_too_long_for_the_ctc_frames(data):
+    write_word_png(data / "img/short.png", "ab")  # 40 px wide -> 10 frames at a width factor of 4
+    (row,) = add_rows(data, "img/short.png,StraßeStraßeStraße")
+    dm = setup_dm(data)
+    with pytest.raises(DatasetError) as info:
+        dm.check_ctc_feasible(lambda w: torch.div(w, 4, rounding_mode="floor"))
+    assert f"{row}: label of 18 chars needs 18 CTC frames, the image gives 10 (width 40 px)" in str(info.value)
+
+
+def test_raise_lists_every_bad_row_in_one_message_and_skip_drops_them(data):
+    (data / "img/empty.png").write_bytes(b"")
+    rows = add_rows(data, "img/nope.png,a", "img/empty.png,b", "img/0.png,", "../x.png,c", "img/1.png,d,e")
+    msg = error_of(data)
+    assert msg.startswith("5 bad samples (data.on_error=skip skips them)")
+    assert all(row in msg for row in rows)
+    dm = setup_dm(data, on_error="skip")
+    assert len(dm.skipped) == 5 and all(any(row in s for s in dm.skipped) for row in rows)
+    assert len(dm.datasets["test"]) == 10
+
+
+def test_training_split_errors_name_every_split(tmp_path, csv_dataset):
+    """Train validates train, val and test up front: one message for bad rows in any of them."""
+    (csv_dataset.parent / "images/w0/3.png").write_bytes(b"")
+    (csv_dataset.parent / "images/w2/5.png").unlink()
+    source = LabelsCSVSource(csv_path=str(csv_dataset), val_fraction=0.34, test_fraction=0.34)
+    dm = HTRDataModule(source, img_height=32, num_workers=0, augment="none")
+    with pytest.raises(DatasetError) as info:
+        dm.setup("fit")
+    msg = str(info.value)
+    assert msg.startswith("2 bad samples") and "3.png: empty file" in msg and "5.png: file not found" in msg
+
+
+# ------------------------------------------------------------------------------------ eval test_csv=PATH
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt"), "dilated", steps=20)
+
+
+def eval_cfg(ckpt: Path, csv_path: Path, out: Path, *overrides: str):
+    return compose_cfg("eval", [f"ckpt_path={ckpt}", f"test_csv={csv_path}", "data.num_workers=0",
+                                "data.eval_batch_size=4", "+trainer.enable_progress_bar=false", *overrides], out)
+
+
+def test_eval_test_csv_raises_naming_rows_or_skips_and_counts(ckpt, data, tmp_path):
+    rows = add_rows(data, "img/nope.png,Haus", "../x.png,Haus")
+    with pytest.raises(DatasetError) as info:
+        evaluate(eval_cfg(ckpt, data / "labels.csv", tmp_path))
+    assert all(row in str(info.value) for row in rows)
+    metrics = evaluate(eval_cfg(ckpt, data / "labels.csv", tmp_path, "data.on_error=skip"))
+    assert metrics["data/skipped"] == 2
+    assert json.loads((tmp_path / "metrics.json").read_text())["data/skipped"] == 2
+
+
+# ------------------------------------------------------------------------------------ config errors
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model/sequence=dilated", "model.sequence.rates=[1,-2,4]"], "rates must be a non-empty list of ints >= 1"),
+        (["model/sequence=dilated", "model.sequence.num_blocks=0"], "num_blocks must be >= 1, got 0"),
+        (["model/sequence=tcn", "model.sequence.num_blocks=0"], "num_blocks must be >= 1, got 0"),
+        (["data.img_height=48"], "image height 48 cannot go through pooling of total height factor 32"),
+    ],
+)
+def test_bad_model_override_fails_before_any_data_loads(tmp_path, overrides, message):
+    # The data source points at a file that does not exist: a data error would mean data loaded first.
+    cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={tmp_path / 'missing.csv'}", *TINY_MODEL[:1],
+                                *overrides], tmp_path)
+    with pytest.raises(InstantiationException, match=message):
+        train(cfg)
+
+
+def test_unknown_encoder_lists_the_options(tmp_path):
+    with pytest.raises(MissingConfigException) as info:
+        compose_cfg("train", ["model/encoder=resnet"], tmp_path)
+    assert "resnet" in str(info.value) and all(o in str(info.value) for o in ("compact", "simple", "vgg"))

@@ -1,0 +1,127 @@
+"""Export: ONNX (onnxruntime) and TorchScript give PyTorch's decoded text and logits, at any batch and width."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from htr_lit.checkpoint import load_model
+from htr_lit.config import CONFIG_DIR
+from htr_lit.data.collate import collate
+from htr_lit.data.preprocess import to_tensor
+from htr_lit.decoding.greedy import GreedyDecoder
+from htr_lit.export import ATOL, export, run_exported
+from tests.tiny_ckpt import tiny_checkpoint, word_images
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("ckpts")
+    return {seq: tiny_checkpoint(root / seq, seq) for seq in ("bilstm", "dilated")}
+
+
+@pytest.fixture(scope="module")
+def words(tmp_path_factory) -> list[Path]:
+    return word_images(tmp_path_factory.mktemp("words"))
+
+
+def batch_of(paths: list[Path], pre) -> tuple[torch.Tensor, torch.Tensor]:
+    b = collate([{"image": to_tensor(pre.load(p)), "target": [], "text": "", "id": ""} for p in paths])
+    return b["images"], b["widths"]
+
+
+def compose_export(overrides: list[str]):
+    """conf/export.yaml composed as the CLI does (it has no `paths` group, unlike compose_cfg's configs)."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="export", overrides=overrides)
+
+
+def do_export(ckpt: Path, fmt: str, out: Path) -> Path:
+    cfg = compose_export([f"ckpt_path={ckpt}", f"format={fmt}", f"output={out}"])
+    path, diff = export(cfg)
+    assert diff <= ATOL
+    return path
+
+
+def assert_parity(ckpt: Path, exported: Path, words: list[Path]) -> None:
+    """Mixed widths in one batch and each image alone: same greedy text, log-probs within ATOL."""
+    model, pre = load_model(ckpt)
+    greedy = GreedyDecoder(model.charset.tokens)
+    images, widths = batch_of(words, pre)
+    assert len(set(widths.tolist())) >= 4  # really several widths, padded in one batch
+    with torch.no_grad():
+        ref, ref_len = model(images, widths)
+    expected = [h[0].text for h in greedy(ref, ref_len)]
+    assert any(expected), "the tiny model should emit some characters"
+    out, out_len = run_exported(exported, images, widths)
+    assert torch.equal(out_len, ref_len)
+    valid = torch.arange(ref.shape[1])[None, :] < ref_len[:, None]
+    assert (out - ref).abs()[valid].max() <= ATOL
+    assert [h[0].text for h in greedy(out, out_len)] == expected
+    for path in words:  # one image alone: no padding at all (the CNN's BatchNorm makes padding non-zero
+        img, w = batch_of([path], pre)  # after layer 1, so the text alone may differ from the batch's)
+        with torch.no_grad():
+            alone = [h[0].text for h in greedy(*model(img, w))]
+        single, single_len = run_exported(exported, img, w)
+        assert [h[0].text for h in greedy(single, single_len)] == alone
+
+
+@pytest.mark.parametrize("sequence", ["bilstm", "dilated"])
+def test_onnx_matches_pytorch_on_mixed_widths(ckpts, words, tmp_path, sequence):
+    exported = do_export(ckpts[sequence], "onnx", tmp_path / "model.onnx")
+    assert_parity(ckpts[sequence], exported, words)
+    meta = json.loads((tmp_path / "model.onnx.json").read_text(encoding="utf-8"))
+    model, pre = load_model(ckpts[sequence])
+    assert meta["tokens"] == model.charset.tokens and meta["preprocess"] == pre.to_dict()
+
+
+def test_torchscript_matches_pytorch_on_mixed_widths(ckpts, words, tmp_path):
+    exported = do_export(ckpts["bilstm"], "torchscript", tmp_path / "model.pt")
+    assert_parity(ckpts["bilstm"], exported, words)
+
+
+@pytest.mark.parametrize("sequence", ["tcn", "none"])
+def test_onnx_export_of_other_sequence_models(tmp_path, words, sequence):
+    ckpt = tiny_checkpoint(tmp_path, sequence, steps=3)
+    model, pre = load_model(ckpt)
+    exported = do_export(ckpt, "onnx", tmp_path / "m.onnx")
+    images, widths = batch_of(words[:4], pre)
+    with torch.no_grad():
+        ref, ref_len = model(images, widths)
+    out, out_len = run_exported(exported, images, widths)
+    valid = torch.arange(ref.shape[1])[None, :] < ref_len[:, None]
+    assert torch.equal(out_len, ref_len) and (out - ref).abs()[valid].max() <= ATOL
+
+
+def test_onnx_export_cli_and_bad_checkpoint(ckpts, tmp_path):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    run = [sys.executable, "-m", "htr_lit.export"]
+    out = tmp_path / "cli.onnx"
+    proc = subprocess.run([*run, f"ckpt_path={ckpts['dilated']}", f"output={out}"], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"wrote {out}" in proc.stdout and "(ok)" in proc.stdout and out.is_file()
+    (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
+    proc = subprocess.run([*run, f"ckpt_path={tmp_path / 'junk.ckpt'}"], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 1 and "junk.ckpt: cannot read checkpoint" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,139 @@
+"""Predict from a checkpoint alone: image / folder / glob / list inputs, batching, tsv / jsonl, every decoder,
+bad inputs reported while the rest is transcribed; checkpoints from another config give a clear error."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from htr_lit.checkpoint import CheckpointError, load_model
+from htr_lit.config import CONFIG_DIR
+from htr_lit.predict import expand_inputs, predict
+from tests.tiny_ckpt import tiny_checkpoint, word_images
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt"), "dilated")
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> list[Path]:
+    return word_images(tmp_path_factory.mktemp("images"))
+
+
+def run_predict(capsys, ckpt: Path, input: str | Path, *overrides: str) -> tuple[int, list[str], str]:
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        # Quoted: Hydra's override grammar rejects unquoted non-ASCII (e.g. Köln.png).
+        cfg = compose(config_name="predict", overrides=[f"ckpt_path={ckpt}", f"input='{input}'", *overrides])
+    failed = predict(cfg)
+    out, err = capsys.readouterr()
+    return failed, out.splitlines(), err
+
+
+def test_folder_tsv_in_any_batch_size(capsys, ckpt, images):
+    failed, lines, _ = run_predict(capsys, ckpt, images[0].parent)
+    assert failed == 0 and [line.split("\t")[0] for line in lines] == [str(p) for p in sorted(images)]
+    assert all(len(line.split("\t")) == 2 for line in lines) and any(line.split("\t")[1] for line in lines)
+    for batch_size in (1, 3):  # every image once, in order, whatever the batch size (texts may differ a
+        _, other, _ = run_predict(capsys, ckpt, images[0].parent, f"batch_size={batch_size}")  # little:
+        assert [line.split("\t")[0] for line in other] == [line.split("\t")[0] for line in lines]  # padding
+
+
+def test_single_image_glob_and_list_file(capsys, ckpt, images, tmp_path):
+    _, single, _ = run_predict(capsys, ckpt, images[3])
+    assert len(single) == 1 and single[0].startswith(f"{images[3]}\t")
+    _, globbed, _ = run_predict(capsys, ckpt, f"{images[0].parent}/[0-2]_*.png")
+    assert [line.split("\t")[0] for line in globbed] == [str(p) for p in sorted(images)[:3]]
+    listing = tmp_path / "inputs.txt"
+    listing.write_text(f"# two images\n{images[5]}\n\n{images[1]}\n", encoding="utf-8")
+    _, listed, _ = run_predict(capsys, ckpt, listing)
+    assert [line.split("\t")[0] for line in listed] == [str(images[5]), str(images[1])]
+    assert expand_inputs(str(listing)) == [images[5], images[1]]
+
+
+def test_jsonl_has_text_and_confidence_and_top_n(capsys, ckpt, images):
+    _, lines, _ = run_predict(capsys, ckpt, images[0].parent, "format=jsonl")
+    records = [json.loads(line) for line in lines]
+    assert all(set(r) == {"path", "text", "confidence"} and 0 < r["confidence"] <= 1 for r in records)
+    _, lines, _ = run_predict(capsys, ckpt, images[2], "format=jsonl", "decoder=beam", "top_n=3")
+    (record,) = [json.loads(line) for line in lines]
+    hyps = record["hypotheses"]
+    assert 1 <= len(hyps) <= 3 and hyps[0]["text"] == record["text"]
+    assert record["confidence"] == round(math.exp(hyps[0]["score"]), 4) or hyps[0]["score"] is None
+    assert [h["score"] for h in hyps] == sorted((h["score"] for h in hyps), reverse=True)
+
+
+@pytest.mark.parametrize("decoder", ["greedy", "beam", "lexicon", "closest"])
+def test_every_decoder(capsys, ckpt, images, decoder):
+    failed, lines, _ = run_predict(capsys, ckpt, images[0].parent, f"decoder={decoder}", "top_n=2")
+    assert failed == 0 and len(lines) >= len(images)  # top_n=2: up to two `path\ttext\tscore` lines each
+    assert all(len(line.split("\t")) == 3 for line in lines)
+    if decoder == "closest":  # the closest training word
+        assert {line.split("\t")[1] for line in lines} <= set(load_model(ckpt)[0].htr_meta["train_texts"])
+
+
+def test_unreadable_inputs_are_reported_and_the_rest_transcribed(capsys, ckpt, images, tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for p in images[:3]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    (folder / "broken.png").write_bytes(b"\x89PNG broken")
+    (folder / "empty.jpg").write_bytes(b"")
+    failed, lines, err = run_predict(capsys, ckpt, folder, "batch_size=2")
+    assert failed == 2 and len(lines) == 3
+    assert f"{folder / 'broken.png'}: cannot decode image" in err and f"{folder / 'empty.jpg'}: empty file" in err
+
+
+def test_missing_input_is_a_clear_error(ckpt, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such image, folder, list file or glob match"):
+        expand_inputs(str(tmp_path / "nothing*.png"))
+
+
+# ------------------------------------------------------------------------------------ checkpoint errors
+
+
+def test_checkpoint_from_another_model_config_is_a_clear_error(ckpt, tmp_path):
+    data = torch.load(ckpt, weights_only=True)
+    data["htr_lit"]["model_cfg"]["sequence"]["channels"] = 16  # the weights were trained with 8
+    other = tmp_path / "other.ckpt"
+    torch.save(data, other)
+    with pytest.raises(CheckpointError, match=r"other\.ckpt: weights do not match the model config .*size mismatch"):
+        load_model(other)
+    data["htr_lit"]["model_cfg"]["sequence"]["_target_"] = "htr_lit.models.sequence.gone.Gone"
+    torch.save(data, other)
+    with pytest.raises(CheckpointError, match=r"other\.ckpt: cannot rebuild the model from the config stored"):
+        load_model(other)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"not a checkpoint at all", "cannot read checkpoint"),
+        ({"state_dict": {}}, "not an htr-lit checkpoint"),
+        ({"state_dict": {}, "htr_lit": {"model_cfg": {}}}, "without \\['charset', 'preprocess'\\]"),
+    ],
+)
+def test_foreign_or_broken_files_are_clear_errors(tmp_path, content, message):
+    path = tmp_path / "x.ckpt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        torch.save(content, path)
+    with pytest.raises(CheckpointError, match=rf"x\.ckpt: .*{message}"):
+        load_model(path)

@@ -1,0 +1,71 @@
+"""A tiny checkpoint trained in-process in about a second: what export/predict/checkpoint tests load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from htr_lit.data.collate import collate
+from htr_lit.data.preprocess import Preprocess, to_tensor
+from tests.conftest import WORDS, compose_cfg, write_word_png
+
+SEQUENCE_OVERRIDES = {
+    "bilstm": ["model.sequence.hidden_size=8"],
+    "dilated": ["model.sequence.channels=8", "model.sequence.num_blocks=1"],
+    "tcn": ["model.sequence.channels=8", "model.sequence.rates=[1,2]", "model.sequence.num_blocks=1"],
+    "none": [],
+}
+
+
+def word_images(folder: Path, height: int = 32) -> list[Path]:
+    """One PNG per word of `WORDS` (different widths) under `folder`."""
+    paths = []
+    for i, text in enumerate(WORDS):
+        paths.append(folder / f"{i}_{text}.png")
+        write_word_png(paths[-1], text, height=height)
+    return paths
+
+
+def tiny_checkpoint(folder: Path, sequence: str = "bilstm", steps: int = 150, seed: int = 0) -> Path:
+    """Train a 4..8-channel CNN + `sequence` for `steps` AdamW steps on `WORDS`; save like train.py does."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # on a loaded 2-core machine, 2 threads make a tiny LSTM ~100x slower
+    try:
+        return _train_and_save(folder, sequence, steps, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_and_save(folder: Path, sequence: str, steps: int, seed: int) -> Path:
+    torch.manual_seed(seed)
+    overrides = [f"model/sequence={sequence}", "model.encoder.channels=[4,8,8,8,8]", "data.img_height=32",
+                 "model.head_dropout=0", *SEQUENCE_OVERRIDES[sequence]]
+    cfg = compose_cfg("train", overrides, folder)
+    pre = Preprocess(img_height=32, max_width=512, min_width=16)
+    images = [to_tensor(pre.load(p)) for p in word_images(folder / "train")]
+    model = instantiate(cfg.model, charset=sorted({c for w in WORDS for c in w}))
+    batch = collate([{"image": im, "target": model.charset.encode(t), "text": t, "id": t}
+                     for im, t in zip(images, WORDS)])
+    opt = torch.optim.AdamW(model.parameters(), lr=0.02)
+    model.train()
+    for _ in range(steps):
+        opt.zero_grad()
+        loss, _, _ = model._loss(batch)
+        loss.backward()
+        opt.step()
+    model.eval()
+    path = folder / f"{sequence}.ckpt"
+    torch.save({
+        "state_dict": model.state_dict(),
+        "htr_lit": {
+            "model_cfg": OmegaConf.to_container(cfg.model, resolve=True),
+            "preprocess": pre.to_dict(),
+            "format_version": 1,
+            "train_texts": list(WORDS),
+            "charset": list(model.charset.chars),
+        },
+    }, path)
+    return path
