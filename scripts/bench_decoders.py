@@ -98,6 +98,10 @@ def decoder_specs(widths: list[int], lm_text: str | None, words_file: str | None
 
     def spec(name: str, **over: Any) -> DictConfig:
         cfg = OmegaConf.load(Path(CONFIG_DIR) / "decoder" / f"{name}.yaml")
+        with open_dict(cfg):
+            bases = cfg.pop("defaults", [])  # a preset (e.g. lexicon_wordlists) on top of another option
+        for base in bases:
+            cfg = OmegaConf.merge(spec(str(base)), cfg)
         if name == "beam" and lm_text:
             over.setdefault("lm_text", lm_text)
         if name in ("lexicon", "closest") and words_file:
@@ -111,6 +115,7 @@ def decoder_specs(widths: list[int], lm_text: str | None, words_file: str | None
     specs += [
         ("lexicon_words", spec("lexicon", mode="words")),
         ("lexicon_ngrams", spec("lexicon", mode="ngrams")),
+        ("lexicon_wordlists", spec("lexicon_wordlists")),
         ("closest", spec("closest")),
     ]
     return specs
