@@ -61,15 +61,13 @@ class ExportModel(nn.Module):
 
     def __init__(self, model: HTRModule) -> None:
         super().__init__()
-        self.cnn = model.encoder.net
-        self.width_factor = model.encoder.width_factor
+        self.encoder = model.encoder
         seq = model.sequence
         self.sequence = UnpackedBiLSTM(seq) if isinstance(seq, BiLSTM) else seq
         self.head = model.head
         self.eval()
 
     def forward(self, images: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feats = self.cnn(images)  # (B, C', H', T)
-        lengths = torch.div(widths, self.width_factor, rounding_mode="floor")  # (B,) as ConvEncoder.frames
+        feats, lengths = self.encoder(images, widths)  # (B, C', H', T), (B,)
         seq, lengths = self.sequence(feats, lengths)  # (B, T, D)
         return self.head(seq).log_softmax(dim=-1), lengths  # (B, T, C), (B,)

@@ -40,6 +40,33 @@ def test_forward_backward_every_parameter_gets_gradient(tmp_path, encoder, seque
     assert all(p.grad.abs().sum() > 0 for p in model.parameters())
 
 
+@pytest.mark.parametrize("encoder", ENCODERS)
+@pytest.mark.parametrize("sequence", SEQUENCES)
+def test_prediction_does_not_depend_on_the_batch(tmp_path, encoder, sequence):
+    """An image's log-probs alone equal its log-probs padded into a batch of wider images (eval mode):
+    the encoder zeroes padding after every layer, the sequence models mask or pack it away."""
+    torch.manual_seed(0)
+    cfg = compose_cfg("train", [f"model/encoder={encoder}", f"model/sequence={sequence}"], tmp_path)
+    model = instantiate(cfg.model, charset=CHARSET)
+    for m in model.modules():  # non-trivial BatchNorm statistics, so that padding would turn non-zero
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.running_mean.uniform_(-1, 1)
+            m.bias.data.uniform_(0.5, 1.0)
+    model.eval()
+    H = cfg.data.img_height
+    image = torch.rand(1, 1, H, 75)  # odd width: the poolings' floor must match too
+    batch = torch.zeros(3, 1, H, 160)
+    batch[0] = torch.rand(1, H, 160)
+    batch[1, :, :, :75] = image[0]
+    batch[2, :, :, :40] = torch.rand(1, H, 40)
+    with torch.no_grad():
+        alone, n_alone = model(image, torch.tensor([75]))
+        padded, n_padded = model(batch, torch.tensor([160, 75, 40]))
+    T = int(n_alone[0])
+    assert T == int(n_padded[1]) == 75 // 4
+    assert torch.allclose(alone[0, :T], padded[1, :T], atol=1e-5)
+
+
 def test_bilstm_ignores_frames_past_length():
     """Packing: garbage in padded frames must not leak into a sequence's valid outputs."""
     torch.manual_seed(0)

@@ -64,5 +64,17 @@ class ConvEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # x: (B, 1, H, W), widths: (B,) valid pixel columns per image
-        y = self.net(x)  # (B, C, H / height_factor, W / width_factor)
+        # Columns past each image's width are zeroed after every activation and pooling, so the next
+        # conv sees zeros there exactly as at the edge of a lone, unpadded image: an image's output
+        # does not depend on the other images of its batch (BatchNorm+ReLU would turn padding non-zero).
+        valid = widths.to(x.device)  # (B,) valid columns at the current resolution
+        y = x
+        for layer in self.net:
+            y = layer(y)
+            if isinstance(layer, nn.MaxPool2d):
+                valid = torch.div(valid, layer.stride[1], rounding_mode="floor")
+            if isinstance(layer, (nn.ReLU, nn.MaxPool2d)):
+                keep = torch.arange(y.shape[-1], device=y.device)[None, :] < valid[:, None]  # (B, W')
+                y = y * keep[:, None, None, :].to(y.dtype)
+        # y: (B, C, H / height_factor, W / width_factor)
         return y, self.frames(widths).clamp(max=y.shape[-1])
