@@ -36,6 +36,7 @@ class HTRModule(L.LightningModule):
         scheduler_interval: str = "step",
         head_dropout: float = 0.0,
         compile: bool = False,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         charset = [str(c) for c in charset]  # plain list (not ListConfig) so checkpoints load weights_only
@@ -53,9 +54,21 @@ class HTRModule(L.LightningModule):
         self.test_metrics = text_metrics("test/")
         # Filled in by the entry point; written into every checkpoint (see on_save_checkpoint).
         self.htr_meta: dict[str, Any] = {}
+        self.channels_last = channels_last
+        if channels_last:  # NHWC conv weights (4-D parameters only); inputs are converted in forward
+            self.to(memory_format=torch.channels_last)
+
+    def setup(self, stage: str) -> None:
+        """`model.compile=true`: torch.compile the encoder and sequence model in place for training
+        (Module.compile keeps the state_dict keys, so checkpoints stay loadable without it)."""
+        if self.hparams.compile and stage == "fit":
+            self.encoder.compile()
+            self.sequence.compile()
 
     def forward(self, images: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """images (B, 1, H, W), widths (B,) -> log_probs (B, T, C), frame lengths (B,)."""
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
         feats, lengths = self.encoder(images, widths)  # (B, C', H', T)
         seq, lengths = self.sequence(feats, lengths)  # (B, T, D)
         logits = self.head(seq)  # (B, T, num_classes)
