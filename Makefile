@@ -51,3 +51,7 @@ CKPT ?=
 bench-decoders: setup  ## time every CTC decoder on CKPT=path's test split -> docs/decoders.json (ARGS: --test-csv, --lm-text)
 	@test -n "$(CKPT)" || { echo "usage: make bench-decoders CKPT=path/to/best.ckpt [ARGS='--test-csv labels.csv']"; exit 2; }
 	$(BIN)/python scripts/bench_decoders.py --ckpt $(CKPT) $(ARGS)
+
+.PHONY: bench
+bench: setup  ## time every sequence model (train/infer img/s, latency, memory, FLOPs) -> docs/performance.{json,md} (ARGS: --quick, --device cpu)
+	$(BIN)/python scripts/bench.py $(ARGS)
