@@ -126,3 +126,16 @@ def test_two_process_ddp_cer_equals_single_process(csv_dataset, tmp_path):
         assert ddp[key] == pytest.approx(single[key], abs=1e-6), key
     # metrics.json is written once, by rank 0, into the one run folder.
     assert sorted(p.name for p in (tmp_path / "two").rglob("metrics.json")) == ["metrics.json"]
+
+
+@pytest.mark.parametrize("option, accelerator, strategy, pin", [
+    ("default", "cpu", None, False), ("cpu", "cpu", None, False), ("ddp_cpu", "cpu", "ddp", False),
+    ("gpu", "gpu", None, True), ("ddp", "gpu", "ddp", True)])
+def test_trainer_options_compose(tmp_path, option, accelerator, strategy, pin):
+    cfg = compose_cfg("train", [f"trainer={option}"], tmp_path)
+    assert cfg.trainer.accelerator == accelerator and cfg.trainer.get("strategy") == strategy
+    assert cfg.data.pin_memory is pin  # pinned host memory whenever a GPU is fed
+    assert cfg.trainer.use_distributed_sampler is False  # our sampler shards by itself
+    if accelerator == "cpu":  # buildable here (DDP processes start only at fit)
+        trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
+        assert trainer.world_size == (2 if strategy else 1)
