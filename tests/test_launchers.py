@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -66,14 +67,28 @@ def test_gpu_slot_spreads_jobs_over_the_visible_gpus(monkeypatch):
         HydraConfig.instance().cfg = None
 
 
-def multirun(tmp_path: Path, csv_path: Path, *launcher: str) -> tuple[str, Path]:
+def loopback_only_prefix() -> list[str]:
+    """A command prefix that runs in a fresh network namespace with nothing but loopback (unshare as root,
+    or in a user namespace), so no Ray port can be reached from outside; [] where neither is allowed.
+    (Ray's gRPC servers listen on 0.0.0.0 whatever the node address, hence the namespace.)"""
+    for unshare in (["unshare", "-n"], ["unshare", "-rn"]):
+        try:
+            ok = subprocess.run([*unshare, "sh", "-c", "ip link set lo up"], capture_output=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if ok.returncode == 0:
+            return [*unshare, "sh", "-c", 'ip link set lo up && exec "$0" "$@"']
+    return []
+
+
+def multirun(tmp_path: Path, csv_path: Path, *launcher: str, prefix: Sequence[str] = ()) -> tuple[str, Path]:
     sweep_dir = tmp_path / "sweep"
     args = ["-m", *launcher, "data=csv", f"data.source.csv_path={csv_path}", "data.source.val_fraction=0.34",
             "data.source.test_fraction=0.34", *TINY_MODEL, "trainer.max_epochs=1", "trainer.limit_train_batches=2",
             "~callbacks.progress_bar", "seed=1,2", f"hydra.sweep.dir={sweep_dir}"]
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1",
            "RAY_DEDUP_LOGS": "0", "RAY_USAGE_STATS_ENABLED": "0"}
-    proc = subprocess.run([sys.executable, "-m", "htr_lit.train", *args], capture_output=True, text=True,
+    proc = subprocess.run([*prefix, sys.executable, "-m", "htr_lit.train", *args], capture_output=True, text=True,
                           env=env, timeout=240, cwd=ROOT)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
@@ -93,12 +108,13 @@ def test_joblib_launcher_runs_two_jobs_in_parallel_processes(csv_dataset, tmp_pa
 @pytest.mark.slow
 def test_ray_launcher_runs_two_jobs_on_a_local_loopback_ray_instance(csv_dataset, tmp_path):
     pytest.importorskip("hydra_plugins.hydra_ray_launcher")
+    prefix = loopback_only_prefix()
     out, _ = multirun(
         tmp_path, csv_dataset, "hydra/launcher=ray_cluster",
         "hydra.launcher.ray.init.address=local",  # the driver starts (and at exit stops) its own Ray
         "+hydra.launcher.ray.init._node_ip_address=127.0.0.1", "+hydra.launcher.ray.init.include_dashboard=false",
         "+hydra.launcher.ray.init.num_cpus=2", "+hydra.launcher.ray.init.num_gpus=0",
-        "hydra.launcher.ray.remote.num_gpus=0", "hydra.launcher.ray.remote.num_cpus=1",
+        "hydra.launcher.ray.remote.num_gpus=0", "hydra.launcher.ray.remote.num_cpus=1", prefix=prefix,
     )
     assert "Ray Launcher is launching 2 jobs" in out and "Started a local Ray instance" in out
     assert out.count("(_run_job pid=") > 0  # the jobs' output came back from Ray worker processes
