@@ -57,8 +57,6 @@ def test_train_shards_have_equal_step_counts_and_cover_everything(world):
         assert len({len(b) for b in per_rank}) == 1  # DDP needs the same number of steps everywhere
         seen = [i for batches in per_rank for b in batches for i in b]
         assert set(seen) == set(range(101)) and len(seen) - 101 < world * 8  # padding: under one batch per rank
-        rank_sets = [{i for b in batches for i in b} for batches in per_rank]
-        assert sum(len(s) for s in rank_sets) >= 101
 
 
 def make_checkpoint(csv_path: Path, out: Path) -> Path:
