@@ -204,6 +204,7 @@ def measure(sequence: str, device: str = "cpu", precision: str = "32-true", s: S
     train_img_s = statistics.median(train)
     return {
         "sequence": sequence,
+        "overrides": list(s.overrides),
         "device": device,
         "precision": precision,
         "params": params,
@@ -260,6 +261,7 @@ def run_worker(args: argparse.Namespace, sequence: str, device: str, precision: 
     cmd = [sys.executable, __file__, "--worker", sequence, "--device", device, "--precision", precision]
     cmd += ["--quick"] if args.quick else []
     cmd += ["--width", str(args.width)] + (["--threads", str(args.threads)] if args.threads else [])
+    cmd += [f"--override={o}" for o in args.override]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     lines = [x for x in proc.stdout.splitlines() if x.startswith(RESULT_TAG)]
     if proc.returncode or not lines:
@@ -306,7 +308,7 @@ def markdown(report: dict) -> str:
     ]
     for r in report["models"]:
         lines.append(
-            f"| {r['sequence']} | {r['device']} | {r['precision']} | {r['params'] / 1e6:.2f} M | "
+            f"| {' '.join([r['sequence'], *r.get('overrides', [])])} | {r['device']} | {r['precision']} | {r['params'] / 1e6:.2f} M | "
             f"{r['flops_fwd_per_image'] / 1e9:.3f} | {fmt(r['train_img_s'])} | {100 * r['matmul_fraction']:.1f} % | "
             f"{fmt(r['infer_img_s_b64'])} | {r['latency_ms_b1']:.2f} | {fmt(r['peak_mem_train_mb'], 0)} |")
     ratios = report.get("ratios", {})
@@ -351,6 +353,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--loader-images", type=int, default=1024, help="synthetic words for the data-loader figure")
     p.add_argument("--no-loader", action="store_true", help="skip the data-loader measurement")
+    p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="Hydra override for every model, repeatable (e.g. model.sequence.dims=1d)")
     p.add_argument("--out", type=Path, default=ROOT / "docs", help="folder for performance.json / .md")
     p.add_argument("--worker", metavar="SEQUENCE", help=argparse.SUPPRESS)
     p.add_argument("--precision", default="32-true", help=argparse.SUPPRESS)
@@ -361,7 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    settings = Settings.quick(width=args.width) if args.quick else Settings(width=args.width)
+    kw = {"width": args.width, "overrides": list(args.override)}
+    settings = Settings.quick(**kw) if args.quick else Settings(**kw)
     if args.worker:  # one (model, device) in this fresh process
         print(RESULT_TAG + json.dumps(measure(args.worker, args.device, args.precision, settings)), flush=True)
         return 0
