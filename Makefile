@@ -56,3 +56,7 @@ bench-decoders: setup  ## time every CTC decoder on CKPT=path's test split -> do
 export: setup  ## export CKPT=path to ONNX beside it, checked against PyTorch (ARGS='format=torchscript output=PATH')
 	@test -n "$(CKPT)" || { echo "usage: make export CKPT=path/to/best.ckpt [ARGS='format=torchscript']"; exit 2; }
 	$(BIN)/python -m htr_lit.export ckpt_path=$(CKPT) $(ARGS)
+
+.PHONY: bench
+bench: setup  ## time every sequence model (train/infer img/s, latency, memory, FLOPs) -> docs/performance.{json,md} (ARGS: --quick, --device cpu)
+	$(BIN)/python scripts/bench.py $(ARGS)

@@ -10,10 +10,21 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = str(PROJECT_ROOT / "conf")
 
 
+def _gpu_slot() -> int:
+    """The GPU for this sweep job on a multi-GPU box: hydra.job.num modulo the visible GPUs."""
+    import torch
+    from hydra.core.hydra_config import HydraConfig
+
+    num = HydraConfig.get().job.get("num") if HydraConfig.initialized() else None
+    return (num or 0) % max(torch.cuda.device_count(), 1)
+
+
 def register_resolvers() -> None:
     """`${htr_root:}` is the repository root, so default paths work from any working directory."""
     if not OmegaConf.has_resolver("htr_root"):
         OmegaConf.register_new_resolver("htr_root", lambda: str(PROJECT_ROOT))
+    if not OmegaConf.has_resolver("gpu_slot"):  # trainer.devices=[${gpu_slot:}] in local parallel sweeps
+        OmegaConf.register_new_resolver("gpu_slot", _gpu_slot)
 
 
 register_resolvers()

@@ -40,6 +40,7 @@ class HTRModule(L.LightningModule):
         head_dropout: float = 0.0,
         compile: bool = False,
         max_nonfinite_losses: int = 10,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         charset = [str(c) for c in charset]  # plain list (not ListConfig) so checkpoints load weights_only
@@ -58,9 +59,21 @@ class HTRModule(L.LightningModule):
         # Filled in by the entry point; written into every checkpoint (see on_save_checkpoint).
         self.htr_meta: dict[str, Any] = {}
         self.nonfinite_in_a_row = 0  # NaN/inf training losses since the last finite one
+        self.channels_last = channels_last
+        if channels_last:  # NHWC conv weights (4-D parameters only); inputs are converted in forward
+            self.to(memory_format=torch.channels_last)
+
+    def setup(self, stage: str) -> None:
+        """`model.compile=true`: torch.compile the encoder and sequence model in place for training
+        (Module.compile keeps the state_dict keys, so checkpoints stay loadable without it)."""
+        if self.hparams.compile and stage == "fit":
+            self.encoder.compile()
+            self.sequence.compile()
 
     def forward(self, images: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """images (B, 1, H, W), widths (B,) -> log_probs (B, T, C), frame lengths (B,)."""
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
         feats, lengths = self.encoder(images, widths)  # (B, C', H', T)
         seq, lengths = self.sequence(feats, lengths)  # (B, T, D)
         logits = self.head(seq)  # (B, T, num_classes)
