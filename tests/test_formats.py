@@ -61,6 +61,14 @@ def test_csv_relative_path_argument_is_made_absolute(tmp_path: Path, monkeypatch
     assert sample.path == tmp_path / "d" / "x.png"
 
 
+def test_csv_path_through_dotdot_keeps_rows_inside(tmp_path: Path) -> None:
+    """`repo/../shared/data/labels.csv` (how the DHSD default is spelled) is no path traversal."""
+    _write(tmp_path / "shared" / "labels.csv", "file_name,text\nimages/x.png,a\n")
+    (tmp_path / "repo").mkdir()
+    (sample,) = read_labels_csv(tmp_path / "repo" / ".." / "shared" / "labels.csv")
+    assert not sample.problem and sample.path == tmp_path / "shared" / "images" / "x.png"
+
+
 def test_csv_missing_column_names_file_and_found_columns(tmp_path: Path) -> None:
     csv_path = _write(tmp_path / "labels.csv", "image,text\nx.png,a\n")
     with pytest.raises(DatasetFormatError, match=r"missing required column") as err:

@@ -107,6 +107,7 @@ def _inside(root: Path, file_name: str) -> Path | None:
     """`root / file_name` if it stays inside `root` (lexically: symlinked data folders are fine), else None."""
     if Path(file_name).is_absolute():
         return None
+    root = Path(os.path.normpath(root))  # a root given as ".../repo/../shared/x" must compare lexically too
     joined = Path(os.path.normpath(root / file_name))
     return joined if joined.is_relative_to(root) else None
 
