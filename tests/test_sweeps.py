@@ -70,6 +70,13 @@ def test_sweep_composes_into_its_jobs(name):
     assert cfg.tags and "sweep" in cfg.tags or name.startswith("reproduce")
 
 
+def test_wandb_runs_of_one_sweep_share_group_and_tags():
+    cfgs = [compose_hydra(["sweep=reproduce", "logger=wandb", f"experiment=ablation/{c}"]) for c in ("bilstm", "tcn")]
+    assert {c.logger.wandb.group for c in cfgs} == {"reproduce"}
+    assert [list(c.logger.wandb.tags) for c in cfgs] == [["reproduce", "dhsd"]] * 2
+    assert compose_hydra(["logger=wandb"]).logger.wandb.group is None  # a single run: no group
+
+
 def test_reproduce_is_an_equal_wall_clock_budget_within_100_minutes():
     cfg = compose_hydra(["sweep=reproduce"])
     jobs = len(expand(cfg.hydra.sweeper.params))
@@ -153,6 +160,27 @@ def test_previous_outcome_reuses_a_folder_only_for_the_same_overrides(tmp_path):
     assert previous_outcome(tmp_path, ["a=1"]) == ("resume", None)
 
 
+def test_run_task_raises_in_a_single_run_and_records_the_failure_in_a_multirun(tmp_path):
+    from htr_lit.runner import run_task
+
+    cfg = OmegaConf.create({"paths": {"output_dir": str(tmp_path)}, "seed": 1,
+                            "model": {"sequence": {"_target_": "x.Dilated", "rates": [1, 2]},
+                                      "encoder": {"_target_": "x.Enc"}},
+                            "data": {"source": {"_target_": "x.Src"}}, "trainer": {}})
+
+    def boom(_):
+        raise ValueError("dilated: num_blocks must be >= 1, got 0")
+
+    with pytest.raises(ValueError, match="num_blocks"):
+        run_task(boom, cfg)  # not a multirun: the error propagates (non-zero exit)
+    assert not (tmp_path / "metrics.json").exists()
+    record = run_task(boom, cfg, tolerate_failure=True)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert record["status"] == saved["status"] == "failed"
+    assert saved["error"] == "ValueError: dilated: num_blocks must be >= 1, got 0"
+    assert saved["config"]["rates"] == [1, 2] and saved["config"]["sequence"] == "Dilated"
+
+
 def run_train(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "htr_lit.train", *args], capture_output=True, text=True,
                           env=ENV, timeout=300, cwd=ROOT)
@@ -161,7 +189,8 @@ def run_train(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_multirun_survives_a_failing_job_and_a_rerun_skips_and_resumes(tiny_csv, tmp_path):
     sweep_dir = tmp_path / "sweep"
-    args = ["-m", "data=csv", *tiny_data(tiny_csv), "model/sequence=dilated", "model.sequence.channels=8",
+    base = [a for a in tiny_data(tiny_csv) if not a.startswith("data.extra_train_sources")]  # plain data=csv
+    args = ["-m", "data=csv", *base, "model/sequence=dilated", "model.sequence.channels=8",
             "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
             "model.sequence.num_blocks=1,0,2", f"hydra.sweep.dir={sweep_dir}"]  # job 1: num_blocks=0 raises
     proc = run_train(*args)
@@ -185,22 +214,19 @@ def test_multirun_survives_a_failing_job_and_a_rerun_skips_and_resumes(tiny_csv,
     assert json.loads((sweep_dir / "2" / "metrics.json").read_text())["status"] == "ok"
     assert json.loads((sweep_dir / "1" / "metrics.json").read_text())["status"] == "failed"  # tried again
 
-    # The same failure in a single run stops with a non-zero exit.
-    single = [a for a in args if a != "-m" and not a.startswith(("model.sequence.num_blocks", "hydra.sweep"))]
-    proc = run_train(*single, "model.sequence.num_blocks=0", f"hydra.run.dir={tmp_path / 'single'}")
-    assert proc.returncode != 0 and "num_blocks must be >= 1" in proc.stderr
 
 
 @pytest.mark.slow
 def test_optuna_search_stores_trials_in_sqlite_and_a_rerun_adds_to_the_study(tiny_csv, tmp_path):
     optuna = pytest.importorskip("optuna")
     args = ["hparams_search=optuna_dilated", *tiny_data(tiny_csv), "trainer.fast_dev_run=true",
-            "hydra.sweeper.n_trials=2", f"optuna.storage_dir={tmp_path}",
-            f"hydra.sweep.dir={tmp_path}/run_${{now:%H-%M-%S-%f}}"]
-    for expected in (2, 4):
-        proc = run_train(*args)
+            "model.sequence.channels=8", "model.sequence.num_blocks=1",  # fixed on the command line: tiny
+            f"optuna.storage_dir={tmp_path}", f"hydra.sweep.dir={tmp_path}/run_${{now:%H-%M-%S-%f}}"]
+    for n_trials, expected in ((2, 2), (1, 3)):
+        proc = run_train(*args, f"hydra.sweeper.n_trials={n_trials}")
         assert proc.returncode == 0, proc.stderr[-3000:]
         study = optuna.load_study(study_name="optuna_dilated", storage=f"sqlite:///{tmp_path}/optuna_dilated.db")
-        assert len(study.trials) == expected
+        assert len(study.trials) == expected  # the re-run added to the same study
         assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
         assert all(0.0 <= t.value <= 2.0 for t in study.trials)
+        assert {"model.sequence.concat", "model.optimizer.lr"} <= set(study.trials[-1].params)
