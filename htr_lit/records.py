@@ -9,6 +9,7 @@ resumes the others from their `checkpoints/last.ckpt` (see `htr_lit.train`).
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+log = logging.getLogger(__name__)
 METRICS_FILE = "metrics.json"
 LAST_CKPT = "checkpoints/last.ckpt"
 # Sequence-model keys that define the ablations (recorded when the model has them).
@@ -38,6 +40,7 @@ def ablation_config(cfg: DictConfig) -> dict[str, Any]:
     seq = cfg.model.sequence
     out: dict[str, Any] = {
         "sequence": str(seq._target_).rsplit(".", 1)[-1],
+        "sequence_target": str(seq._target_),
         "encoder": str(cfg.model.encoder.get("_target_", "")).rsplit(".", 1)[-1],
         "seed": cfg.get("seed"),
         "data": str(cfg.data.source.get("_target_", "")).rsplit(".", 1)[-1],
@@ -99,6 +102,22 @@ def previous_outcome(out_dir: Path, overrides: list[str]) -> tuple[str, dict[str
     if (Path(out_dir) / LAST_CKPT).is_file():
         return "resume", None
     return "fresh", None
+
+
+def sweep_restart(cfg: DictConfig, out_dir: Path) -> tuple[str | None, dict[str, Any] | None]:
+    """(ckpt_path, previous record) for a job: in a multirun with `sweep_resume`, a job already done
+    returns its record (skip it) and one that left a last.ckpt gets `ckpt_path="last"` (resume it)."""
+    ckpt_path = cfg.get("ckpt_path")
+    if not (is_multirun() and cfg.get("sweep_resume", True)):
+        return ckpt_path, None
+    outcome, previous = previous_outcome(out_dir, job_overrides())
+    if outcome == "done":
+        log.info("skipping: %s already records status ok", Path(out_dir) / METRICS_FILE)
+        return ckpt_path, previous
+    if outcome == "resume" and ckpt_path is None:
+        log.info("resuming from %s", Path(out_dir) / LAST_CKPT)
+        return "last", None
+    return ckpt_path, None
 
 
 def objective(metrics: dict[str, Any], key: str | None) -> float | None:

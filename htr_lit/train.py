@@ -16,16 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from htr_lit.config import CONFIG_DIR
 from htr_lit.models.receptive_field import total_rf
-from htr_lit.records import (
-    LAST_CKPT,
-    METRICS_FILE,
-    is_multirun,
-    job_overrides,
-    objective,
-    previous_outcome,
-    start_record,
-    write_metrics,
-)
+from htr_lit.records import objective, start_record, sweep_restart, write_metrics
 from htr_lit.runner import build_callbacks, build_loggers, print_metrics, run_task, to_float_dict
 from htr_lit.throughput import ImageCounter, inference_batch, inference_images_per_s
 
@@ -42,15 +33,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Data -> model -> trainer -> fit -> validate/test the best checkpoint -> metrics.json."""
     wall_start = time.perf_counter()
     out_dir = Path(cfg.paths.output_dir)
-    ckpt_path = cfg.get("ckpt_path")
-    if is_multirun() and cfg.get("sweep_resume", True):  # re-running a sweep into the same folder
-        outcome, previous = previous_outcome(out_dir, job_overrides())
-        if outcome == "done":
-            log.info("skipping: %s already records status ok", out_dir / METRICS_FILE)
-            return previous
-        if outcome == "resume" and ckpt_path is None:
-            log.info("resuming from %s", out_dir / LAST_CKPT)
-            ckpt_path = "last"
+    ckpt_path, previous = sweep_restart(cfg, out_dir)  # a re-run sweep: skip done jobs, resume others
+    if previous is not None:
+        return previous
     if trainer_is_global_zero():
         write_metrics(out_dir, start_record(cfg))
     if cfg.get("seed") is not None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The headline ablation end to end: data once -> sweep (resumable) -> report with the protocol.
-#   PRESET=cpu   (default) 30 jobs x 4.5 min budget, 2 in parallel: under 2 h on 2 cores -> docs/results.md
+#   PRESET=cpu   (default) 30 jobs x 4 min budget, 2 in parallel: under 2 h on 2 cores -> docs/results.md
 #   PRESET=smoke 10 jobs x 20 s budget, 1 seed: a pipeline check in minutes -> <sweep dir>/results.md
 #   PRESET=gpu   30 jobs x 15 min on one GPU -> docs/results_gpu.md
 # Environment: PY (python), SWEEP_DIR (default outputs/sweeps/<sweep>), OUT (folder for results.md).
@@ -22,7 +22,9 @@ export PYTHONWARNINGS=${PYTHONWARNINGS:-ignore}
 start=$(date +%s)
 
 echo ">> [1/3] data (synthetic words rendered once, then reused by every job)"
-"$PY" sweeps/prepare_data.py "sweep=$SWEEP" experiment=ablation/dilated "$@"
+fixed=()  # the extra overrides without sweeps (key=a,b), which a single composed config cannot take
+for arg in "$@"; do [[ "$arg" == *,* ]] || fixed+=("$arg"); done
+"$PY" sweeps/prepare_data.py "sweep=$SWEEP" experiment=ablation/dilated "${fixed[@]}"
 
 echo ">> [2/3] sweep $SWEEP -> $SWEEP_DIR"
 "$PY" -m htr_lit.train -m "sweep=$SWEEP" "hydra.sweep.dir=$SWEEP_DIR" "$@"
@@ -38,7 +40,7 @@ trap 'rm -f "$preamble"' EXIT
        "(\`bash sweeps/reproduce.sh $*\`); $(nproc) CPU cores," \
        "torch $("$PY" -c 'import torch; print(torch.__version__)'); finished $(date -u +%Y-%m-%dT%H:%MZ)" \
        "after $minutes min of data + sweep."
-  "$PY" - "$SWEEP" "$@" <<'PYEOF'
+  "$PY" - "$SWEEP" "${fixed[@]}" <<'PYEOF'
 import sys
 from hydra import compose, initialize_config_dir
 from htr_lit.config import CONFIG_DIR

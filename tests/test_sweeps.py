@@ -82,7 +82,7 @@ def test_reproduce_is_an_equal_wall_clock_budget_within_100_minutes():
     jobs = len(expand(cfg.hydra.sweeper.params))
     d, h, m, s = (int(x) for x in cfg.trainer.max_time.split(":"))
     budget_min = d * 1440 + h * 60 + m + s / 60
-    overhead_min = 1.5  # start-up, data loading, final validation + test, speed measurement (measured)
+    overhead_min = 2.0  # start-up, data, final validation + test, speed timing: 50-105 s measured under load
     assert jobs * (budget_min + overhead_min) / cfg.hydra.launcher.n_jobs <= 100
     assert cfg.callbacks.early_stopping is None and cfg.model.scheduler is None and cfg.torch_threads == 1
 
