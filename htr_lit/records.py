@@ -121,8 +121,13 @@ def sweep_restart(cfg: DictConfig, out_dir: Path) -> tuple[str | None, dict[str,
 
 
 def objective(metrics: dict[str, Any], key: str | None) -> float | None:
-    """The value returned to a sweeper: `metrics[key]`, NaN for a failed job (Optuna marks it failed)."""
+    """The value returned to a sweeper: `metrics[key]`, or +inf for a failed job.
+
+    +inf, not NaN: it is the worst value of a minimised objective (val/cer) and the Optuna sweeper
+    records it as a complete trial, whereas a NaN makes hydra-optuna-sweeper 1.3 crash the study
+    (it tells the NaN trial as FAIL *with* values, which Optuna rejects).
+    """
     if not key:
         return None
     value = metrics.get(key)
-    return float(value) if isinstance(value, int | float) else math.nan
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else math.inf

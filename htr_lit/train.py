@@ -104,7 +104,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    """Returns the sweep objective (`optimized_metric`); NaN for a job that failed in a multirun."""
+    """Returns the sweep objective (`optimized_metric`); +inf for a job that failed in a multirun."""
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
     return objective(run_task(train, cfg), cfg.get("optimized_metric"))

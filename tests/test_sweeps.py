@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import subprocess
 import sys
@@ -179,6 +180,14 @@ def test_run_task_raises_in_a_single_run_and_records_the_failure_in_a_multirun(t
     assert record["status"] == saved["status"] == "failed"
     assert saved["error"] == "ValueError: dilated: num_blocks must be >= 1, got 0"
     assert saved["config"]["rates"] == [1, 2] and saved["config"]["sequence"] == "Dilated"
+
+
+def test_objective_is_the_metric_or_inf_for_a_failed_job():
+    from htr_lit.records import objective
+
+    assert objective({"status": "ok", "val/cer": 0.25}, "val/cer") == 0.25
+    assert objective({"status": "failed", "error": "x"}, "val/cer") == math.inf  # worst, never NaN
+    assert objective({"val/cer": 0.25}, None) is None
 
 
 def run_train(*args: str) -> subprocess.CompletedProcess:
