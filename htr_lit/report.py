@@ -25,6 +25,7 @@ DISPLAY = {
     "train_s": ("train time (min)", 1 / 60, 1),
     "train_img_s": ("train img/s", 1.0, 1),
     "infer_img_s": ("infer img/s (batch 64)", 1.0, 0),
+    "seq_infer_img_s": ("after-CNN img/s", 1.0, 0),
 }
 
 
@@ -51,7 +52,7 @@ def markdown_table(groups: list[Group], baseline: str | None = None) -> str:
         for key, col in METRICS:
             row.append(_fmt(*g.mean_std(key), *DISPLAY[col][1:]))
         if base is not None:
-            speed, base_speed = g.mean_std("throughput/infer_img_s")[0], base.mean_std("throughput/infer_img_s")[0]
+            speed, base_speed = (x.mean_std("throughput/infer_img_s")[0] for x in (g, base))
             (cer, _), (base_cer, base_std) = g.mean_std("test/cer"), base.mean_std("test/cer")
             row.append("-" if math.isnan(speed / base_speed) else f"{speed / base_speed:.2f}x")
             delta = (cer - base_cer) / base_std if base_std > 0 else math.nan

@@ -21,6 +21,7 @@ METRICS: tuple[tuple[str, str], ...] = (
     ("time/train_s", "train_s"),
     ("throughput/train_img_s", "train_img_s"),
     ("throughput/infer_img_s", "infer_img_s"),
+    ("throughput/seq_infer_img_s", "seq_infer_img_s"),
 )
 GROUP_IGNORE = ("seed",)  # override keys that a configuration is averaged over
 

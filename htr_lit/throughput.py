@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning as L
@@ -32,29 +32,39 @@ def inference_batch(dataset: Sequence[dict[str, Any]], batch_size: int = 64) -> 
     return collate([dataset[i % len(dataset)] for i in range(batch_size)])
 
 
+def _median_seconds(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int) -> float:
+    """Median wall time of `fn()` over `repeats` calls after `warmup` untimed ones (CUDA synchronised)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 @torch.inference_mode()
 def inference_images_per_s(model: nn.Module, images: torch.Tensor, widths: torch.Tensor,
-                           repeats: int = 5, warmup: int = 1) -> float:
-    """Median images/s over `repeats` timed forward passes of one batch (after `warmup` untimed ones).
+                           repeats: int = 5, warmup: int = 1) -> dict[str, float]:
+    """Images/s of one batch through the whole model and through the part after the CNN only.
 
-    images (B, 1, H, W), widths (B,): the model's `forward(images, widths)`; on its own device.
+    images (B, 1, H, W), widths (B,): the HTRModule's `forward(images, widths)`. "model" times the full
+    forward; "sequence" times sequence model + head on the encoder's precomputed features (what
+    replacing the LSTM can speed up). Median of `repeats` timed passes, in eval mode, on the model's device.
     """
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     images, widths = images.to(device), widths.to(device)
     try:
-        for _ in range(warmup):
-            model(images, widths)
-        times = []
-        for _ in range(repeats):
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            model(images, widths)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            times.append(time.perf_counter() - start)
+        full = _median_seconds(lambda: model(images, widths), device, repeats, warmup)
+        feats, lengths = model.encoder(images, widths)  # (B, C', H', T)
+        seq = _median_seconds(lambda: model.head(model.sequence(feats, lengths)[0]), device, repeats, warmup)
     finally:
         model.train(was_training)
-    return len(images) / statistics.median(times)
+    return {"model": len(images) / full, "sequence": len(images) / seq}

@@ -80,7 +80,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     metrics.update(trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)[0])
     metrics = to_float_dict(metrics)
     batch = inference_batch(datamodule.datasets["test"], batch_size=INFER_BATCH)
-    infer_img_s = inference_images_per_s(model, batch["images"], batch["widths"])
+    infer = inference_images_per_s(model, batch["images"], batch["widths"])  # after the CNN alone too
     metrics.update({
         "params": model.num_parameters(),
         "model/rf_frames": rf["frames"],
@@ -90,7 +90,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "time/train_s": round(train_s, 1),  # trainer.fit, per-epoch validation included
         "time/total_s": round(time.perf_counter() - wall_start, 1),
         "throughput/train_img_s": round(counter.images / max(train_s, 1e-9), 2),  # this attempt's images
-        "throughput/infer_img_s": round(infer_img_s, 2),  # batch 64 of test images, median of 5 passes
+        "throughput/infer_img_s": round(infer["model"], 2),  # batch 64 of test images, median of 5 passes
+        "throughput/seq_infer_img_s": round(infer["sequence"], 2),  # sequence model + head only
         "throughput/torch_threads": torch.get_num_threads(),
         "data/skipped": len(datamodule.skipped),
         "best_ckpt": best,
