@@ -39,22 +39,23 @@ def _fmt(mean: float, std: float, scale: float, decimals: int) -> str:
 def markdown_table(groups: list[Group], baseline: str | None = None) -> str:
     """One row per configuration: seeds done/failed, then mean ± std of every metric.
 
-    With `baseline` (a configuration label), two more columns: inference speed relative to it and
-    the CER difference in units of the baseline's standard deviation.
+    With `baseline` (a configuration label), three more columns: inference speed (whole model, and
+    after the CNN) relative to it, and the CER difference in units of the baseline's standard deviation.
     """
     base = next((g for g in groups if g.label == baseline), None)
     headers = ["configuration", "seeds ok", "failed"] + [DISPLAY[c][0] for _, c in METRICS]
     if base is not None:
-        headers += [f"infer speed vs {baseline}", f"Δ test CER vs {baseline} (its std)"]
+        headers += [f"infer speed vs {baseline}", f"after-CNN speed vs {baseline}", f"Δ test CER vs {baseline} (its std)"]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for g in groups:
         row = [g.label, str(len(g.ok)), str(len(g.not_ok))]
         for key, col in METRICS:
             row.append(_fmt(*g.mean_std(key), *DISPLAY[col][1:]))
         if base is not None:
-            speed, base_speed = (x.mean_std("throughput/infer_img_s")[0] for x in (g, base))
+            for key in ("throughput/infer_img_s", "throughput/seq_infer_img_s"):
+                ratio = g.mean_std(key)[0] / base.mean_std(key)[0]
+                row.append("-" if math.isnan(ratio) else f"{ratio:.2f}x")
             (cer, _), (base_cer, base_std) = g.mean_std("test/cer"), base.mean_std("test/cer")
-            row.append("-" if math.isnan(speed / base_speed) else f"{speed / base_speed:.2f}x")
             delta = (cer - base_cer) / base_std if base_std > 0 else math.nan
             row.append("-" if math.isnan(delta) else f"{100 * (cer - base_cer):+.2f} pt ({delta:+.1f} std)")
         lines.append("| " + " | ".join(row) + " |")

@@ -34,7 +34,8 @@ def make_sweep(root: Path) -> Path:
         record: dict = {"status": status, "overrides": overrides}
         if status == "ok":
             record.update({"test/cer": cer, "test/wer": 2 * cer, "val/cer": cer, "params": params,
-                           "time/train_s": 270.0, "throughput/train_img_s": 20.0, "throughput/infer_img_s": infer})
+                           "time/train_s": 270.0, "throughput/train_img_s": 20.0, "throughput/infer_img_s": infer,
+                           "throughput/seq_infer_img_s": 4 * infer})
         if status == "failed":
             record["error"] = "ValueError: dilated: num_blocks must be >= 1, got 0\nsecond line"
         (job / "metrics.json").write_text(json.dumps(record))
@@ -81,7 +82,7 @@ def test_report_writes_table_csv_plot_and_lists_failed_jobs(tmp_path):
     assert "12.00 ± 2.00" in rows["bilstm"] and "25.00 ± 7.07" in rows["dilated"]  # test CER in %
     assert "| 3 | 0 |" in rows["bilstm"] and "| 2 | 1 |" in rows["dilated"]  # seeds ok, failed
     assert "1.000" in rows["bilstm"] and "0.750" in rows["dilated"]  # params (M)
-    assert "2.91x" in rows["dilated"]  # infer speed vs bilstm: 320 / 110
+    assert rows["dilated"].count("2.91x") == 2  # infer speed vs bilstm: 320 / 110, after the CNN: 1280 / 440
     assert "+13.00 pt (+6.5 std)" in rows["dilated"]  # (25 - 12) / 2
     assert text.index("## Protocol") < text.index("## Results")
     failed = text[text.index("## Failed"):]
