@@ -99,9 +99,12 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, name:
     parts = [f"# {title or f'Sweep {sweep_dir.name}'}", ""]
     if preamble:
         parts += [preamble.strip(), ""]
+    serial = next((j.metrics["throughput/serial_batch"] for j in jobs if "throughput/serial_batch" in j.metrics), None)
+    speeds = (f"Inference speeds re-timed one model at a time after the sweep (`sweeps/bench_speed.py`, batch {serial})."
+              if serial else "Inference speeds as measured inside the sweep (64 test images, next to the other parallel job).")
     parts += ["## Results", "",
               f"{len(jobs)} jobs, {len(groups)} configurations; mean ± sample std over the seeds that finished. "
-              f"CER/WER in %, test = held-out split. Raw numbers: [{name}.csv]({name}.csv).", "",
+              f"CER/WER in %, test = held-out split. {speeds} Raw numbers: [{name}.csv]({name}.csv).", "",
               markdown_table(groups, baseline)]
     if plot:
         from htr_lit.report_plot import plot_groups

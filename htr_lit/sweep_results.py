@@ -24,6 +24,9 @@ METRICS: tuple[tuple[str, str], ...] = (
     ("throughput/seq_infer_img_s", "seq_infer_img_s"),
 )
 GROUP_IGNORE = ("seed",)  # override keys that a configuration is averaged over
+# Speeds re-timed one model at a time after the sweep (sweeps/bench_speed.py) replace the in-sweep ones.
+SERIAL = {"throughput/infer_img_s": "throughput/serial_infer_img_s",
+          "throughput/seq_infer_img_s": "throughput/serial_seq_infer_img_s"}
 
 
 @dataclass
@@ -56,7 +59,7 @@ class Group:
         return [j for j in self.jobs if j.status != "ok"]
 
     def values(self, key: str) -> list[float]:
-        out = [j.metrics.get(key) for j in self.ok]
+        out = [j.metrics.get(SERIAL.get(key, ""), j.metrics.get(key)) for j in self.ok]
         return [float(v) for v in out if isinstance(v, int | float) and math.isfinite(v)]
 
     def mean_std(self, key: str) -> tuple[float, float]:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The headline ablation end to end: data once -> sweep (resumable) -> report with the protocol.
+# The headline ablation end to end: data once -> sweep (resumable) -> speeds re-timed alone -> report.
 #   PRESET=cpu   (default) 30 jobs x 4 min budget, 2 in parallel: under 2 h on 2 cores -> docs/results.md
 #   PRESET=smoke 10 jobs x 20 s budget, 1 seed: a pipeline check in minutes -> <sweep dir>/results.md
 #   PRESET=gpu   30 jobs x 15 min on one GPU -> docs/results_gpu.md
@@ -21,16 +21,19 @@ OUT=${OUT:-${DEFAULT_OUT:-$SWEEP_DIR}}
 export PYTHONWARNINGS=${PYTHONWARNINGS:-ignore}
 start=$(date +%s)
 
-echo ">> [1/3] data (synthetic words rendered once, then reused by every job)"
+echo ">> [1/4] data (synthetic words rendered once, then reused by every job)"
 fixed=()  # the extra overrides without sweeps (key=a,b), which a single composed config cannot take
 for arg in "$@"; do [[ "$arg" == *,* ]] || fixed+=("$arg"); done
 "$PY" sweeps/prepare_data.py "sweep=$SWEEP" experiment=ablation/dilated "${fixed[@]}"
 
-echo ">> [2/3] sweep $SWEEP -> $SWEEP_DIR"
+echo ">> [2/4] sweep $SWEEP -> $SWEEP_DIR"
 "$PY" -m htr_lit.train -m "sweep=$SWEEP" "hydra.sweep.dir=$SWEEP_DIR" "$@"
 minutes=$(( ($(date +%s) - start) / 60 ))
 
-echo ">> [3/3] report -> $OUT/$NAME.md"
+echo ">> [3/4] inference speed of every model, re-timed alone (the sweep ran two jobs side by side)"
+"$PY" sweeps/bench_speed.py "$SWEEP_DIR" --threads 1
+
+echo ">> [4/4] report -> $OUT/$NAME.md"
 preamble=$(mktemp)
 trap 'rm -f "$preamble"' EXIT
 {

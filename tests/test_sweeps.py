@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import math
@@ -223,6 +224,20 @@ def test_multirun_survives_a_failing_job_and_a_rerun_skips_and_resumes(tiny_csv,
     assert f"resuming from {sweep_dir / '2' / 'checkpoints' / 'last.ckpt'}" in out
     assert json.loads((sweep_dir / "2" / "metrics.json").read_text())["status"] == "ok"
     assert json.loads((sweep_dir / "1" / "metrics.json").read_text())["status"] == "failed"  # tried again
+
+    # After the sweep, the speeds are re-timed one model at a time (ok jobs only) and the report uses them.
+    spec = importlib.util.spec_from_file_location("bench_speed", ROOT / "sweeps" / "bench_speed.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.bench_sweep(sweep_dir, threads=1, width=64, repeats=2) == 2
+    timed = json.loads((sweep_dir / "0" / "metrics.json").read_text())
+    assert timed["throughput/serial_infer_img_s"] > 0 and timed["throughput/serial_seq_infer_img_s"] > 0
+    assert timed["throughput/infer_img_s"] > 0  # the in-sweep figure is kept
+    assert "serial_infer_img_s" not in (sweep_dir / "1" / "metrics.json").read_text()
+    from htr_lit.sweep_results import group_jobs, load_jobs
+
+    group = group_jobs(load_jobs(sweep_dir))[0]
+    assert group.values("throughput/infer_img_s") == [timed["throughput/serial_infer_img_s"]]
 
 
 
