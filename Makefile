@@ -60,3 +60,26 @@ export: setup  ## export CKPT=path to ONNX beside it, checked against PyTorch (A
 .PHONY: bench
 bench: setup  ## time every sequence model (train/infer img/s, latency, memory, FLOPs) -> docs/performance.{json,md} (ARGS: --quick, --device cpu)
 	$(BIN)/python scripts/bench.py $(ARGS)
+
+# ---- sweeps and ablations (see sweeps/README.md); re-running a sweep command resumes it
+.PHONY: sweep-rates sweep-blocks sweep-share sweep-concat sweep-matched hparams-search report reproduce
+SWEEP = $(BIN)/python -m htr_lit.train -m
+DIR ?=
+PRESET ?= cpu
+sweep-rates: setup  ## dilation rate sets [1,2,4] [1,2,4,8] [1,1,1] [1,3,9] x 3 seeds -> outputs/sweeps/rates
+	$(SWEEP) sweep=rates $(ARGS)
+sweep-blocks: setup  ## dilated num_blocks 1..4 x 3 seeds -> outputs/sweeps/blocks
+	$(SWEEP) sweep=blocks $(ARGS)
+sweep-share: setup  ## dilated share_weights true/false x 3 seeds -> outputs/sweeps/share
+	$(SWEEP) sweep=share $(ARGS)
+sweep-concat: setup  ## dilated concat all/last x 3 seeds -> outputs/sweeps/concat
+	$(SWEEP) sweep=concat $(ARGS)
+sweep-matched: setup  ## BiLSTM vs dilated at matched parameter counts x 3 seeds -> outputs/sweeps/matched
+	$(SWEEP) sweep=matched $(ARGS)
+hparams-search: setup  ## resumable Optuna search (SQLite) over the dilated model, objective val/cer
+	$(SWEEP) hparams_search=optuna_dilated $(ARGS)
+report: setup  ## DIR=sweep folder -> DIR/report.md, report.csv, report.png (mean ± std over seeds)
+	@test -n "$(DIR)" || { echo "usage: make report DIR=outputs/sweeps/rates [ARGS='--baseline ...']"; exit 2; }
+	$(BIN)/python -m htr_lit.report $(DIR) $(ARGS)
+reproduce: setup  ## headline ablation -> docs/results.md (PRESET=cpu: <2 h on 2 cores | smoke: minutes | gpu)
+	PY=$(BIN)/python PRESET=$(PRESET) bash sweeps/reproduce.sh $(ARGS)

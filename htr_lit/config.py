@@ -19,12 +19,22 @@ def _gpu_slot() -> int:
     return (num or 0) % max(torch.cuda.device_count(), 1)
 
 
+def _mkdir(path: str) -> str:
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def register_resolvers() -> None:
-    """`${htr_root:}` is the repository root, so default paths work from any working directory."""
+    """`${htr_root:}` is the repository root, so default paths work from any working directory.
+    `${htr_mkdir:PATH}` is PATH, created if missing (e.g. the folder of an Optuna SQLite file)."""
     if not OmegaConf.has_resolver("htr_root"):
         OmegaConf.register_new_resolver("htr_root", lambda: str(PROJECT_ROOT))
     if not OmegaConf.has_resolver("gpu_slot"):  # trainer.devices=[${gpu_slot:}] in local parallel sweeps
         OmegaConf.register_new_resolver("gpu_slot", _gpu_slot)
+
+
+    if not OmegaConf.has_resolver("htr_mkdir"):
+        OmegaConf.register_new_resolver("htr_mkdir", _mkdir)
 
 
 register_resolvers()

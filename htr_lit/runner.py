@@ -13,6 +13,8 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig
 
+from htr_lit.records import failure_record, is_multirun, write_metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -24,19 +26,35 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
     return [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
 
 
-def run_task(task: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig) -> dict[str, Any]:
-    """Run a task; whatever happens, close W&B so one failed job does not poison the next."""
+def run_task(task: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig,
+             tolerate_failure: bool | None = None) -> dict[str, Any]:
+    """Run a task; whatever happens, close W&B so one failed job does not poison the next.
+
+    A job that raises is logged with its traceback. In a multirun (`tolerate_failure=None` means
+    "when Hydra's mode is MULTIRUN") it then writes metrics.json with status `failed` and the error,
+    and returns that record so the sweep goes on; in a single run it re-raises (non-zero exit).
+    """
+    tolerate = is_multirun() if tolerate_failure is None else tolerate_failure
+    failed = False
     try:
         return task(cfg)
-    except Exception:
+    except Exception as err:
+        failed = True
         log.exception("task failed")
-        raise
+        if not tolerate:
+            raise
+        record = failure_record(cfg, err)
+        try:
+            write_metrics(Path(cfg.paths.output_dir), record)
+        except Exception:
+            log.exception("could not write the failure record")
+        return record
     finally:
         try:
             import wandb
 
             if wandb.run is not None:
-                wandb.finish()
+                wandb.finish(exit_code=1 if failed else 0)
         except ImportError:
             pass
 

@@ -2,31 +2,49 @@
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 import hydra
 import lightning as L
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from htr_lit.config import CONFIG_DIR
 from htr_lit.models.receptive_field import total_rf
+from htr_lit.records import objective, start_record, sweep_restart, write_metrics
 from htr_lit.resume import resolve_ckpt_path
 from htr_lit.runner import build_callbacks, build_loggers, print_metrics, run_task, to_float_dict
+from htr_lit.throughput import ImageCounter, inference_batch, inference_images_per_s
 
 log = logging.getLogger(__name__)
+INFER_BATCH = 64
+
+
+def trainer_is_global_zero() -> bool:
+    """Rank 0 before the Trainer exists (torchrun sets RANK/LOCAL_RANK, Slurm SLURM_PROCID in the others)."""
+    for var in ("RANK", "LOCAL_RANK", "SLURM_PROCID"):
+        if os.environ.get(var):
+            return int(os.environ[var]) == 0
+    return True
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Data -> model -> trainer -> fit -> validate/test the best checkpoint -> metrics.json."""
+    wall_start = time.perf_counter()
     out_dir = Path(cfg.paths.output_dir)
+    ckpt_path, previous = sweep_restart(cfg, out_dir)  # a re-run sweep: skip done jobs, resume others
+    if previous is not None:
+        return previous
     # Fail in seconds on a bad model override or checkpoint, before any data loads (the charset is a stand-in).
     instantiate(cfg.model, charset=["a"])
-    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), bool(cfg.get("resume")), out_dir)
+    ckpt_path = resolve_ckpt_path(ckpt_path, bool(cfg.get("resume")), out_dir)
+    if trainer_is_global_zero():
+        write_metrics(out_dir, start_record(cfg))
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
@@ -50,7 +68,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     log.info("data: %s", datamodule.describe())
 
     loggers = build_loggers(cfg)
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=build_callbacks(cfg), logger=loggers)
+    counter = ImageCounter()
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=[*build_callbacks(cfg), counter], logger=loggers)
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
         lg.log_metrics({"model/params": model.num_parameters()})
@@ -65,25 +84,36 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     metrics.update(trainer.validate(model, datamodule=datamodule, ckpt_path=best, verbose=False)[0])
     metrics.update(trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)[0])
     metrics = to_float_dict(metrics)
+    batch = inference_batch(datamodule.datasets["test"], batch_size=INFER_BATCH)
+    infer = inference_images_per_s(model, batch["images"], batch["widths"])  # after the CNN alone too
     metrics.update({
         "params": model.num_parameters(),
         "model/rf_frames": rf["frames"],
         "model/rf_pixels": rf["pixels"],
         "epochs": trainer.current_epoch,
-        "time/train_s": round(train_s, 1),
+        "steps": trainer.global_step,
+        "time/train_s": round(train_s, 1),  # trainer.fit, per-epoch validation included
+        "time/total_s": round(time.perf_counter() - wall_start, 1),
+        "throughput/train_img_s": round(counter.images / max(train_s, 1e-9), 2),  # this attempt's images
+        "throughput/infer_img_s": round(infer["model"], 2),  # batch 64 of test images, median of 5 passes
+        "throughput/seq_infer_img_s": round(infer["sequence"], 2),  # sequence model + head only
+        "throughput/torch_threads": torch.get_num_threads(),
         "data/skipped": len(datamodule.skipped),
         "best_ckpt": best,
     })
+    record = {**start_record(cfg), **metrics, "status": "ok"}
     if trainer.is_global_zero:
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        write_metrics(out_dir, record)
         print_metrics(metrics, out_dir)
-    return metrics
+    return record
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    metrics = run_task(train, cfg)
-    return metrics.get(cfg.get("optimized_metric") or "", None)
+    """Returns the sweep objective (`optimized_metric`); +inf for a job that failed in a multirun."""
+    if cfg.get("torch_threads"):
+        torch.set_num_threads(int(cfg.torch_threads))
+    return objective(run_task(train, cfg), cfg.get("optimized_metric"))
 
 
 if __name__ == "__main__":

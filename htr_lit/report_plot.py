@@ -1,0 +1,42 @@
+"""The sweep report's figure: test CER vs parameters and vs inference speed (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from htr_lit.sweep_results import Group
+
+MARKERS = ("o", "s", "^", "D")
+
+
+def plot_groups(groups: list[Group], path: Path) -> bool:
+    """Two panels, one point per configuration with ± std error bars; False when nothing can be plotted."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    points = [g for g in groups if not math.isnan(g.mean_std("test/cer")[0])]
+    if not points:
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), constrained_layout=True)
+    panels = [("params", 1e-6, "parameters (M)"), ("throughput/infer_img_s", 1.0, "inference images/s (batch 64)")]
+    for ax, (key, scale, xlabel) in zip(axes, panels):
+        for i, g in enumerate(points):  # the same colour and marker for a configuration in both panels
+            x, xs = g.mean_std(key)
+            y, ys = g.mean_std("test/cer")
+            if math.isnan(x):
+                continue
+            ax.errorbar(x * scale, 100 * y, xerr=None if math.isnan(xs) else xs * scale,
+                        yerr=None if math.isnan(ys) else 100 * ys, fmt=MARKERS[i // 10 % len(MARKERS)],
+                        color=f"C{i % 10}", capsize=3, label=g.label)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("test CER % (mean ± std over seeds)")
+        ax.grid(alpha=0.3)
+    axes[0].set_title("CER vs model size")
+    axes[1].set_title("CER vs inference speed (higher x = faster)")
+    axes[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True

@@ -1,0 +1,62 @@
+"""Re-time inference of every finished job of a sweep, one model at a time, on a fixed batch.
+
+    python sweeps/bench_speed.py SWEEP_DIR [--threads 1] [--width 256] [--repeats 10]
+
+The speeds a job records while its sweep runs share the machine with the other parallel job; this
+pass, run after the sweep, times each job's best checkpoint alone on the same batch (64 x 1 x 64 x
+`--width` random pixels) and writes `throughput/serial_infer_img_s` and
+`throughput/serial_seq_infer_img_s` into its metrics.json, which `htr-report` then shows as the
+inference speeds (the in-sweep figures stay in the file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from htr_lit.checkpoint import load_model
+from htr_lit.records import read_metrics, write_metrics
+from htr_lit.sweep_results import load_jobs
+from htr_lit.throughput import inference_images_per_s
+
+
+def bench_sweep(sweep_dir: Path, threads: int = 1, width: int = 256, repeats: int = 10) -> int:
+    """Time every ok job with a checkpoint; returns how many were timed."""
+    torch.set_num_threads(threads)
+    timed = 0
+    for job in load_jobs(sweep_dir):
+        ckpt = next((c for c in (job.path / "checkpoints" / n for n in ("best.ckpt", "last.ckpt")) if c.is_file()), None)
+        record = read_metrics(job.path)
+        if job.status != "ok" or ckpt is None or record is None:
+            continue
+        model, preprocess = load_model(ckpt)
+        generator = torch.Generator().manual_seed(0)
+        images = torch.rand(64, 1, preprocess.img_height, width, generator=generator)  # (B, 1, H, W)
+        speed = inference_images_per_s(model, images, torch.full((64,), width), repeats=repeats)
+        record.update({"throughput/serial_infer_img_s": round(speed["model"], 2),
+                       "throughput/serial_seq_infer_img_s": round(speed["sequence"], 2),
+                       "throughput/serial_batch": f"64x1x{preprocess.img_height}x{width}, {threads} thread(s)"})
+        write_metrics(job.path, record)
+        print(f"{job.path.name}\t{' '.join(job.overrides)}\t{speed['model']:.0f} img/s\t"
+              f"after CNN {speed['sequence']:.0f} img/s", flush=True)
+        timed += 1
+    return timed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sweep_dir", type=Path)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as in the sweep)")
+    parser.add_argument("--width", type=int, default=256, help="image width in pixels (default 256)")
+    parser.add_argument("--repeats", type=int, default=10, help="timed passes per model, median (default 10)")
+    args = parser.parse_args(argv)
+    n = bench_sweep(args.sweep_dir, args.threads, args.width, args.repeats)
+    print(f"timed {n} jobs", file=sys.stderr)
+    return 0 if n else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

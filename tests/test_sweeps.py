@@ -1,0 +1,257 @@
+"""Sweep configs compose into the jobs they promise; multiruns survive a failing job and resume; Optuna resumes."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from htr_lit.config import CONFIG_DIR
+from htr_lit.records import previous_outcome, write_metrics
+from htr_lit.train import train
+from tests.conftest import WORDS, compose_cfg, write_word_png
+
+ROOT = Path(__file__).parents[1]
+SWEEPS = sorted(p.stem for p in (ROOT / "conf" / "sweep").glob("*.yaml"))
+JOB_COUNTS = {"rates": 12, "blocks": 12, "share": 6, "concat": 6, "matched": 12,
+              "reproduce": 30, "reproduce_smoke": 10, "reproduce_gpu": 30}
+ABLATIONS = sorted(p.stem for p in (ROOT / "conf" / "experiment" / "ablation").glob("*.yaml"))
+CHARSET = [chr(c) for c in range(33, 33 + 78)]  # 79 classes with the blank, as DHSD + synthetic
+ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled"}
+TINY = {"BiLSTM": ["model.sequence.hidden_size=8"], "DilatedConv": ["model.sequence.channels=8"],
+        "TCN": ["model.sequence.channels=8"], "Identity": []}
+
+
+def compose_hydra(overrides: list[str]):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="train", overrides=overrides, return_hydra_config=True)
+
+
+def expand(params) -> list[list[str]]:
+    """The jobs a basic sweeper makes from hydra.sweeper.params (cartesian product of the sweeps)."""
+    parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])
+    axes = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override()
+            else [o.input_line] for o in parsed]
+    return [list(job) for job in itertools.product(*axes)]
+
+
+def test_every_sweep_and_ablation_is_covered():
+    assert set(SWEEPS) == set(JOB_COUNTS)
+    assert len(ABLATIONS) == 10
+
+
+@pytest.mark.parametrize("name", SWEEPS)
+def test_sweep_composes_into_its_jobs(name):
+    cfg = compose_hydra([f"sweep={name}"])
+    assert cfg.sweep_name == name and cfg.hydra.sweep.dir.endswith(f"sweeps/{name}")  # fixed: resumable
+    jobs = expand(cfg.hydra.sweeper.params)
+    assert len(jobs) == JOB_COUNTS[name]
+    if name.startswith("reproduce"):  # the cells themselves are checked in test_ablation_cells_*
+        jobs = [jobs[0], jobs[-1]]
+    for job in [j for j in jobs if "seed=1" in j or name.startswith("reproduce")]:
+        job_cfg = compose_hydra([f"sweep={name}", *job])  # composes, its overrides land, its model builds
+        for override in job:
+            key, value = override.split("=", 1)
+            if key != "experiment":
+                assert OmegaConf.select(job_cfg, key) == OverridesParser.create().parse_override(override).value()
+        if name in ("rates", "blocks", "share", "concat"):  # cheap enough to build every one
+            assert instantiate(job_cfg.model, charset=CHARSET).num_parameters() > 0
+    assert cfg.tags and "sweep" in cfg.tags or name.startswith("reproduce")
+
+
+def test_wandb_runs_of_one_sweep_share_group_and_tags():
+    cfgs = [compose_hydra(["sweep=reproduce", "logger=wandb", f"experiment=ablation/{c}"]) for c in ("bilstm", "tcn")]
+    assert {c.logger.wandb.group for c in cfgs} == {"reproduce"}
+    assert [list(c.logger.wandb.tags) for c in cfgs] == [["reproduce", "dhsd"]] * 2
+    assert compose_hydra(["logger=wandb"]).logger.wandb.group is None  # a single run: no group
+
+
+def test_reproduce_is_an_equal_wall_clock_budget_within_100_minutes():
+    cfg = compose_hydra(["sweep=reproduce"])
+    jobs = len(expand(cfg.hydra.sweeper.params))
+    d, h, m, s = (int(x) for x in cfg.trainer.max_time.split(":"))
+    budget_min = d * 1440 + h * 60 + m + s / 60
+    overhead_min = 2.0  # start-up, data, final validation + test, speed timing: 50-105 s measured under load
+    assert jobs * (budget_min + overhead_min) / cfg.hydra.launcher.n_jobs <= 100
+    assert cfg.callbacks.early_stopping is None and cfg.model.scheduler is None and cfg.torch_threads == 1
+
+
+def test_ablation_cells_set_what_their_names_say():
+    seq = {name: compose_hydra([f"experiment=ablation/{name}"]).model.sequence for name in ABLATIONS}
+    assert seq["dilated"].rates == [1, 2, 4] and seq["dilated"].num_blocks == 2 and seq["dilated"].share_weights
+    assert seq["dilated_unshared"].share_weights is False
+    assert [seq[f"dilated_{n}block"].num_blocks for n in (1, 3)] == [1, 3]
+    assert [list(seq[f"dilated_rates{r}"].rates) for r in ("1248", "111", "139")] == [[1, 2, 4, 8], [1, 1, 1], [1, 3, 9]]
+    assert seq["bilstm"]._target_.endswith("BiLSTM") and seq["none"]._target_.endswith("Identity")
+    assert seq["tcn"]._target_.endswith("TCN")
+
+
+@pytest.mark.parametrize(("matched", "target"), [("matched_dilated_dhsd", "crnn_dhsd"),
+                                                 ("matched_bilstm_dhsd", "dilated_dhsd")])
+def test_matched_experiments_are_within_one_percent_of_their_target(matched, target):
+    def params(exp):
+        return instantiate(compose_hydra([f"experiment={exp}"]).model, charset=CHARSET).num_parameters()
+
+    assert params(matched) == pytest.approx(params(target), rel=0.01)
+
+
+def test_optuna_search_composes_with_sqlite_storage_and_fixed_study():
+    cfg = compose_hydra(["hparams_search=optuna_dilated", "optuna.storage_dir=/tmp/x"])
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("OptunaSweeper") and sweeper.direction == "minimize"
+    assert sweeper.storage == "sqlite:////tmp/x/optuna_dilated.db" and sweeper.study_name == "optuna_dilated"
+    assert cfg.optimized_metric == "val/cer"
+
+
+@pytest.fixture(scope="module")
+def tiny_csv(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tiny")
+    lines = ["file_name,text,writer_id"]
+    for w in range(3):
+        for i, text in enumerate(WORDS):
+            write_word_png(root / f"w{w}/{i}.png", text, height=64)
+            lines.append(f"w{w}/{i}.png,{text},w{w}")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root / "labels.csv"
+
+
+def tiny_data(csv_path: Path) -> list[str]:
+    return [f"data.source.csv_path={csv_path}", "data.source.val_fraction=0.34", "data.source.test_fraction=0.34",
+            "data.extra_train_sources=[]", "model.encoder.channels=[4,8,8,8,8]", "data.batch_size=8",
+            "data.eval_batch_size=8", "data.num_workers=0", "logger=csv"]
+
+
+@pytest.mark.parametrize("cell", ["bilstm", "dilated_unshared", "none", "tcn"])
+def test_reproduce_cells_run_with_fast_dev_run_and_record_everything(cell, tiny_csv, tmp_path):
+    cfg = compose_hydra(["sweep=reproduce_smoke", f"experiment=ablation/{cell}"])
+    tiny = TINY[cfg.model.sequence._target_.rsplit(".", 1)[-1]]
+    cfg = compose_cfg("train", ["sweep=reproduce_smoke", f"experiment=ablation/{cell}", *tiny_data(tiny_csv),
+                                *tiny, "trainer.fast_dev_run=true"], tmp_path)
+    record = train(cfg)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["status"] == "ok" and saved["test/cer"] == record["test/cer"]
+    assert saved["params"] > 0 and saved["throughput/train_img_s"] > 0
+    assert saved["throughput/seq_infer_img_s"] > 0 and saved["throughput/infer_img_s"] > 0
+    assert saved["time/total_s"] >= saved["time/train_s"] >= 0
+    assert saved["config"]["seed"] == cfg.seed and saved["config"]["max_time"] == "00:00:00:20"
+    if cell.startswith("dilated"):
+        assert saved["config"]["rates"] == list(cfg.model.sequence.rates)
+        assert saved["config"]["share_weights"] == cfg.model.sequence.share_weights
+
+
+def test_previous_outcome_reuses_a_folder_only_for_the_same_overrides(tmp_path):
+    write_metrics(tmp_path, {"status": "ok", "overrides": ["a=1", "seed=2"], "val/cer": 0.5})
+    assert previous_outcome(tmp_path, ["seed=2", "a=1"])[0] == "done"
+    assert previous_outcome(tmp_path, ["seed=3", "a=1"]) == ("fresh", None)
+    write_metrics(tmp_path, {"status": "running", "overrides": ["a=1"]})
+    assert previous_outcome(tmp_path, ["a=1"]) == ("fresh", None)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    assert previous_outcome(tmp_path, ["a=1"]) == ("resume", None)
+
+
+def test_run_task_raises_in_a_single_run_and_records_the_failure_in_a_multirun(tmp_path):
+    from htr_lit.runner import run_task
+
+    cfg = OmegaConf.create({"paths": {"output_dir": str(tmp_path)}, "seed": 1,
+                            "model": {"sequence": {"_target_": "x.Dilated", "rates": [1, 2]},
+                                      "encoder": {"_target_": "x.Enc"}},
+                            "data": {"source": {"_target_": "x.Src"}}, "trainer": {}})
+
+    def boom(_):
+        raise ValueError("dilated: num_blocks must be >= 1, got 0")
+
+    with pytest.raises(ValueError, match="num_blocks"):
+        run_task(boom, cfg)  # not a multirun: the error propagates (non-zero exit)
+    assert not (tmp_path / "metrics.json").exists()
+    record = run_task(boom, cfg, tolerate_failure=True)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert record["status"] == saved["status"] == "failed"
+    assert saved["error"] == "ValueError: dilated: num_blocks must be >= 1, got 0"
+    assert saved["config"]["rates"] == [1, 2] and saved["config"]["sequence"] == "Dilated"
+
+
+def test_objective_is_the_metric_or_inf_for_a_failed_job():
+    from htr_lit.records import objective
+
+    assert objective({"status": "ok", "val/cer": 0.25}, "val/cer") == 0.25
+    assert objective({"status": "failed", "error": "x"}, "val/cer") == math.inf  # worst, never NaN
+    assert objective({"val/cer": 0.25}, None) is None
+
+
+def run_train(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "htr_lit.train", *args], capture_output=True, text=True,
+                          env=ENV, timeout=300, cwd=ROOT)
+
+
+@pytest.mark.slow
+def test_multirun_survives_a_failing_job_and_a_rerun_skips_and_resumes(tiny_csv, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    base = [a for a in tiny_data(tiny_csv) if not a.startswith("data.extra_train_sources")]  # plain data=csv
+    args = ["-m", "data=csv", *base, "model/sequence=dilated", "model.sequence.channels=8",
+            "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
+            "model.sequence.num_blocks=1,0,2", f"hydra.sweep.dir={sweep_dir}"]  # job 1: num_blocks=0 raises
+    proc = run_train(*args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = [json.loads((sweep_dir / str(i) / "metrics.json").read_text()) for i in range(3)]
+    assert [r["status"] for r in records] == ["ok", "failed", "ok"]
+    assert "num_blocks must be >= 1" in records[1]["error"]
+    assert "model.sequence.num_blocks=0" in records[1]["overrides"]
+    assert "Traceback" in (sweep_dir / "1" / "train.log").read_text()  # logged, not swallowed
+    assert (sweep_dir / "2" / "checkpoints" / "last.ckpt").is_file()
+
+    # Job 2 "was killed" after its last checkpoint: no ok record. Re-run the same command.
+    write_metrics(sweep_dir / "2", {**records[2], "status": "running"})
+    done_before = (sweep_dir / "0" / "metrics.json").stat().st_mtime_ns
+    proc = run_train(*args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert f"skipping: {sweep_dir / '0' / 'metrics.json'}" in out
+    assert (sweep_dir / "0" / "metrics.json").stat().st_mtime_ns == done_before
+    assert f"resuming from {sweep_dir / '2' / 'checkpoints' / 'last.ckpt'}" in out
+    assert json.loads((sweep_dir / "2" / "metrics.json").read_text())["status"] == "ok"
+    assert json.loads((sweep_dir / "1" / "metrics.json").read_text())["status"] == "failed"  # tried again
+
+    # After the sweep, the speeds are re-timed one model at a time (ok jobs only) and the report uses them.
+    spec = importlib.util.spec_from_file_location("bench_speed", ROOT / "sweeps" / "bench_speed.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.bench_sweep(sweep_dir, threads=1, width=64, repeats=2) == 2
+    timed = json.loads((sweep_dir / "0" / "metrics.json").read_text())
+    assert timed["throughput/serial_infer_img_s"] > 0 and timed["throughput/serial_seq_infer_img_s"] > 0
+    assert timed["throughput/infer_img_s"] > 0  # the in-sweep figure is kept
+    assert "serial_infer_img_s" not in (sweep_dir / "1" / "metrics.json").read_text()
+    from htr_lit.sweep_results import group_jobs, load_jobs
+
+    group = group_jobs(load_jobs(sweep_dir))[0]
+    assert group.values("throughput/infer_img_s") == [timed["throughput/serial_infer_img_s"]]
+
+
+
+@pytest.mark.slow
+def test_optuna_search_stores_trials_in_sqlite_and_a_rerun_adds_to_the_study(tiny_csv, tmp_path):
+    optuna = pytest.importorskip("optuna")
+    args = ["hparams_search=optuna_dilated", *tiny_data(tiny_csv), "trainer.fast_dev_run=true",
+            "model.sequence.channels=8", "model.sequence.num_blocks=1",  # fixed on the command line: tiny
+            f"optuna.storage_dir={tmp_path}", f"hydra.sweep.dir={tmp_path}/run_${{now:%H-%M-%S-%f}}"]
+    for n_trials, expected in ((2, 2), (1, 3)):
+        proc = run_train(*args, f"hydra.sweeper.n_trials={n_trials}")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        study = optuna.load_study(study_name="optuna_dilated", storage=f"sqlite:///{tmp_path}/optuna_dilated.db")
+        assert len(study.trials) == expected  # the re-run added to the same study
+        assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+        assert all(0.0 <= t.value <= 2.0 for t in study.trials)
+        assert {"model.sequence.concat", "model.optimizer.lr"} <= set(study.trials[-1].params)
