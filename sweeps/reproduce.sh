@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The headline ablation end to end: data once -> sweep (resumable) -> speeds re-timed alone -> report.
-#   PRESET=cpu   (default) 30 jobs x 4 min budget, 2 in parallel: under 2 h on 2 cores -> docs/results.md
+#   PRESET=cpu   (default) 30 jobs x 4 min budget, 2 in parallel: under 2 h on 2 cores -> docs/ablation.md,
+#                spliced into docs/results.md between its ablation markers (the other sections stay)
 #   PRESET=smoke 10 jobs x 20 s budget, 1 seed: a pipeline check in minutes -> <sweep dir>/results.md
 #   PRESET=gpu   30 jobs x 15 min on one GPU -> docs/results_gpu.md
 # Environment: PY (python), SWEEP_DIR (default outputs/sweeps/<sweep>), OUT (folder for results.md).
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 PRESET=${PRESET:-cpu}
 case "$PRESET" in
-  cpu)   SWEEP=reproduce;       NAME=results;     DEFAULT_OUT=docs ;;
+  cpu)   SWEEP=reproduce;       NAME=ablation;    DEFAULT_OUT=docs ;;
   smoke) SWEEP=reproduce_smoke; NAME=results;     DEFAULT_OUT= ;;
   gpu)   SWEEP=reproduce_gpu;   NAME=results_gpu; DEFAULT_OUT=docs ;;
   *) echo "PRESET must be cpu, smoke or gpu (got '$PRESET')" >&2; exit 2 ;;
@@ -59,3 +60,6 @@ PYEOF
 "$PY" -m htr_lit.report "$SWEEP_DIR" --out "$OUT" --name "$NAME" --baseline bilstm \
   --title "Dilated convolutions vs BiLSTM: headline ablation on DHSD" --preamble "$preamble" > /dev/null
 echo ">> written $OUT/$NAME.md (+ .csv, .png); sweep folder $SWEEP_DIR"
+if [ "$NAME" = ablation ]; then  # docs/results.md also holds other tables (decoders, single runs)
+  "$PY" sweeps/splice_results.py "$OUT/$NAME.md" "$OUT/results.md"
+fi

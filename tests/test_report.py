@@ -105,3 +105,13 @@ def test_cli_writes_into_the_sweep_folder_and_rejects_an_empty_one(tmp_path, cap
     assert "bilstm" in capsys.readouterr().out
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "empty")]) == 2
+
+
+def test_splice_results_replaces_only_the_ablation_block():
+    from sweeps.splice_results import BEGIN, END, splice
+
+    first = splice("# table v1", "# Results\n\nDecoders table\n")
+    assert first.startswith("# Results\n\nDecoders table\n") and f"{BEGIN}\n# table v1\n{END}" in first
+    second = splice("# table v2", first + "\nafter\n")
+    assert "table v1" not in second and "# table v2" in second
+    assert second.startswith("# Results\n\nDecoders table\n") and second.rstrip().endswith("after")

@@ -53,7 +53,8 @@ def test_sigkill_mid_epoch_then_resume_completes_the_same_run(labels, tmp_path):
     proc.send_signal(signal.SIGKILL)  # as soon as the first mid-epoch last.ckpt is there
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL, err.decode()[-3000:]
-    assert not (run_dir / "metrics.json").exists()
+    # the start record says the run never finished
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "running"
     killed_at = torch.load(last, map_location="cpu", weights_only=True)
     assert killed_at["epoch"] == 0 and 0 < killed_at["global_step"] < STEPS_PER_EPOCH  # mid-epoch
 
@@ -63,7 +64,7 @@ def test_sigkill_mid_epoch_then_resume_completes_the_same_run(labels, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"resuming from {last} (epoch 0, step {killed_at['global_step']})" in done.stdout + done.stderr
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["epochs"] == EPOCHS and 0 <= metrics["test/cer"] <= 2
+    assert metrics["status"] == "ok" and metrics["epochs"] == EPOCHS and 0 <= metrics["test/cer"] <= 2
     assert (run_dir / "checkpoints/best.ckpt").is_file()
     final = torch.load(last, map_location="cpu", weights_only=True)
     assert final["epoch"] == EPOCHS - 1 and final["global_step"] >= EPOCHS * STEPS_PER_EPOCH - 1
