@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps train test lint data train-dhsd clean
+.PHONY: help setup setup-dev system-deps train test lint data train-dhsd clean
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -23,18 +23,25 @@ $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	@if ! $(BIN)/python -c "import torch" 2>/dev/null; then echo ">> installing $(TORCH_SPEC)"; $(BIN)/pip install -q $(TORCH_SPEC); fi
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+# Tests and lint also need the extras (pytest, ruff, ONNX, the sweep launchers incl. Ray): installed
+# only for them, so that `make train` on a fresh machine does not wait for Ray.
+$(BIN)/.installed-dev: $(BIN)/.installed
 	$(BIN)/pip install -q -e ".[dev]"
 	@touch $@
 
 setup: $(BIN)/.installed  ## create .venv and install htr-lit (+ fonts via apt); idempotent
+setup-dev: $(BIN)/.installed-dev  ## setup + the test/lint/export/cluster extras (pytest, ruff, onnx, launchers)
 
 train: setup  ## train the default experiment (CRNN on built-in synthetic data) and print metrics
 	$(BIN)/python -m htr_lit.train $(ARGS)
 
-test: setup  ## run the test suite
+test: setup-dev  ## run the test suite
 	$(BIN)/python -m pytest -q $(ARGS)
 
-lint: setup  ## ruff check
+lint: setup-dev  ## ruff check
 	$(BIN)/ruff check .
 
 data: setup  ## generate the synthetic word dataset once (reused by every run)
@@ -53,7 +60,7 @@ bench-decoders: setup  ## time every CTC decoder on CKPT=path's test split -> do
 	$(BIN)/python scripts/bench_decoders.py --ckpt $(CKPT) $(ARGS)
 
 .PHONY: export
-export: setup  ## export CKPT=path to ONNX beside it, checked against PyTorch (ARGS='format=torchscript output=PATH')
+export: setup-dev  ## export CKPT=path to ONNX beside it, checked against PyTorch (ARGS='format=torchscript output=PATH')
 	@test -n "$(CKPT)" || { echo "usage: make export CKPT=path/to/best.ckpt [ARGS='format=torchscript']"; exit 2; }
 	$(BIN)/python -m htr_lit.export ckpt_path=$(CKPT) $(ARGS)
 
