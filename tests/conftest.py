@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
@@ -23,6 +24,27 @@ def write_word_png(path: Path, text: str, height: int = 32) -> None:
     ImageDraw.Draw(img).text((8, height // 4), text, fill=0)
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path)
+
+
+def write_writer_labels(root: Path, height: int = 64) -> Path:
+    """root/labels.csv over 3 writers x WORDS, images at root/w<writer>/<i>.png; returns the CSV path."""
+    lines = ["file_name,text,writer_id"]
+    for w in range(3):
+        for i, text in enumerate(WORDS):
+            write_word_png(root / f"w{w}/{i}.png", text, height=height)
+            lines.append(f"w{w}/{i}.png,{text},w{w}")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root / "labels.csv"
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test: tiny models run faster and steadier than with 2 threads fighting
+    other processes for the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from htr_lit.decoding.beam import BeamSearchDecoder
 from htr_lit.decoding.factory import DecoderConfigError, build_decoder, decoder_name
 from htr_lit.eval import evaluate
 from htr_lit.predict import predict
-from tests.conftest import TINY_MODEL, WORDS, compose_cfg, write_word_png
+from tests.conftest import TINY_MODEL, WORDS, compose_cfg, write_writer_labels
 from tests.test_e2e import run_cli
 
 DECODERS = sorted(p.stem for p in (Path(CONFIG_DIR) / "decoder").glob("*.yaml"))  # every decoder= option
@@ -30,12 +30,7 @@ def tiny_ckpt(tmp_path_factory) -> tuple[Path, Path]:
     from htr_lit.train import train
 
     root = tmp_path_factory.mktemp("data")
-    lines = ["file_name,text,writer_id"]
-    for w in range(3):
-        for i, text in enumerate(WORDS):
-            write_word_png(root / f"w{w}/{i}.png", text, height=64)
-            lines.append(f"w{w}/{i}.png,{text},w{w}")
-    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_writer_labels(root)
     run_dir = tmp_path_factory.mktemp("run")
     cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={root / 'labels.csv'}",
                                 "data.source.val_fraction=0.34", "data.source.test_fraction=0.34", *TINY_MODEL,

@@ -26,15 +26,10 @@ def run_cli(module: str, *args: str, check: bool = True) -> subprocess.Completed
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    from tests.conftest import WORDS, write_word_png
+    from tests.conftest import write_writer_labels
 
     root = tmp_path_factory.mktemp("data")
-    lines = ["file_name,text,writer_id"]
-    for w in range(3):
-        for i, text in enumerate(WORDS):
-            write_word_png(root / f"w{w}/{i}.png", text, height=64)
-            lines.append(f"w{w}/{i}.png,{text},w{w}")
-    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_writer_labels(root)
     run_dir = tmp_path_factory.mktemp("run")
     run_cli("htr_lit.train", "data=csv", f"data.source.csv_path={root / 'labels.csv'}",
             "data.source.val_fraction=0.34", "data.source.test_fraction=0.34", *TINY_MODEL,

@@ -17,13 +17,7 @@ from htr_lit.config import CONFIG_DIR
 from htr_lit.predict import expand_inputs, predict
 from tests.tiny_ckpt import tiny_checkpoint, word_images
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

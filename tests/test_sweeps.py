@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from htr_lit.config import CONFIG_DIR
 from htr_lit.records import previous_outcome, write_metrics
 from htr_lit.train import train
-from tests.conftest import WORDS, compose_cfg, write_word_png
+from tests.conftest import compose_cfg, write_writer_labels
 
 ROOT = Path(__file__).parents[1]
 SWEEPS = sorted(p.stem for p in (ROOT / "conf" / "sweep").glob("*.yaml"))
@@ -119,12 +119,7 @@ def test_optuna_search_composes_with_sqlite_storage_and_fixed_study():
 @pytest.fixture(scope="module")
 def tiny_csv(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiny")
-    lines = ["file_name,text,writer_id"]
-    for w in range(3):
-        for i, text in enumerate(WORDS):
-            write_word_png(root / f"w{w}/{i}.png", text, height=64)
-            lines.append(f"w{w}/{i}.png,{text},w{w}")
-    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_writer_labels(root)
     return root / "labels.csv"
 
 
