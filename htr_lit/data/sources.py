@@ -22,7 +22,7 @@ def _split(samples: list[Sample], val_fraction: float, test_fraction: float, see
 class SyntheticSource:
     """The built-in rendered word data: generated once under `root`, then reused."""
 
-    def __init__(self, root: str, num_train: int = 20000, num_val: int = 1000, num_test: int = 1000,
+    def __init__(self, root: str, num_train: int = 16000, num_val: int = 1000, num_test: int = 1000,
                  seed: int = 0, font_dir: str | None = None, word_lists: Sequence[str] | None = None,
                  height: int = 64, num_workers: int = 2, max_train: int | None = None) -> None:
         self.root = Path(root)

@@ -38,6 +38,8 @@ from htr_lit.data.words import WordListError, WordSampler, load_word_lists
 
 GENERATOR_VERSION = "htr-lit-synth/1"
 SPLITS: dict[str, int] = {"train": 0, "val": 1, "test": 2}  # split name -> id in the sample seed
+# Training images by default, here, in the CLI and in conf/data/synthetic.yaml: `make data` renders what `make train` uses.
+DEFAULT_NUM_TRAIN = 16000
 DEFAULT_OUT = "data/synthetic"
 _MODULE = "htr_lit.data.synthetic"
 CSV_COLUMNS = ("file_name", "text", "font")
@@ -468,7 +470,7 @@ def _lock_path(root: Path) -> Path:
 
 def generate(
     root: str | Path,
-    num_train: int = 20000,
+    num_train: int = DEFAULT_NUM_TRAIN,
     num_val: int = 1000,
     num_test: int = 1000,
     seed: int = 0,
@@ -491,7 +493,7 @@ def generate(
 
 def ensure_dataset(
     root: str | Path,
-    num_train: int = 20000,
+    num_train: int = DEFAULT_NUM_TRAIN,
     num_val: int = 1000,
     num_test: int = 1000,
     seed: int = 0,
@@ -566,7 +568,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("--out", metavar="DIR", default=DEFAULT_OUT, help="output folder, the dataset root (default: %(default)s)")
-    add("--num-train", metavar="N", type=int, default=20000, help="training images (default: %(default)s)")
+    add("--num-train", metavar="N", type=int, default=DEFAULT_NUM_TRAIN, help="training images (default: %(default)s)")
     add("--num-val", metavar="N", type=int, default=1000, help="validation images (default: %(default)s)")
     add("--num-test", metavar="N", type=int, default=1000, help="test images (default: %(default)s)")
     add("--seed", metavar="S", type=int, default=0, help="random seed; same seed, same dataset (default: %(default)s)")
