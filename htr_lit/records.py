@@ -46,6 +46,7 @@ def ablation_config(cfg: DictConfig) -> dict[str, Any]:
         "data": str(cfg.data.source.get("_target_", "")).rsplit(".", 1)[-1],
         "max_time": cfg.trainer.get("max_time"),
         "max_epochs": cfg.trainer.get("max_epochs"),
+        "pretrained_encoder": cfg.get("pretrained_encoder"),
     }
     for key in ABLATION_KEYS:
         if key in seq:

@@ -14,7 +14,9 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from htr_lit.callbacks import ValidationCurve
 from htr_lit.config import CONFIG_DIR
+from htr_lit.models.pretrained import load_encoder_weights
 from htr_lit.models.receptive_field import total_rf
 from htr_lit.records import objective, start_record, sweep_restart, write_metrics
 from htr_lit.resume import resolve_ckpt_path
@@ -41,8 +43,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if previous is not None:
         return previous
     # Fail in seconds on a bad model override or checkpoint, before any data loads (the charset is a stand-in).
-    instantiate(cfg.model, charset=["a"])
+    stand_in = instantiate(cfg.model, charset=["a"])
     ckpt_path = resolve_ckpt_path(ckpt_path, bool(cfg.get("resume")), out_dir)
+    # Encoder pre-trained elsewhere (e.g. on synthetic words); a resumed run has its own weights already.
+    pretrained = cfg.get("pretrained_encoder") if ckpt_path is None else None
+    if pretrained:
+        load_encoder_weights(stand_in.encoder, pretrained)  # checks it fits before data loads
+    del stand_in
     if trainer_is_global_zero():
         write_metrics(out_dir, start_record(cfg))
     if cfg.get("seed") is not None:
@@ -62,17 +69,22 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         # Training transcriptions: decoders estimate their character LM / lexicon from them at eval time.
         "train_texts": [s.text for s in datamodule.datasets["train"].samples],
     }
+    if pretrained:
+        n = load_encoder_weights(model.encoder, pretrained)
+        log.info("encoder initialised from %s (%d tensors)", pretrained, n)
     datamodule.check_ctc_feasible(model.encoder.frames)
     rf = total_rf(model.encoder, model.sequence)  # along the width; None = the whole word (BiLSTM)
     log.info("model: %s; receptive field %s frames / %s px", model.summary_line(), rf["frames"], rf["pixels"])
     log.info("data: %s", datamodule.describe())
 
     loggers = build_loggers(cfg)
-    counter = ImageCounter()
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=[*build_callbacks(cfg), counter], logger=loggers)
+    counter, curve = ImageCounter(), ValidationCurve()
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=[*build_callbacks(cfg), counter, curve], logger=loggers)
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-        lg.log_metrics({"model/params": model.num_parameters()})
+        # W&B/CSV/TensorBoard get the size and context of every run too (None = the whole word: not logged)
+        lg.log_metrics({"model/params": model.num_parameters(),
+                        **{f"model/rf_{k}": v for k, v in rf.items() if v is not None}})
 
     start = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
@@ -100,6 +112,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "throughput/torch_threads": torch.get_num_threads(),
         "data/skipped": len(datamodule.skipped),
         "best_ckpt": best,
+        "curve/val": curve.points,  # val/cer, val/wer after every validation pass during fit
     })
     record = {**start_record(cfg), **metrics, "status": "ok"}
     if trainer.is_global_zero:
