@@ -6,6 +6,7 @@ import os
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.trainer.states import TrainerFn
 
 
 class AtomicModelCheckpoint(ModelCheckpoint):
@@ -23,3 +24,31 @@ class AtomicModelCheckpoint(ModelCheckpoint):
             os.replace(tmp, filepath)
         trainer.strategy.barrier()
         self._last_checkpoint_saved = filepath
+
+
+class ValidationCurve(L.Callback):
+    """Records `val/cer` and `val/wer` after every validation pass (epoch, step), for the learning curves
+    in metrics.json (`curve/val`) and the sweep report. Kept in checkpoints, so a resumed run continues
+    its curve instead of starting a new one."""
+
+    KEYS = ("val/cer", "val/wer")
+
+    def __init__(self) -> None:
+        self.points: list[dict[str, float]] = []
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:  # not trainer.validate() after fit
+            return
+        point = {"epoch": trainer.current_epoch + 1, "step": trainer.global_step}  # epochs counted from 1
+        for key in self.KEYS:
+            value = trainer.callback_metrics.get(key)
+            if value is not None:
+                point[key] = round(float(value), 6)
+        if len(point) > 2:
+            self.points.append(point)
+
+    def state_dict(self) -> dict[str, list[dict[str, float]]]:
+        return {"points": list(self.points)}
+
+    def load_state_dict(self, state_dict: dict[str, list[dict[str, float]]]) -> None:
+        self.points = list(state_dict.get("points", []))

@@ -3,7 +3,8 @@
 Reads every job's metrics.json and .hydra/overrides.yaml, groups the jobs by configuration (the
 overrides that vary, seed excluded), and writes NAME.md (table of mean ± std over seeds, failed jobs
 listed), NAME.csv (the same numbers, unrounded) and NAME.png (CER vs parameters and vs inference
-speed). No W&B needed.
+speed), plus the validation CER by epoch (table and NAME_curves.png) when the jobs recorded it.
+No W&B needed.
 """
 
 from __future__ import annotations
@@ -62,6 +63,20 @@ def markdown_table(groups: list[Group], baseline: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def curve_table(groups: list[Group], key: str = "val/cer") -> str:
+    """Validation CER (%) after each epoch, mean over seeds: shows whether a model was still improving
+    when training ended. Empty when no job recorded a curve (`curve/val`)."""
+    curves = {g.label: {e: m for e, m, _, _ in g.curve(key)} for g in groups}
+    epochs = sorted({e for c in curves.values() for e in c})
+    if not epochs:
+        return ""
+    lines = ["| configuration | " + " | ".join(f"ep {e}" for e in epochs) + " |", "|" + "---|" * (len(epochs) + 1)]
+    for label, curve in curves.items():
+        cells = [f"{100 * curve[e]:.1f}" if e in curve else "-" for e in epochs]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def failed_section(jobs: list[Job]) -> str:
     """Markdown list of the jobs that did not finish ok (failed, killed or still running)."""
     bad = [j for j in jobs if j.status != "ok"]
@@ -111,6 +126,16 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, name:
 
         if plot_groups(groups, out / f"{name}.png"):
             parts += [f"![test CER vs parameters and vs inference speed]({name}.png)", ""]
+    curves = curve_table(groups)
+    if curves:
+        parts += ["## Learning curves", "",
+                  "Validation CER % after each epoch (mean over seeds; the best epoch's checkpoint is the one tested).", "",
+                  curves]
+        if plot:
+            from htr_lit.report_plot import plot_curves
+
+            if plot_curves(groups, out / f"{name}_curves.png"):
+                parts += [f"![validation CER by epoch]({name}_curves.png)", ""]
     parts += ["## Failed or unfinished jobs", "", failed_section(jobs)]
     md = out / f"{name}.md"
     md.write_text("\n".join(parts), encoding="utf-8")

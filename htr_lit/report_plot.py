@@ -40,3 +40,34 @@ def plot_groups(groups: list[Group], path: Path) -> bool:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def plot_curves(groups: list[Group], path: Path, key: str = "val/cer") -> bool:
+    """Validation CER by epoch, one line per configuration (mean over seeds, ± std band)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = [(i, g, g.curve(key)) for i, g in enumerate(groups)]
+    curves = [c for c in curves if c[2]]
+    if not curves:
+        return False
+    fig, ax = plt.subplots(figsize=(9, 5), constrained_layout=True)
+    for i, g, curve in curves:
+        epochs = [e for e, *_ in curve]
+        mean = [100 * m for _, m, _, _ in curve]
+        std = [0.0 if math.isnan(s) else 100 * s for _, _, s, _ in curve]
+        style = "-" if i < 10 else "--"
+        ax.plot(epochs, mean, style, marker=MARKERS[i // 10 % len(MARKERS)], color=f"C{i % 10}", label=g.label)
+        ax.fill_between(epochs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
+                        color=f"C{i % 10}", alpha=0.12, linewidth=0)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{key} % (mean ± std over seeds)")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3, which="both")
+    ax.set_title("Validation CER by epoch")
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True

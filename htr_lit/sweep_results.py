@@ -70,6 +70,21 @@ class Group:
         return mean, std
 
 
+    def curve(self, key: str = "val/cer") -> list[tuple[int, float, float, int]]:
+        """(epoch, mean, sample std, n) of `key` over the ok jobs' validation curves (`curve/val` in
+        metrics.json), one point per epoch: the last validation pass of that epoch."""
+        per_epoch: dict[int, list[float]] = {}
+        for job in self.ok:
+            last: dict[int, float] = {}
+            for point in job.metrics.get("curve/val") or []:
+                if isinstance(point, dict) and isinstance(point.get(key), int | float) and "epoch" in point:
+                    last[int(point["epoch"])] = float(point[key])
+            for epoch, value in last.items():
+                per_epoch.setdefault(epoch, []).append(value)
+        return [(e, statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else math.nan, len(v))
+                for e, v in sorted(per_epoch.items())]
+
+
 def _job_key(path: Path, root: Path) -> tuple:
     """Sort job folders numerically where Hydra numbered them (0, 1, ..., 10), else by name."""
     parts = path.relative_to(root).parts

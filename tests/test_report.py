@@ -97,6 +97,39 @@ def test_report_writes_table_csv_plot_and_lists_failed_jobs(tmp_path):
     assert table["dilated"]["n_failed"] == "1" and table["none"]["test_cer_mean"] == ""
 
 
+def add_curves(sweep: Path) -> None:
+    """Validation curves for the ok jobs: bilstm seeds 1-3 (epoch 2 validated twice, mid-epoch and at its
+    end: the last counts), dilated seeds 1 and 3 (seed 3 stopped after epoch 1)."""
+    curves = {0: [(1, 0.8), (2, 0.5), (2, 0.4)], 1: [(1, 0.6), (2, 0.2)], 2: [(1, 0.7), (2, 0.3)],
+              3: [(1, 0.3), (2, 0.1)], 5: [(1, 0.5)]}
+    for num, points in curves.items():
+        record = json.loads((sweep / str(num) / "metrics.json").read_text())
+        record["curve/val"] = [{"epoch": e, "step": 10 * i, "val/cer": c} for i, (e, c) in enumerate(points)]
+        (sweep / str(num) / "metrics.json").write_text(json.dumps(record))
+
+
+def test_learning_curves_average_the_last_validation_of_each_epoch_over_seeds(tmp_path):
+    sweep = make_sweep(tmp_path / "sweep")
+    add_curves(sweep)
+    groups = {g.label: g for g in group_jobs(load_jobs(sweep))}
+    (e1, m1, s1, n1), (e2, m2, s2, n2) = groups["bilstm"].curve()
+    assert (e1, n1, e2, n2) == (1, 3, 2, 3)
+    assert m1 == pytest.approx(0.7) and s1 == pytest.approx(0.1)
+    assert m2 == pytest.approx(0.3) and s2 == pytest.approx(0.1)  # 0.4 (not 0.5), 0.2, 0.3
+    assert groups["dilated"].curve()[1][1:] == (pytest.approx(0.1), pytest.approx(math.nan, nan_ok=True), 1)
+    assert groups["none"].curve() == []
+    text = build_report(sweep, tmp_path / "out", name="r").read_text()
+    curves = text[text.index("## Learning curves"):text.index("## Failed")]
+    assert "| bilstm | 70.0 | 30.0 |" in curves and "| dilated | 40.0 | 10.0 |" in curves
+    assert "| none | - | - |" in curves
+    assert (tmp_path / "out" / "r_curves.png").stat().st_size > 1000
+
+
+def test_no_curve_section_without_recorded_curves(tmp_path):
+    text = build_report(make_sweep(tmp_path / "sweep"), tmp_path / "out", name="r").read_text()
+    assert "## Learning curves" not in text and not (tmp_path / "out" / "r_curves.png").exists()
+
+
 def test_cli_writes_into_the_sweep_folder_and_rejects_an_empty_one(tmp_path, capsys):
     sweep = make_sweep(tmp_path / "sweep")
     assert main([str(sweep), "--no-plot"]) == 0
