@@ -1,40 +1,55 @@
 #!/usr/bin/env bash
-# The headline ablation end to end: data once -> sweep (resumable) -> speeds re-timed alone -> report.
-#   PRESET=cpu   (default) 30 jobs x 4 min budget, 2 in parallel: under 2 h on 2 cores -> docs/ablation.md,
-#                spliced into docs/results.md between its ablation markers (the other sections stay)
-#   PRESET=smoke 10 jobs x 20 s budget, 1 seed: a pipeline check in minutes -> <sweep dir>/results.md
-#   PRESET=gpu   30 jobs x 15 min on one GPU -> docs/results_gpu.md
-# Environment: PY (python), SWEEP_DIR (default outputs/sweeps/<sweep>), OUT (folder for results.md).
-# Extra arguments are Hydra overrides for every job. Re-running the same command skips finished jobs
-# and resumes interrupted ones (same SWEEP_DIR).
+# The headline ablation end to end: data once -> encoder pre-trained once -> sweep (resumable) ->
+# speeds re-timed alone -> report.
+#   PRESET=cpu   (default) 11 configurations x 3 seeds x 6 epochs, 2 jobs in parallel: under 2 h on
+#                2 cores -> docs/ablation.md, spliced into docs/results.md between its ablation markers
+#   PRESET=smoke the same pipeline cut to minutes (1 seed, 20 batches) -> <sweep dir>/results.md
+#   PRESET=gpu   4x longer training, one job at a time on one GPU -> docs/results_gpu.md
+# Environment: PY (python), SWEEP_DIR (default outputs/sweeps/<sweep>), PRETRAIN_DIR (default
+# <SWEEP_DIR>_pretrain), OUT (folder for the report). Extra arguments are Hydra overrides for every
+# job. Re-running the same command skips finished steps and jobs and resumes interrupted ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 PRESET=${PRESET:-cpu}
 case "$PRESET" in
-  cpu)   SWEEP=reproduce;       NAME=ablation;    DEFAULT_OUT=docs ;;
-  smoke) SWEEP=reproduce_smoke; NAME=results;     DEFAULT_OUT= ;;
-  gpu)   SWEEP=reproduce_gpu;   NAME=results_gpu; DEFAULT_OUT=docs ;;
+  cpu)   SWEEP=reproduce;       NAME=ablation;    DEFAULT_OUT=docs
+         PRETRAIN=() ;;
+  smoke) SWEEP=reproduce_smoke; NAME=results;     DEFAULT_OUT=
+         PRETRAIN=(trainer.max_epochs=1 trainer.limit_train_batches=30 trainer.limit_val_batches=4 trainer.limit_test_batches=2) ;;
+  gpu)   SWEEP=reproduce_gpu;   NAME=results_gpu; DEFAULT_OUT=docs
+         PRETRAIN=(trainer=gpu trainer.max_epochs=12 trainer.max_time=00:01:00:00 data.num_workers=4) ;;
   *) echo "PRESET must be cpu, smoke or gpu (got '$PRESET')" >&2; exit 2 ;;
 esac
 SWEEP_DIR=${SWEEP_DIR:-outputs/sweeps/$SWEEP}
+PRETRAIN_DIR=${PRETRAIN_DIR:-${SWEEP_DIR}_pretrain}
 OUT=${OUT:-${DEFAULT_OUT:-$SWEEP_DIR}}
+ENCODER="$PRETRAIN_DIR/checkpoints/best.ckpt"
 export PYTHONWARNINGS=${PYTHONWARNINGS:-ignore}
 start=$(date +%s)
+elapsed() { echo "$(( ($(date +%s) - start) / 60 )) min"; }
 
-echo ">> [1/4] data (synthetic words rendered once, then reused by every job)"
+echo ">> [1/5] data (synthetic words rendered once, then reused by every job)"
 fixed=()  # the extra overrides without sweeps (key=a,b), which a single composed config cannot take
 for arg in "$@"; do [[ "$arg" == *,* ]] || fixed+=("$arg"); done
 "$PY" sweeps/prepare_data.py "sweep=$SWEEP" experiment=ablation/dilated "${fixed[@]}"
 
-echo ">> [2/4] sweep $SWEEP -> $SWEEP_DIR"
-"$PY" -m htr_lit.train -m "sweep=$SWEEP" "hydra.sweep.dir=$SWEEP_DIR" "$@"
+echo ">> [2/5] encoder pre-trained once on the synthetic words -> $PRETRAIN_DIR ($(elapsed))"
+if "$PY" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1])).get("status") != "ok")' \
+     "$PRETRAIN_DIR/metrics.json" 2>/dev/null && [ -f "$ENCODER" ]; then
+  echo "   done before: $ENCODER"
+else  # resume=true continues a killed pre-training from its last.ckpt
+  "$PY" -m htr_lit.train experiment=pretrain_synthetic "hydra.run.dir=$PRETRAIN_DIR" resume=true "${PRETRAIN[@]}"
+fi
+
+echo ">> [3/5] sweep $SWEEP -> $SWEEP_DIR ($(elapsed))"
+"$PY" -m htr_lit.train -m "sweep=$SWEEP" "hydra.sweep.dir=$SWEEP_DIR" "pretrained_encoder=$ENCODER" "$@"
 minutes=$(( ($(date +%s) - start) / 60 ))
 
-echo ">> [3/4] inference speed of every model, re-timed alone (the sweep ran two jobs side by side)"
+echo ">> [4/5] inference speed of every model, re-timed alone (the sweep ran two jobs side by side)"
 "$PY" sweeps/bench_speed.py "$SWEEP_DIR" --threads 1
 
-echo ">> [4/4] report -> $OUT/$NAME.md"
+echo ">> [5/5] report -> $OUT/$NAME.md"
 preamble=$(mktemp)
 trap 'rm -f "$preamble"' EXIT
 {
@@ -43,18 +58,25 @@ trap 'rm -f "$preamble"' EXIT
   echo "This run: preset \`$PRESET\` (\`conf/sweep/$SWEEP.yaml\`), command \`make reproduce PRESET=$PRESET\`" \
        "(\`bash sweeps/reproduce.sh $*\`); $(nproc) CPU cores," \
        "torch $("$PY" -c 'import torch; print(torch.__version__)'); finished $(date -u +%Y-%m-%dT%H:%MZ)" \
-       "after $minutes min of data + sweep."
-  "$PY" - "$SWEEP" "${fixed[@]}" <<'PYEOF'
-import sys
+       "after $minutes min of data, pre-training and sweep."
+  "$PY" - "$SWEEP" "$PRETRAIN_DIR" "${fixed[@]}" <<'PYEOF'
+import json, sys
+from pathlib import Path
 from hydra import compose, initialize_config_dir
 from htr_lit.config import CONFIG_DIR
 with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-    cfg = compose(config_name="train", overrides=[f"sweep={sys.argv[1]}", *sys.argv[2:]], return_hydra_config=True)
+    cfg = compose(config_name="train", overrides=[f"sweep={sys.argv[1]}", *sys.argv[3:]], return_hydra_config=True)
 p = cfg.hydra.sweeper.params
 n = len(str(p.experiment).split(",")) * len(str(p.seed).split(","))
 par = cfg.hydra.launcher.get("n_jobs", 1)
-print(f"Per-job training budget `trainer.max_time={cfg.trainer.max_time}`, {n} jobs, {par} in parallel, "
+limit = cfg.trainer.get("limit_train_batches")
+print(f"Every job: {cfg.trainer.max_epochs} epoch(s){f' of {limit} batches' if limit else ''} "
+      f"(safety net `trainer.max_time={cfg.trainer.max_time}`); {n} jobs, {par} in parallel, "
       f"torch threads per job: {cfg.torch_threads or 'default'}.")
+pre = json.loads((Path(sys.argv[2]) / "metrics.json").read_text())
+print(f"The pre-trained encoder (`{sys.argv[2]}`): CNN-only model, {pre.get('epochs')} epochs on the synthetic "
+      f"words in {pre.get('time/train_s', 0) / 60:.1f} min; synthetic val CER {100 * pre['val/cer']:.2f} %, "
+      f"test CER {100 * pre['test/cer']:.2f} %.")
 PYEOF
 } > "$preamble"
 "$PY" -m htr_lit.report "$SWEEP_DIR" --out "$OUT" --name "$NAME" --baseline bilstm \
