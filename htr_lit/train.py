@@ -89,6 +89,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     start = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     train_s = time.perf_counter() - start
+    # Now: validate/test below load the best checkpoint, which restores the callbacks' state as of that
+    # epoch (a curve cut at the best epoch).
+    val_curve = list(curve.points)
 
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     best = best or None
@@ -112,7 +115,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "throughput/torch_threads": torch.get_num_threads(),
         "data/skipped": len(datamodule.skipped),
         "best_ckpt": best,
-        "curve/val": curve.points,  # val/cer, val/wer after every validation pass during fit
+        "curve/val": val_curve,  # val/cer, val/wer after every validation pass during fit
     })
     record = {**start_record(cfg), **metrics, "status": "ok"}
     if trainer.is_global_zero:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY_MODEL
+from htr_lit.train import train
+from tests.conftest import TINY_MODEL, compose_cfg, write_writer_labels
 
 pytestmark = pytest.mark.slow
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled"}
@@ -86,3 +87,20 @@ def test_predict_prints_path_tab_text_and_reports_bad_inputs(trained_run, tmp_pa
 def test_predict_unknown_checkpoint_is_a_clear_error(tmp_path):
     proc = run_cli("htr_lit.predict", f"ckpt_path={tmp_path / 'nope.ckpt'}", f"input={tmp_path}", check=False)
     assert proc.returncode != 0 and "checkpoint not found" in proc.stderr
+
+
+def test_validation_curve_keeps_every_epoch_when_the_best_is_an_early_one(tmp_path, one_thread):
+    """Validate/test after fit load the best checkpoint, which carries the callbacks' state of its epoch;
+    the curve in metrics.json must still hold every epoch. The monitor here (word accuracy, minimised;
+    a tiny model never reads a word) keeps epoch 1 as the best: ties do not replace it."""
+    csv_path = write_writer_labels(tmp_path / "data")
+    cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={csv_path}", "data.source.val_fraction=0.34",
+                                "data.source.test_fraction=0.34", *TINY_MODEL, "trainer.max_epochs=3",
+                                "callbacks.model_checkpoint.monitor=val/word_acc",
+                                "callbacks.model_checkpoint.mode=min", "callbacks.early_stopping=null",
+                                "logger=csv"], tmp_path / "run")
+    record = train(cfg)
+    assert record["best_ckpt"].endswith("best.ckpt") and record["test/word_acc"] == 0.0
+    assert [p["epoch"] for p in record["curve/val"]] == [1, 2, 3]
+    assert [p["step"] for p in record["curve/val"]] == [record["steps"] // 3 * k for k in (1, 2, 3)]
+    assert all(0.0 <= p["val/cer"] <= 2.0 for p in record["curve/val"])
