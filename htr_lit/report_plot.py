@@ -8,6 +8,13 @@ from pathlib import Path
 from htr_lit.sweep_results import Group
 
 MARKERS = ("o", "s", "^", "D")
+# Matplotlib's 10 default colours, then 6 more, so that 11-16 configurations still get one colour each.
+COLORS = tuple(f"C{i}" for i in range(10)) + ("black", "gold", "navy", "lime", "maroon", "teal")
+
+
+def style(i: int) -> tuple[str, str]:
+    """(colour, marker) of the i-th configuration, the same in every figure."""
+    return COLORS[i % len(COLORS)], MARKERS[i // len(COLORS) % len(MARKERS)]
 
 
 def plot_groups(groups: list[Group], path: Path) -> bool:
@@ -28,9 +35,10 @@ def plot_groups(groups: list[Group], path: Path) -> bool:
             y, ys = g.mean_std("test/cer")
             if math.isnan(x):
                 continue
+            color, marker = style(i)
             ax.errorbar(x * scale, 100 * y, xerr=None if math.isnan(xs) else xs * scale,
-                        yerr=None if math.isnan(ys) else 100 * ys, fmt=MARKERS[i // 10 % len(MARKERS)],
-                        color=f"C{i % 10}", capsize=3, label=g.label)
+                        yerr=None if math.isnan(ys) else 100 * ys, fmt=marker,
+                        color=color, capsize=3, label=g.label)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("test CER % (mean ± std over seeds)")
         ax.grid(alpha=0.3)
@@ -48,6 +56,7 @@ def plot_curves(groups: list[Group], path: Path, key: str = "val/cer") -> bool:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     curves = [(i, g, g.curve(key)) for i, g in enumerate(groups)]
     curves = [c for c in curves if c[2]]
@@ -58,13 +67,16 @@ def plot_curves(groups: list[Group], path: Path, key: str = "val/cer") -> bool:
         epochs = [e for e, *_ in curve]
         mean = [100 * m for _, m, _, _ in curve]
         std = [0.0 if math.isnan(s) else 100 * s for _, _, s, _ in curve]
-        style = "-" if i < 10 else "--"
-        ax.plot(epochs, mean, style, marker=MARKERS[i // 10 % len(MARKERS)], color=f"C{i % 10}", label=g.label)
+        color, marker = style(i)
+        ax.plot(epochs, mean, "-", marker=marker, color=color, label=g.label)
         ax.fill_between(epochs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
-                        color=f"C{i % 10}", alpha=0.12, linewidth=0)
+                        color=color, alpha=0.12, linewidth=0)
     ax.set_xlabel("epoch")
-    ax.set_ylabel(f"{key} % (mean ± std over seeds)")
-    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_ylabel(f"{key} % (mean ± std over seeds; log scale)")
+    ax.set_yscale("log")  # late epochs differ by a point or two, early ones by tens
+    ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}" if v in (15, 30, 50) else ""))
     ax.grid(alpha=0.3, which="both")
     ax.set_title("Validation CER by epoch")
     ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
