@@ -4,6 +4,8 @@
 #   PRESET=cpu   (default) 11 configurations x 3 seeds x 6 epochs, 2 jobs in parallel: under 2 h on
 #                2 cores -> docs/ablation.md, spliced into docs/results.md between its ablation markers
 #   PRESET=smoke the same pipeline cut to minutes (1 seed, 20 batches) -> <sweep dir>/results.md
+#   PRESET=long  BiLSTM vs the reference design trained 3x longer (18 epochs, 2 seeds) from the cpu
+#                preset's encoder: ~35 min -> docs/ablation_long.md, spliced into docs/results.md
 #   PRESET=gpu   4x longer training, one job at a time on one GPU -> docs/results_gpu.md
 # Environment: PY (python), SWEEP_DIR (default outputs/sweeps/<sweep>), PRETRAIN_DIR (default
 # <SWEEP_DIR>_pretrain), OUT (folder for the report). Extra arguments are Hydra overrides for every
@@ -17,9 +19,11 @@ case "$PRESET" in
          PRETRAIN=() ;;
   smoke) SWEEP=reproduce_smoke; NAME=results;     DEFAULT_OUT=
          PRETRAIN=(trainer.max_epochs=1 trainer.limit_train_batches=30 trainer.limit_val_batches=4 trainer.limit_test_batches=2) ;;
+  long)  SWEEP=reproduce_long;  NAME=ablation_long; DEFAULT_OUT=docs
+         PRETRAIN=(); PRETRAIN_DIR=${PRETRAIN_DIR:-outputs/sweeps/reproduce_pretrain} ;;  # the cpu preset's encoder
   gpu)   SWEEP=reproduce_gpu;   NAME=results_gpu; DEFAULT_OUT=docs
          PRETRAIN=(trainer=gpu trainer.max_epochs=12 trainer.max_time=00:01:00:00 data.num_workers=4) ;;
-  *) echo "PRESET must be cpu, smoke or gpu (got '$PRESET')" >&2; exit 2 ;;
+  *) echo "PRESET must be cpu, smoke, long or gpu (got '$PRESET')" >&2; exit 2 ;;
 esac
 SWEEP_DIR=${SWEEP_DIR:-outputs/sweeps/$SWEEP}
 PRETRAIN_DIR=${PRETRAIN_DIR:-${SWEEP_DIR}_pretrain}
@@ -44,28 +48,30 @@ fi
 
 echo ">> [3/5] sweep $SWEEP -> $SWEEP_DIR ($(elapsed))"
 "$PY" -m htr_lit.train -m "sweep=$SWEEP" "hydra.sweep.dir=$SWEEP_DIR" "pretrained_encoder=$ENCODER" "$@"
-minutes=$(( ($(date +%s) - start) / 60 ))
-
-echo ">> [4/5] inference speed of every model, re-timed alone (the sweep ran two jobs side by side)"
+echo ">> [4/5] inference speed of every model, re-timed alone (the sweep ran two jobs side by side) ($(elapsed))"
 "$PY" sweeps/bench_speed.py "$SWEEP_DIR" --threads 1
 
-echo ">> [5/5] report -> $OUT/$NAME.md"
+echo ">> [5/5] report -> $OUT/$NAME.md ($(elapsed))"
 preamble=$(mktemp)
 trap 'rm -f "$preamble"' EXIT
 {
-  cat sweeps/protocol.md
+  if [ "$PRESET" = long ]; then
+    echo "Protocol of the headline ablation ([sweeps/protocol.md](../sweeps/protocol.md), the same pre-trained" \
+         "encoder file), with only the BiLSTM and the reference dilated design, 2 seeds, and 18 epochs instead of 6."
+  else
+    cat sweeps/protocol.md
+  fi
   echo
   echo "This run: preset \`$PRESET\` (\`conf/sweep/$SWEEP.yaml\`), command \`make reproduce PRESET=$PRESET\`" \
        "(\`bash sweeps/reproduce.sh $*\`); $(nproc) CPU cores," \
-       "torch $("$PY" -c 'import torch; print(torch.__version__)'); finished $(date -u +%Y-%m-%dT%H:%MZ)" \
-       "after $minutes min of data, pre-training and sweep."
-  "$PY" - "$SWEEP" "$PRETRAIN_DIR" "${fixed[@]}" <<'PYEOF'
+       "torch $("$PY" -c 'import torch; print(torch.__version__)'); report written $(date -u +%Y-%m-%dT%H:%MZ)."
+  "$PY" - "$SWEEP" "$PRETRAIN_DIR" "$SWEEP_DIR" "${fixed[@]}" <<'PYEOF'
 import json, sys
 from pathlib import Path
 from hydra import compose, initialize_config_dir
 from htr_lit.config import CONFIG_DIR
 with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-    cfg = compose(config_name="train", overrides=[f"sweep={sys.argv[1]}", *sys.argv[3:]], return_hydra_config=True)
+    cfg = compose(config_name="train", overrides=[f"sweep={sys.argv[1]}", *sys.argv[4:]], return_hydra_config=True)
 p = cfg.hydra.sweeper.params
 n = len(str(p.experiment).split(",")) * len(str(p.seed).split(","))
 par = cfg.hydra.launcher.get("n_jobs", 1)
@@ -75,13 +81,21 @@ print(f"Every job: {cfg.trainer.max_epochs} epoch(s){f' of {limit} batches' if l
       f"torch threads per job: {cfg.torch_threads or 'default'}.")
 pre = json.loads((Path(sys.argv[2]) / "metrics.json").read_text())
 print(f"The pre-trained encoder (`{sys.argv[2]}`): CNN-only model, {pre.get('epochs')} epochs on the synthetic "
-      f"words in {pre.get('time/train_s', 0) / 60:.1f} min; synthetic val CER {100 * pre['val/cer']:.2f} %, "
+      f"words in {pre.get('time/total_s', 0) / 60:.1f} min; synthetic val CER {100 * pre['val/cer']:.2f} %, "
       f"test CER {100 * pre['test/cer']:.2f} %.")
+from htr_lit.sweep_results import load_jobs  # job times from the records: right after a resumed run too
+jobs = [j for j in load_jobs(sys.argv[3]) if j.status == "ok"]
+job_s = sum(float(j.metrics.get("time/total_s", 0)) for j in jobs)
+print(f"The {len(jobs)} finished jobs took {job_s / 60:.0f} min of job time in all, {job_s / 60 / par:.0f} min "
+      f"at {par} in parallel (each job's `time/total_s`: data, training, validation, test).")
 PYEOF
 } > "$preamble"
+TITLE="Dilated convolutions vs BiLSTM: headline ablation on DHSD"
+[ "$PRESET" = long ] && TITLE="Dilated convolutions vs BiLSTM: 3x longer training"
 "$PY" -m htr_lit.report "$SWEEP_DIR" --out "$OUT" --name "$NAME" --baseline bilstm \
-  --title "Dilated convolutions vs BiLSTM: headline ablation on DHSD" --preamble "$preamble" > /dev/null
+  --title "$TITLE" --preamble "$preamble" > /dev/null
 echo ">> written $OUT/$NAME.md (+ .csv, .png); sweep folder $SWEEP_DIR"
-if [ "$NAME" = ablation ]; then  # docs/results.md also holds other tables (decoders, single runs)
-  "$PY" sweeps/splice_results.py "$OUT/$NAME.md" "$OUT/results.md"
+if [ "$PRESET" = cpu ] || [ "$PRESET" = long ]; then  # docs/results.md also holds other tables
+  "$PY" sweeps/splice_results.py "$OUT/$NAME.md" "$OUT/results.md" "$NAME"
 fi
+echo ">> done in $(elapsed)"

@@ -1,6 +1,6 @@
-"""Put a generated report into docs/results.md between the ablation markers, keeping the rest.
+"""Put a generated report into docs/results.md between its block's markers, keeping the rest.
 
-    python sweeps/splice_results.py docs/ablation.md docs/results.md
+    python sweeps/splice_results.py docs/ablation.md docs/results.md [BLOCK]   # BLOCK: ablation (default)
 """
 
 from __future__ import annotations
@@ -8,24 +8,35 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-BEGIN, END = "<!-- ablation:begin (written by make reproduce) -->", "<!-- ablation:end -->"
+
+def markers(block: str = "ablation") -> tuple[str, str]:
+    """The comment lines that enclose a generated block (`ablation`, `ablation_long`) in results.md."""
+    return f"<!-- {block}:begin (written by make reproduce) -->", f"<!-- {block}:end -->"
 
 
-def splice(report: str, results: str) -> str:
-    """`results` with the text between the markers replaced by `report` (markers appended if missing)."""
-    block = f"{BEGIN}\n{report.strip()}\n{END}"
-    if BEGIN in results and END in results:
-        head, rest = results.split(BEGIN, 1)
-        return head + block + rest.split(END, 1)[1]
-    return results.rstrip() + ("\n\n" if results.strip() else "") + block + "\n"
+def demote(markdown: str) -> str:
+    """Every heading one level down (`# T` -> `## T`), so a stand-alone report nests under results.md's."""
+    return "\n".join("#" + line if line.startswith("#") else line for line in markdown.splitlines())
+
+
+def splice(report: str, results: str, block: str = "ablation") -> str:
+    """`results` with the text between the block's markers replaced by `report`, its headings one level
+    down (appended if the markers are missing)."""
+    begin, end = markers(block)
+    text = f"{begin}\n{demote(report.strip())}\n{end}"
+    if begin in results and end in results:
+        head, rest = results.split(begin, 1)
+        return head + text + rest.split(end, 1)[1]
+    return results.rstrip() + ("\n\n" if results.strip() else "") + text + "\n"
 
 
 def main(argv: list[str]) -> int:
     report, results = Path(argv[0]), Path(argv[1])
+    block = argv[2] if len(argv) > 2 else "ablation"
     old = results.read_text(encoding="utf-8") if results.is_file() else ""
-    text = splice(report.read_text(encoding="utf-8"), old)
+    text = splice(report.read_text(encoding="utf-8"), old, block)
     results.write_text(text, encoding="utf-8")
-    print(f"updated {results} with {report}")
+    print(f"updated {results} ({block} block) with {report}")
     return 0
 
 

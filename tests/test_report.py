@@ -140,11 +140,18 @@ def test_cli_writes_into_the_sweep_folder_and_rejects_an_empty_one(tmp_path, cap
     assert main([str(tmp_path / "empty")]) == 2
 
 
-def test_splice_results_replaces_only_the_ablation_block():
-    from sweeps.splice_results import BEGIN, END, splice
+def test_splice_results_replaces_only_its_own_block():
+    from sweeps.splice_results import markers, splice
 
+    begin, end = markers()
+    assert begin == "<!-- ablation:begin (written by make reproduce) -->" and end == "<!-- ablation:end -->"
     first = splice("# table v1", "# Results\n\nDecoders table\n")
-    assert first.startswith("# Results\n\nDecoders table\n") and f"{BEGIN}\n# table v1\n{END}" in first
+    assert first.startswith("# Results\n\nDecoders table\n") and f"{begin}\n## table v1\n{end}" in first
     second = splice("# table v2", first + "\nafter\n")
     assert "table v1" not in second and "# table v2" in second
     assert second.startswith("# Results\n\nDecoders table\n") and second.rstrip().endswith("after")
+    assert "## table v2" in second  # headings one level down: the report nests under results.md's
+    third = splice("# long v1", second, "ablation_long")  # another block is appended, the first one stays
+    assert "# table v2" in third and "<!-- ablation_long:begin" in third and third.rstrip().endswith("<!-- ablation_long:end -->")
+    fourth = splice("# long v2", third, "ablation_long")
+    assert "# long v1" not in fourth and "# long v2" in fourth and "# table v2" in fourth
