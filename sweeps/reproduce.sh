@@ -14,11 +14,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 PRESET=${PRESET:-cpu}
+SPEED=()  # extra arguments of the speed pass (step 4)
 case "$PRESET" in
   cpu)   SWEEP=reproduce;       NAME=ablation;    DEFAULT_OUT=docs
          PRETRAIN=() ;;
   smoke) SWEEP=reproduce_smoke; NAME=results;     DEFAULT_OUT=
-         PRETRAIN=(trainer.max_epochs=1 trainer.limit_train_batches=30 trainer.limit_val_batches=4 trainer.limit_test_batches=2) ;;
+         PRETRAIN=(trainer.max_epochs=1 trainer.limit_train_batches=30 trainer.limit_val_batches=4 trainer.limit_test_batches=2)
+         SPEED=(--rounds 1 --repeats 3) ;;  # a smoke check of the speed pass, not a measurement
   long)  SWEEP=reproduce_long;  NAME=ablation_long; DEFAULT_OUT=docs
          PRETRAIN=(); PRETRAIN_DIR=${PRETRAIN_DIR:-outputs/sweeps/reproduce_pretrain} ;;  # the cpu preset's encoder
   gpu)   SWEEP=reproduce_gpu;   NAME=results_gpu; DEFAULT_OUT=docs
@@ -49,7 +51,7 @@ fi
 echo ">> [3/5] sweep $SWEEP -> $SWEEP_DIR ($(elapsed))"
 "$PY" -m htr_lit.train -m "sweep=$SWEEP" "hydra.sweep.dir=$SWEEP_DIR" "pretrained_encoder=$ENCODER" "$@"
 echo ">> [4/5] inference speed of every model, re-timed alone (the sweep ran two jobs side by side) ($(elapsed))"
-"$PY" sweeps/bench_speed.py "$SWEEP_DIR" --threads 1
+"$PY" sweeps/bench_speed.py "$SWEEP_DIR" --threads 1 "${SPEED[@]}"
 
 echo ">> [5/5] report -> $OUT/$NAME.md ($(elapsed))"
 preamble=$(mktemp)
