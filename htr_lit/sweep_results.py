@@ -69,7 +69,6 @@ class Group:
         std = statistics.stdev(vals) if len(vals) > 1 else math.nan
         return mean, std
 
-
     def curve(self, key: str = "val/cer") -> list[tuple[int, float, float, int]]:
         """(epoch, mean, sample std, n) of `key` over the ok jobs' validation curves (`curve/val` in
         metrics.json), one point per epoch: the last validation pass of that epoch."""

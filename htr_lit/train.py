@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from htr_lit.callbacks import ValidationCurve
 from htr_lit.config import CONFIG_DIR
-from htr_lit.models.pretrained import load_encoder_weights
+from htr_lit.models.pretrained import encoder_weights
 from htr_lit.models.receptive_field import total_rf
 from htr_lit.records import objective, start_record, sweep_restart, write_metrics
 from htr_lit.resume import resolve_ckpt_path
@@ -47,8 +47,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     ckpt_path = resolve_ckpt_path(ckpt_path, bool(cfg.get("resume")), out_dir)
     # Encoder pre-trained elsewhere (e.g. on synthetic words); a resumed run has its own weights already.
     pretrained = cfg.get("pretrained_encoder") if ckpt_path is None else None
-    if pretrained:
-        load_encoder_weights(stand_in.encoder, pretrained)  # checks it fits before data loads
+    # Read and checked against the stand-in's encoder (the charset only sizes the head) before data loads.
+    weights = encoder_weights(stand_in.encoder, pretrained) if pretrained else None
     del stand_in
     if trainer_is_global_zero():
         write_metrics(out_dir, start_record(cfg))
@@ -69,9 +69,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         # Training transcriptions: decoders estimate their character LM / lexicon from them at eval time.
         "train_texts": [s.text for s in datamodule.datasets["train"].samples],
     }
-    if pretrained:
-        n = load_encoder_weights(model.encoder, pretrained)
-        log.info("encoder initialised from %s (%d tensors)", pretrained, n)
+    if weights is not None:
+        model.encoder.load_state_dict(weights)
+        log.info("encoder initialised from %s (%d tensors)", pretrained, len(weights))
     datamodule.check_ctc_feasible(model.encoder.frames)
     rf = total_rf(model.encoder, model.sequence)  # along the width; None = the whole word (BiLSTM)
     log.info("model: %s; receptive field %s frames / %s px", model.summary_line(), rf["frames"], rf["pixels"])

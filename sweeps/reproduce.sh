@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 PRESET=${PRESET:-cpu}
 SPEED=()  # extra arguments of the speed pass (step 4)
+TITLE="Dilated convolutions vs BiLSTM: headline ablation on DHSD"
 case "$PRESET" in
   cpu)   SWEEP=reproduce;       NAME=ablation;    DEFAULT_OUT=docs
          PRETRAIN=() ;;
@@ -22,7 +23,8 @@ case "$PRESET" in
          PRETRAIN=(trainer.max_epochs=1 trainer.limit_train_batches=30 trainer.limit_val_batches=4 trainer.limit_test_batches=2)
          SPEED=(--rounds 1 --repeats 3) ;;  # a smoke check of the speed pass, not a measurement
   long)  SWEEP=reproduce_long;  NAME=ablation_long; DEFAULT_OUT=docs
-         PRETRAIN=(); PRETRAIN_DIR=${PRETRAIN_DIR:-outputs/sweeps/reproduce_pretrain} ;;  # the cpu preset's encoder
+         PRETRAIN=(); PRETRAIN_DIR=${PRETRAIN_DIR:-outputs/sweeps/reproduce_pretrain}  # the cpu preset's encoder
+         TITLE="Dilated convolutions vs BiLSTM: 3x longer training" ;;
   gpu)   SWEEP=reproduce_gpu;   NAME=results_gpu; DEFAULT_OUT=docs
          PRETRAIN=(trainer=gpu trainer.max_epochs=12 trainer.max_time=00:01:00:00 data.num_workers=4) ;;
   *) echo "PRESET must be cpu, smoke, long or gpu (got '$PRESET')" >&2; exit 2 ;;
@@ -41,8 +43,8 @@ for arg in "$@"; do [[ "$arg" == *,* ]] || fixed+=("$arg"); done
 "$PY" sweeps/prepare_data.py "sweep=$SWEEP" experiment=ablation/dilated "${fixed[@]}"
 
 echo ">> [2/5] encoder pre-trained once on the synthetic words -> $PRETRAIN_DIR ($(elapsed))"
-if "$PY" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1])).get("status") != "ok")' \
-     "$PRETRAIN_DIR/metrics.json" 2>/dev/null && [ -f "$ENCODER" ]; then
+if "$PY" -c 'import sys; from htr_lit.records import read_metrics; r = read_metrics(sys.argv[1]); sys.exit(not r or r.get("status") != "ok")' \
+     "$PRETRAIN_DIR" && [ -f "$ENCODER" ]; then
   echo "   done before: $ENCODER"
 else  # resume=true continues a killed pre-training from its last.ckpt
   "$PY" -m htr_lit.train experiment=pretrain_synthetic "hydra.run.dir=$PRETRAIN_DIR" resume=true "${PRETRAIN[@]}"
@@ -92,8 +94,6 @@ print(f"The {len(jobs)} finished jobs took {job_s / 60:.0f} min of job time in a
       f"at {par} in parallel (each job's `time/total_s`: data, training, validation, test).")
 PYEOF
 } > "$preamble"
-TITLE="Dilated convolutions vs BiLSTM: headline ablation on DHSD"
-[ "$PRESET" = long ] && TITLE="Dilated convolutions vs BiLSTM: 3x longer training"
 "$PY" -m htr_lit.report "$SWEEP_DIR" --out "$OUT" --name "$NAME" --baseline bilstm \
   --title "$TITLE" --preamble "$preamble" > /dev/null
 echo ">> written $OUT/$NAME.md (+ .csv, .png); sweep folder $SWEEP_DIR"

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from torch import nn
+from torch import Tensor, nn
 
 from htr_lit.checkpoint import CheckpointError, read_checkpoint
 
 PREFIX = "encoder."
 
 
-def load_encoder_weights(encoder: nn.Module, path: str | Path) -> int:
-    """Copy the `encoder.*` tensors of an htr-lit checkpoint into `encoder`; returns how many were copied.
+def encoder_weights(encoder: nn.Module, path: str | Path) -> dict[str, Tensor]:
+    """The `encoder.*` tensors of an htr-lit checkpoint, checked to fit `encoder` (prefix stripped).
 
     Raises CheckpointError (naming the file) when it is missing, holds no encoder, or its encoder has
     other layers or shapes than this one (e.g. `model/encoder=compact` vs `simple`).
@@ -42,5 +42,12 @@ def load_encoder_weights(encoder: nn.Module, path: str | Path) -> int:
         raise CheckpointError(
             f"{path}: its encoder does not fit this model's encoder ({detail}); pre-train with the same "
             f"model/encoder and data.img_height")
+    return weights
+
+
+def load_encoder_weights(encoder: nn.Module, path: str | Path) -> int:
+    """Copy the `encoder.*` tensors of an htr-lit checkpoint into `encoder` (checked by
+    `encoder_weights`); returns how many were copied."""
+    weights = encoder_weights(encoder, path)
     encoder.load_state_dict(weights)
     return len(weights)
