@@ -7,7 +7,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CONFIG_DIR = str(PROJECT_ROOT / "conf")
+CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")  # shipped inside the package
 
 
 def _gpu_slot() -> int:

@@ -13,7 +13,7 @@ LAST = "last"
 
 
 def last_checkpoint(run_dir: str | Path) -> Path:
-    """Where the checkpoint callbacks keep the run's newest state (see conf/callbacks/default.yaml)."""
+    """Where the checkpoint callbacks keep the run's newest state (see htr_lit/conf/callbacks/default.yaml)."""
     return Path(run_dir) / "checkpoints" / "last.ckpt"
 
 

@@ -44,7 +44,7 @@ def batch_of(paths: list[Path], pre) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def compose_export(overrides: list[str]):
-    """conf/export.yaml composed as the CLI does (it has no `paths` group, unlike compose_cfg's configs)."""
+    """htr_lit/conf/export.yaml composed as the CLI does (it has no `paths` group, unlike compose_cfg's configs)."""
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         return compose(config_name="export", overrides=overrides)

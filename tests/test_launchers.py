@@ -35,7 +35,7 @@ def compose_with_hydra(overrides: list[str]):
 
 
 def test_every_launcher_file_is_covered():
-    assert {p.stem for p in (ROOT / "conf/hydra/launcher").glob("*.yaml")} == set(LAUNCHERS)
+    assert {p.stem for p in (Path(CONFIG_DIR) / "hydra/launcher").glob("*.yaml")} == set(LAUNCHERS)
 
 
 @pytest.mark.parametrize("name", sorted(LAUNCHERS))

@@ -38,7 +38,7 @@ from htr_lit.data.words import WordListError, WordSampler, load_word_lists
 
 GENERATOR_VERSION = "htr-lit-synth/1"
 SPLITS: dict[str, int] = {"train": 0, "val": 1, "test": 2}  # split name -> id in the sample seed
-# Training images by default, here, in the CLI and in conf/data/synthetic.yaml: `make data` renders what `make train` uses.
+# Training images by default, here, in the CLI and in htr_lit/conf/data/synthetic.yaml: `make data` renders what `make train` uses.
 DEFAULT_NUM_TRAIN = 16000
 DEFAULT_OUT = "data/synthetic"
 _MODULE = "htr_lit.data.synthetic"
