@@ -1,0 +1,286 @@
+"""Writer cross-validation: `python -m htr_lit.cv experiment=crnn_dhsd [--folds 5] [--pilot N] [overrides]`.
+
+The writers of a labels CSV (DHSD by default) are shuffled once (seeded) and cut into k disjoint test
+folds that together cover every writer exactly once; each fold's validation writers are drawn from the
+remaining ones. Every fold is an ordinary `htr_lit.train` run in `<out>/fold_<i>/` (resumable: a fold
+recorded `ok` with the same command is skipped, a killed one continues from its last.ckpt), run
+`--jobs` at a time with one torch thread each. The best checkpoint of every fold is then scored per
+writer, and one table (per fold, mean ± std, CER per writer) is printed and written to `<out>/cv.md`
+and `<out>/cv.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+FOLD_DIR = "fold_{}"
+JOB_FILE = "cv_job.json"  # the exact train command of a fold, so a re-run knows whether it may skip it
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One cross-validation fold: the writers it tests on and the ones that pick its best epoch."""
+
+    index: int
+    test_writers: tuple[str, ...]
+    val_writers: tuple[str, ...]
+
+
+def writer_folds(writers: Sequence[str], k: int = 5, num_val: int = 3, seed: int = 0) -> list[Fold]:
+    """k disjoint test folds covering every writer once (sizes differ by at most one), seeded.
+
+    The validation writers of fold i are `num_val` writers drawn (seeded by fold) from the writers
+    outside its test fold, so no fold ever validates or tests on a writer it trains on.
+    """
+    unique = sorted({str(w) for w in writers})
+    if k < 2 or k > len(unique):
+        raise ValueError(f"--folds {k}: need 2 <= folds <= the {len(unique)} writers")
+    if num_val < 1 or len(unique) - (len(unique) + k - 1) // k - num_val < 1:
+        raise ValueError(f"--val-writers {num_val}: leaves no writer to train on with {k} folds of {len(unique)}")
+    order = unique[:]
+    random.Random(seed).shuffle(order)
+    folds = []
+    for i in range(k):
+        test = sorted(order[i::k])
+        rest = sorted(w for w in unique if w not in test)
+        val = sorted(random.Random(seed * 1000 + i).sample(rest, num_val))
+        folds.append(Fold(i, tuple(test), tuple(val)))
+    return folds
+
+
+def read_writers(csv_path: Path) -> dict[str, list[tuple[str, str]]]:
+    """writer id -> [(image path, text)] from a `file_name,text,writer_id` labels CSV."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    with csv_path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or "writer_id" not in reader.fieldnames:
+            raise SystemExit(f"error: {csv_path}: writer cross-validation needs a writer_id column")
+        for row in reader:
+            out.setdefault(str(row["writer_id"]), []).append((str(csv_path.parent / row["file_name"]), row["text"]))
+    return out
+
+
+def _list(values: Sequence[str]) -> str:
+    return "[" + ",".join(f"'{v}'" for v in values) + "]"
+
+
+def train_command(fold: Fold, out_dir: Path, overrides: Sequence[str], threads: int) -> list[str]:
+    """The `htr_lit.train` command of one fold (resume=true: re-running it continues a killed run)."""
+    return [
+        sys.executable, "-m", "htr_lit.train", *overrides,
+        f"data.source.test_writers={_list(fold.test_writers)}",
+        f"data.source.val_writers={_list(fold.val_writers)}",
+        f"hydra.run.dir={out_dir}", "resume=true", f"torch_threads={threads}",
+    ]
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def fold_done(fold_dir: Path, command: list[str]) -> bool:
+    """True when the fold finished ok with the same command (other overrides: run it again)."""
+    job = _read_json(fold_dir / JOB_FILE)
+    metrics = _read_json(fold_dir / "metrics.json")
+    return bool(job and metrics and job.get("command") == command[1:] and metrics.get("status") == "ok")
+
+
+def run_folds(jobs: list[tuple[Fold, Path, list[str]]], parallel: int) -> dict[int, int]:
+    """Run the fold commands `parallel` at a time (one torch thread each); fold index -> exit code."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    pending, running, codes = list(jobs), {}, {}
+    while pending or running:
+        while pending and len(running) < parallel:
+            fold, fold_dir, cmd = pending.pop(0)
+            fold_dir.mkdir(parents=True, exist_ok=True)
+            (fold_dir / JOB_FILE).write_text(json.dumps({"command": cmd[1:], "fold": asdict(fold)}, indent=2))
+            log = (fold_dir / "cv_train.log").open("a")
+            print(f"fold {fold.index}: training -> {fold_dir} (log: {fold_dir / 'cv_train.log'})", flush=True)
+            running[fold.index] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log, time.time())
+        time.sleep(2)
+        for index, (proc, log, start) in list(running.items()):
+            if proc.poll() is not None:
+                log.close()
+                codes[index] = proc.returncode
+                status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
+                print(f"fold {index}: {status} after {(time.time() - start) / 60:.1f} min", flush=True)
+                del running[index]
+    return codes
+
+
+def score_writers(ckpt: Path, rows: dict[str, list[tuple[str, str]]], batch_size: int = 32) -> dict[str, dict]:
+    """Greedy CER/WER per writer of `ckpt` on `rows` (writer -> [(image, text)]), with the checkpoint's
+    own preprocessing; unreadable images count as empty transcriptions."""
+    import torch
+    from torchmetrics.functional.text import char_error_rate, word_error_rate
+
+    from htr_lit.checkpoint import load_model
+    from htr_lit.data.collate import collate
+    from htr_lit.data.preprocess import ImageLoadError, to_tensor
+
+    model, pre = load_model(ckpt)
+    out: dict[str, dict] = {}
+    with torch.inference_mode():
+        for writer, items in sorted(rows.items()):
+            preds, texts = [], []
+            for start in range(0, len(items), batch_size):
+                chunk = items[start : start + batch_size]
+                images = []
+                for path, text in chunk:
+                    try:
+                        images.append(pre.load(path))
+                    except ImageLoadError:
+                        images.append(None)
+                    texts.append(text)
+                ok = [i for i, im in enumerate(images) if im is not None]
+                got = [""] * len(chunk)
+                if ok:
+                    batch = collate([{"image": to_tensor(images[i]), "target": [], "text": "", "id": ""} for i in ok])
+                    for i, text in zip(ok, model.decode(*model(batch["images"], batch["widths"]))):
+                        got[i] = text
+                preds.extend(got)
+            out[writer] = {
+                "cer": float(char_error_rate(preds, texts)), "wer": float(word_error_rate(preds, texts)),
+                "word_acc": sum(p == t for p, t in zip(preds, texts)) / len(texts), "images": len(texts),
+            }
+    return out
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def summarise(folds: list[dict[str, Any]], title: str) -> str:
+    """The markdown table: one row per fold, mean ± std, then CER per writer."""
+    keys = (("test/cer", "CER %"), ("test/wer", "WER %"), ("test/word_acc", "word acc %"))
+    lines = [f"## {title}", "", "| fold | test writers | images | " + " | ".join(n for _, n in keys) + " |",
+             "|---|---|---|" + "---|" * len(keys)]
+    for f in folds:
+        cells = " | ".join(f"{100 * f[k]:.2f}" for k, _ in keys)
+        lines.append(f"| {f['fold']} | {', '.join(f['test_writers'])} | {f['images']} | {cells} |")
+    if folds:
+        stats = [_mean_std([f[k] for f in folds]) for k, _ in keys]
+        lines.append("| **mean ± std** | | | " + " | ".join(f"**{100 * m:.2f} ± {100 * s:.2f}**" for m, s in stats) + " |")
+    writers = sorted(((w, s) for f in folds for w, s in f["writers"].items()), key=lambda x: x[1]["cer"])
+    if writers:
+        lines += ["", "CER per writer (greedy), best to worst:", "", "| writer | fold | images | CER % | WER % |",
+                  "|---|---|---|---|---|"]
+        fold_of = {w: f["fold"] for f in folds for w in f["writers"]}
+        lines += [f"| {w} | {fold_of[w]} | {s['images']} | {100 * s['cer']:.2f} | {100 * s['wer']:.2f} |"
+                  for w, s in writers]
+    return "\n".join(lines) + "\n"
+
+
+def labels_csv(overrides: Sequence[str]) -> Path:
+    """The labels CSV the experiment reads (`data.source.csv_path` of the composed train config)."""
+    from hydra import compose, initialize_config_dir
+
+    from htr_lit.config import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=list(overrides))
+    path = cfg.data.source.get("csv_path")
+    if not path:
+        raise SystemExit("error: writer cross-validation needs data.source.csv_path (a labels CSV with writer_id), "
+                         "e.g. experiment=crnn_dhsd or data=csv data.source.csv_path=...")
+    if not Path(path).is_file():
+        raise SystemExit(f"error: {path}: labels CSV not found (set HTR_DHSD_DIR or data.source.csv_path)")
+    return Path(path)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m htr_lit.cv",
+        description="Writer cross-validation of a training recipe: k writer-disjoint test folds, each an "
+                    "ordinary resumable `htr_lit.train` run; prints per-fold and mean ± std CER/WER/word "
+                    "accuracy and CER per writer. Re-running the same command continues where it stopped.",
+        epilog="Examples:\n  python -m htr_lit.cv experiment=crnn_dhsd\n"
+               "  python -m htr_lit.cv experiment=dilated_dhsd --pilot 2 trainer.max_epochs=4\n"
+               "  make cv EXP=crnn_dhsd ARGS='--jobs 1'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("overrides", nargs="*", help="Hydra overrides for every fold, e.g. experiment=crnn_dhsd")
+    p.add_argument("--folds", type=int, default=5, help="number of writer folds (default 5: 6 writers each on DHSD)")
+    p.add_argument("--val-writers", type=int, default=3, help="validation writers per fold, drawn from the rest")
+    p.add_argument("--seed", type=int, default=0, help="seed of the writer shuffle (the same folds for every recipe)")
+    p.add_argument("--pilot", type=int, default=0, metavar="N",
+                   help="pilot mode: run only the first N folds (a quick screen, labelled PILOT in the output)")
+    p.add_argument("--jobs", type=int, default=2, help="folds trained at a time, one torch thread each")
+    p.add_argument("--out", default=None, help="output folder (default outputs/cv/<experiment>[_pilot])")
+    p.add_argument("--dry-run", action="store_true", help="print the folds and commands, train nothing")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    overrides = list(args.overrides)
+    exp = next((o.split("=", 1)[1] for o in overrides if o.startswith("experiment=")), "default")
+    csv_path = labels_csv(overrides)
+    rows = read_writers(csv_path)
+    folds = writer_folds(list(rows), k=args.folds, num_val=args.val_writers, seed=args.seed)
+    chosen = folds[: args.pilot] if args.pilot else folds
+    pilot = f"PILOT ({len(chosen)} of {len(folds)} folds)" if args.pilot else f"{len(folds)} folds"
+    from htr_lit.config import PROJECT_ROOT
+
+    out = Path(args.out or PROJECT_ROOT / "outputs" / "cv" / (exp.replace("/", "_") + ("_pilot" if args.pilot else "")))
+    jobs = []
+    for fold in chosen:
+        fold_dir = out / FOLD_DIR.format(fold.index)
+        cmd = train_command(fold, fold_dir, overrides, threads=1)
+        print(f"fold {fold.index}: test {', '.join(fold.test_writers)}; val {', '.join(fold.val_writers)}")
+        if args.dry_run:
+            print("  " + " ".join(cmd[1:]))
+        elif fold_done(fold_dir, cmd):
+            print(f"fold {fold.index}: done before, skipped ({fold_dir / 'metrics.json'})")
+        else:
+            jobs.append((fold, fold_dir, cmd))
+    if args.dry_run:
+        return 0
+    print(f"{pilot} of {exp} on {csv_path} ({len(rows)} writers) -> {out}; {len(jobs)} to train, "
+          f"{args.jobs} at a time", flush=True)
+    codes = run_folds(jobs, args.jobs)
+    results = []
+    for fold in chosen:
+        fold_dir = out / FOLD_DIR.format(fold.index)
+        metrics = _read_json(fold_dir / "metrics.json") or {}
+        if metrics.get("status") != "ok" or not metrics.get("best_ckpt"):
+            print(f"fold {fold.index}: no result (see {fold_dir / 'cv_train.log'})", file=sys.stderr)
+            continue
+        per_writer = _read_json(fold_dir / "per_writer.json")
+        if per_writer is None or set(per_writer) != set(fold.test_writers):
+            per_writer = score_writers(Path(metrics["best_ckpt"]), {w: rows[w] for w in fold.test_writers})
+            (fold_dir / "per_writer.json").write_text(json.dumps(per_writer, indent=2))
+        results.append({"fold": fold.index, "test_writers": list(fold.test_writers), "val_writers": list(fold.val_writers),
+                        "images": sum(s["images"] for s in per_writer.values()), "writers": per_writer,
+                        **{k: metrics[k] for k in ("test/cer", "test/wer", "test/word_acc")}})
+    table = summarise(results, f"Writer cross-validation: {exp}, {pilot}, greedy decoding")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "cv.md").write_text(table)
+    (out / "cv.json").write_text(json.dumps({"experiment": exp, "overrides": overrides, "mode": pilot,
+                                             "folds": results}, indent=2))
+    print("\n" + table + f"\nwritten: {out / 'cv.md'}, {out / 'cv.json'}")
+    failed = sorted(i for i, c in codes.items() if c != 0)
+    if failed or len(results) < len(chosen):
+        print(f"error: {len(chosen) - len(results)} fold(s) without a result (failed: {failed}); "
+              "re-run the same command to continue", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Writer cross-validation: folds are writer-disjoint, cover every writer once, are deterministic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from htr_lit import cv
+
+
+def writers(n: int) -> list[str]:
+    return [f"w{i}" for i in range(n)]
+
+
+@pytest.mark.parametrize(("n", "k"), [(30, 5), (30, 3), (7, 2), (31, 5)])
+def test_folds_cover_every_writer_once_and_are_disjoint(n: int, k: int) -> None:
+    folds = cv.writer_folds(writers(n), k=k, num_val=2, seed=0)
+    tested = [w for f in folds for w in f.test_writers]
+    assert sorted(tested) == sorted(writers(n))  # every writer tested exactly once
+    sizes = [len(f.test_writers) for f in folds]
+    assert max(sizes) - min(sizes) <= 1
+    for f in folds:
+        assert len(f.val_writers) == 2
+        assert not set(f.val_writers) & set(f.test_writers)
+
+
+def test_folds_are_deterministic_and_seeded() -> None:
+    a = cv.writer_folds(writers(30), k=5, seed=0)
+    assert a == cv.writer_folds(list(reversed(writers(30))), k=5, seed=0)  # input order does not matter
+    assert a != cv.writer_folds(writers(30), k=5, seed=1)
+    assert [len(f.test_writers) for f in a] == [6] * 5
+
+
+@pytest.mark.parametrize(("k", "num_val"), [(1, 2), (31, 2), (5, 24)])
+def test_impossible_folds_are_refused(k: int, num_val: int) -> None:
+    with pytest.raises(ValueError):
+        cv.writer_folds(writers(30), k=k, num_val=num_val)
+
+
+def test_train_command_pins_the_fold_writers(tmp_path: Path) -> None:
+    fold = cv.Fold(0, ("a", "b"), ("c",))
+    cmd = cv.train_command(fold, tmp_path / "fold_0", ["experiment=crnn_dhsd"], threads=1)
+    assert "data.source.test_writers=['a','b']" in cmd
+    assert "data.source.val_writers=['c']" in cmd
+    assert "resume=true" in cmd and f"hydra.run.dir={tmp_path / 'fold_0'}" in cmd
+
+
+def test_fold_done_needs_ok_status_and_the_same_command(tmp_path: Path) -> None:
+    cmd = ["python", "-m", "htr_lit.train", "x=1"]
+    assert not cv.fold_done(tmp_path, cmd)
+    (tmp_path / cv.JOB_FILE).write_text(json.dumps({"command": cmd[1:]}))
+    (tmp_path / "metrics.json").write_text(json.dumps({"status": "running"}))
+    assert not cv.fold_done(tmp_path, cmd)
+    (tmp_path / "metrics.json").write_text(json.dumps({"status": "ok"}))
+    assert cv.fold_done(tmp_path, cmd)
+    assert not cv.fold_done(tmp_path, [*cmd, "y=2"])  # another command: trained again
+
+
+def test_summary_table_has_folds_mean_and_writers() -> None:
+    folds = [
+        {"fold": 0, "test_writers": ["a"], "images": 10, "test/cer": 0.10, "test/wer": 0.4, "test/word_acc": 0.6,
+         "writers": {"a": {"cer": 0.10, "wer": 0.4, "images": 10}}},
+        {"fold": 1, "test_writers": ["b"], "images": 10, "test/cer": 0.20, "test/wer": 0.6, "test/word_acc": 0.4,
+         "writers": {"b": {"cer": 0.20, "wer": 0.6, "images": 10}}},
+    ]
+    table = cv.summarise(folds, "PILOT")
+    assert "**15.00 ± 7.07**" in table  # mean ± sample std of 10 % and 20 %
+    assert "| a | 0 | 10 | 10.00 | 40.00 |" in table
+    assert table.index("| a |") < table.index("| b |")  # best writer first
+
+
+def test_dry_run_prints_every_fold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import write_writer_labels
+
+    csv_path = write_writer_labels(tmp_path)  # 3 writers
+    code = cv.main(["data=csv", f"data.source.csv_path={csv_path}", "--folds", "3", "--val-writers", "1",
+                    "--dry-run", "--out", str(tmp_path / "cv")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert [line.split(":")[0] for line in out.splitlines() if line.startswith("fold")] == ["fold 0", "fold 1", "fold 2"]
+    assert not (tmp_path / "cv").exists()  # nothing trained
