@@ -1,7 +1,8 @@
 """Every kind of bad dataset input gets one clear message naming the file, the row and the reason.
 
-data.on_error=raise (default) stops before training with one message listing every bad row;
-data.on_error=skip drops them, logs them and counts them (`data/skipped` in metrics.json).
+data.on_error=raise (default) stops before training with one message listing every bad row (labels too
+long for their image's CTC frames included); data.on_error=skip drops them all in the same pass, logs them
+and counts them (`data/skipped` in metrics.json).
 The same holds for `eval test_csv=PATH`. Bad model overrides fail before any data is read.
 """
 
@@ -48,17 +49,24 @@ def add_rows(root: Path, *rows: str) -> list[str]:
     return [f"{csv_path}:{n + 1 + i}" for i in range(len(rows))]
 
 
-def setup_dm(root: Path, **kwargs) -> HTRDataModule:
-    """Every row in the test split (as `eval test_csv=` reads it) with a fixed charset."""
+def frames_of(width_factor: int):
+    """An encoder's frames function: one CTC frame per `width_factor` pixels of width."""
+    return lambda widths: torch.div(widths, width_factor, rounding_mode="floor")
+
+
+def setup_dm(root: Path, frames=None, **kwargs) -> HTRDataModule:
+    """Every row in the test split (as `eval test_csv=` reads it) with a fixed charset, set up and validated
+    the way eval does it (`check_ctc_feasible` with the encoder's frames, here `frames` or none)."""
     args = dict(img_height=32, num_workers=0, augment="none", charset=sorted({c for w in WORDS for c in w}))
     dm = HTRDataModule(LabelsCSVSource(test_csv=str(root / "labels.csv")), **(args | kwargs))
     dm.setup("test")
+    dm.validate(frames)
     return dm
 
 
-def error_of(root: Path) -> str:
+def error_of(root: Path, frames=None) -> str:
     with pytest.raises(DatasetError) as info:
-        setup_dm(root)
+        setup_dm(root, frames)
     return str(info.value)
 
 
@@ -129,7 +137,7 @@ def test_row_with_wrong_field_count(data):
 
 def test_empty_transcription(data):
     (row,) = add_rows(data, "img/0.png,  ")
-    assert f"{row}: empty transcription" in error_of(data)
+    assert f"{row}: {data / 'img/0.png'}: empty transcription" in error_of(data)
 
 
 @pytest.mark.parametrize("file_name", ["../outside.png", "img/../../outside.png", "/etc/passwd"])
@@ -143,17 +151,41 @@ def test_characters_outside_the_charset_are_named_per_row(data, caplog):
     (row,) = add_rows(data, "img/0.png,Haus€")
     with caplog.at_level(logging.WARNING, logger="htr_lit.data.datamodule"):
         dm = setup_dm(data)  # not a bad sample: an unseen character counts as an error at evaluation
-    assert f"{row}: characters outside the charset ['€']" in caplog.text
+    assert f"{row}: {data / 'img/0.png'}: characters outside the charset ['€']" in caplog.text
     assert len(dm.datasets["test"]) == 11
 
 
 def test_label_too_long_for_the_ctc_frames(data):
     write_word_png(data / "img/short.png", "ab")  # 40 px wide -> 10 frames at a width factor of 4
     (row,) = add_rows(data, "img/short.png,StraßeStraßeStraße")
-    dm = setup_dm(data)
+    msg = error_of(data, frames_of(4))
+    assert f"{row}: {data / 'img/short.png'}: label of 18 chars needs 18 CTC frames, the image gives 10 " \
+           "(width 40 px)" in msg
+
+
+def test_every_kind_of_bad_row_is_found_in_one_pass(data):
+    """Missing file, unreadable image, empty text and a label too long for its image's CTC frames: one
+    message names the row and file of each; with skip all four go in the same pass (train/eval call
+    `check_ctc_feasible(model.encoder.frames)` after setup)."""
+    (data / "img/bad.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not a png")
+    write_word_png(data / "img/short.png", "ab")  # 40 px wide -> 10 frames at a width factor of 4
+    rows = add_rows(data, "img/nope.png,Haus", "img/bad.png,Haus", "img/2.png,", "img/short.png,StraßeStraßeStraße")
+    reasons = ["file not found", "cannot decode image", "empty transcription", "label of 18 chars needs 18 CTC"]
+    named = [f"{row}: {data / name}: {reason}" for row, name, reason in
+             zip(rows, ["img/nope.png", "img/bad.png", "img/2.png", "img/short.png"], reasons)]
+    dm = HTRDataModule(LabelsCSVSource(test_csv=str(data / "labels.csv")), img_height=32, num_workers=0,
+                       augment="none", charset=sorted({c for w in WORDS for c in w}))
+    dm.setup("test")
     with pytest.raises(DatasetError) as info:
-        dm.check_ctc_feasible(lambda w: torch.div(w, 4, rounding_mode="floor"))
-    assert f"{row}: label of 18 chars needs 18 CTC frames, the image gives 10 (width 40 px)" in str(info.value)
+        dm.check_ctc_feasible(frames_of(4))
+    msg = str(info.value)
+    assert msg.startswith("4 bad samples (data.on_error=skip skips them)")
+    assert all(line in msg for line in named), msg
+    dm = setup_dm(data, frames_of(4), on_error="skip")
+    assert len(dm.skipped) == 4 and all(any(line in s for s in dm.skipped) for line in named)
+    assert len(dm.datasets["test"]) == 10
+    dm.check_ctc_feasible(frames_of(4))  # nothing left to find: no second pass
+    assert len(dm.skipped) == 4 and len(next(iter(dm.test_dataloader()))["texts"]) == 10
 
 
 def test_raise_lists_every_bad_row_in_one_message_and_skip_drops_them(data):
@@ -168,15 +200,21 @@ def test_raise_lists_every_bad_row_in_one_message_and_skip_drops_them(data):
 
 
 def test_training_split_errors_name_every_split(tmp_path, csv_dataset):
-    """Train validates train, val and test up front: one message for bad rows in any of them."""
+    """Train validates train, val and test up front: one message for bad rows in any of them, or all of
+    them skipped."""
     (csv_dataset.parent / "images/w0/3.png").write_bytes(b"")
     (csv_dataset.parent / "images/w2/5.png").unlink()
     source = LabelsCSVSource(csv_path=str(csv_dataset), val_fraction=0.34, test_fraction=0.34)
     dm = HTRDataModule(source, img_height=32, num_workers=0, augment="none")
+    dm.setup("fit")
     with pytest.raises(DatasetError) as info:
-        dm.setup("fit")
+        dm.validate()
     msg = str(info.value)
     assert msg.startswith("2 bad samples") and "3.png: empty file" in msg and "5.png: file not found" in msg
+    dm = HTRDataModule(source, img_height=32, num_workers=0, augment="none", on_error="skip")
+    dm.setup("fit")
+    next(iter(dm.train_dataloader()))  # never validated: the first loader reports (here skips) the bad rows
+    assert len(dm.skipped) == 2 and sum(len(ds) for ds in dm.datasets.values()) == 28
 
 
 # ------------------------------------------------------------------------------------ eval test_csv=PATH

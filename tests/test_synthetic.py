@@ -8,18 +8,24 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
+import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from hydra.utils import instantiate
 
-from htr_lit.data import synthetic
+from htr_lit.data import synth_cli, synthetic
 from htr_lit.data.fonts import LOWERCASE, FontError, FontInfo, find_fonts
+from htr_lit.data.render import render_word
+from htr_lit.data.sources import SyntheticSource
+from htr_lit.data.synth_spec import GENERATOR_VERSION, SyntheticSpec
 from htr_lit.data.words import DEFAULT_WORD_LISTS, WordListError, WordSampler, clean_words, load_word_lists
-
-SMALL = dict(num_train=5, num_val=2, num_test=2, seed=3, height=48, progress=False)
+from tests.conftest import compose_cfg
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +44,44 @@ def word_list(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture()
+def spec(word_list: Path) -> SyntheticSpec:
+    """A tiny dataset: 5 + 2 + 2 images of 48 px from the tiny word list."""
+    return SyntheticSpec(num_train=5, num_val=2, num_test=2, seed=3, height=48, word_lists=[word_list])
+
+
 def _pixels(root: Path) -> dict[str, np.ndarray]:
     return {p.relative_to(root).as_posix(): cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
             for p in sorted((root / "images").rglob("*.png"))}
+
+
+# ----------------------------------------------------------------------------------------------- spec
+
+
+def test_spec_is_the_one_default_of_cli_source_and_config(tmp_path: Path) -> None:
+    assert synth_cli.spec_from_args(synth_cli._parser().parse_args([])) == SyntheticSpec()
+    assert SyntheticSource(str(tmp_path)).spec == SyntheticSpec()
+    cfg = compose_cfg("train", ["data=synthetic"], tmp_path)  # no rendering: the source is only built
+    assert instantiate(cfg.data.source).spec == SyntheticSpec()
+
+
+def test_default_spec_identity_matches_the_datasets_already_on_disk() -> None:
+    """meta.json of datasets made before SyntheticSpec stores exactly this: they must still be reused."""
+    assert list(SyntheticSpec().identity().items()) == [
+        ("generator_version", "htr-lit-synth/1"), ("num_train", 16000), ("num_val", 1000), ("num_test", 1000),
+        ("seed", 0), ("font_dir", None), ("word_lists", None), ("height", 64),
+    ]
+
+
+def test_spec_normalises_paths_and_rejects_bad_values() -> None:
+    spec = SyntheticSpec(num_train="7", font_dir=Path("/f"), word_lists=[Path("/a"), "/b"])
+    assert spec == SyntheticSpec(num_train=7, font_dir="/f", word_lists=("/a", "/b"))
+    assert (spec.identity()["font_dir"], spec.identity()["word_lists"]) == ("/f", ["/a", "/b"])
+    assert SyntheticSpec(word_lists=[], font_dir=()).identity() == SyntheticSpec().identity()  # empty: defaults
+    with pytest.raises(ValueError, match="height must be at least 8 pixels, got 4"):
+        SyntheticSpec(height=4)
+    with pytest.raises(ValueError, match="image counts cannot be negative: num_val=-1"):
+        SyntheticSpec(num_val=-1)
 
 
 # ----------------------------------------------------------------------------------------------- fonts
@@ -51,10 +92,20 @@ def test_default_fonts_cover_lowercase_and_know_their_missing_glyphs(fonts: list
     assert all(LOWERCASE <= f.chars for f in fonts)
     by_name = {f.name: f for f in fonts}
     assert "dkgIt" not in by_name and "dkgBI" not in by_name  # excluded: illegible overlaps
-    if "Rufscript010" in by_name:  # its cmap has no umlauts
-        assert not by_name["Rufscript010"].supports("müde")
-    if "femkeklaver" in by_name:  # its cmap maps ß to an empty glyph
-        assert "ß" not in by_name["femkeklaver"].chars and by_name["femkeklaver"].supports("müde")
+
+
+@pytest.mark.parametrize(
+    ("name", "drawable", "not_drawable"),
+    [
+        ("Rufscript010", "muede", "müde"),  # its cmap has no umlauts
+        ("femkeklaver", "müde", "ß"),  # its cmap maps ß to an empty glyph
+    ],
+)
+def test_fonts_without_a_visible_glyph_are_known(fonts: list[FontInfo], name, drawable, not_drawable) -> None:
+    by_name = {f.name: f for f in fonts}
+    if name not in by_name:
+        pytest.skip(f"font {name} not installed")
+    assert by_name[name].supports(drawable) and not by_name[name].supports(not_drawable)
 
 
 def test_find_fonts_searches_user_dir_recursively(fonts: list[FontInfo], tmp_path: Path) -> None:
@@ -69,7 +120,7 @@ def test_find_fonts_without_fonts_explains_how_to_fix(tmp_path: Path) -> None:
     with pytest.raises(FontError) as err:
         find_fonts(tmp_path)
     message = str(err.value)
-    assert str(tmp_path) in message and "make system-deps" in message and "data.synthetic.font_dir" in message
+    assert str(tmp_path) in message and "make system-deps" in message and "data.source.font_dir" in message
 
 
 # ----------------------------------------------------------------------------------------------- words
@@ -96,9 +147,10 @@ def test_default_word_lists_are_split_by_language() -> None:
 
 def test_word_sampler_mixes_kinds_deterministically() -> None:
     lists = {"en": ["house", "quick", "a", "zebra"], "de": ["Haus", "Straße", "Öl", "müde", "über"]}
-    a, b = WordSampler(lists, seed=7), WordSampler(lists, seed=7)
-    texts = [a.sample() for _ in range(3000)]
-    assert texts == [b.sample() for _ in range(3000)]
+    sampler = WordSampler(lists)
+    rng_a, rng_b = np.random.default_rng(7), np.random.default_rng(7)
+    texts = [sampler.sample(rng_a) for _ in range(3000)]
+    assert texts == [WordSampler(lists).sample(rng_b) for _ in range(3000)]
     assert any(t.isdigit() for t in texts) and any(t.isupper() and len(t) > 1 for t in texts)
     assert any(t in ("House", "Quick", "Zebra") for t in texts)
     assert any(c in "".join(texts) for c in "äöüß") and any(t[-1] in ",.!?" and t[0].isalpha() for t in texts)
@@ -110,20 +162,20 @@ def test_word_sampler_mixes_kinds_deterministically() -> None:
 
 @pytest.mark.parametrize("height", [64, 32])
 def test_render_word_is_dark_on_light_with_exact_height(fonts: list[FontInfo], height: int) -> None:
-    image = synthetic.render_word("Straße", fonts[0], np.random.default_rng(0), height=height)
+    image = render_word("Straße", fonts[0], np.random.default_rng(0), height=height)
     assert image.dtype == np.uint8 and image.ndim == 2 and image.shape[0] == height
     assert height < image.shape[1] < 12 * height
     assert np.median(image) > 150 and image.min() < 120  # mostly paper, some ink
-    again = synthetic.render_word("Straße", fonts[0], np.random.default_rng(0), height=height)
+    again = render_word("Straße", fonts[0], np.random.default_rng(0), height=height)
     assert np.array_equal(image, again)
 
 
 # ----------------------------------------------------------------------------------------------- generation
 
 
-def test_generate_is_deterministic_and_independent_of_workers(tmp_path: Path, word_list: Path) -> None:
-    a = synthetic.generate(tmp_path / "a", word_lists=[word_list], num_workers=1, **SMALL)
-    b = synthetic.generate(tmp_path / "b", word_lists=[word_list], num_workers=2, **SMALL)
+def test_generate_is_deterministic_and_independent_of_workers(tmp_path: Path, spec: SyntheticSpec) -> None:
+    a = synthetic.generate(tmp_path / "a", spec, num_workers=1, progress=False)
+    b = synthetic.generate(tmp_path / "b", spec, num_workers=2, progress=False)
     for split in ("train", "val", "test"):
         assert (a / f"{split}.csv").read_bytes() == (b / f"{split}.csv").read_bytes()
     pa, pb = _pixels(a), _pixels(b)
@@ -135,18 +187,19 @@ def test_generate_is_deterministic_and_independent_of_workers(tmp_path: Path, wo
     assert list(rows[0]) == ["file_name", "text", "font"] and len(rows) == 5
     assert all((a / r["file_name"]).is_file() and r["text"] for r in rows)
     meta = json.loads((a / "meta.json").read_text(encoding="utf-8"))
-    assert meta["args"]["seed"] == 3 and meta["counts"] == {"train": 5, "val": 2, "test": 2}
-    assert meta["generator_version"] == synthetic.GENERATOR_VERSION and meta["fonts"]
+    assert meta["args"] == spec.identity() and meta["counts"] == {"train": 5, "val": 2, "test": 2}
+    assert meta["args"]["seed"] == 3 and meta["args"]["word_lists"] == [str(spec.word_lists[0])]
+    assert meta["generator_version"] == GENERATOR_VERSION and meta["fonts"]
     assert sum(meta["font_counts"]["train"].values()) == 5
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".a.tmp")]
 
 
-def test_ensure_dataset_reuses_and_rejects_other_arguments(tmp_path: Path, word_list: Path) -> None:
+def test_ensure_dataset_reuses_and_rejects_other_arguments(tmp_path: Path, spec: SyntheticSpec) -> None:
     root = tmp_path / "synth"
     results: list[Path] = []
     threads = [
         threading.Thread(target=lambda: results.append(
-            synthetic.ensure_dataset(root, word_lists=[word_list], num_workers=1, **SMALL)))
+            synthetic.ensure_dataset(root, spec, num_workers=1, progress=False)))
         for _ in range(2)
     ]
     for t in threads:
@@ -155,18 +208,18 @@ def test_ensure_dataset_reuses_and_rejects_other_arguments(tmp_path: Path, word_
         t.join()
     assert results == [root, root] and (root / "meta.json").is_file()
     stamp = (root / "meta.json").stat().st_mtime_ns
-    assert synthetic.ensure_dataset(root, word_lists=[word_list], num_workers=2, **SMALL) == root
+    assert synthetic.ensure_dataset(root, spec, num_workers=2, progress=False) == root
     assert (root / "meta.json").stat().st_mtime_ns == stamp  # reused, not regenerated
 
     with pytest.raises(synthetic.DatasetMismatchError, match="seed") as err:
-        synthetic.ensure_dataset(root, word_lists=[word_list], **{**SMALL, "seed": 4})
+        synthetic.ensure_dataset(root, replace(spec, seed=4), progress=False)
     assert "num_train" not in str(err.value) and str(root) in str(err.value)
 
 
-def test_generate_refuses_a_folder_that_is_not_a_dataset(tmp_path: Path, word_list: Path) -> None:
+def test_generate_refuses_a_folder_that_is_not_a_dataset(tmp_path: Path, spec: SyntheticSpec) -> None:
     (tmp_path / "mine.txt").write_text("keep me")
     with pytest.raises(FileExistsError):
-        synthetic.generate(tmp_path, word_lists=[word_list], num_workers=1, **SMALL)
+        synthetic.generate(tmp_path, spec, num_workers=1, progress=False)
     assert (tmp_path / "mine.txt").read_text() == "keep me"
     assert [p.name for p in tmp_path.parent.iterdir() if p.name.startswith(f".{tmp_path.name}.tmp")] == []
 
@@ -181,3 +234,13 @@ def test_cli_help_and_preview(tmp_path: Path, word_list: Path, capsys: pytest.Ca
     assert synthetic.main(["--out", str(tmp_path), "--preview", "4", "--word-list", str(word_list)]) == 0
     sheet = cv2.imread(str(tmp_path / "preview.png"), cv2.IMREAD_GRAYSCALE)
     assert sheet is not None and sheet.shape[0] > 64
+    with pytest.raises(SystemExit) as exit_info:
+        synthetic.main(["--out", str(tmp_path), "--num-val", "-1"])
+    assert exit_info.value.code == 2 and "num_val=-1" in capsys.readouterr().err
+
+
+def test_cli_runs_as_a_module() -> None:
+    """`python -m htr_lit.data.synthetic` (the Makefile's `make data`) still reaches the command line."""
+    done = subprocess.run([sys.executable, "-m", "htr_lit.data.synthetic", "--help"], capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert done.returncode == 0 and "usage: htr-synth" in done.stdout and "--num-train" in done.stdout

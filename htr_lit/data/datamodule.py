@@ -17,6 +17,7 @@ from htr_lit.data.dataset import WordDataset, load_images
 from htr_lit.data.preprocess import Preprocess
 from htr_lit.data.sample import Sample
 from htr_lit.data.sampler import BucketBatchSampler
+from htr_lit.data.splits import describe_split
 from htr_lit.models.ctc import min_ctc_frames
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,11 @@ STAGE_SPLITS = {"fit": ("train", "val", "test"), "validate": ("val",), "test": (
 
 class DatasetError(ValueError):
     """Bad rows or files, all listed in one message (data.on_error=raise)."""
+
+
+def _where(s: Sample) -> str:
+    """How a message names a sample: its row (``labels.csv:12``) and its image file."""
+    return f"{s.origin}: {s.path}" if s.origin else str(s.path)
 
 
 def _report(problems: list[str], what: str, limit: int = 50) -> str:
@@ -68,6 +74,8 @@ class HTRDataModule(L.LightningDataModule):
         self.datasets: dict[str, WordDataset] = {}
         self.skipped: list[str] = []
         self._splits: dict[str, list[Sample]] | None = None
+        self._pending: dict[str, list[str]] = {}  # split -> bad rows found, not yet reported (validate)
+        self._ctc_checked: set[str] = set()
 
     # ---- loading -----------------------------------------------------------------------------
     def prepare_data(self) -> None:
@@ -83,28 +91,27 @@ class HTRDataModule(L.LightningDataModule):
         return self._splits
 
     def setup(self, stage: str | None = None) -> None:
-        """Build the stage's splits; every bad row of all of them is reported at once (or skipped)."""
+        """Load and decode the stage's splits, keeping the good samples. The bad rows are reported
+        together by `validate` (train/eval call it once the encoder is built, so that labels too long for
+        their image join the same message); a loader asked for before that reports them first."""
         splits = self._load_splits()
         if self.charset is None:
             usable = [s for s in splits["train"] if s.text and not s.problem]
             if not usable:
                 raise DatasetError("no training samples to build the charset from (and no charset given)")
             self.charset = Charset.from_texts(s.text for s in usable)
-        problems: list[str] = []
         for split in STAGE_SPLITS.get(stage or "fit", ("train", "val", "test")):
             if split not in self.datasets:
-                self.datasets[split], bad = self._build(split, splits.get(split, []))
-                problems += bad
-        self._handle(problems)
+                self.datasets[split], self._pending[split] = self._build(split, splits.get(split, []))
 
     def _build(self, split: str, samples: list[Sample]) -> tuple[WordDataset, list[str]]:
         """Decode and check one split -> the dataset of its good samples and one line per bad one."""
         def bad_row(s: Sample) -> str:
             if s.problem:
-                return s.problem
-            return "" if s.text.strip() else "empty transcription"
+                return f"{s.origin or s.path}: {s.problem}"  # the reader's reason names the unusable file_name
+            return "" if s.text.strip() else f"{_where(s)}: empty transcription"
 
-        problems = [f"{split}: {s.origin or s.path}: {bad_row(s)}" for s in samples if bad_row(s)]
+        problems = [f"{split}: {bad_row(s)}" for s in samples if bad_row(s)]
         samples = [s for s in samples if not bad_row(s)]
         images, errors = load_images(samples, self.preprocess)
         problems += [f"{split}: {e}" for e in errors]
@@ -121,11 +128,20 @@ class HTRDataModule(L.LightningDataModule):
         rows = [(s, sorted(self.charset.unknown(s.text))) for s in samples]
         rows = [(s, chars) for s, chars in rows if chars]
         if rows:
-            lines = [f"{s.origin or s.path}: characters outside the charset {chars}" for s, chars in rows]
+            lines = [f"{_where(s)}: characters outside the charset {chars}" for s, chars in rows]
             log.warning(_report(lines, f"labels in the {split} split use characters outside the charset "
                                        "(they count as errors)", limit=10))
 
-    def _handle(self, problems: list[str]) -> None:
+    # ---- validation --------------------------------------------------------------------------
+    def validate(self, frames: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+        """Report every bad row of the splits set up so far in one message (on_error=raise), or drop them
+        all at once (skip; counted in `skipped`). Given the encoder's `frames` (image widths -> CTC frames),
+        labels too long for the frames their image gives are among them: CTC cannot emit those."""
+        if frames is not None:
+            for split in [k for k in self.datasets if k not in self._ctc_checked]:
+                self._pending[split] = self._pending.get(split, []) + self._drop_infeasible(split, frames)
+                self._ctc_checked.add(split)
+        problems = [line for split in self.datasets for line in self._pending.pop(split, [])]
         if not problems:
             return
         if self.on_error == "raise":
@@ -134,26 +150,30 @@ class HTRDataModule(L.LightningDataModule):
         self.skipped += problems
 
     def check_ctc_feasible(self, frames: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        """Every label must fit the frames the CNN gives at its image width (CTC cannot emit it otherwise).
-        All splits are checked, then the bad labels are reported in one message (or skipped)."""
-        problems = []
-        for split, ds in list(self.datasets.items()):
-            n_frames = frames(torch.tensor(ds.widths, dtype=torch.long)).tolist()
-            drop = set()
-            for i, (s, t) in enumerate(zip(ds.samples, n_frames)):
-                need = min_ctc_frames(self.charset.encode(s.text))
-                if need > t:
-                    drop.add(i)
-                    problems.append(f"{split}: {s.origin or s.path}: label of {len(s.text)} chars needs {need} "
-                                    f"CTC frames, the image gives {t} (width {ds.widths[i]} px)")
-            if drop:
-                keep = [i for i in range(len(ds)) if i not in drop]
-                self.datasets[split] = WordDataset([ds.samples[i] for i in keep], ds.charset, ds.preprocess,
-                                                   ds.augment, [ds.images[i] for i in keep])
-        self._handle(problems)
+        """`validate(frames)`: what train and eval call once the model is built."""
+        self.validate(frames)
+
+    def _drop_infeasible(self, split: str, frames: Callable[[torch.Tensor], torch.Tensor]) -> list[str]:
+        """Remove the split's labels that need more CTC frames than their image gives; one line for each."""
+        ds = self.datasets[split]
+        n_frames = frames(torch.tensor(ds.widths, dtype=torch.long)).tolist()
+        problems, keep = [], []
+        for i, (s, t) in enumerate(zip(ds.samples, n_frames)):
+            need = min_ctc_frames(self.charset.encode(s.text))
+            if need > t:
+                problems.append(f"{split}: {_where(s)}: label of {len(s.text)} chars needs {need} CTC frames, "
+                                f"the image gives {t} (width {ds.widths[i]} px)")
+            else:
+                keep.append(i)
+        if problems:
+            self.datasets[split] = WordDataset([ds.samples[i] for i in keep], ds.charset, ds.preprocess,
+                                               ds.augment, [ds.images[i] for i in keep])
+        return problems
 
     # ---- loaders -----------------------------------------------------------------------------
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if any(self._pending.values()):  # set up but never validated: report the bad rows now
+            self.validate()
         ds = self.datasets[split]
         bs = self.batch_size if shuffle else self.eval_batch_size
         sampler = BucketBatchSampler(ds.widths, bs, shuffle=shuffle, seed=self.seed)
@@ -170,4 +190,6 @@ class HTRDataModule(L.LightningDataModule):
         return self._loader("test", shuffle=False)
 
     def describe(self) -> str:
-        return ", ".join(f"{k} {len(v)}" for k, v in self.datasets.items()) + f"; charset {len(self.charset)} chars"
+        """One log line: images and writers per split, charset size."""
+        splits = {k: ds.samples for k, ds in self.datasets.items()}
+        return f"{describe_split(splits)}; charset {len(self.charset)} chars"

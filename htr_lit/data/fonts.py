@@ -82,10 +82,6 @@ class FontInfo:
         """True when every character of `text` has a visible glyph in this font."""
         return all(c in self.chars for c in text)
 
-    def missing(self, text: str) -> set[str]:
-        """The characters of `text` this font cannot draw."""
-        return {c for c in text if c not in self.chars}
-
 
 @contextmanager
 def _quiet_fonttools() -> Iterator[None]:
@@ -160,14 +156,6 @@ def _glyph_bytes(font: ImageFont.FreeTypeFont, char: str) -> bytes | None:
     return bytes(mask.crop(bbox)) + repr(bbox[2] - bbox[0]).encode()
 
 
-def load_font(path: str | Path, name: str | None = None) -> FontInfo:
-    """Read one font file into a FontInfo (its verified character set)."""
-    path = Path(path)
-    mapped, _, family = _read_cmap(path)
-    chars = frozenset(_usable_chars(path, mapped))
-    return FontInfo(path=path, name=name or path.stem, chars=chars, family=family)
-
-
 def _no_font_message(dirs: Sequence[Path], skipped: Sequence[str]) -> str:
     """The FontError text: where we looked, how to install the defaults, how to point elsewhere."""
     lines = ["no usable handwriting font found. Searched:"]
@@ -178,7 +166,7 @@ def _no_font_message(dirs: Sequence[Path], skipped: Sequence[str]) -> str:
         "Install the default fonts with `make system-deps` (or `apt-get install fonts-dancingscript "
         "fonts-kaushanscript fonts-kristi fonts-breip fonts-dkg-handwriting fonts-ecolier-court "
         "fonts-femkeklaver fonts-rufscript fonts-sjfonts fonts-tlwg-purisa-otf fonts-lobster fonts-havana`),",
-        "or point the config key `data.synthetic.font_dir` (CLI: --font-dir) at a folder of .ttf/.otf "
+        "or point the config key `data.source.font_dir` (CLI: --font-dir) at a folder of .ttf/.otf "
         "handwriting fonts.",
     ]
     return "\n".join(lines)

@@ -281,15 +281,10 @@ def _scan_gt_folder(folder: str | Path) -> tuple[list[tuple[Path, Path]], list[P
     return pairs, unlabelled
 
 
-def unlabelled_images(folder: str | Path) -> list[Path]:
-    """Images under `folder` that `read_gt_folder` skips because no ``.gt.txt`` lies beside them (sorted)."""
-    return _scan_gt_folder(folder)[1]
-
-
 def read_gt_folder(folder: str | Path, writer_from_parent: bool = False) -> list[Sample]:
     """Read every image under `folder` (recursive) with a ``<stem>.gt.txt`` or ``<name>.gt.txt`` beside it.
 
-    Images without one are skipped with a warning (`unlabelled_images` lists them); sorted by path.
+    Images without one are skipped with a warning that names them; sorted by path.
     """
     pairs, unlabelled = _scan_gt_folder(folder)
     if unlabelled:

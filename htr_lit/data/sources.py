@@ -7,6 +7,8 @@ from pathlib import Path
 
 from htr_lit.data import formats, splits
 from htr_lit.data.sample import Sample
+from htr_lit.data.synth_spec import DEFAULT_NUM_WORKERS, SyntheticSpec
+from htr_lit.data.synth_spec import DEFAULT_SPEC as _SPEC
 
 Splits = dict[str, list[Sample]]
 
@@ -20,20 +22,23 @@ def _split(samples: list[Sample], val_fraction: float, test_fraction: float, see
 
 
 class SyntheticSource:
-    """The built-in rendered word data: generated once under `root`, then reused."""
+    """The built-in rendered word data: generated once under `root`, then reused. The arguments other than
+    root, num_workers and max_train make its SyntheticSpec (defaults there)."""
 
-    def __init__(self, root: str, num_train: int = 16000, num_val: int = 1000, num_test: int = 1000,
-                 seed: int = 0, font_dir: str | None = None, word_lists: Sequence[str] | None = None,
-                 height: int = 64, num_workers: int = 2, max_train: int | None = None) -> None:
+    def __init__(self, root: str, num_train: int = _SPEC.num_train, num_val: int = _SPEC.num_val,
+                 num_test: int = _SPEC.num_test, seed: int = _SPEC.seed, font_dir: str | Sequence[str] | None = None,
+                 word_lists: Sequence[str] | None = None, height: int = _SPEC.height,
+                 num_workers: int = DEFAULT_NUM_WORKERS, max_train: int | None = None) -> None:
         self.root = Path(root)
+        self.spec = SyntheticSpec(num_train=num_train, num_val=num_val, num_test=num_test, seed=seed,
+                                  font_dir=font_dir, word_lists=word_lists, height=height)
+        self.num_workers = num_workers
         self.max_train = max_train  # use only the first N training images (e.g. when mixed into real data)
-        self.kwargs = dict(num_train=num_train, num_val=num_val, num_test=num_test, seed=seed, font_dir=font_dir,
-                           word_lists=list(word_lists) if word_lists else None, height=height, num_workers=num_workers)
 
     def prepare(self) -> None:
         from htr_lit.data import synthetic  # imported here: rendering deps are only needed for this source
 
-        synthetic.ensure_dataset(self.root, **self.kwargs)
+        synthetic.ensure_dataset(self.root, self.spec, num_workers=self.num_workers)
 
     def load(self) -> Splits:
         self.prepare()

@@ -7,7 +7,7 @@ Words are kept per list so that each language gets half of the samples whatever 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +57,7 @@ def _missing_lists_message(paths: Sequence[Path]) -> str:
     return (
         f"no word list found; looked for:\n{listed}\n"
         "Install the default lists with `make system-deps` (or `apt-get install wamerican wngerman`), "
-        "or pass other plain-text lists (one word a line) via `data.synthetic.word_lists` / --word-list."
+        "or pass other plain-text lists (one word a line) via the config key `data.source.word_lists` / --word-list."
     )
 
 
@@ -94,19 +94,13 @@ def load_word_lists(word_lists: Sequence[str | Path] | None = None) -> dict[str,
     return result
 
 
-def load_words(word_lists: Sequence[str | Path] | None = None) -> list[str]:
-    """All usable words of the lists in one deduplicated list (see load_word_lists)."""
-    return clean_words(w for words in load_word_lists(word_lists).values() for w in words)
-
-
 class WordSampler:
     """Draws word-image texts: words of each list in equal shares, in several casings, plus numbers.
 
-    `sample(rng)` uses the given generator (so a caller can derive one per sample for determinism);
-    iterating uses the sampler's own generator seeded with `seed`.
+    Every draw uses the generator passed to `sample`, so a caller can derive one per sample for determinism.
     """
 
-    def __init__(self, words_by_lang: Mapping[str, Sequence[str]], seed: int | None = 0) -> None:
+    def __init__(self, words_by_lang: Mapping[str, Sequence[str]]) -> None:
         self.words = {lang: list(ws) for lang, ws in words_by_lang.items() if ws}
         if not self.words:
             raise WordListError("WordSampler needs at least one non-empty word list")
@@ -117,15 +111,9 @@ class WordSampler:
         }
         self._kinds = list(TEXT_KINDS)
         self._kind_p = np.array(list(TEXT_KINDS.values())) / sum(TEXT_KINDS.values())
-        self._rng = np.random.default_rng(seed)
 
-    def __iter__(self) -> Iterator[str]:
-        while True:
-            yield self.sample()
-
-    def sample(self, rng: np.random.Generator | None = None) -> str:
+    def sample(self, rng: np.random.Generator) -> str:
         """One text; its kind is drawn with the TEXT_KINDS probabilities."""
-        rng = self._rng if rng is None else rng
         kind = self._kinds[rng.choice(len(self._kinds), p=self._kind_p)]
         if kind == "number":
             return sample_number(rng)
