@@ -22,7 +22,9 @@ from htr_lit.data.ink import (
 DHSD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dhsd"
 
 
-def paper(height: int = 64, width: int = 256, seed: int = 0, level: int = 235, noise: float = 6.0) -> np.ndarray:
+def paper(
+    height: int = 64, width: int = 256, seed: int = 0, level: int = 235, noise: float = 6.0
+) -> np.ndarray:
     """Noisy light paper (H, W) uint8."""
     rng = np.random.default_rng(seed)
     return np.clip(rng.normal(level, noise, (height, width)), 0, 255).astype(np.uint8)
@@ -116,7 +118,10 @@ def _dhsd_images(count: int) -> list[np.ndarray]:
     with open(DHSD / "labels.csv", encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     rng = np.random.default_rng(0)
-    return [cv2.imread(str(DHSD / rows[i]["file_name"]), cv2.IMREAD_GRAYSCALE) for i in rng.choice(len(rows), count)]
+    return [
+        cv2.imread(str(DHSD / rows[i]["file_name"]), cv2.IMREAD_GRAYSCALE)
+        for i in rng.choice(len(rows), count)
+    ]
 
 
 @pytest.mark.skipif(not (DHSD / "labels.csv").is_file(), reason="DHSD (../shared/data/dhsd) not present")

@@ -57,7 +57,9 @@ def test_mix_of_spaces_hyphens_streets_and_umlauts(names):
 
 def test_modes_can_be_restricted_and_are_checked():
     streets = PlaceNameGenerator(seed=1, modes={"street": 1.0}, word_lists={}).sample_many(300)
-    assert np.mean([n.lower().endswith(("straße", "weg", "str.", "platz")) or " " in n for n in streets]) > 0.9
+    assert (
+        np.mean([n.lower().endswith(("straße", "weg", "str.", "platz")) or " " in n for n in streets]) > 0.9
+    )
     with pytest.raises(ValueError):
         PlaceNameGenerator(seed=1, modes={"poem": 1.0})
 
@@ -66,7 +68,9 @@ def test_adjectives_agree_with_the_street_word():
     """Alte Gasse, Alter Weg, Altes Ufer: the ending follows the gender of the street word."""
     gen = PlaceNameGenerator(seed=2, modes={"street": 1.0}, word_lists={}, match_length=False)
     rng = np.random.default_rng(0)
-    pattern = re.compile(rf"({'|'.join(ADJECTIVES)})(e|er|es) [A-ZÄÖÜ][a-zäöüß]*?({'|'.join(map(re.escape, STREET_SUFFIXES))})")
+    pattern = re.compile(
+        rf"({'|'.join(ADJECTIVES)})(e|er|es) [A-ZÄÖÜ][a-zäöüß]*?({'|'.join(map(re.escape, STREET_SUFFIXES))})"
+    )
     seen = {"e": 0, "er": 0, "es": 0}
     for name in (gen.street(rng) for _ in range(4000)):
         match = pattern.fullmatch(name)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-MIN_CONTRAST = 20  # grey levels between mean ink and mean paper below which Otsu is not trusted (DHSD pencil: ~30)
+MIN_CONTRAST = (
+    20  # grey levels between mean ink and mean paper below which Otsu is not trusted (DHSD pencil: ~30)
+)
 MIN_AREA = 3  # connected ink components smaller than this (pixels) are specks, not writing
 MAX_INK_SHARE = 0.6  # more "ink" than this share of the image: not a word on paper
 RULE_SPAN = (0.8, 0.5)  # straight vertical / horizontal runs this long (share of H / W) are form rules

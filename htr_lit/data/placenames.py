@@ -24,9 +24,40 @@ MIN_LEN, MAX_LEN = 3, 37
 # DHSD label lengths 4..37: counts per length, measured on labels.csv (4,815 labels; mean 15.5, median 16).
 # Aggregate statistic only, used as the target length distribution.
 DHSD_LENGTH_COUNTS: dict[int, int] = {
-    4: 11, 5: 56, 6: 136, 7: 137, 8: 132, 9: 197, 10: 220, 11: 274, 12: 281, 13: 303, 14: 273,
-    15: 288, 16: 346, 17: 343, 18: 339, 19: 353, 20: 300, 21: 257, 22: 167, 23: 124, 24: 106,
-    25: 53, 26: 46, 27: 30, 28: 12, 29: 9, 30: 4, 31: 11, 32: 3, 33: 3, 34: 1, 35: 1, 36: 1, 37: 1,
+    4: 11,
+    5: 56,
+    6: 136,
+    7: 137,
+    8: 132,
+    9: 197,
+    10: 220,
+    11: 274,
+    12: 281,
+    13: 303,
+    14: 273,
+    15: 288,
+    16: 346,
+    17: 343,
+    18: 339,
+    19: 353,
+    20: 300,
+    21: 257,
+    22: 167,
+    23: 124,
+    24: 106,
+    25: 53,
+    26: 46,
+    27: 30,
+    28: 12,
+    29: 9,
+    30: 4,
+    31: 11,
+    32: 3,
+    33: 3,
+    34: 1,
+    35: 1,
+    36: 1,
+    37: 1,
 }  # fmt: skip  (34-36 have no DHSD label; 1 added so the tail is not empty)
 
 # What a sampled name is, with its probability (DHSD: ~64% are streets ending in Straße, 43% have a space).
@@ -65,10 +96,14 @@ _MASCULINE = ("weg", "ring", "steig", "pfad", "damm", "berg", "platz")
 _NEUTER = ("ufer",)
 # "Am Mühlbach", "An der Kirche", "Im Winkel", "Auf dem Berg", "Zum Steinbruch"
 PREPOSITIONS: dict[str, tuple[str, ...]] = {
-    "Am": ("Mühlbach Anger Berg Bach Hang Markt Rain Sportplatz Teich Wall Wald Graben Kirchberg Hain "
-           "Steinbruch Eichenhain Lindenplatz Sonnenhang Feldrain Bahnhof Wasserturm Friedhof Park").split(),
-    "An der": ("Kirche Mühle Schule Aue Brücke Linde Heide Weide Eiche Quelle Mauer Post Wiese Kapelle "
-               "Schmiede Ziegelei Bahn Furt Steinkuhle Lache").split(),
+    "Am": (
+        "Mühlbach Anger Berg Bach Hang Markt Rain Sportplatz Teich Wall Wald Graben Kirchberg Hain "
+        "Steinbruch Eichenhain Lindenplatz Sonnenhang Feldrain Bahnhof Wasserturm Friedhof Park"
+    ).split(),
+    "An der": (
+        "Kirche Mühle Schule Aue Brücke Linde Heide Weide Eiche Quelle Mauer Post Wiese Kapelle "
+        "Schmiede Ziegelei Bahn Furt Steinkuhle Lache"
+    ).split(),
     "Im": "Winkel Grund Tal Wiesengrund Gründchen Hof Feld Eck Dorf Park Holz Bruch Ried Loch".split(),
     "Auf dem": "Berg Anger Kamp Sand Hügel Bühl Rain".split(),
     "Zum": "Steinbruch Sportplatz Bahnhof Wasserwerk Friedhof Mühlteich Forsthaus Lindenhof".split(),
