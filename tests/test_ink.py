@@ -1,0 +1,146 @@
+"""Ink threshold, box, crop, contrast and deslant on canvases with known ink, edge cases, and real DHSD scans."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from htr_lit.data.ink import (
+    _shear,
+    crop_to_ink,
+    deslant,
+    estimate_slant,
+    ink_box,
+    ink_threshold,
+    normalize_contrast,
+)
+
+DHSD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dhsd"
+
+
+def paper(
+    height: int = 64, width: int = 256, seed: int = 0, level: int = 235, noise: float = 6.0
+) -> np.ndarray:
+    """Noisy light paper (H, W) uint8."""
+    rng = np.random.default_rng(seed)
+    return np.clip(rng.normal(level, noise, (height, width)), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_box_of_strokes_on_noisy_paper(seed):
+    rng = np.random.default_rng(seed)
+    img = paper(seed=seed)
+    y0, x0 = int(rng.integers(5, 25)), int(rng.integers(5, 80))
+    y1, x1 = y0 + int(rng.integers(15, 35)), x0 + int(rng.integers(60, 160))
+    cv2.rectangle(img, (x0, y0), (x1 - 1, y1 - 1), 40, 2)  # outline: thin strokes only
+    cv2.line(img, (x0 + 5, y1 - 3), (x1 - 5, y0 + 3), 60, 1)
+    img[rng.integers(0, 64, 6), rng.integers(0, 256, 6)] = 30  # isolated specks, not writing
+    box = ink_box(img)
+    assert box is not None
+    assert np.abs(np.array(box) - np.array([y0, y1, x0, x1])).max() <= 1
+
+
+def test_crop_margin_pixels_and_fraction_clipped_to_image():
+    img = paper()
+    img[20:40, 100:150] = 20
+    assert crop_to_ink(img, margin=0).shape == (20, 50)
+    assert crop_to_ink(img, margin=3).shape == (26, 56)
+    assert crop_to_ink(img, margin=0.5).shape == (40, 70)  # 10 px = half the box height
+    img[0:10, 0:10] = 20
+    assert crop_to_ink(img, margin=5).shape[:2] == (45, 155)  # clipped at the top-left corner
+
+
+def test_faint_pencil_still_counts_as_ink():
+    img = paper(level=250, noise=2)
+    cv2.line(img, (30, 30), (200, 34), 215, 2)  # DHSD's faintest writer: ink ~215 on paper ~254
+    assert ink_box(img) is not None
+
+
+@pytest.mark.parametrize(
+    "img",
+    [
+        np.full((64, 256), 255, np.uint8),  # blank
+        paper(noise=8),  # blank but noisy
+        np.full((64, 256), 10, np.uint8),  # all ink
+        np.zeros((0, 0), np.uint8),  # empty
+    ],
+    ids=["blank", "noisy-blank", "all-ink", "empty"],
+)
+def test_no_ink_returns_the_image_unchanged(img):
+    assert ink_threshold(img) is None and ink_box(img) is None
+    assert crop_to_ink(img) is img
+    assert normalize_contrast(img) is img
+    assert deslant(img) is img
+
+
+def test_one_pixel_and_tiny_ink():
+    img = np.full((64, 256), 250, np.uint8)
+    img[30, 100] = 0
+    assert ink_box(img) is None and crop_to_ink(img) is img  # a speck
+    img[30:32, 100:102] = 0
+    assert ink_box(img) == (30, 32, 100, 102)  # 4 px is ink
+    assert crop_to_ink(img, margin=1).shape == (4, 4)
+
+
+def test_form_rules_are_not_ink():
+    img = paper()
+    img[20:40, 100:150] = 30
+    img[:, 10] = 90  # vertical scan rule spanning the height
+    img[60, 5:250] = 90  # horizontal rule
+    assert ink_box(img) == (20, 40, 100, 150)
+
+
+def test_normalize_contrast_stretches_faint_ink():
+    img = paper(level=240, noise=2)
+    img[20:40, 60:200] = 200
+    out = normalize_contrast(img)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert out[20:40, 60:200].mean() < 20 and np.median(out) >= 250
+
+
+def test_deslant_makes_italic_strokes_upright():
+    upright = np.full((64, 200), 250, np.uint8)
+    for x in range(20, 180, 20):
+        upright[10:54, x : x + 3] = 20
+    italic = _shear(upright, 0.3)  # tops leaning right
+    assert estimate_slant(italic) == pytest.approx(-0.3, abs=0.06)
+    assert estimate_slant(upright) == 0.0 and deslant(upright) is upright
+    fixed = deslant(italic)
+    ink_columns = (fixed < 128).any(axis=0).sum()
+    assert ink_columns <= (upright < 128).any(axis=0).sum() + 8  # vs ~8*(3+13) columns while slanted
+
+
+def _dhsd_images(count: int) -> list[np.ndarray]:
+    with open(DHSD / "labels.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    rng = np.random.default_rng(0)
+    return [
+        cv2.imread(str(DHSD / rows[i]["file_name"]), cv2.IMREAD_GRAYSCALE)
+        for i in rng.choice(len(rows), count)
+    ]
+
+
+@pytest.mark.skipif(not (DHSD / "labels.csv").is_file(), reason="DHSD (../shared/data/dhsd) not present")
+def test_real_scans_crop_keeps_all_writing():
+    """Every clearly dark stroke (10+ px component, not a 1-2 px form rule) stays inside the crop."""
+    ratios = []
+    for img in _dhsd_images(20):
+        box = ink_box(img)
+        assert box is not None
+        y0, y1, x0, x1 = box
+        dark = (img <= ink_threshold(img) - 30).astype(np.uint8)
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
+        w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
+        rule = (np.minimum(w, h) <= 2) & (np.maximum(w, h) >= 40)
+        writing = np.isin(labels, np.flatnonzero((area >= 10) & ~rule)[1:] if len(stats) > 1 else [])
+        writing[y0:y1, x0:x1] = False
+        assert not writing.any()
+        crop = crop_to_ink(img, margin=0)
+        assert crop.shape == (y1 - y0, x1 - x0)
+        ratios.append(img.shape[0] / crop.shape[0])
+    print(f"mean height gain after crop + height normalisation: x{np.mean(ratios):.2f}")
+    assert np.mean(ratios) > 1.3
