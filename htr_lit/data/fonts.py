@@ -80,7 +80,7 @@ class FontInfo:
 
     def supports(self, text: str) -> bool:
         """True when every character of `text` has a visible glyph in this font."""
-        return all(c in self.chars for c in text)
+        return all(c == " " or c in self.chars for c in text)  # every font has a word space
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Image preprocessing shared by training, eval and predict: grayscale, fixed height, capped width."""
+"""Image preprocessing shared by training, eval, predict and export: grayscale, optional clean-up of real
+scans (crop to the ink, contrast stretch, deslant), fixed height, capped width."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import cv2
 import numpy as np
 import torch
 from PIL import Image
+
+from htr_lit.data import ink
 
 # Refuse to decode images larger than this many pixels (decompression bombs, scanner pages).
 MAX_DECODE_PIXELS = 40_000_000
@@ -25,13 +28,29 @@ class Preprocess:
     img_height: int = 64
     max_width: int = 1024
     min_width: int = 16
+    # Real-scan clean-up, applied before the height is normalised (all off in checkpoints made before it).
+    crop_ink: bool = False  # crop to the ink box (robust threshold, specks and form rules ignored)
+    crop_margin: float = 0.08  # margin kept around the ink box, as a share of its height
+    contrast: bool = False  # stretch: darkest ink (5th percentile) to black, median paper to white
+    deslant: bool = False  # undo the slant of the writing (shear that makes strokes most vertical)
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict[str, int | float | bool]:
         return asdict(self)
 
     def load(self, path: str | Path) -> np.ndarray:
         """Read an image file -> uint8 (img_height, W) array, dark ink on light paper."""
-        return self.normalize(read_gray(path))
+        return self.normalize(self.clean(read_gray(path)))
+
+    def clean(self, img: np.ndarray) -> np.ndarray:
+        """The real-scan steps that are switched on, in order: contrast, deslant, crop to the ink. An image
+        without trustworthy ink (blank, all ink) comes back unchanged, so it stays a valid input."""
+        if self.contrast:
+            img = ink.normalize_contrast(img)
+        if self.deslant:
+            img = ink.deslant(img)
+        if self.crop_ink:
+            img = ink.crop_to_ink(img, margin=float(self.crop_margin))
+        return img
 
     def normalize(self, img: np.ndarray) -> np.ndarray:
         """Resize to `img_height` keeping the aspect ratio, clamp the width to [min_width, max_width]."""

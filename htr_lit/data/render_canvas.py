@@ -17,7 +17,7 @@ from htr_lit.data.render import ROTATION_DEG, SHEAR, _crop_to_ink, _draw_text, _
 DRAW_HEIGHT = 56  # ink height (px) at which the text is drawn before it is scaled onto the canvas
 FILL = (0.3, 1.0)  # ink height / canvas height
 SQUEEZE = (0.6, 1.15)  # horizontal scale of the ink (handwriting is often narrower than the font)
-STROKE_KERNELS = (-3, -2, 0, 0, 0, 2, 3, 4, 5)  # < 0: erode (thin pen), > 0: dilate (bold), at DRAW_HEIGHT
+STROKE_KERNELS = (-3, -2, -2, 0, 0, 0, 2, 3, 4)  # < 0: erode (thin pen), > 0: dilate (bold), at DRAW_HEIGHT
 CLIP_P = 0.05  # the name runs off the right edge (up to CLIP_MAX of its width is cut)
 CLIP_MAX = 0.06
 RULE_P = 0.15  # a faint ruling line across the canvas

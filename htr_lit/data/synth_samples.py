@@ -11,19 +11,24 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from htr_lit.data.fonts import FontError, FontInfo, find_fonts
+from htr_lit.assets import FONTS_DIR
+from htr_lit.data.fonts import DEFAULT_FONT_DIRS, FontError, FontInfo, find_fonts
+from htr_lit.data.placenames import PlaceNameGenerator
 from htr_lit.data.render import render_word
+from htr_lit.data.render_canvas import render_canvas
 from htr_lit.data.synth_spec import SyntheticSpec
 from htr_lit.data.words import WordSampler, load_word_lists
 
 SPLITS: dict[str, int] = {"train": 0, "val": 1, "test": 2}  # split name -> id in the sample seed
 _MODULE = "htr_lit.data.synth_samples"  # preloaded by the pool's forkserver (holds the worker functions)
 
+NAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyzäöüÄÖÜß-"
 Row = tuple[str, str, str]  # a labels CSV row: file_name, text, font
 
 
@@ -32,10 +37,12 @@ class RenderPlan:
     """What every worker needs to make any sample: fonts grouped by family, the sampler, settings."""
 
     families: tuple[tuple[FontInfo, ...], ...]
-    sampler: WordSampler
+    sampler: TextSampler
     seed: int
     height: int
     out_dir: Path | None = None
+    style: str = "words"
+    canvas_width: int = 256
 
 
 def _group_by_family(fonts: Sequence[FontInfo]) -> tuple[tuple[FontInfo, ...], ...]:
@@ -46,11 +53,30 @@ def _group_by_family(fonts: Sequence[FontInfo]) -> tuple[tuple[FontInfo, ...], .
     return tuple(tuple(g) for g in groups.values())
 
 
+class TextSampler(Protocol):
+    def sample(self, rng: np.random.Generator) -> str: ...
+
+
+def _font_dirs(spec: SyntheticSpec) -> Sequence[str | Path] | str | None:
+    """The spec's fonts; "names" adds the vendored handwriting fonts to the Debian ones by default."""
+    if spec.font_dir is not None or spec.style == "words":
+        return spec.font_dir
+    return [*(d for d in DEFAULT_FONT_DIRS if d.is_dir()), FONTS_DIR]
+
+
 def make_plan(spec: SyntheticSpec) -> tuple[RenderPlan, list[FontInfo]]:
-    """Find the spec's fonts and load its words."""
-    fonts = find_fonts(spec.font_dir)
-    sampler = WordSampler(load_word_lists(spec.word_lists))
-    return RenderPlan(families=_group_by_family(fonts), sampler=sampler, seed=spec.seed, height=spec.height), fonts
+    """Find the spec's fonts and load its texts (dictionary words, or place-name parts for "names")."""
+    fonts = find_fonts(_font_dirs(spec))
+    if spec.style == "names":  # names need capitals, umlauts, ß and hyphens in every font
+        fonts = [f for f in fonts if f.supports(NAME_CHARS)] or fonts
+        lists = [spec.word_lists] if isinstance(spec.word_lists, str) else list(spec.word_lists or [])
+        words = {str(i): path for i, path in enumerate(lists)} if lists else None
+        sampler: TextSampler = PlaceNameGenerator(seed=spec.seed, word_lists=words)
+    else:
+        sampler = WordSampler(load_word_lists(spec.word_lists))
+    plan = RenderPlan(families=_group_by_family(fonts), sampler=sampler, seed=spec.seed, height=spec.height,
+                      style=spec.style, canvas_width=spec.canvas_width)
+    return plan, fonts
 
 
 def _choose(plan: RenderPlan, rng: np.random.Generator) -> tuple[FontInfo, str]:
@@ -68,6 +94,8 @@ def make_sample(plan: RenderPlan, split_id: int, index: int) -> tuple[str, FontI
     """The (text, font, image) of sample `index` of a split; depends only on (seed, split, index)."""
     rng = np.random.default_rng([plan.seed, split_id, index])
     font, text = _choose(plan, rng)
+    if plan.style == "names":
+        return text, font, render_canvas(text, font, rng, plan.height, plan.canvas_width)
     return text, font, render_word(text, font, rng, plan.height)
 
 

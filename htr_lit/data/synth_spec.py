@@ -15,6 +15,8 @@ from typing import Any
 GENERATOR_VERSION = "htr-lit-synth/1"  # bump when the same spec would render other images
 DEFAULT_NUM_WORKERS = 2
 
+STYLES = ("words", "names")
+
 PathsArg = str | Path | Sequence[str | Path] | None
 Paths = str | tuple[str, ...] | None
 
@@ -28,11 +30,15 @@ def _paths(value: PathsArg) -> Paths:
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    """What a synthetic dataset is: images per split, seed, fonts, word lists and image height.
+    """What a synthetic dataset is: images per split, seed, style, fonts, word lists and image height.
 
-    `font_dir`: a folder of .ttf/.otf fonts (searched recursively), a font file, several of those, or None
-    for the Debian handwriting fonts. `word_lists`: plain-text lists (one word a line), or None for the
-    Debian English and German dictionaries. Same spec, same dataset, byte for byte.
+    `style`: "words" (single dictionary words cropped tight, the original data) or "names" (German place
+    and street names, multi-word with spaces and hyphens, written on a `height` x `canvas_width` canvas as
+    real form scans look: see render_canvas). `font_dir`: a folder of .ttf/.otf fonts (searched
+    recursively), a font file, several of those, or None for the default fonts (the Debian handwriting
+    fonts; for "names" also the 57 vendored Google handwriting fonts). `word_lists`: plain-text lists (one
+    word a line), or None for the Debian English and German dictionaries. Same spec, same dataset, byte
+    for byte.
     """
 
     num_train: int = 16000  # `make data` renders what `make train` uses (htr_lit/conf/data/synthetic.yaml)
@@ -42,12 +48,17 @@ class SyntheticSpec:
     font_dir: Paths = None
     word_lists: Paths = None
     height: int = 64
+    style: str = "words"
+    canvas_width: int = 256  # "names" only
 
     def __post_init__(self) -> None:
         for name in ("num_train", "num_val", "num_test", "seed", "height"):
             object.__setattr__(self, name, int(getattr(self, name)))
         object.__setattr__(self, "font_dir", _paths(self.font_dir))
         object.__setattr__(self, "word_lists", _paths(self.word_lists))
+        object.__setattr__(self, "canvas_width", int(self.canvas_width))
+        if self.style not in STYLES:
+            raise ValueError(f"style={self.style!r}: choose one of {', '.join(STYLES)}")
         if self.height < 8:
             raise ValueError(f"height must be at least 8 pixels, got {self.height}")
         negative = [f"num_{k}={v}" for k, v in self.counts().items() if v < 0]
@@ -61,6 +72,8 @@ class SyntheticSpec:
     def identity(self) -> dict[str, Any]:
         """The spec as meta.json stores it under "args" and compares it on reuse (paths as JSON lists)."""
         fields = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if self.style == "words":  # the original style: identical to what datasets made before styles store
+            del fields["style"], fields["canvas_width"]
         return {"generator_version": GENERATOR_VERSION, **fields}
 
 
