@@ -33,7 +33,7 @@ def _load_font(path: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size)
 
 
-def _font_size(text: str, path: str, target_height: float) -> int:
+def font_size_for(text: str, path: str, target_height: float) -> int:
     """The font size at which the ink of `text` is about `target_height` pixels tall."""
     ref = 48
     left, top, right, bottom = _load_font(path, ref).getbbox(text)
@@ -41,7 +41,7 @@ def _font_size(text: str, path: str, target_height: float) -> int:
     return int(np.clip(round(ref * target_height / ink_height), MIN_FONT_SIZE, MAX_FONT_SIZE))
 
 
-def _draw_text(text: str, path: str, size: int) -> np.ndarray:
+def draw_text(text: str, path: str, size: int) -> np.ndarray:
     """White-on-black anti-aliased mask of `text`, with a small border."""
     font = _load_font(path, size)
     left, top, right, bottom = font.getbbox(text)
@@ -51,7 +51,7 @@ def _draw_text(text: str, path: str, size: int) -> np.ndarray:
     return np.array(image)
 
 
-def _warp(mask: np.ndarray, shear: float, angle_deg: float) -> np.ndarray:
+def warp(mask: np.ndarray, shear: float, angle_deg: float) -> np.ndarray:
     """Slant (x shifts with height; positive leans right) and rotate, enlarging the canvas to fit."""
     h, w = mask.shape
     shear_m = np.array([[1.0, -shear, shear * h / 2], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
@@ -102,7 +102,7 @@ def _ink_fill(mask: np.ndarray) -> float:
     return 0.0 if box is None else float(mask[box].mean()) / 255.0
 
 
-def _crop_to_ink(mask: np.ndarray) -> np.ndarray:
+def crop_mask(mask: np.ndarray) -> np.ndarray:
     """The tight bounding box of the ink (the whole mask if there is none)."""
     box = _ink_bbox(mask)
     return mask if box is None else mask[box]
@@ -120,7 +120,7 @@ def _fit_height(mask: np.ndarray, height: int, rng: np.random.Generator) -> np.n
     return cv2.copyMakeBorder(resized, top, bottom, left, right, cv2.BORDER_CONSTANT, value=0)
 
 
-def _ink_on_paper(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def ink_on_paper(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Compose dark ink on light paper, with optional shading, blur and sensor noise."""
     paper = rng.uniform(*PAPER_LEVEL)
     ink = rng.uniform(*INK_LEVEL)
@@ -145,9 +145,9 @@ def render_word(text: str, font: FontInfo, rng: np.random.Generator, height: int
     if not text:
         raise ValueError("render_word needs a non-empty text")
     path = str(font.path)
-    size = _font_size(text, path, height * rng.uniform(*RENDER_SCALE))
-    mask = _draw_text(text, path, size)
-    mask = _warp(mask, shear=rng.uniform(-SHEAR, SHEAR), angle_deg=rng.uniform(-ROTATION_DEG, ROTATION_DEG))
+    size = font_size_for(text, path, height * rng.uniform(*RENDER_SCALE))
+    mask = draw_text(text, path, size)
+    mask = warp(mask, shear=rng.uniform(-SHEAR, SHEAR), angle_deg=rng.uniform(-ROTATION_DEG, ROTATION_DEG))
     mask = _vary_stroke(mask, rng)
-    mask = _fit_height(_crop_to_ink(mask), height, rng)
-    return _ink_on_paper(mask, rng)
+    mask = _fit_height(crop_mask(mask), height, rng)
+    return ink_on_paper(mask, rng)

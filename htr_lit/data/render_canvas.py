@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from htr_lit.data.fonts import FontInfo
-from htr_lit.data.render import ROTATION_DEG, SHEAR, _crop_to_ink, _draw_text, _font_size, _ink_on_paper, _warp
+from htr_lit.data.render import ROTATION_DEG, SHEAR, crop_mask, draw_text, font_size_for, ink_on_paper, warp
 
 DRAW_HEIGHT = 56  # ink height (px) at which the text is drawn before it is scaled onto the canvas
 FILL = (0.3, 1.0)  # ink height / canvas height
@@ -82,9 +82,9 @@ def render_canvas(text: str, font: FontInfo, rng: np.random.Generator, height: i
     if not text.strip():
         raise ValueError("render_canvas needs a non-blank text")
     path = str(font.path)
-    size = _font_size(text, path, DRAW_HEIGHT * rng.uniform(0.85, 1.15))
-    mask = _draw_text(text, path, size)
+    size = font_size_for(text, path, DRAW_HEIGHT * rng.uniform(0.85, 1.15))
+    mask = draw_text(text, path, size)
     mask = _stroke(mask, int(rng.choice(STROKE_KERNELS)))
-    mask = _warp(mask, shear=rng.uniform(-SHEAR, SHEAR), angle_deg=rng.uniform(-ROTATION_DEG, ROTATION_DEG))
-    canvas = _place(_crop_to_ink(mask), height, width, rng)  # (height, width)
-    return _ink_on_paper(_scan_marks(canvas, rng), rng)
+    mask = warp(mask, shear=rng.uniform(-SHEAR, SHEAR), angle_deg=rng.uniform(-ROTATION_DEG, ROTATION_DEG))
+    canvas = _place(crop_mask(mask), height, width, rng)  # (height, width)
+    return ink_on_paper(_scan_marks(canvas, rng), rng)
