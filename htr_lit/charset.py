@@ -7,6 +7,12 @@ from collections.abc import Iterable, Sequence
 BLANK = 0
 
 
+def min_ctc_frames(labels: Sequence[int] | str) -> int:
+    """Frames CTC needs to emit a label: its length plus one blank between each adjacent repeated pair
+    ("aa" needs a-blank-a). A label longer than its image's frames cannot be learned."""
+    return len(labels) + sum(a == b for a, b in zip(labels, labels[1:]))
+
+
 class Charset:
     """Characters seen in the training labels; index 0 is the CTC blank.
 
