@@ -13,13 +13,9 @@ import pytest
 import torch
 
 from htr_lit.decoding.beam import BeamSearchDecoder
+from htr_lit.decoding.closest import ClosestWordDecoder
 from htr_lit.decoding.greedy import GreedyDecoder
-from htr_lit.decoding.lexicon import (
-    ClosestWordDecoder,
-    WordBeamSearchDecoder,
-    split_words,
-    words_from_texts,
-)
+from htr_lit.decoding.lexicon import WordBeamSearchDecoder, split_words, words_from_texts
 from htr_lit.decoding.lm import CharNgramLM, WordBigramLM
 from htr_lit.decoding.trie import Trie
 
