@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-BLANK = 0
+
+def min_ctc_frames(labels: Sequence[int] | str) -> int:
+    """Frames CTC needs to emit a label: its length plus one blank between each adjacent repeated pair
+    ("aa" needs a-blank-a). A label longer than its image's frames cannot be learned."""
+    return len(labels) + sum(a == b for a, b in zip(labels, labels[1:]))
 
 
 class Charset:
@@ -42,14 +46,8 @@ class Charset:
     def unknown(self, text: str) -> set[str]:
         return {c for c in text if c not in self._index}
 
-    def decode(self, indices: Iterable[int]) -> str:
-        return "".join(self.chars[i - 1] for i in indices if i != BLANK)
-
     def __len__(self) -> int:
         return len(self.chars)
-
-    def __contains__(self, char: str) -> bool:
-        return char in self._index
 
     def __repr__(self) -> str:
         return f"Charset({len(self.chars)} chars: {''.join(self.chars)!r})"

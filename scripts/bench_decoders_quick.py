@@ -24,8 +24,9 @@ import torch
 
 from htr_lit.decoding.base import Hypothesis
 from htr_lit.decoding.beam import BeamSearchDecoder
+from htr_lit.decoding.closest import ClosestWordDecoder
 from htr_lit.decoding.greedy import GreedyDecoder
-from htr_lit.decoding.lexicon import ClosestWordDecoder, WordBeamSearchDecoder
+from htr_lit.decoding.lexicon import WordBeamSearchDecoder
 from htr_lit.decoding.lm import CharNgramLM
 
 TOKENS = ["", *string.ascii_lowercase, *string.ascii_uppercase, *string.digits, *"äöüÄÖÜß", *" .,-'!?:;\""]

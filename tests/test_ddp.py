@@ -137,3 +137,22 @@ def test_trainer_options_compose(tmp_path, option, accelerator, strategy, pin):
     if accelerator == "cpu":  # buildable here (DDP processes start only at fit)
         trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
         assert trainer.world_size == (2 if strategy else 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scheduler", ["onecycle", "cosine"])
+@pytest.mark.parametrize("steps, epochs", [(1, 1), (10, 2)])
+def test_short_ddp_training_runs(csv_dataset, tmp_path, scheduler, steps, epochs):
+    """2 gloo processes, 1 or 10 optimizer steps each (10 train images, batch 1: 5 per rank and epoch):
+    the LR schedule is built for any run length (OneCycleLR divided by zero at 10 steps)."""
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
+    args = ["data=csv", f"data.source.csv_path={csv_dataset}", *TINY_MODEL, "data.batch_size=1", "data.augment=none",
+            f"model/scheduler={scheduler}", "trainer=ddp_cpu", "trainer.devices=2", f"trainer.max_epochs={epochs}",
+            f"++trainer.limit_train_batches={steps}" if steps < 5 else "trainer.limit_train_batches=null",
+            f"hydra.run.dir={run_dir}"]
+    proc = subprocess.run([sys.executable, "-m", "htr_lit.train", *args], capture_output=True, text=True, env=env,
+                          timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert last["global_step"] == steps

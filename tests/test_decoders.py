@@ -13,15 +13,11 @@ import pytest
 import torch
 
 from htr_lit.decoding.beam import BeamSearchDecoder
+from htr_lit.decoding.closest import ClosestWordDecoder
 from htr_lit.decoding.greedy import GreedyDecoder
-from htr_lit.decoding.lexicon import (
-    ClosestWordDecoder,
-    WordBeamSearchDecoder,
-    split_words,
-    words_from_texts,
-)
+from htr_lit.decoding.lexicon import WordBeamSearchDecoder, split_words, words_from_texts
 from htr_lit.decoding.lm import CharNgramLM, WordBigramLM
-from htr_lit.decoding.trie import Trie
+from htr_lit.decoding.trie import Trie, TrieNode
 
 AB = ["", "a", "b"]
 ABC = ["", "a", "b", "c"]
@@ -35,6 +31,18 @@ def frames(tokens: list[str], rows: list[dict[str, float]], rest: float = 1e-6) 
             out[t, tokens.index(tok)] = p
     out /= out.sum(dim=1, keepdim=True)
     return out.log().unsqueeze(0)
+
+
+def lm_next(lm: CharNgramLM, context: str) -> np.ndarray:
+    """log P(. | the word prefix `context`) over the LM's vocab + <unk> + </w>."""
+    return lm.log_probs_state(lm.advance(lm.initial_state(), context))
+
+
+def lm_word(lm: CharNgramLM, text: str) -> float:
+    """log P(text as a whole word), end symbol included: by the chain rule over lm_next."""
+    return sum(float(lm_next(lm, text[:i])[lm.symbol_index(ch)]) for i, ch in enumerate(text)) + float(
+        lm_next(lm, text)[lm.end_index]
+    )
 
 
 def path(tokens: list[str], labels: str, p: float = 0.98) -> torch.Tensor:
@@ -189,7 +197,7 @@ def test_lm_fusion_score_is_ctc_plus_weighted_lm_plus_bonus() -> None:
     hyps = exhaustive_decoder(AB, lm=lm, lm_weight=0.7, insertion_bonus=0.3)(lp, lengths(lp))[0]
     assert {h.text for h in hyps} == set(ctc)
     for h in hyps:
-        assert h.score == pytest.approx(math.log(ctc[h.text]) + 0.7 * lm.score(h.text) + 0.3 * len(h.text))
+        assert h.score == pytest.approx(math.log(ctc[h.text]) + 0.7 * lm_word(lm, h.text) + 0.3 * len(h.text))
 
 
 def test_lm_pushes_the_beam_toward_its_continuation() -> None:
@@ -214,38 +222,27 @@ def test_pruned_frames_keep_the_beam_alive() -> None:
 def test_char_lm_distributions_sum_to_one() -> None:
     lm = CharNgramLM(4).fit(["hello", "help", "yellow", "he"], extra_chars="xyz")
     for ctx in ["", "h", "he", "hel", "hell", "qqq", "zz"]:
-        assert math.fsum(math.exp(x) for x in lm.log_probs_next(ctx)) == pytest.approx(1.0, abs=1e-12)
-    assert lm.symbols[-2:] == ["<unk>", "</w>"]
-    assert lm.log_prob("l", "he") > lm.log_prob("x", "he")  # seen beats unseen
-    assert lm.log_prob("x", "he") == lm.log_prob("Q", "he")  # an unseen char has the <unk> probability
-    assert lm.end_log_prob("hello") > lm.end_log_prob("hell")
-    assert lm.score("help") > lm.score("hlep")
-
-
-def test_char_lm_serialises_to_plain_containers(tmp_path) -> None:
-    lm = CharNgramLM(3).fit(["abc", "abd", "b"])
-    d = lm.to_dict()
-    torch.save({"lm": d}, tmp_path / "lm.pt")
-    loaded = CharNgramLM.from_dict(torch.load(tmp_path / "lm.pt", weights_only=True)["lm"])
-    for ctx in ["", "a", "ab", "zz"]:
-        assert loaded.log_probs_next(ctx).tolist() == lm.log_probs_next(ctx).tolist()
-    (tmp_path / "words.txt").write_text("abc\nabd\n\nb\n", encoding="utf-8")
-    from_file = CharNgramLM.from_text_file(tmp_path / "words.txt", order=3)
-    assert from_file.to_dict() == d
+        assert math.fsum(math.exp(x) for x in lm_next(lm, ctx)) == pytest.approx(1.0, abs=1e-12)
+    assert (lm.unk_index, lm.end_index) == (len(lm.vocab), len(lm.vocab) + 1) and "x" in lm.vocab
+    he = lm_next(lm, "he")
+    assert he[lm.symbol_index("l")] > he[lm.symbol_index("x")]  # seen beats unseen
+    assert lm.symbol_index("Q") == lm.unk_index and he[lm.symbol_index("x")] == he[lm.unk_index]  # unseen: backoff only
+    assert lm_next(lm, "hello")[lm.end_index] > lm_next(lm, "hell")[lm.end_index]
+    assert lm_word(lm, "help") > lm_word(lm, "hlep")
 
 
 def test_decoders_survive_deepcopy_and_pickle() -> None:
     lm = CharNgramLM(3).fit(["ab", "ba"])
-    lm.log_probs_next("a")  # fill the cache
+    lm_next(lm, "a")  # fill the cache
     dec = BeamSearchDecoder(AB, lm=lm)
     lp = path(AB, "a-b")
     for clone in (copy.deepcopy(dec), pickle.loads(pickle.dumps(dec))):
         assert clone(lp, lengths(lp)) == dec(lp, lengths(lp))
-        assert clone.lm.log_probs_next("a").tolist() == lm.log_probs_next("a").tolist()
+        assert lm_next(clone.lm, "a").tolist() == lm_next(lm, "a").tolist()
 
 
 def test_word_bigram_lm_prefers_seen_pairs() -> None:
-    lm = WordBigramLM.from_sequences([["the", "cat"], ["the", "cat"], ["a", "cot"]])
+    lm = WordBigramLM({"the": 2, "cat": 2, "a": 1, "cot": 1}, {("the", "cat"): 2, ("a", "cot"): 1})
     assert lm.log_prob("cat", "the") > lm.log_prob("cot", "the")
     assert lm.log_prob("cat") > lm.log_prob("dog")
 
@@ -258,26 +255,34 @@ def test_words_from_texts_splits_runs_of_letters() -> None:
     assert split_words("don't", word_chars="dont'") == ["don't"]
 
 
+def find(trie: Trie, prefix: str) -> TrieNode | None:
+    """The node of `prefix` by walking the children from the root (None: no word starts with it)."""
+    node: TrieNode | None = trie.root
+    for ch in prefix:
+        node = node.children.get(ch) if node is not None else None
+    return node
+
+
 def test_trie() -> None:
     trie = Trie(["cat", "cot", "cat", "co"])
-    assert len(trie) == 3 and "cat" in trie and "ca" not in trie
-    assert trie.find("c").best == "cat"  # most frequent completion
-    assert sorted(trie.words()) == ["cat", "co", "cot"]
+    assert trie.sorted_words == ["cat", "co", "cot"] and trie.counts == [2, 1, 1]
+    assert find(trie, "c").best == "cat"  # most frequent completion
+    assert find(trie, "cat").word == "cat" and find(trie, "ca").word is None
 
 
 def test_lazy_trie_nodes_match_an_eager_walk() -> None:
     words = {"a": 1, "ab": 4, "abc": 2, "abd": 4, "b": 1, "ba": 3, "zz": 1, "äu": 2}
     trie = Trie(words)
     for prefix in ["", "a", "ab", "b", "z", "ä"]:
-        node = trie.find(prefix)
+        node = find(trie, prefix)
         starting = {w: n for w, n in words.items() if w.startswith(prefix)}
         assert set(node.children) == {w[len(prefix)] for w in starting if len(w) > len(prefix)}
         assert node.word == (prefix if prefix in words else None)
         # most frequent completion, ties to the alphabetically first
         assert node.best == min(starting, key=lambda w: (-starting[w], w))
-    assert trie.find("abx") is None and trie.find("c") is None
-    assert "abd" in trie and "abe" not in trie and "" not in trie
-    assert trie.find("ab").count == 4 and trie.find("abd").children == {}
+    assert find(trie, "abx") is None and find(trie, "c") is None
+    assert find(trie, "abd").word == "abd" and find(trie, "abe") is None and trie.root.word is None
+    assert trie.counts[find(trie, "ab").lo] == 4 and find(trie, "abd").children == {}
 
 
 def test_word_beam_ignore_case_matches_any_casing() -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 from hydra.utils import instantiate
 
-from htr_lit.models.ctc import min_ctc_frames
+from htr_lit.charset import min_ctc_frames
 from htr_lit.models.encoders import ConvEncoder
 from htr_lit.models.sequence.bilstm import BiLSTM
 from tests.conftest import compose_cfg
@@ -94,3 +96,11 @@ def test_encoder_frames_and_min_width():
 @pytest.mark.parametrize(("label", "frames"), [("ab", 2), ("aa", 3), ("aab", 4), ("abba", 5), ("", 0)])
 def test_min_ctc_frames(label, frames):
     assert min_ctc_frames(label) == frames
+
+
+@pytest.mark.slow
+def test_data_module_does_not_import_the_models():
+    """min_ctc_frames is a property of a label (htr_lit.charset): loading data needs no model code."""
+    code = "import sys, htr_lit.data.datamodule; print(sorted(m for m in sys.modules if m.startswith('htr_lit.models')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "[]"

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from htr_lit.models.encoders import ConvEncoder
-from htr_lit.models.receptive_field import conv_stack_rf, encoder_rf_pixels, total_rf
+from htr_lit.models.receptive_field import conv_stack_rf, total_rf, width_rf_and_jump
 from htr_lit.models.sequence.bilstm import BiLSTM
 from htr_lit.models.sequence.dilated import DilatedConv
 from htr_lit.models.sequence.identity import Identity
@@ -161,7 +161,7 @@ def test_encoder_receptive_field_in_pixels():
     """simple encoder along width: 5 convs k3, width pools 2, 2, 1, 1, 1. By hand (rf, jump):
     conv (3, 1), pool (4, 2), conv (8, 2), pool (10, 4), then 3 convs +8 each -> 34 pixels, jump 4."""
     enc = ConvEncoder(64, [2] * 5, [3] * 5, SIMPLE_POOLS)
-    assert encoder_rf_pixels(enc) == 34
+    assert width_rf_and_jump(enc.modules()) == (34, 4)
     # Empirically: with average pools (same window as max pools) the net is linear on positive weights.
     for i, m in enumerate(enc.net):
         if isinstance(m, nn.MaxPool2d):

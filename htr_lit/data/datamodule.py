@@ -10,7 +10,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from htr_lit.charset import Charset
+from htr_lit.charset import Charset, min_ctc_frames
 from htr_lit.data.augment import build_augment
 from htr_lit.data.collate import collate
 from htr_lit.data.dataset import WordDataset, load_images
@@ -18,7 +18,6 @@ from htr_lit.data.preprocess import Preprocess
 from htr_lit.data.sample import Sample
 from htr_lit.data.sampler import BucketBatchSampler
 from htr_lit.data.splits import describe_split
-from htr_lit.models.ctc import min_ctc_frames
 
 log = logging.getLogger(__name__)
 # "fit" validates the test split too, so one message lists the bad rows of every split before training.

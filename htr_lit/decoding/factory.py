@@ -19,8 +19,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from htr_lit.decoding.base import Decoder
 from htr_lit.decoding.beam import BeamSearchDecoder
+from htr_lit.decoding.closest import ClosestWordDecoder
 from htr_lit.decoding.greedy import GreedyDecoder
-from htr_lit.decoding.lexicon import ClosestWordDecoder, WordBeamSearchDecoder
+from htr_lit.decoding.lexicon import WordBeamSearchDecoder
 from htr_lit.decoding.lm import CharNgramLM
 
 log = logging.getLogger(__name__)

@@ -1,9 +1,8 @@
 """Small language models for CTC decoding: a character n-gram LM and a word unigram/bigram LM.
 
 Both use interpolated Witten-Bell smoothing: no tuning knobs, and every distribution is a proper one
-(it sums to 1 over the vocabulary + the unknown symbol + the end symbol). The character LM is stored
-as plain dicts/lists/str/int (`to_dict`) so that it can ride inside a checkpoint loaded with
-`torch.load(weights_only=True)`.
+(it sums to 1 over the vocabulary + the unknown symbol + the end symbol). The LMs are estimated at eval
+time from the checkpoint's training transcriptions and never stored.
 """
 
 from __future__ import annotations
@@ -12,21 +11,19 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 BOS = "\x02"  # begin-of-word padding inside contexts
 EOW = "\x03"  # end-of-word event
-FORMAT = "htr_lit.char_ngram_lm/1"
 
 
 class CharNgramLM:
     """Character n-gram LM over words (or lines) with begin/end-of-word symbols.
 
     The symbols are `vocab` (sorted characters) + `<unk>` + `</w>`; `symbol_index` maps them to the
-    positions of `log_probs_next`. Characters never seen in training share the `<unk>` probability.
+    positions of `log_probs_state`. Characters never seen in training share the `<unk>` probability.
     The LM is meant to be fitted once (`fit`) and then only queried; queries are LRU-cached on the
     last `order - 1` symbols, which is all the model looks at.
     """
@@ -40,7 +37,7 @@ class CharNgramLM:
         self.counts: dict[str, dict[str, int]] = {}  # context (0..order-1 symbols) -> next symbol -> count
         self._rebuild()
 
-    # ------------------------------------------------------------------ training / (de)serialisation
+    # ------------------------------------------------------------------ training
     def fit(self, texts: Iterable[str], extra_chars: Iterable[str] = ()) -> CharNgramLM:
         """Count n-grams of every text (each padded with begin symbols and closed by `</w>`).
 
@@ -64,45 +61,14 @@ class CharNgramLM:
         self._rebuild()
         return self
 
-    @classmethod
-    def from_text_file(cls, path: str | Path, order: int = 4, extra_chars: Iterable[str] = ()) -> CharNgramLM:
-        """Fit on a UTF-8 file with one text (word or line) per line; empty lines are skipped."""
-        with open(path, encoding="utf-8") as f:
-            texts = [line.rstrip("\r\n") for line in f]
-        return cls(order).fit((t for t in texts if t), extra_chars)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain containers only (str/int/list/dict): safe for `torch.load(weights_only=True)` and JSON."""
-        return {
-            "format": FORMAT,
-            "order": self.order,
-            "vocab": list(self.vocab),
-            "counts": {ctx: dict(c) for ctx, c in self.counts.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], cache_size: int = 65536) -> CharNgramLM:
-        if d.get("format") != FORMAT:
-            raise ValueError(f"not a character n-gram LM dict (format={d.get('format')!r})")
-        lm = cls(int(d["order"]), cache_size)
-        lm.vocab = [str(c) for c in d["vocab"]]
-        lm.counts = {str(ctx): {str(s): int(v) for s, v in c.items()} for ctx, c in d["counts"].items()}
-        lm._rebuild()
-        return lm
-
     def __getstate__(self) -> dict[str, Any]:  # pickle / deepcopy without the (unpicklable) query cache
-        return {"cache_size": self.cache_size, **self.to_dict()}
+        return {k: v for k, v in self.__dict__.items() if k != "_cached"}
 
     def __setstate__(self, d: dict[str, Any]) -> None:
-        self.__dict__.update(CharNgramLM.from_dict(d, d["cache_size"]).__dict__)
+        self.__dict__.update(d)
         self._cached = lru_cache(maxsize=self.cache_size)(self._compute)  # bound to this object
 
     # ------------------------------------------------------------------ queries
-    @property
-    def symbols(self) -> list[str]:
-        """Distribution order of `log_probs_next`: vocab characters, then `<unk>`, then `</w>`."""
-        return [*self.vocab, "<unk>", "</w>"]
-
     @property
     def unk_index(self) -> int:
         return len(self.vocab)
@@ -128,39 +94,13 @@ class CharNgramLM:
         k = self.order - 1
         return (state + chars)[-k:] if k else ""
 
-    def state_of(self, context: str) -> str:
-        return self.advance(self.initial_state(), context)
-
     def log_probs_state(self, state: str) -> np.ndarray:
-        """Natural-log distribution over `symbols` after `state` (read-only, cached)."""
+        """Natural-log distribution over vocab + `<unk>` + `</w>` after `state` (read-only, cached)."""
         return self._cached(state)
-
-    def log_probs_next(self, context: str) -> np.ndarray:
-        """Natural-log distribution over `symbols` for the next symbol after the word prefix `context`.
-
-        Use `token_map` to index it by a decoder's token indices: `lm.log_probs_next(ctx)[lm.token_map(tokens)]`.
-        """
-        return self._cached(self.state_of(context))
-
-    def log_prob(self, next_char: str, context: str) -> float:
-        """log P(next_char | context); `context` is the word prefix (no begin symbols)."""
-        return float(self.log_probs_next(context)[self.symbol_index(next_char)])
-
-    def end_log_prob(self, context: str) -> float:
-        """log P(end of word | context)."""
-        return float(self.log_probs_next(context)[self.end_index])
-
-    def score(self, text: str) -> float:
-        """log P(text as a whole word), end symbol included."""
-        state, total = self.initial_state(), 0.0
-        for ch in text:
-            total += float(self.log_probs_state(state)[self.symbol_index(ch)])
-            state = self.advance(state, ch)
-        return total + float(self.log_probs_state(state)[self.end_index])
 
     # ------------------------------------------------------------------ internals
     def _rebuild(self) -> None:
-        """Index the counts as arrays and reset the query cache (after fit / from_dict)."""
+        """Index the counts as arrays and reset the query cache (after fit)."""
         self._index = {c: i for i, c in enumerate(self.vocab)}
         self._index[EOW] = len(self.vocab) + 1
         n_sym = len(self.vocab) + 2
@@ -206,16 +146,6 @@ class WordBigramLM:
             follow = self._follow.setdefault(a, {})
             follow[b] = follow.get(b, 0) + c
         self._follow_tot = {a: (sum(d.values()), len(d)) for a, d in self._follow.items()}
-
-    @classmethod
-    def from_sequences(cls, sequences: Iterable[Sequence[str]]) -> WordBigramLM:
-        """Unigrams and bigrams from word sequences (e.g. the words of each training label)."""
-        uni: Counter[str] = Counter()
-        bi: Counter[tuple[str, str]] = Counter()
-        for seq in sequences:
-            uni.update(seq)
-            bi.update(zip(seq[:-1], seq[1:]))
-        return cls(uni, bi)
 
     def unigram(self, word: str) -> float:
         return (self.unigrams.get(word, 0) + 1) / (self._total + self._types + 1)

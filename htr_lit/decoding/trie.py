@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 
 _END = "\U0010ffff"  # sorts after every character: prefix + _END bounds the range of a prefix
 
@@ -31,14 +31,6 @@ class TrieNode:
         self.word: str | None = prefix if lo < hi and words[lo] == prefix and prefix else None
         self._children: dict[str, TrieNode] | None = None
         self._best: str | None = None
-
-    @property
-    def is_word(self) -> bool:
-        return self.word is not None
-
-    @property
-    def count(self) -> int:
-        return self.trie.counts[self.lo] if self.word is not None else 0
 
     @property
     def children(self) -> dict[str, TrieNode]:
@@ -64,14 +56,14 @@ class TrieNode:
         return self._best
 
     def __repr__(self) -> str:
-        return f"TrieNode({self.prefix!r}, word={self.is_word}, words={self.hi - self.lo})"
+        return f"TrieNode({self.prefix!r}, word={self.word is not None}, words={self.hi - self.lo})"
 
 
 class Trie:
     """Words with counts (an iterable, where repeats add up, or a mapping word -> count).
 
     Every node knows its prefix, whether it ends a word and its best completion. Nodes are made
-    on demand and kept, so a search only pays for the prefixes it visits.
+    on demand (walk `root.children`) and kept, so a search only pays for the prefixes it visits.
     """
 
     def __init__(self, words: Iterable[str] | Mapping[str, int] = ()) -> None:
@@ -80,25 +72,3 @@ class Trie:
         self.sorted_words: list[str] = sorted(counts)
         self.counts: list[int] = [counts[w] for w in self.sorted_words]
         self.root = TrieNode(self, "", 0, len(self.sorted_words))
-
-    def find(self, prefix: str) -> TrieNode | None:
-        """The node of `prefix`, or None when no dictionary word starts with it."""
-        node: TrieNode | None = self.root
-        for ch in prefix:
-            node = node.children.get(ch)
-            if node is None:
-                return None
-        return node
-
-    def __contains__(self, word: object) -> bool:
-        if not isinstance(word, str) or not word:
-            return False
-        i = bisect_left(self.sorted_words, word)
-        return i < len(self.sorted_words) and self.sorted_words[i] == word
-
-    def __len__(self) -> int:
-        return len(self.sorted_words)
-
-    def words(self) -> Iterator[str]:
-        """All words, in sorted order."""
-        return iter(self.sorted_words)

@@ -6,11 +6,6 @@ import torch
 from torch import nn
 
 
-def min_ctc_frames(labels: list[int] | str) -> int:
-    """Frames CTC needs to emit a label: its length plus one blank between each repeated pair."""
-    return len(labels) + sum(a == b for a, b in zip(labels, labels[1:]))
-
-
 class CTCLoss(nn.Module):
     def __init__(self, blank: int = 0) -> None:
         super().__init__()

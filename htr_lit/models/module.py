@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,6 +16,7 @@ from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.metrics import text_metrics
 from htr_lit.models.ctc import CTCLoss
 from htr_lit.models.encoders import ConvEncoder
+from htr_lit.models.schedules import build_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +130,8 @@ class HTRModule(L.LightningModule):
         optimizer = self._optimizer(params=self.parameters())
         if self._scheduler is None:
             return optimizer
-        kwargs: dict[str, Any] = {}
-        if "total_steps" in inspect.signature(self._scheduler.func).parameters:
-            kwargs["total_steps"] = int(self.trainer.estimated_stepping_batches)
-        scheduler = self._scheduler(optimizer=optimizer, **kwargs)
+        # Any positive length works, 1 step included (see htr_lit.models.schedules).
+        scheduler = build_scheduler(self._scheduler, optimizer, int(self.trainer.estimated_stepping_batches))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.scheduler_interval}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -43,12 +43,6 @@ def width_rf_and_jump(modules: Iterable[nn.Module]) -> tuple[int, int]:
     return rf, jump
 
 
-def encoder_rf_pixels(encoder: nn.Module) -> int:
-    """The CNN encoder's receptive field in input pixels along the width (its layers run in
-    registration order, as in ConvEncoder's nn.Sequential)."""
-    return width_rf_and_jump(encoder.modules())[0]
-
-
 def total_rf(encoder: nn.Module, sequence: nn.Module) -> dict[str, int | None]:
     """The sequence model's RF in frames and the whole network's RF in input pixels along the width.
 

@@ -6,11 +6,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-
-def collapse_height(x: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) -> (B, W, C*H): one feature vector per column (time step)."""
-    B, C, H, W = x.shape
-    return x.reshape(B, C * H, W).transpose(1, 2)
+from htr_lit.models.sequence.common import collapse_height
 
 
 class BiLSTM(nn.Module):

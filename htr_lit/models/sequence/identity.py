@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from htr_lit.models.sequence.bilstm import collapse_height
-from htr_lit.models.sequence.dilated import keep_mask
+from htr_lit.models.sequence.common import collapse_height, keep_mask
 
 
 class Identity(nn.Module):

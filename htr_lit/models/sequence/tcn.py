@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from htr_lit.models.receptive_field import conv_stack_rf
-from htr_lit.models.sequence.dilated import check_conv_args, keep_mask, make_activation, make_norm
+from htr_lit.models.sequence.common import check_conv_args, keep_mask, make_activation, make_norm
 
 
 class SeparableBlock(nn.Module):
