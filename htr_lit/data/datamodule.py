@@ -49,6 +49,10 @@ class HTRDataModule(L.LightningDataModule):
         img_height: int = 64,
         max_width: int = 1024,
         min_width: int = 16,
+        crop_ink: bool = False,
+        crop_margin: float = 0.08,
+        contrast: bool = False,
+        deslant: bool = False,
         batch_size: int = 32,
         eval_batch_size: int = 64,
         num_workers: int = 2,
@@ -64,7 +68,9 @@ class HTRDataModule(L.LightningDataModule):
             raise ValueError(f"data.on_error={on_error!r}: choose raise or skip")
         self.source = source
         self.extra_train_sources = list(extra_train_sources)
-        self.preprocess = Preprocess(img_height=img_height, max_width=max_width, min_width=min_width)
+        # Stored in every checkpoint: eval, predict and export preprocess exactly like this.
+        self.preprocess = Preprocess(img_height=img_height, max_width=max_width, min_width=min_width,
+                                     crop_ink=crop_ink, crop_margin=crop_margin, contrast=contrast, deslant=deslant)
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.num_workers, self.pin_memory, self.seed = num_workers, pin_memory, seed
         self.augment = build_augment(augment)  # validates the preset name early
