@@ -28,10 +28,12 @@ class SyntheticSource:
     def __init__(self, root: str, num_train: int = _SPEC.num_train, num_val: int = _SPEC.num_val,
                  num_test: int = _SPEC.num_test, seed: int = _SPEC.seed, font_dir: str | Sequence[str] | None = None,
                  word_lists: Sequence[str] | None = None, height: int = _SPEC.height,
-                 num_workers: int = DEFAULT_NUM_WORKERS, max_train: int | None = None) -> None:
+                 num_workers: int = DEFAULT_NUM_WORKERS, max_train: int | None = None,
+                 style: str = _SPEC.style, canvas_width: int = _SPEC.canvas_width) -> None:
         self.root = Path(root)
         self.spec = SyntheticSpec(num_train=num_train, num_val=num_val, num_test=num_test, seed=seed,
-                                  font_dir=font_dir, word_lists=word_lists, height=height)
+                                  font_dir=font_dir, word_lists=word_lists, height=height, style=style,
+                                  canvas_width=canvas_width)
         self.num_workers = num_workers
         self.max_train = max_train  # use only the first N training images (e.g. when mixed into real data)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from htr_lit.data.fonts import FontError
 from htr_lit.data.synth_samples import preview
-from htr_lit.data.synth_spec import DEFAULT_NUM_WORKERS, DEFAULT_SPEC, SyntheticSpec
+from htr_lit.data.synth_spec import DEFAULT_NUM_WORKERS, DEFAULT_SPEC, STYLES, SyntheticSpec
 from htr_lit.data.synthetic import PREVIEW_FILE, DatasetMismatchError, ensure_dataset, generate
 from htr_lit.data.words import WordListError
 
@@ -20,7 +20,7 @@ def _parser() -> argparse.ArgumentParser:
     """The htr-synth command line; its defaults are SyntheticSpec's."""
     parser = argparse.ArgumentParser(
         prog="htr-synth",
-        description="Generate the synthetic handwritten-word dataset (words rendered with handwriting fonts) "
+        description="Generate a synthetic handwriting dataset (words or place names rendered with handwriting fonts) "
         "into DIR: images/{train,val,test}/*.png, {train,val,test}.csv and meta.json. It is written once and "
         "reused: if DIR already holds a dataset with the same settings, nothing is done.",
     )
@@ -38,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     add("--word-list", metavar="FILE", action="append", default=None, dest="word_lists",
         help="plain-text word list, one word a line; repeat for several, sampled equally "
         "(default: /usr/share/dict/american-english and /usr/share/dict/ngerman)")
+    add("--style", choices=STYLES, default=spec.style,
+        help="words: single dictionary words cropped tight; names: German place/street names on "
+        "canvases like real form scans (default: %(default)s)")
+    add("--canvas-width", metavar="W", type=int, default=spec.canvas_width,
+        help="canvas width in pixels for --style names (default: %(default)s)")
     add("--height", metavar="H", type=int, default=spec.height, help="image height in pixels (default: %(default)s)")
     add("--workers", metavar="W", type=int, default=DEFAULT_NUM_WORKERS,
         help="worker processes; the result does not depend on it (default: %(default)s)")
@@ -52,7 +57,8 @@ def spec_from_args(args: argparse.Namespace) -> SyntheticSpec:
     """The spec the parsed command line asks for (one --font-dir is stored as a path, several as a list)."""
     font_dir = args.font_dir[0] if args.font_dir and len(args.font_dir) == 1 else args.font_dir
     return SyntheticSpec(num_train=args.num_train, num_val=args.num_val, num_test=args.num_test, seed=args.seed,
-                         font_dir=font_dir, word_lists=args.word_lists, height=args.height)
+                         font_dir=font_dir, word_lists=args.word_lists, height=args.height,
+                         style=args.style, canvas_width=args.canvas_width)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
