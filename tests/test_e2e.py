@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from htr_lit.train import train
-from tests.conftest import TINY_MODEL, compose_cfg, write_writer_labels
+from tests.helpers import TINY, compose_cfg, csv_data, write_writer_labels
 
 pytestmark = pytest.mark.slow
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled"}
@@ -27,14 +27,10 @@ def run_cli(module: str, *args: str, check: bool = True) -> subprocess.Completed
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    from tests.conftest import write_writer_labels
-
     root = tmp_path_factory.mktemp("data")
-    write_writer_labels(root)
     run_dir = tmp_path_factory.mktemp("run")
-    run_cli("htr_lit.train", "data=csv", f"data.source.csv_path={root / 'labels.csv'}",
-            "data.source.val_fraction=0.34", "data.source.test_fraction=0.34", *TINY_MODEL,
-            "trainer.max_epochs=2", f"hydra.run.dir={run_dir}")
+    run_cli("htr_lit.train", *csv_data(write_writer_labels(root)), *TINY, "trainer.max_epochs=2",
+            f"hydra.run.dir={run_dir}")
     return run_dir, root
 
 
@@ -94,8 +90,7 @@ def test_validation_curve_keeps_every_epoch_when_the_best_is_an_early_one(tmp_pa
     the curve in metrics.json must still hold every epoch. The monitor here (word accuracy, minimised;
     a tiny model never reads a word) keeps epoch 1 as the best: ties do not replace it."""
     csv_path = write_writer_labels(tmp_path / "data")
-    cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={csv_path}", "data.source.val_fraction=0.34",
-                                "data.source.test_fraction=0.34", *TINY_MODEL, "trainer.max_epochs=3",
+    cfg = compose_cfg("train", [*csv_data(csv_path), *TINY, "trainer.max_epochs=3",
                                 "callbacks.model_checkpoint.monitor=val/word_acc",
                                 "callbacks.model_checkpoint.mode=min", "callbacks.early_stopping=null",
                                 "logger=csv"], tmp_path / "run")

@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from htr_lit.checkpoint import CheckpointError
 from htr_lit.models.pretrained import load_encoder_weights
 from htr_lit.train import train
-from tests.conftest import compose_cfg, write_writer_labels
+from tests.helpers import compose_cfg, write_writer_labels
 from tests.tiny_ckpt import tiny_checkpoint
 
 TINY_ENCODER = "model.encoder.channels=[4,8,8,8,8]"

@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from htr_lit.config import CONFIG_DIR
 from htr_lit.records import previous_outcome, write_metrics
 from htr_lit.train import train
-from tests.conftest import compose_cfg, write_writer_labels
+from tests.helpers import compose_cfg, write_writer_labels
 from tests.tiny_ckpt import tiny_checkpoint
 
 ROOT = Path(__file__).parents[1]

@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from htr_lit.data.collate import collate
 from htr_lit.data.preprocess import Preprocess, to_tensor
-from tests.conftest import WORDS, compose_cfg, write_word_png
+from tests.helpers import WORDS, compose_cfg, write_word_png
 
 SEQUENCE_OVERRIDES = {
     "bilstm": ["model.sequence.hidden_size=8"],
