@@ -33,9 +33,10 @@ def compose_cfg(config_name: str, overrides: Sequence[str] = (), output_dir: Pat
     return cfg
 
 
-def csv_data(csv_path: Path) -> list[str]:
-    """data=csv on `csv_path`, a third of the writers each for validation and test (3 writers: 1 + 1 + 1)."""
-    return ["data=csv", f"data.source.csv_path={csv_path}", "data.source.val_fraction=0.34",
+def csv_data(csv_path: Path, option: str = "csv") -> list[str]:
+    """data=<option> (csv, or dhsd: a csv preset) on `csv_path`, a third of the writers each for validation
+    and test (write_writer_labels' 3 writers: 1 + 1 + 1)."""
+    return [f"data={option}", f"data.source.csv_path={csv_path}", "data.source.val_fraction=0.34",
             "data.source.test_fraction=0.34"]
 
 

@@ -125,6 +125,7 @@ def test_old_checkpoint_needs_lm_text(old_ckpt, tiny_ckpt, tmp_path):
         run_eval(old_ckpt, labels, tmp_path, "decoder=lexicon")
 
 
+@pytest.mark.slow
 def test_cli_error_names_the_key_to_set(old_ckpt, tmp_path):
     proc = run_cli("htr_lit.eval", f"ckpt_path={old_ckpt}", f"test_csv={tmp_path / 'unused.csv'}", "decoder=beam",
                    f"hydra.run.dir={tmp_path}", check=False)

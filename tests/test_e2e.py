@@ -13,7 +13,6 @@ import pytest
 from htr_lit.train import train
 from tests.helpers import TINY, compose_cfg, csv_data, write_writer_labels
 
-pytestmark = pytest.mark.slow
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled"}
 
 
@@ -34,6 +33,7 @@ def trained_run(tmp_path_factory):
     return run_dir, root
 
 
+@pytest.mark.slow
 def test_train_writes_checkpoints_and_metrics(trained_run):
     run_dir, _ = trained_run
     assert (run_dir / "checkpoints/best.ckpt").is_file()
@@ -45,6 +45,7 @@ def test_train_writes_checkpoints_and_metrics(trained_run):
     assert (run_dir / "csv/metrics.csv").is_file()
 
 
+@pytest.mark.slow
 def test_checkpoint_carries_everything_predict_needs(trained_run):
     """charset, model config, preprocessing and training texts (for the LM/lexicon decoders), loadable
     with weights_only=True (no pickled code)."""
@@ -57,6 +58,7 @@ def test_checkpoint_carries_everything_predict_needs(trained_run):
     assert "ß" in meta["charset"] and "Straße" in meta["train_texts"]
 
 
+@pytest.mark.slow
 def test_eval_on_csv_shortcut(trained_run, tmp_path):
     run_dir, root = trained_run
     proc = run_cli("htr_lit.eval", f"ckpt_path={run_dir / 'checkpoints/best.ckpt'}",
@@ -66,6 +68,7 @@ def test_eval_on_csv_shortcut(trained_run, tmp_path):
     assert "test/cer" in proc.stdout
 
 
+@pytest.mark.slow
 def test_predict_prints_path_tab_text_and_reports_bad_inputs(trained_run, tmp_path):
     run_dir, root = trained_run
     folder = tmp_path / "in"
@@ -80,6 +83,7 @@ def test_predict_prints_path_tab_text_and_reports_bad_inputs(trained_run, tmp_pa
     assert "broken.png" in proc.stderr and proc.returncode == 1
 
 
+@pytest.mark.slow
 def test_predict_unknown_checkpoint_is_a_clear_error(tmp_path):
     proc = run_cli("htr_lit.predict", f"ckpt_path={tmp_path / 'nope.ckpt'}", f"input={tmp_path}", check=False)
     assert proc.returncode != 0 and "checkpoint not found" in proc.stderr

@@ -103,6 +103,7 @@ def test_onnx_export_of_other_sequence_models(tmp_path, words, sequence):
     assert torch.equal(out_len, ref_len) and (out - ref).abs()[valid].max() <= ATOL
 
 
+@pytest.mark.slow
 def test_onnx_export_cli_and_bad_checkpoint(ckpts, tmp_path):
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
     run = [sys.executable, "-m", "htr_lit.export"]

@@ -18,7 +18,6 @@ from htr_lit.checkpoint import CheckpointError
 from htr_lit.resume import resolve_ckpt_path
 from tests.helpers import TINY, csv_data, write_writer_labels
 
-pytestmark = pytest.mark.slow
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
 EPOCHS, STEPS_PER_EPOCH = 3, 10  # 10 training images, batch size 1
 
@@ -35,6 +34,7 @@ def train_cmd(labels: Path, run_dir: Path, *extra: str) -> list[str]:
             f"hydra.run.dir={run_dir}", *extra]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_completes_the_same_run(labels, tmp_path):
     run_dir = tmp_path / "run"
     last = run_dir / "checkpoints/last.ckpt"
