@@ -103,3 +103,13 @@ def test_validation_curve_keeps_every_epoch_when_the_best_is_an_early_one(tmp_pa
     assert [p["epoch"] for p in record["curve/val"]] == [1, 2, 3]
     assert [p["step"] for p in record["curve/val"]] == [record["steps"] // 3 * k for k in (1, 2, 3)]
     assert all(0.0 <= p["val/cer"] <= 2.0 for p in record["curve/val"])
+
+
+def test_debug_fast_dev_run_runs_one_batch_without_loggers(tmp_path, one_thread):
+    """debug=fast_dev_run: train, validate and test one batch each, on the CPU, with no logger (so no
+    callback that needs one either)."""
+    cfg = compose_cfg("train", [*csv_data(write_writer_labels(tmp_path / "data")), "debug=fast_dev_run", "size=tiny"],
+                      tmp_path / "run")
+    record = train(cfg)
+    assert record["status"] == "ok" and record["steps"] == 1 and 0 <= record["test/cer"] <= 2
+    assert not (tmp_path / "run" / "csv").exists()
