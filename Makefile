@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-dev system-deps train test lint data train-dhsd clean
+.PHONY: help setup setup-dev system-deps train test test-fast lint data train-dhsd clean
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ train: setup  ## train the default experiment (CRNN on built-in synthetic data) 
 
 test: setup-dev  ## run the test suite
 	$(BIN)/python -m pytest -q $(ARGS)
+
+test-fast: setup-dev  ## the test suite without the tests marked slow (those that run the CLIs in subprocesses)
+	$(BIN)/python -m pytest -q -m "not slow" $(ARGS)
 
 lint: setup-dev  ## ruff check
 	$(BIN)/ruff check .

@@ -1,6 +1,6 @@
 """Speed benchmark of every sequence model: `make bench` or `python scripts/bench.py [--quick] [--device cpu]`.
 
-For each sequence model (bilstm, dilated, none = CNN only, tcn) on the experiments' default encoder
+For each sequence model (bilstm, dilated, cnn_only, tcn) on the experiments' default encoder
 (compact) at height 64 x width 256 px (a typical rendered word; the synthetic data's median width is
 measured and reported next to it), on each device: training images/s (forward + backward + AdamW step),
 inference images/s at batch 64 (torch.inference_mode), latency at batch 1, peak memory of the training
@@ -35,7 +35,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parents[1]
-SEQUENCES = ["bilstm", "dilated", "none", "tcn"]
+SEQUENCES = ["bilstm", "dilated", "cnn_only", "tcn"]
 # ~80 output classes, like the synthetic data's charset (letters, digits, umlauts, punctuation) + blank.
 CHARSET = list(string.ascii_letters + string.digits + "äöüÄÖÜß.,;:!?'\"-&()/")
 RESULT_TAG = "BENCH_RESULT "

@@ -23,7 +23,7 @@ from htr_lit.data.formats import DatasetFormatError
 from htr_lit.data.sources import LabelsCSVSource
 from htr_lit.eval import evaluate
 from htr_lit.train import train
-from tests.conftest import TINY_MODEL, WORDS, compose_cfg, write_word_png
+from tests.helpers import TINY, WORDS, compose_cfg, write_word_png
 from tests.tiny_ckpt import tiny_checkpoint
 
 HEADER = "file_name,text\n"
@@ -254,7 +254,7 @@ def test_eval_test_csv_raises_naming_rows_or_skips_and_counts(ckpt, data, tmp_pa
 )
 def test_bad_model_override_fails_before_any_data_loads(tmp_path, overrides, message):
     # The data source points at a file that does not exist: a data error would mean data loaded first.
-    cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={tmp_path / 'missing.csv'}", *TINY_MODEL[:1],
+    cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={tmp_path / 'missing.csv'}", *TINY,
                                 *overrides], tmp_path)
     with pytest.raises(InstantiationException, match=message):
         train(cfg)

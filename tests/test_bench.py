@@ -12,6 +12,8 @@ import pytest
 import torch
 from torch import nn
 
+from tests.helpers import TINY
+
 ROOT = Path(__file__).parents[1]
 
 
@@ -24,9 +26,9 @@ def bench():
     return module
 
 
-def tiny(bench, sequence_override: str):
+def tiny(bench):
     return bench.Settings(width=64, train_batch=2, infer_batch=2, warmup=0, repeats=1, train_iters=1, infer_iters=1,
-                          latency_iters=1, overrides=["model.encoder.channels=[4,8,8,8,8]", sequence_override])
+                          latency_iters=1, overrides=list(TINY))
 
 
 def test_lstm_flops_match_a_hand_count(bench):
@@ -37,10 +39,9 @@ def test_lstm_flops_match_a_hand_count(bench):
     assert bench.lstm_flops(lstm, lambda: lstm(x)) == expected
 
 
-@pytest.mark.parametrize("sequence, override", [("bilstm", "model.sequence.hidden_size=8"),
-                                                ("dilated", "model.sequence.channels=8")])
-def test_measure_runs_every_figure_on_a_tiny_model(bench, sequence, override):
-    s = tiny(bench, override)
+@pytest.mark.parametrize("sequence", ["bilstm", "dilated"])
+def test_measure_runs_every_figure_on_a_tiny_model(bench, sequence):
+    s = tiny(bench)
     row = bench.measure(sequence, "cpu", "32-true", s)
     model, _ = bench.build_model(sequence, s.overrides)
     assert row["params"] == sum(p.numel() for p in model.parameters())

@@ -18,7 +18,7 @@ from htr_lit.checkpoint import load_model
 from htr_lit.data.datamodule import HTRDataModule
 from htr_lit.data.sampler import BucketBatchSampler
 from htr_lit.data.sources import LabelsCSVSource
-from tests.conftest import TINY_MODEL, compose_cfg
+from tests.helpers import TINY, compose_cfg
 
 ROOT = Path(__file__).parents[1]
 EVAL_BATCH = 7  # 30 test images -> batches of 7,7,7,7,2: rank 0 gets 3 batches, rank 1 gets 2
@@ -62,7 +62,7 @@ def test_train_shards_have_equal_step_counts_and_cover_everything(world):
 def make_checkpoint(csv_path: Path, out: Path) -> Path:
     """An untrained tiny model saved in htr-lit's checkpoint format: its predictions are varied
     (not all empty), which is what makes per-rank mistakes visible in the CER."""
-    cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={csv_path}", *TINY_MODEL], out)
+    cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={csv_path}", *TINY], out)
     torch.manual_seed(0)
     dm = instantiate(cfg.data)
     dm.setup("fit")
@@ -126,19 +126,6 @@ def test_two_process_ddp_cer_equals_single_process(csv_dataset, tmp_path):
     assert sorted(p.name for p in (tmp_path / "two").rglob("metrics.json")) == ["metrics.json"]
 
 
-@pytest.mark.parametrize("option, accelerator, strategy, pin", [
-    ("default", "cpu", None, False), ("cpu", "cpu", None, False), ("ddp_cpu", "cpu", "ddp", False),
-    ("gpu", "gpu", None, True), ("ddp", "gpu", "ddp", True)])
-def test_trainer_options_compose(tmp_path, option, accelerator, strategy, pin):
-    cfg = compose_cfg("train", [f"trainer={option}"], tmp_path)
-    assert cfg.trainer.accelerator == accelerator and cfg.trainer.get("strategy") == strategy
-    assert cfg.data.pin_memory is pin  # pinned host memory whenever a GPU is fed
-    assert cfg.trainer.use_distributed_sampler is False  # our sampler shards by itself
-    if accelerator == "cpu":  # buildable here (DDP processes start only at fit)
-        trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
-        assert trainer.world_size == (2 if strategy else 1)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("scheduler", ["onecycle", "cosine"])
 @pytest.mark.parametrize("steps, epochs", [(1, 1), (10, 2)])
@@ -147,7 +134,7 @@ def test_short_ddp_training_runs(csv_dataset, tmp_path, scheduler, steps, epochs
     the LR schedule is built for any run length (OneCycleLR divided by zero at 10 steps)."""
     run_dir = tmp_path / "run"
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
-    args = ["data=csv", f"data.source.csv_path={csv_dataset}", *TINY_MODEL, "data.batch_size=1", "data.augment=none",
+    args = ["data=csv", f"data.source.csv_path={csv_dataset}", *TINY, "data.batch_size=1", "data.augment=none",
             f"model/scheduler={scheduler}", "trainer=ddp_cpu", "trainer.devices=2", f"trainer.max_epochs={epochs}",
             f"++trainer.limit_train_batches={steps}" if steps < 5 else "trainer.limit_train_batches=null",
             f"hydra.run.dir={run_dir}"]

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
 from htr_lit.config import CONFIG_DIR
@@ -17,7 +15,7 @@ from htr_lit.decoding.beam import BeamSearchDecoder
 from htr_lit.decoding.factory import DecoderConfigError, build_decoder, decoder_name
 from htr_lit.eval import evaluate
 from htr_lit.predict import predict
-from tests.conftest import TINY_MODEL, WORDS, compose_cfg, write_writer_labels
+from tests.helpers import TINY, WORDS, compose_cfg, csv_data, write_writer_labels
 from tests.test_e2e import run_cli
 
 DECODERS = sorted(p.stem for p in (Path(CONFIG_DIR) / "decoder").glob("*.yaml"))  # every decoder= option
@@ -32,9 +30,8 @@ def tiny_ckpt(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("data")
     write_writer_labels(root)
     run_dir = tmp_path_factory.mktemp("run")
-    cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={root / 'labels.csv'}",
-                                "data.source.val_fraction=0.34", "data.source.test_fraction=0.34", *TINY_MODEL,
-                                "trainer.max_epochs=1", "logger=csv", "callbacks.progress_bar=null"], run_dir)
+    cfg = compose_cfg("train", [*csv_data(root / "labels.csv"), *TINY, "logger=csv", "callbacks.progress_bar=null"],
+                      run_dir)
     train(cfg)
     return run_dir / "checkpoints/best.ckpt", root / "labels.csv"
 
@@ -56,9 +53,7 @@ def run_eval(ckpt: Path, labels: Path, out: Path, *overrides: str) -> dict:
 
 
 def predict_cfg(ckpt: Path, inputs: Path, *overrides: str) -> DictConfig:
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="predict", overrides=[f"ckpt_path={ckpt}", f"input={inputs}", *overrides])
+    return compose_cfg("predict", [f"ckpt_path={ckpt}", f"input={inputs}", *overrides])
 
 
 @pytest.mark.parametrize("name", DECODERS)
@@ -130,6 +125,7 @@ def test_old_checkpoint_needs_lm_text(old_ckpt, tiny_ckpt, tmp_path):
         run_eval(old_ckpt, labels, tmp_path, "decoder=lexicon")
 
 
+@pytest.mark.slow
 def test_cli_error_names_the_key_to_set(old_ckpt, tmp_path):
     proc = run_cli("htr_lit.eval", f"ckpt_path={old_ckpt}", f"test_csv={tmp_path / 'unused.csv'}", "decoder=beam",
                    f"hydra.run.dir={tmp_path}", check=False)

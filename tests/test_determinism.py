@@ -5,15 +5,14 @@ from __future__ import annotations
 import pytest
 
 from htr_lit.train import train
-from tests.conftest import TINY_MODEL, compose_cfg
+from tests.helpers import TINY, compose_cfg, csv_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_run(csv_dataset, out_dir, seed: int) -> dict:
     cfg = compose_cfg("train", [
-        "data=csv", f"data.source.csv_path={csv_dataset}", "data.source.val_fraction=0.34",
-        "data.source.test_fraction=0.34", "data.img_height=32", "data.augment=light", *TINY_MODEL,
+        *csv_data(csv_dataset), *TINY, "data.img_height=32", "data.augment=light",
         "trainer.max_epochs=2", "trainer.deterministic=true", "+trainer.enable_progress_bar=false",
         "logger=csv", "~callbacks.progress_bar", f"seed={seed}",
     ], out_dir)

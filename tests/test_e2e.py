@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from htr_lit.train import train
-from tests.conftest import TINY_MODEL, compose_cfg, write_writer_labels
+from tests.helpers import TINY, compose_cfg, csv_data, write_writer_labels
 
-pytestmark = pytest.mark.slow
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled"}
 
 
@@ -27,17 +26,14 @@ def run_cli(module: str, *args: str, check: bool = True) -> subprocess.Completed
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    from tests.conftest import write_writer_labels
-
     root = tmp_path_factory.mktemp("data")
-    write_writer_labels(root)
     run_dir = tmp_path_factory.mktemp("run")
-    run_cli("htr_lit.train", "data=csv", f"data.source.csv_path={root / 'labels.csv'}",
-            "data.source.val_fraction=0.34", "data.source.test_fraction=0.34", *TINY_MODEL,
-            "trainer.max_epochs=2", f"hydra.run.dir={run_dir}")
+    run_cli("htr_lit.train", *csv_data(write_writer_labels(root)), *TINY, "trainer.max_epochs=2",
+            f"hydra.run.dir={run_dir}")
     return run_dir, root
 
 
+@pytest.mark.slow
 def test_train_writes_checkpoints_and_metrics(trained_run):
     run_dir, _ = trained_run
     assert (run_dir / "checkpoints/best.ckpt").is_file()
@@ -49,6 +45,7 @@ def test_train_writes_checkpoints_and_metrics(trained_run):
     assert (run_dir / "csv/metrics.csv").is_file()
 
 
+@pytest.mark.slow
 def test_checkpoint_carries_everything_predict_needs(trained_run):
     """charset, model config, preprocessing and training texts (for the LM/lexicon decoders), loadable
     with weights_only=True (no pickled code)."""
@@ -61,6 +58,7 @@ def test_checkpoint_carries_everything_predict_needs(trained_run):
     assert "ß" in meta["charset"] and "Straße" in meta["train_texts"]
 
 
+@pytest.mark.slow
 def test_eval_on_csv_shortcut(trained_run, tmp_path):
     run_dir, root = trained_run
     proc = run_cli("htr_lit.eval", f"ckpt_path={run_dir / 'checkpoints/best.ckpt'}",
@@ -70,6 +68,7 @@ def test_eval_on_csv_shortcut(trained_run, tmp_path):
     assert "test/cer" in proc.stdout
 
 
+@pytest.mark.slow
 def test_predict_prints_path_tab_text_and_reports_bad_inputs(trained_run, tmp_path):
     run_dir, root = trained_run
     folder = tmp_path / "in"
@@ -84,6 +83,7 @@ def test_predict_prints_path_tab_text_and_reports_bad_inputs(trained_run, tmp_pa
     assert "broken.png" in proc.stderr and proc.returncode == 1
 
 
+@pytest.mark.slow
 def test_predict_unknown_checkpoint_is_a_clear_error(tmp_path):
     proc = run_cli("htr_lit.predict", f"ckpt_path={tmp_path / 'nope.ckpt'}", f"input={tmp_path}", check=False)
     assert proc.returncode != 0 and "checkpoint not found" in proc.stderr
@@ -94,8 +94,7 @@ def test_validation_curve_keeps_every_epoch_when_the_best_is_an_early_one(tmp_pa
     the curve in metrics.json must still hold every epoch. The monitor here (word accuracy, minimised;
     a tiny model never reads a word) keeps epoch 1 as the best: ties do not replace it."""
     csv_path = write_writer_labels(tmp_path / "data")
-    cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={csv_path}", "data.source.val_fraction=0.34",
-                                "data.source.test_fraction=0.34", *TINY_MODEL, "trainer.max_epochs=3",
+    cfg = compose_cfg("train", [*csv_data(csv_path), *TINY, "trainer.max_epochs=3",
                                 "callbacks.model_checkpoint.monitor=val/word_acc",
                                 "callbacks.model_checkpoint.mode=min", "callbacks.early_stopping=null",
                                 "logger=csv"], tmp_path / "run")
@@ -104,3 +103,13 @@ def test_validation_curve_keeps_every_epoch_when_the_best_is_an_early_one(tmp_pa
     assert [p["epoch"] for p in record["curve/val"]] == [1, 2, 3]
     assert [p["step"] for p in record["curve/val"]] == [record["steps"] // 3 * k for k in (1, 2, 3)]
     assert all(0.0 <= p["val/cer"] <= 2.0 for p in record["curve/val"])
+
+
+def test_debug_fast_dev_run_runs_one_batch_without_loggers(tmp_path, one_thread):
+    """debug=fast_dev_run: train, validate and test one batch each, on the CPU, with no logger (so no
+    callback that needs one either)."""
+    cfg = compose_cfg("train", [*csv_data(write_writer_labels(tmp_path / "data")), "debug=fast_dev_run", "size=tiny"],
+                      tmp_path / "run")
+    record = train(cfg)
+    assert record["status"] == "ok" and record["steps"] == 1 and 0 <= record["test/cer"] <= 2
+    assert not (tmp_path / "run" / "csv").exists()

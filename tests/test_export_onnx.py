@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 
 from htr_lit.checkpoint import load_model
-from htr_lit.config import CONFIG_DIR
 from htr_lit.data.collate import collate
 from htr_lit.data.preprocess import to_tensor
 from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.export import ATOL, export, run_exported
+from tests.helpers import compose_cfg
 from tests.tiny_ckpt import tiny_checkpoint, word_images
 
 pytest.importorskip("onnxruntime")
@@ -45,9 +43,7 @@ def batch_of(paths: list[Path], pre) -> tuple[torch.Tensor, torch.Tensor]:
 
 def compose_export(overrides: list[str]):
     """htr_lit/conf/export.yaml composed as the CLI does (it has no `paths` group, unlike compose_cfg's configs)."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="export", overrides=overrides)
+    return compose_cfg("export", overrides)
 
 
 def do_export(ckpt: Path, fmt: str, out: Path) -> Path:
@@ -94,7 +90,7 @@ def test_torchscript_matches_pytorch_on_mixed_widths(ckpts, words, tmp_path):
     assert_parity(ckpts["bilstm"], exported, words)
 
 
-@pytest.mark.parametrize("sequence", ["tcn", "none"])
+@pytest.mark.parametrize("sequence", ["tcn", "cnn_only"])
 def test_onnx_export_of_other_sequence_models(tmp_path, words, sequence):
     ckpt = tiny_checkpoint(tmp_path, sequence, steps=3)
     model, pre = load_model(ckpt)
@@ -107,6 +103,7 @@ def test_onnx_export_of_other_sequence_models(tmp_path, words, sequence):
     assert torch.equal(out_len, ref_len) and (out - ref).abs()[valid].max() <= ATOL
 
 
+@pytest.mark.slow
 def test_onnx_export_cli_and_bad_checkpoint(ckpts, tmp_path):
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
     run = [sys.executable, "-m", "htr_lit.export"]

@@ -11,14 +11,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_class
 from omegaconf import OmegaConf, open_dict
 
 from htr_lit.config import CONFIG_DIR
-from tests.conftest import TINY_MODEL
+from tests.helpers import TINY, compose_cfg, csv_data
 
 ROOT = Path(__file__).parents[1]
 LAUNCHERS = {  # option -> (plugin module, launcher class, a key our file sets, its value)
@@ -26,12 +24,6 @@ LAUNCHERS = {  # option -> (plugin module, launcher class, a key our file sets, 
     "ray_cluster": ("hydra_plugins.hydra_ray_launcher", "ray_launcher.RayLauncher", "ray.remote.num_gpus", 1),
     "local_parallel": ("hydra_plugins.hydra_joblib_launcher", "joblib_launcher.JoblibLauncher", "n_jobs", 2),
 }
-
-
-def compose_with_hydra(overrides: list[str]):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="train", overrides=overrides, return_hydra_config=True)
 
 
 def test_every_launcher_file_is_covered():
@@ -42,7 +34,7 @@ def test_every_launcher_file_is_covered():
 def test_launcher_config_composes_onto_its_plugin(name):
     module, cls, key, value = LAUNCHERS[name]
     pytest.importorskip(module, reason='launcher plugins: pip install -e ".[cluster]"')
-    cfg = compose_with_hydra([f"hydra/launcher={name}"])
+    cfg = compose_cfg("train", [f"hydra/launcher={name}"], hydra=True)
     launcher = cfg.hydra.launcher
     assert launcher._target_ == f"{module}.{cls}"
     assert get_class(launcher._target_).__name__ == cls.split(".")[-1]
@@ -52,7 +44,7 @@ def test_launcher_config_composes_onto_its_plugin(name):
 
 
 def test_gpu_slot_spreads_jobs_over_the_visible_gpus(monkeypatch):
-    cfg = compose_with_hydra([])
+    cfg = compose_cfg("train", hydra=True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
     try:
         for num, slot in [(0, 0), (3, 3), (6, 2)]:
@@ -83,8 +75,7 @@ def loopback_only_prefix() -> list[str]:
 
 def multirun(tmp_path: Path, csv_path: Path, *launcher: str, prefix: Sequence[str] = ()) -> tuple[str, Path]:
     sweep_dir = tmp_path / "sweep"
-    args = ["-m", *launcher, "data=csv", f"data.source.csv_path={csv_path}", "data.source.val_fraction=0.34",
-            "data.source.test_fraction=0.34", *TINY_MODEL, "trainer.max_epochs=1", "trainer.limit_train_batches=2",
+    args = ["-m", *launcher, *csv_data(csv_path), *TINY, "trainer.limit_train_batches=2",
             "~callbacks.progress_bar", "seed=1,2", f"hydra.sweep.dir={sweep_dir}"]
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1",
            "RAY_DEDUP_LOGS": "0", "RAY_USAGE_STATS_ENABLED": "0"}

@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from htr_lit.charset import min_ctc_frames
 from htr_lit.models.encoders import ConvEncoder
 from htr_lit.models.sequence.bilstm import BiLSTM
-from tests.conftest import compose_cfg
+from tests.helpers import compose_cfg
 
 CONF = Path(__file__).parents[1] / "htr_lit" / "conf" / "model"
 ENCODERS = sorted(p.stem for p in (CONF / "encoder").glob("*.yaml"))

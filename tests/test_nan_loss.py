@@ -13,7 +13,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from tests.conftest import TINY_MODEL, compose_cfg
+from tests.helpers import TINY, compose_cfg
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +26,7 @@ def one_thread():
 
 def setup(csv_dataset, tmp_path, nan_batches: set[int], limit: int):
     cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={csv_dataset}", "data.img_height=32",
-                                "data.augment=none", *TINY_MODEL, "data.batch_size=4",
+                                "data.augment=none", *TINY, "data.batch_size=4",
                                 f"model.max_nonfinite_losses={limit}"], tmp_path)
     dm = instantiate(cfg.data)
     dm.setup("fit")

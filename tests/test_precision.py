@@ -10,7 +10,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from tests.conftest import TINY_MODEL, compose_cfg
+from tests.helpers import TINY, compose_cfg
 
 
 class Record(L.Callback):
@@ -30,8 +30,8 @@ class Record(L.Callback):
 
 @pytest.mark.parametrize("precision, conv_dtype", [("bf16-mixed", torch.bfloat16), ("32-true", torch.float32)])
 def test_cpu_precision_trains_a_few_steps(csv_dataset, tmp_path, precision, conv_dtype):
-    cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={csv_dataset}", *TINY_MODEL,
-                                "trainer=cpu", f"trainer.precision={precision}"], tmp_path)
+    cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={csv_dataset}", *TINY,
+                                "trainer=cpu", f"trainer.precision={precision}", "trainer.max_epochs=3"], tmp_path)
     dm = instantiate(cfg.data)
     dm.setup("fit")
     model = instantiate(cfg.model, charset=dm.charset.chars)
@@ -47,8 +47,7 @@ def test_cpu_precision_trains_a_few_steps(csv_dataset, tmp_path, precision, conv
 
 
 def build(tmp_path, csv_dataset, *overrides: str):
-    tiny = [o for o in TINY_MODEL if "hidden_size" not in o or not any("model/sequence" in x for x in overrides)]
-    cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={csv_dataset}", *tiny, *overrides], tmp_path)
+    cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={csv_dataset}", *TINY, *overrides], tmp_path)
     dm = instantiate(cfg.data)
     dm.setup("fit")
     torch.manual_seed(0)

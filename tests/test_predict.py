@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 
 from htr_lit.checkpoint import CheckpointError, load_model
-from htr_lit.config import CONFIG_DIR
 from htr_lit.predict import expand_inputs, predict
+from tests.helpers import compose_cfg
 from tests.tiny_ckpt import tiny_checkpoint, word_images
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -31,10 +29,8 @@ def images(tmp_path_factory) -> list[Path]:
 
 
 def run_predict(capsys, ckpt: Path, input: str | Path, *overrides: str) -> tuple[int, list[str], str]:
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        # Quoted: Hydra's override grammar rejects unquoted non-ASCII (e.g. Köln.png).
-        cfg = compose(config_name="predict", overrides=[f"ckpt_path={ckpt}", f"input='{input}'", *overrides])
+    # Quoted: Hydra's override grammar rejects unquoted non-ASCII (e.g. Köln.png).
+    cfg = compose_cfg("predict", [f"ckpt_path={ckpt}", f"input='{input}'", *overrides])
     failed = predict(cfg)
     out, err = capsys.readouterr()
     return failed, out.splitlines(), err

@@ -13,10 +13,8 @@ from hydra.utils import instantiate
 from htr_lit.checkpoint import CheckpointError
 from htr_lit.models.pretrained import load_encoder_weights
 from htr_lit.train import train
-from tests.conftest import compose_cfg, write_writer_labels
+from tests.helpers import TINY, compose_cfg, csv_data, write_writer_labels
 from tests.tiny_ckpt import tiny_checkpoint
-
-TINY_ENCODER = "model.encoder.channels=[4,8,8,8,8]"
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +31,7 @@ def build(tmp_path: Path, overrides: list[str], charset: list[str]):
 def test_encoder_weights_and_bn_statistics_are_copied_and_nothing_else(pretrained, tmp_path):
     source = torch.load(pretrained, weights_only=True)["state_dict"]
     torch.manual_seed(1)
-    model = build(tmp_path, ["model/sequence=dilated", "model.sequence.channels=8", TINY_ENCODER], list("xyz"))
+    model = build(tmp_path, ["model/sequence=dilated", *TINY], list("xyz"))
     seq_before = {k: v.clone() for k, v in model.sequence.state_dict().items()}
     head_before = {k: v.clone() for k, v in model.head.state_dict().items()}
     n = load_encoder_weights(model.encoder, pretrained)
@@ -48,7 +46,7 @@ def test_encoder_weights_and_bn_statistics_are_copied_and_nothing_else(pretraine
 
 
 def test_an_encoder_of_other_shape_is_refused_naming_file_and_tensor(pretrained, tmp_path):
-    model = build(tmp_path, ["model.encoder.channels=[4,8,8,8,16]", "model.sequence.hidden_size=8"], list("ab"))
+    model = build(tmp_path, [*TINY, "model.encoder.channels=[4,8,8,8,16]"], list("ab"))
     before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
     with pytest.raises(CheckpointError, match=rf"{pretrained.name}.*does not fit.*shape.*\(8, 8, 3, 3\) vs \(16, 8, 3, 3\)"):
         load_encoder_weights(model.encoder, pretrained)
@@ -56,7 +54,7 @@ def test_an_encoder_of_other_shape_is_refused_naming_file_and_tensor(pretrained,
 
 
 def test_missing_file_and_checkpoint_without_encoder(tmp_path):
-    model = build(tmp_path, [TINY_ENCODER, "model.sequence.hidden_size=8"], list("ab"))
+    model = build(tmp_path, TINY, list("ab"))
     with pytest.raises(CheckpointError, match="nope.ckpt: checkpoint not found"):
         load_encoder_weights(model.encoder, tmp_path / "nope.ckpt")
     torch.save({"state_dict": {"head.1.weight": torch.zeros(2, 2)}}, tmp_path / "head_only.ckpt")
@@ -65,9 +63,7 @@ def test_missing_file_and_checkpoint_without_encoder(tmp_path):
 
 
 def tiny_run(csv_path: Path, extra: list[str]) -> list[str]:
-    return [f"data.source.csv_path={csv_path}", "data=csv", "data.source.val_fraction=0.34",
-            "data.source.test_fraction=0.34", TINY_ENCODER, "model/sequence=none", "data.batch_size=8",
-            "data.eval_batch_size=8", "data.num_workers=0", "data.img_height=32", "logger=csv",
+    return [*csv_data(csv_path), *TINY, "model/sequence=cnn_only", "data.img_height=32", "logger=csv",
             "trainer.fast_dev_run=true", *extra]
 
 

@@ -16,32 +16,25 @@ import torch
 
 from htr_lit.checkpoint import CheckpointError
 from htr_lit.resume import resolve_ckpt_path
-from tests.conftest import TINY_MODEL, WORDS, write_word_png
+from tests.helpers import TINY, csv_data, write_writer_labels
 
-pytestmark = pytest.mark.slow
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
 EPOCHS, STEPS_PER_EPOCH = 3, 10  # 10 training images, batch size 1
 
 
 @pytest.fixture
 def labels(tmp_path: Path) -> Path:
-    lines = ["file_name,text,writer_id"]
-    for w in range(3):
-        for i, text in enumerate(WORDS):
-            write_word_png(tmp_path / f"data/w{w}/{i}.png", text)
-            lines.append(f"w{w}/{i}.png,{text},w{w}")
-    (tmp_path / "data/labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return tmp_path / "data/labels.csv"
+    return write_writer_labels(tmp_path / "data", height=32)
 
 
 def train_cmd(labels: Path, run_dir: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "htr_lit.train", "data=csv", f"data.source.csv_path={labels}",
-            "data.source.val_fraction=0.34", "data.source.test_fraction=0.34", "data.img_height=32",
-            *TINY_MODEL, "data.batch_size=1", f"trainer.max_epochs={EPOCHS}",
+    return [sys.executable, "-m", "htr_lit.train", *csv_data(labels), *TINY, "data.img_height=32",
+            "data.batch_size=1", f"trainer.max_epochs={EPOCHS}",
             "callbacks.last_checkpoint.every_n_train_steps=1", "callbacks.progress_bar=null",
             f"hydra.run.dir={run_dir}", *extra]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_completes_the_same_run(labels, tmp_path):
     run_dir = tmp_path / "run"
     last = run_dir / "checkpoints/last.ckpt"

@@ -12,33 +12,22 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from htr_lit.config import CONFIG_DIR
 from htr_lit.records import previous_outcome, write_metrics
 from htr_lit.train import train
-from tests.conftest import compose_cfg, write_writer_labels
+from tests.helpers import TINY, compose_cfg, csv_data, write_writer_labels
 from tests.tiny_ckpt import tiny_checkpoint
 
 ROOT = Path(__file__).parents[1]
-SWEEPS = sorted(p.stem for p in (ROOT / "htr_lit" / "conf" / "sweep").glob("*.yaml"))
+SWEEPS = sorted(p.stem for p in (ROOT / "htr_lit" / "conf" / "sweep").glob("*.yaml") if not p.stem.startswith("_"))
 JOB_COUNTS = {"rates": 12, "blocks": 12, "share": 6, "concat": 6, "matched": 12,
               "reproduce": 33, "reproduce_smoke": 11, "reproduce_gpu": 33, "reproduce_long": 4}
 ABLATIONS = sorted(p.stem for p in (ROOT / "htr_lit" / "conf" / "experiment" / "ablation").glob("*.yaml"))
 CHARSET = [chr(c) for c in range(33, 33 + 78)]  # 79 classes with the blank, as DHSD + synthetic
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled"}
-TINY = {"BiLSTM": ["model.sequence.hidden_size=8"], "DilatedConv": ["model.sequence.channels=8"],
-        "TCN": ["model.sequence.channels=8"], "Identity": []}
-
-
-def compose_hydra(overrides: list[str]):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="train", overrides=overrides, return_hydra_config=True)
 
 
 def expand(params) -> list[list[str]]:
@@ -56,14 +45,14 @@ def test_every_sweep_and_ablation_is_covered():
 
 @pytest.mark.parametrize("name", SWEEPS)
 def test_sweep_composes_into_its_jobs(name):
-    cfg = compose_hydra([f"sweep={name}"])
+    cfg = compose_cfg("train", hydra=True, overrides=[f"sweep={name}"])
     assert cfg.sweep_name == name and cfg.hydra.sweep.dir.endswith(f"sweeps/{name}")  # fixed: resumable
     jobs = expand(cfg.hydra.sweeper.params)
     assert len(jobs) == JOB_COUNTS[name]
     if name.startswith("reproduce"):  # the cells themselves are checked in test_ablation_cells_*
         jobs = [jobs[0], jobs[-1]]
     for job in [j for j in jobs if "seed=1" in j or name.startswith("reproduce")]:
-        job_cfg = compose_hydra([f"sweep={name}", *job])  # composes, its overrides land, its model builds
+        job_cfg = compose_cfg("train", hydra=True, overrides=[f"sweep={name}", *job])  # composes, its overrides land, its model builds
         for override in job:
             key, value = override.split("=", 1)
             if key != "experiment":
@@ -74,17 +63,17 @@ def test_sweep_composes_into_its_jobs(name):
 
 
 def test_wandb_runs_of_one_sweep_share_group_and_tags():
-    cfgs = [compose_hydra(["sweep=reproduce", "logger=wandb", f"experiment=ablation/{c}"]) for c in ("bilstm", "tcn")]
+    cfgs = [compose_cfg("train", hydra=True, overrides=["sweep=reproduce", "logger=wandb", f"experiment=ablation/{c}"]) for c in ("bilstm", "tcn")]
     assert {c.logger.wandb.group for c in cfgs} == {"reproduce"}
     assert [list(c.logger.wandb.tags) for c in cfgs] == [["reproduce", "dhsd"]] * 2
-    assert compose_hydra(["logger=wandb"]).logger.wandb.group is None  # a single run: no group
+    assert compose_cfg("train", hydra=True, overrides=["logger=wandb"]).logger.wandb.group is None  # a single run: no group
 
 
 @pytest.mark.parametrize("preset", ["reproduce", "reproduce_smoke", "reproduce_gpu", "reproduce_long"])
 def test_reproduce_cells_differ_only_in_the_sequence_model(preset):
     """The protocol is the sweep's, the same for every cell: same data, epochs, schedule, encoder and
     its pre-trained weights; only model.sequence (and the cell's tags) change."""
-    cells = {c: OmegaConf.to_container(compose_hydra([f"sweep={preset}", f"experiment=ablation/{c}"]).copy())
+    cells = {c: OmegaConf.to_container(compose_cfg("train", hydra=True, overrides=[f"sweep={preset}", f"experiment=ablation/{c}"]).copy())
              for c in ABLATIONS}
 
     def protocol(cfg: dict) -> dict:
@@ -97,7 +86,7 @@ def test_reproduce_cells_differ_only_in_the_sequence_model(preset):
     assert first["callbacks"]["early_stopping"] is None and first["data"]["extra_train_sources"] == []
     assert first["model"]["scheduler"]["_target_"].endswith("OneCycleLR")
     own = "reproduce" if preset == "reproduce_long" else preset  # long reuses the cpu preset's encoder
-    assert compose_hydra([f"sweep={preset}"]).pretrained_encoder.endswith(f"sweeps/{own}_pretrain/checkpoints/best.ckpt")
+    assert compose_cfg("train", hydra=True, overrides=[f"sweep={preset}"]).pretrained_encoder.endswith(f"sweeps/{own}_pretrain/checkpoints/best.ckpt")
     assert first["data"]["source"]["csv_path"] == "${paths.dhsd_dir}/labels.csv"
     assert len({str(cfg["model"]["sequence"]) for cfg in cells.values()}) == len(ABLATIONS)  # all different
 
@@ -106,7 +95,7 @@ def test_reproduce_cells_differ_only_in_the_sequence_model(preset):
 # two jobs side by side on the 2-core reference machine: the means of `make reproduce` (docs/ablation.csv).
 MEASURED_TRAIN_IMG_S = {"bilstm": 59.6, "dilated": 67.3, "dilated_unshared": 71.4, "dilated_1block": 84.6,
                         "dilated_3block": 55.7, "dilated_rates1248": 58.9, "dilated_rates111": 66.0,
-                        "dilated_rates139": 62.9, "dilated_1d": 83.9, "none": 102.9, "tcn": 68.9}
+                        "dilated_rates139": 62.9, "dilated_1d": 83.9, "cnn_only": 102.9, "tcn": 68.9}
 
 
 def test_reproduce_cpu_preset_fits_in_two_hours_at_the_measured_speeds():
@@ -114,7 +103,7 @@ def test_reproduce_cpu_preset_fits_in_two_hours_at_the_measured_speeds():
     + 20 s per job (start-up, data, final validation and test), 2 jobs at a time, + 18 min of
     pre-training (6.6 min measured) and speed pass (11 min). This model gives 108.6 min; the measured
     `time make reproduce` was 109.3 min."""
-    cfg = compose_hydra(["sweep=reproduce"])
+    cfg = compose_cfg("train", hydra=True, overrides=["sweep=reproduce"])
     jobs = expand(cfg.hydra.sweeper.params)
     assert set(MEASURED_TRAIN_IMG_S) == set(ABLATIONS)
     job_min = [(cfg.trainer.max_epochs * 3555 / MEASURED_TRAIN_IMG_S[j[0].split("/")[-1]] + 20) / 60 for j in jobs]
@@ -124,12 +113,12 @@ def test_reproduce_cpu_preset_fits_in_two_hours_at_the_measured_speeds():
 
 
 def test_ablation_cells_set_what_their_names_say():
-    seq = {name: compose_hydra([f"experiment=ablation/{name}"]).model.sequence for name in ABLATIONS}
+    seq = {name: compose_cfg("train", hydra=True, overrides=[f"experiment=ablation/{name}"]).model.sequence for name in ABLATIONS}
     assert seq["dilated"].rates == [1, 2, 4] and seq["dilated"].num_blocks == 2 and seq["dilated"].share_weights
     assert seq["dilated_unshared"].share_weights is False
     assert [seq[f"dilated_{n}block"].num_blocks for n in (1, 3)] == [1, 3]
     assert [list(seq[f"dilated_rates{r}"].rates) for r in ("1248", "111", "139")] == [[1, 2, 4, 8], [1, 1, 1], [1, 3, 9]]
-    assert seq["bilstm"]._target_.endswith("BiLSTM") and seq["none"]._target_.endswith("Identity")
+    assert seq["bilstm"]._target_.endswith("BiLSTM") and seq["cnn_only"]._target_.endswith("Identity")
     assert seq["tcn"]._target_.endswith("TCN")
     assert seq["dilated_1d"].dims == "1d" and seq["dilated"].dims == "2d"
 
@@ -138,13 +127,13 @@ def test_ablation_cells_set_what_their_names_say():
                                                  ("matched_bilstm_dhsd", "dilated_dhsd")])
 def test_matched_experiments_are_within_one_percent_of_their_target(matched, target):
     def params(exp):
-        return instantiate(compose_hydra([f"experiment={exp}"]).model, charset=CHARSET).num_parameters()
+        return instantiate(compose_cfg("train", hydra=True, overrides=[f"experiment={exp}"]).model, charset=CHARSET).num_parameters()
 
     assert params(matched) == pytest.approx(params(target), rel=0.01)
 
 
 def test_optuna_search_composes_with_sqlite_storage_and_fixed_study():
-    cfg = compose_hydra(["hparams_search=optuna_dilated", "optuna.storage_dir=/tmp/x"])
+    cfg = compose_cfg("train", hydra=True, overrides=["hparams_search=optuna_dilated", "optuna.storage_dir=/tmp/x"])
     sweeper = cfg.hydra.sweeper
     assert sweeper._target_.endswith("OptunaSweeper") and sweeper.direction == "minimize"
     assert sweeper.storage == "sqlite:////tmp/x/optuna_dilated.db" and sweeper.study_name == "optuna_dilated"
@@ -159,23 +148,20 @@ def tiny_csv(tmp_path_factory) -> Path:
 
 
 def tiny_data(csv_path: Path) -> list[str]:
-    return [f"data.source.csv_path={csv_path}", "data.source.val_fraction=0.34", "data.source.test_fraction=0.34",
-            "data.extra_train_sources=[]", "model.encoder.channels=[4,8,8,8,8]", "data.batch_size=8",
-            "data.eval_batch_size=8", "data.num_workers=0", "logger=csv"]
+    """The sweeps' DHSD recipe on the tiny CSV, without the synthetic words, tiny widths (debug=tiny)."""
+    return [*csv_data(csv_path, "dhsd"), "data.extra_train_sources=[]", *TINY, "logger=csv"]
 
 
 @pytest.fixture(scope="module")
 def tiny_encoder(tmp_path_factory) -> Path:
     """Stands in for the pre-trained encoder of `make reproduce` (same tiny 4..8-channel CNN)."""
-    return tiny_checkpoint(tmp_path_factory.mktemp("encoder"), "none", steps=3)
+    return tiny_checkpoint(tmp_path_factory.mktemp("encoder"), "cnn_only", steps=3)
 
 
-@pytest.mark.parametrize("cell", ["bilstm", "dilated_unshared", "dilated_1d", "none", "tcn"])
+@pytest.mark.parametrize("cell", ["bilstm", "dilated_unshared", "dilated_1d", "cnn_only", "tcn"])
 def test_reproduce_cells_run_with_fast_dev_run_and_record_everything(cell, tiny_csv, tiny_encoder, tmp_path):
-    cfg = compose_hydra(["sweep=reproduce_smoke", f"experiment=ablation/{cell}"])
-    tiny = TINY[cfg.model.sequence._target_.rsplit(".", 1)[-1]]
     cfg = compose_cfg("train", ["sweep=reproduce_smoke", f"experiment=ablation/{cell}", *tiny_data(tiny_csv),
-                                *tiny, "trainer.fast_dev_run=true", f"pretrained_encoder={tiny_encoder}"], tmp_path)
+                                "trainer.fast_dev_run=true", f"pretrained_encoder={tiny_encoder}"], tmp_path)
     record = train(cfg)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["status"] == "ok" and saved["test/cer"] == record["test/cer"]
@@ -193,10 +179,9 @@ def test_reproduce_cells_run_with_fast_dev_run_and_record_everything(cell, tiny_
 @pytest.mark.parametrize("name", ["rates", "blocks", "share", "concat", "matched", "reproduce_long"])
 def test_first_and_last_job_of_every_sweep_run_with_fast_dev_run(name, tiny_csv, tiny_encoder, tmp_path):
     """A job of each sweep, exactly as its sweeper composes it, trains, validates and tests on tiny data."""
-    jobs = expand(compose_hydra([f"sweep={name}"]).hydra.sweeper.params)
+    jobs = expand(compose_cfg("train", hydra=True, overrides=[f"sweep={name}"]).hydra.sweeper.params)
     for i, job in enumerate([jobs[0], jobs[-1]]):
-        seq = compose_hydra([f"sweep={name}", *job]).model.sequence._target_.rsplit(".", 1)[-1]
-        overrides = [f"sweep={name}", *job, *tiny_data(tiny_csv), *TINY[seq], "trainer.fast_dev_run=true",
+        overrides = [f"sweep={name}", *job, *tiny_data(tiny_csv), "trainer.fast_dev_run=true",
                      f"pretrained_encoder={tiny_encoder}" if name.startswith("reproduce") else "pretrained_encoder=null"]
         record = train(compose_cfg("train", overrides, tmp_path / str(i)))
         assert record["status"] == "ok" and 0 <= record["test/cer"] <= 2, job
@@ -255,9 +240,8 @@ def run_train(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_multirun_survives_a_failing_job_and_a_rerun_skips_and_resumes(tiny_csv, tmp_path):
     sweep_dir = tmp_path / "sweep"
-    base = [a for a in tiny_data(tiny_csv) if not a.startswith("data.extra_train_sources")]  # plain data=csv
-    args = ["-m", "data=csv", *base, "model/sequence=dilated", "model.sequence.channels=8",
-            "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
+    args = ["-m", *csv_data(tiny_csv), *TINY, "logger=csv", "model/sequence=dilated",
+            "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
             "model.sequence.num_blocks=1,0,2", f"hydra.sweep.dir={sweep_dir}"]  # job 1: num_blocks=0 raises
     proc = run_train(*args)
     assert proc.returncode == 0, proc.stderr[-3000:]

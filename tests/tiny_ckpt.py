@@ -10,13 +10,13 @@ from omegaconf import OmegaConf
 
 from htr_lit.data.collate import collate
 from htr_lit.data.preprocess import Preprocess, to_tensor
-from tests.conftest import WORDS, compose_cfg, write_word_png
+from tests.helpers import TINY, WORDS, compose_cfg, write_word_png
 
-SEQUENCE_OVERRIDES = {
-    "bilstm": ["model.sequence.hidden_size=8"],
-    "dilated": ["model.sequence.channels=8", "model.sequence.num_blocks=1"],
-    "tcn": ["model.sequence.channels=8", "model.sequence.rates=[1,2]", "model.sequence.num_blocks=1"],
-    "none": [],
+SEQUENCE_OVERRIDES = {  # fewer layers than the options' (widths: debug=tiny)
+    "bilstm": [],
+    "dilated": ["model.sequence.num_blocks=1"],
+    "tcn": ["model.sequence.rates=[1,2]", "model.sequence.num_blocks=1"],
+    "cnn_only": [],
 }
 
 
@@ -41,8 +41,8 @@ def tiny_checkpoint(folder: Path, sequence: str = "bilstm", steps: int = 150, se
 
 def _train_and_save(folder: Path, sequence: str, steps: int, seed: int) -> Path:
     torch.manual_seed(seed)
-    overrides = [f"model/sequence={sequence}", "model.encoder.channels=[4,8,8,8,8]", "data.img_height=32",
-                 "model.head_dropout=0", *SEQUENCE_OVERRIDES[sequence]]
+    overrides = [f"model/sequence={sequence}", *TINY, "data.img_height=32", "model.head_dropout=0",
+                 *SEQUENCE_OVERRIDES[sequence]]
     cfg = compose_cfg("train", overrides, folder)
     pre = Preprocess(img_height=32, max_width=512, min_width=16)
     images = [to_tensor(pre.load(p)) for p in word_images(folder / "train")]

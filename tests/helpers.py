@@ -1,0 +1,61 @@
+"""Test helpers shared by the test files: tiny word images and labels CSVs, and the real config composed
+the way the CLI composes it (fixtures stay in conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig, open_dict
+from PIL import Image, ImageDraw
+
+from htr_lit.config import CONFIG_DIR
+
+WORDS = ["Haus", "Straße", "über", "Köln", "word", "test", "Nord", "42", "Mühle", "apple"]
+# htr_lit/conf/debug/tiny.yaml: tiny widths (size=tiny) of whichever encoder and sequence model, batches
+# of 8, no loader workers, 1 epoch. Tests that train longer say so after it (trainer.max_epochs=N).
+TINY = ["debug=tiny"]
+
+
+def compose_cfg(config_name: str, overrides: Sequence[str] = (), output_dir: Path | None = None, *,
+                hydra: bool = False) -> DictConfig:
+    """`config_name` (train, eval, predict, export) composed with `overrides` as the CLI does. With
+    `output_dir`, that is the run folder (no Hydra app runs here to set it); `hydra=True` keeps the
+    `hydra` node (sweeper params, launcher, run/sweep dirs)."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name=config_name, overrides=list(overrides), return_hydra_config=hydra)
+    if output_dir is not None:
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(output_dir)
+    return cfg
+
+
+def csv_data(csv_path: Path, option: str = "csv") -> list[str]:
+    """data=<option> (csv, or dhsd: a csv preset) on `csv_path`, a third of the writers each for validation
+    and test (write_writer_labels' 3 writers: 1 + 1 + 1)."""
+    return [f"data={option}", f"data.source.csv_path={csv_path}", "data.source.val_fraction=0.34",
+            "data.source.test_fraction=0.34"]
+
+
+def write_word_png(path: Path, text: str, height: int = 32) -> None:
+    """A crude but readable word image drawn with PIL's default font (no font files needed)."""
+    img = Image.new("L", (12 * len(text) + 16, height), 255)
+    ImageDraw.Draw(img).text((8, height // 4), text, fill=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+
+
+def write_writer_labels(root: Path, height: int = 64, prefix: str = "") -> Path:
+    """root/labels.csv over 3 writers x WORDS, images at root/<prefix>w<writer>/<i>.png; returns the CSV path."""
+    lines = ["file_name,text,writer_id"]
+    for w in range(3):
+        for i, text in enumerate(WORDS):
+            name = f"{prefix}w{w}/{i}.png"
+            write_word_png(root / name, text, height=height)
+            lines.append(f"{name},{text},w{w}")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root / "labels.csv"
