@@ -72,7 +72,7 @@ def test_summary_table_has_folds_mean_and_writers() -> None:
 
 
 def test_dry_run_prints_every_fold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.conftest import write_writer_labels
+    from tests.helpers import write_writer_labels
 
     csv_path = write_writer_labels(tmp_path)  # 3 writers
     code = cv.main(["data=csv", f"data.source.csv_path={csv_path}", "--folds", "3", "--val-writers", "1",

@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 from torch.optim.lr_scheduler import OneCycleLR
 
 from htr_lit.models.schedules import build_scheduler
-from tests.conftest import TINY_MODEL, compose_cfg
+from tests.helpers import TINY, compose_cfg
 
 MAX_LR = 1e-3
 
@@ -88,7 +88,7 @@ class LRs(L.Callback):
 def test_short_training_runs(csv_dataset, tmp_path, one_thread, scheduler, steps):
     """`trainer.max_epochs=1 ++trainer.limit_train_batches=N` trains N steps through configure_optimizers."""
     cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={csv_dataset}", "data.img_height=32",
-                                "data.augment=none", *TINY_MODEL, "data.batch_size=1",
+                                "data.augment=none", *TINY, "data.batch_size=1",
                                 f"model/scheduler={scheduler}"], tmp_path)
     dm = instantiate(cfg.data)
     dm.setup("fit")

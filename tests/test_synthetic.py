@@ -25,7 +25,7 @@ from htr_lit.data.render import render_word
 from htr_lit.data.sources import SyntheticSource
 from htr_lit.data.synth_spec import GENERATOR_VERSION, SyntheticSpec
 from htr_lit.data.words import DEFAULT_WORD_LISTS, WordListError, WordSampler, clean_words, load_word_lists
-from tests.conftest import compose_cfg
+from tests.helpers import compose_cfg
 
 
 @pytest.fixture(scope="module")
