@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from htr_lit.checkpoint import CheckpointError
-from htr_lit.resume import resolve_ckpt_path
+from htr_lit.runs.resume import resolve_ckpt_path
 from tests.conftest import TINY_MODEL, WORDS, write_word_png
 
 pytestmark = pytest.mark.slow

@@ -17,6 +17,7 @@ from htr_lit.data.dataset import WordDataset, load_images
 from htr_lit.data.preprocess import Preprocess
 from htr_lit.data.sample import Sample
 from htr_lit.data.sampler import BucketBatchSampler
+from htr_lit.errors import UserError
 from htr_lit.models.ctc import min_ctc_frames
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 STAGE_SPLITS = {"fit": ("train", "val", "test"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """Bad rows or files, all listed in one message (data.on_error=raise)."""
 
 

@@ -10,11 +10,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+from htr_lit.errors import UserError
+
 # Refuse to decode images larger than this many pixels (decompression bombs, scanner pages).
 MAX_DECODE_PIXELS = 40_000_000
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(UserError, ValueError):
     """An image that cannot be used; the message names the file and why."""
 
 

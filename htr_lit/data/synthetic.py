@@ -35,6 +35,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from htr_lit.data.fonts import FontError, FontInfo, find_fonts
 from htr_lit.data.words import WordListError, WordSampler, load_word_lists
+from htr_lit.errors import UserError
 
 GENERATOR_VERSION = "htr-lit-synth/1"
 SPLITS: dict[str, int] = {"train": 0, "val": 1, "test": 2}  # split name -> id in the sample seed
@@ -61,7 +62,7 @@ MAX_FILL_TO_DILATE = 0.16  # bolder fonts are not thickened
 FontDir = str | Path | Sequence[str | Path] | None
 
 
-class DatasetMismatchError(ValueError):
+class DatasetMismatchError(UserError, ValueError):
     """A dataset already exists at the root but was generated with other arguments."""
 
 
