@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-dev system-deps train test test-fast lint data train-dhsd clean
+.PHONY: help setup setup-dev system-deps train test test-fast lint data train-dhsd clean check-wheel
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ test: setup-dev  ## run the test suite
 
 test-fast: setup-dev  ## the test suite without the tests marked slow (those that run the CLIs in subprocesses)
 	$(BIN)/python -m pytest -q -m "not slow" $(ARGS)
+
+check-wheel: setup  ## build the wheel, install it in a fresh venv outside the repo, run the CLIs + a fast_dev_run from a temp folder
+	PY=$(BIN)/python TORCH_SPEC="$(TORCH_SPEC)" bash scripts/check_wheel.sh
 
 lint: setup-dev  ## ruff check
 	$(BIN)/ruff check .

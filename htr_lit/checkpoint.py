@@ -1,41 +1,95 @@
-"""Load an htr-lit checkpoint into a ready-to-use model: it carries charset, model config, preprocessing."""
+"""The htr-lit checkpoint format, in one place: the metadata a checkpoint carries (charset, model config,
+preprocessing, training texts, format version), reading it back into a ready model, and reading another
+run's encoder weights (pre-training, transfer).
+
+A checkpoint is a Lightning checkpoint (or the slim `{"state_dict", "htr_lit"}` that `save` writes) whose
+`"htr_lit"` entry is `build_meta`'s dict; `HTRModule.on_save_checkpoint` writes `model.htr_meta` there.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor, nn
 
 from htr_lit.data.preprocess import Preprocess
-from htr_lit.models.module import HTRModule
+from htr_lit.errors import UserError
+
+if TYPE_CHECKING:  # models/ must not import this module back; the class is only needed for typing
+    from htr_lit.models.module import HTRModule
+
+META_KEY = "htr_lit"
+# Raised when the metadata changes incompatibly; files without the key are from before it existed (1).
+FORMAT_VERSION = 1
+REQUIRED = ("model_cfg", "charset", "preprocess")
+ENCODER_PREFIX = "encoder."
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, not from htr-lit, or does not fit its own model config."""
+class CheckpointError(UserError, ValueError):
+    """A checkpoint that is missing, not from htr-lit, from a newer htr-lit, or does not fit its own config."""
+
+
+def build_meta(model_cfg: DictConfig | Mapping[str, Any], charset: Sequence[str], preprocess: Preprocess,
+               train_texts: Sequence[str]) -> dict[str, Any]:
+    """What every checkpoint carries so that inference needs nothing else: the model's config (resolved),
+    its charset, the image preprocessing, and the training transcriptions (decoders estimate their
+    character LM / lexicon from them at eval time)."""
+    cfg = OmegaConf.to_container(model_cfg, resolve=True) if OmegaConf.is_config(model_cfg) else dict(model_cfg)
+    return {
+        "format_version": FORMAT_VERSION,
+        "model_cfg": cfg,
+        "charset": [str(c) for c in charset],
+        "preprocess": preprocess.to_dict(),
+        "train_texts": [str(t) for t in train_texts],
+    }
+
+
+def save(model: HTRModule, path: str | Path) -> Path:
+    """An inference-only checkpoint (weights + `model.htr_meta`, no optimizer state) that `load_model` reads."""
+    path = Path(path)
+    torch.save({"state_dict": model.state_dict(), META_KEY: dict(model.htr_meta)}, path)
+    return path
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint file's contents, read without running pickled code (weights_only)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
-        # weights_only: plain containers and tensors only, no pickled code runs on load.
-        return torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
         raise CheckpointError(f"{path}: cannot read checkpoint ({type(e).__name__}: {e})") from e
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path}: not a checkpoint (holds a {type(ckpt).__name__}, not a dict)")
+    return ckpt
+
+
+def read_meta(ckpt: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
+    """The checkpoint's htr-lit metadata, checked: present, complete, and a format version this code reads."""
+    meta = ckpt.get(META_KEY)
+    if not isinstance(meta, dict) or "state_dict" not in ckpt:
+        raise CheckpointError(f"{path}: not an htr-lit checkpoint (no '{META_KEY}' metadata)")
+    version = meta.get("format_version", 1)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version!r} is newer than this htr-lit reads "
+            f"(up to {FORMAT_VERSION}); upgrade htr-lit to load it")
+    missing = [k for k in REQUIRED if k not in meta]
+    if missing:
+        raise CheckpointError(f"{path}: htr-lit checkpoint without {missing} (saved by an incompatible version)")
+    return meta
 
 
 def load_model(path: str | Path) -> tuple[HTRModule, Preprocess]:
     """Rebuild the model from the checkpoint's own config and weights; eval mode, on CPU."""
     ckpt = read_checkpoint(path)
-    meta = ckpt.get("htr_lit") if isinstance(ckpt, dict) else None
-    if not isinstance(meta, dict) or "state_dict" not in ckpt:
-        raise CheckpointError(f"{path}: not an htr-lit checkpoint (no 'htr_lit' metadata)")
-    missing = [k for k in ("model_cfg", "charset", "preprocess") if k not in meta]
-    if missing:
-        raise CheckpointError(f"{path}: htr-lit checkpoint without {missing} (saved by an incompatible version)")
+    meta = read_meta(ckpt, path)
     try:
         model: HTRModule = instantiate(meta["model_cfg"], charset=meta["charset"])
         pre = Preprocess(**meta["preprocess"])
@@ -50,3 +104,35 @@ def load_model(path: str | Path) -> tuple[HTRModule, Preprocess]:
     model.htr_meta = meta
     model.eval()
     return model, pre
+
+
+def encoder_weights(encoder: nn.Module, path: str | Path) -> dict[str, Tensor]:
+    """The `encoder.*` tensors of a checkpoint, checked to fit `encoder` (prefix stripped), for
+    `encoder.load_state_dict`: only the CNN is transferred; sequence model and head keep their own init,
+    and the charset may differ.
+
+    Raises CheckpointError (naming the file) when it is missing, holds no encoder, or its encoder has
+    other layers or shapes than this one (e.g. `model/encoder=compact` vs `simple`).
+    """
+    ckpt = read_checkpoint(path)
+    state = ckpt.get("state_dict")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: not a Lightning checkpoint (no state_dict)")
+    weights = {k[len(ENCODER_PREFIX):]: v for k, v in state.items() if k.startswith(ENCODER_PREFIX)}
+    if not weights:
+        raise CheckpointError(f"{path}: the checkpoint holds no '{ENCODER_PREFIX}*' weights to initialise the encoder from")
+    own = encoder.state_dict()
+    missing = sorted(set(own) - set(weights))
+    unexpected = sorted(set(weights) - set(own))
+    wrong = [f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+             if k in weights and weights[k].shape != v.shape]
+    if missing or unexpected or wrong:
+        detail = "; ".join(filter(None, [
+            f"missing {missing[:3]}" if missing else "",
+            f"unexpected {unexpected[:3]}" if unexpected else "",
+            f"shape (checkpoint vs this model) {wrong[:3]}" if wrong else "",
+        ]))
+        raise CheckpointError(
+            f"{path}: its encoder does not fit this model's encoder ({detail}); pre-train with the same "
+            f"model/encoder and data.img_height")
+    return weights

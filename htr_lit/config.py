@@ -6,8 +6,19 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the source checkout, when the package runs from one
 CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")  # shipped inside the package
+
+
+def project_root() -> Path:
+    """The source checkout holding this package (its pyproject.toml names htr-lit); when the package is
+    installed (site-packages), the current working directory: data and outputs never go into site-packages."""
+    pyproject = PROJECT_ROOT / "pyproject.toml"
+    try:
+        from_checkout = 'name = "htr-lit"' in pyproject.read_text(encoding="utf-8")
+    except OSError:
+        from_checkout = False
+    return PROJECT_ROOT if from_checkout else Path.cwd()
 
 
 def _gpu_slot() -> int:
@@ -25,14 +36,13 @@ def _mkdir(path: str) -> str:
 
 
 def register_resolvers() -> None:
-    """`${htr_root:}` is the repository root, so default paths work from any working directory.
+    """`${htr_root:}` is the repository root (the working directory for an installed package, see
+    `project_root`), so default paths work from any working directory in a checkout.
     `${htr_mkdir:PATH}` is PATH, created if missing (e.g. the folder of an Optuna SQLite file)."""
     if not OmegaConf.has_resolver("htr_root"):
-        OmegaConf.register_new_resolver("htr_root", lambda: str(PROJECT_ROOT))
+        OmegaConf.register_new_resolver("htr_root", lambda: str(project_root()))
     if not OmegaConf.has_resolver("gpu_slot"):  # trainer.devices=[${gpu_slot:}] in local parallel sweeps
         OmegaConf.register_new_resolver("gpu_slot", _gpu_slot)
-
-
     if not OmegaConf.has_resolver("htr_mkdir"):
         OmegaConf.register_new_resolver("htr_mkdir", _mkdir)
 

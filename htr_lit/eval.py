@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,21 +12,17 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from htr_lit.checkpoint import CheckpointError, load_model
+from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
 from htr_lit.data.datamodule import HTRDataModule
 from htr_lit.data.preprocess import Preprocess
 from htr_lit.data.sources import LabelsCSVSource
 from htr_lit.decoding.base import Decoder, Hypothesis
-from htr_lit.decoding.factory import (
-    DecoderConfigError,
-    build_decoder,
-    decoder_name,
-    decoder_options,
-    describe,
-)
+from htr_lit.decoding.factory import build_decoder, decoder_name, decoder_options, describe
+from htr_lit.errors import exit_on_user_error
 from htr_lit.models.module import HTRModule
-from htr_lit.runner import print_metrics, run_task, to_float_dict
+from htr_lit.runs.records import write_metrics
+from htr_lit.runs.runner import print_metrics, run_task, to_float_dict
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +82,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     })
     out_dir = Path(cfg.paths.output_dir)
     if trainer.is_global_zero:
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        write_metrics(out_dir, metrics)
         print(f"decoder: {describe(cfg.decoder)}; {decoder.ms_per_image:.2f} ms per image")
         print_metrics(metrics, out_dir)
     return metrics
@@ -96,10 +90,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def main(cfg: DictConfig) -> float | None:
-    try:
+    with exit_on_user_error():
         return run_task(evaluate, cfg).get("test/cer")
-    except (CheckpointError, DecoderConfigError) as e:
-        sys.exit(f"error: {e}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Both formats take images (B, 1, H, W) float32 (ink 1, paper 0, right-padded with 0, H = the checkpoint's
 img_height) and widths (B,) int64, and return log_probs (B, T, C) and lengths (B,) int64, with the batch
 and width dynamic. A `<output>.json` beside the model holds the charset (class 0 = CTC blank) and the
-preprocessing, so a greedy decoder needs nothing else. See `htr_lit.exportable` for how the BiLSTM
+preprocessing, so a greedy decoder needs nothing else. See `htr_lit.models.exportable` for how the BiLSTM
 is exported without packing, and docs/usage.md for an example.
 """
 
@@ -21,10 +21,11 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from htr_lit.checkpoint import CheckpointError, load_model
+from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
 from htr_lit.data.preprocess import Preprocess
-from htr_lit.exportable import ExportModel
+from htr_lit.errors import ConfigError, exit_on_user_error
+from htr_lit.models.exportable import ExportModel
 from htr_lit.models.module import HTRModule
 
 log = logging.getLogger("htr_lit.export")
@@ -107,7 +108,7 @@ def metadata(model: HTRModule, pre: Preprocess, fmt: str) -> dict[str, Any]:
 def export(cfg: DictConfig) -> tuple[Path, float]:
     """Write the model and its `.json`; run it once on a batch of mixed widths and return the max logit gap."""
     if cfg.format not in FORMATS:
-        raise ValueError(f"format={cfg.format}: choose {' or '.join(FORMATS)}")
+        raise ConfigError(f"format={cfg.format}: choose {' or '.join(FORMATS)}")
     model, pre = load_model(cfg.ckpt_path)
     output = Path(cfg.output) if cfg.get("output") else Path(cfg.ckpt_path).with_suffix(FORMATS[cfg.format])
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -125,10 +126,8 @@ def export(cfg: DictConfig) -> tuple[Path, float]:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="export")
 def main(cfg: DictConfig) -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    try:
+    with exit_on_user_error():
         output, diff = export(cfg)
-    except (CheckpointError, ValueError) as e:
-        sys.exit(f"error: {e}")
     status = "ok" if np.isfinite(diff) and diff <= ATOL else f"OVER the {ATOL:g} tolerance"
     print(f"wrote {output} and {output}.json; max |log_prob - PyTorch| on a check batch: {diff:.2e} ({status})")
     if status != "ok":

@@ -15,15 +15,20 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from htr_lit.checkpoint import CheckpointError, load_model
+from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
 from htr_lit.data.collate import collate
 from htr_lit.data.formats import IMAGE_SUFFIXES
 from htr_lit.data.preprocess import ImageLoadError, Preprocess, to_tensor
 from htr_lit.decoding.base import Hypothesis
-from htr_lit.decoding.factory import DecoderConfigError, build_decoder
+from htr_lit.decoding.factory import build_decoder
+from htr_lit.errors import ConfigError, UserError, exit_on_user_error
 
 log = logging.getLogger("htr_lit.predict")
+
+
+class InputNotFoundError(UserError, FileNotFoundError):
+    """`input=` matches no image, folder, list file or glob pattern."""
 
 
 def expand_inputs(spec: str) -> list[Path]:
@@ -39,7 +44,7 @@ def expand_inputs(spec: str) -> list[Path]:
         return [p]
     matches = sorted(Path(m) for m in glob.glob(spec, recursive=True))
     if not matches:
-        raise FileNotFoundError(f"input={spec}: no such image, folder, list file or glob match")
+        raise InputNotFoundError(f"input={spec}: no such image, folder, list file or glob match")
     return matches
 
 
@@ -108,12 +113,10 @@ def predict(cfg: DictConfig) -> int:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
 def main(cfg: DictConfig) -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    if cfg.format not in ("tsv", "jsonl"):
-        sys.exit(f"error: format={cfg.format}: choose tsv or jsonl")
-    try:
+    with exit_on_user_error():
+        if cfg.format not in ("tsv", "jsonl"):
+            raise ConfigError(f"format={cfg.format}: choose tsv or jsonl")
         failed = predict(cfg)
-    except (CheckpointError, DecoderConfigError, FileNotFoundError) as e:
-        sys.exit(f"error: {e}")
     if failed:
         print(f"{failed} input(s) could not be read", file=sys.stderr)
         sys.exit(1)

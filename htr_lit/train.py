@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import hydra
@@ -14,14 +13,15 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from htr_lit.callbacks import ValidationCurve
+from htr_lit.checkpoint import build_meta, encoder_weights
 from htr_lit.config import CONFIG_DIR
-from htr_lit.models.pretrained import encoder_weights
+from htr_lit.errors import exit_on_user_error
+from htr_lit.models.module import HTRModule
 from htr_lit.models.receptive_field import total_rf
-from htr_lit.records import objective, start_record, sweep_restart, write_metrics
-from htr_lit.resume import resolve_ckpt_path
-from htr_lit.runner import build_callbacks, build_loggers, print_metrics, run_task, to_float_dict
-from htr_lit.throughput import ImageCounter, inference_batch, inference_images_per_s
+from htr_lit.runs.callbacks import ValidationCurve
+from htr_lit.runs.records import JobRecord, objective
+from htr_lit.runs.runner import build_callbacks, build_loggers, print_metrics, run_task, to_float_dict
+from htr_lit.runs.throughput import ImageCounter, inference_batch, inference_images_per_s
 
 log = logging.getLogger(__name__)
 INFER_BATCH = 64
@@ -35,44 +35,54 @@ def trainer_is_global_zero() -> bool:
     return True
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
-    """Data -> model -> trainer -> fit -> validate/test the best checkpoint -> metrics.json."""
-    wall_start = time.perf_counter()
-    out_dir = Path(cfg.paths.output_dir)
-    ckpt_path, previous = sweep_restart(cfg, out_dir)  # a re-run sweep: skip done jobs, resume others
-    if previous is not None:
-        return previous
-    # Fail in seconds on a bad model override or checkpoint, before any data loads (the charset is a stand-in).
+def pretrained_weights(cfg: DictConfig, resuming: bool) -> dict[str, torch.Tensor] | None:
+    """Build the model once with a stand-in charset (the charset only sizes the head), so that a bad model
+    override or a pre-trained encoder (`pretrained_encoder`) that does not fit fails in seconds, before
+    any data loads; returns that encoder's weights. A resumed run has its own weights already."""
     stand_in = instantiate(cfg.model, charset=["a"])
-    ckpt_path = resolve_ckpt_path(ckpt_path, bool(cfg.get("resume")), out_dir)
-    # Encoder pre-trained elsewhere (e.g. on synthetic words); a resumed run has its own weights already.
-    pretrained = cfg.get("pretrained_encoder") if ckpt_path is None else None
-    # Read and checked against the stand-in's encoder (the charset only sizes the head) before data loads.
-    weights = encoder_weights(stand_in.encoder, pretrained) if pretrained else None
-    del stand_in
-    if trainer_is_global_zero():
-        write_metrics(out_dir, start_record(cfg))
-    if cfg.get("seed") is not None:
-        L.seed_everything(cfg.seed, workers=True)
+    pretrained = None if resuming else cfg.get("pretrained_encoder")
+    return encoder_weights(stand_in.encoder, pretrained) if pretrained else None
 
+
+def build_datamodule(cfg: DictConfig) -> L.LightningDataModule:
+    """The data option, every split loaded and validated (a bad row fails here, before any training)."""
     log.info("data: %s", cfg.data.source._target_)
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
-    for stage in ("fit", "test"):  # load and validate every split before any training starts
+    for stage in ("fit", "test"):
         datamodule.setup(stage)
+    return datamodule
 
+
+def build_model(cfg: DictConfig, datamodule: L.LightningDataModule,
+                weights: dict[str, torch.Tensor] | None) -> HTRModule:
+    """The model for the data's charset, carrying the checkpoint metadata; encoder pre-trained if given."""
     model = instantiate(cfg.model, charset=datamodule.charset.chars)
-    model.htr_meta = {
-        "model_cfg": OmegaConf.to_container(cfg.model, resolve=True),
-        "preprocess": datamodule.preprocess.to_dict(),
-        "format_version": 1,
-        # Training transcriptions: decoders estimate their character LM / lexicon from them at eval time.
-        "train_texts": [s.text for s in datamodule.datasets["train"].samples],
-    }
+    model.htr_meta = build_meta(cfg.model, datamodule.charset.chars, datamodule.preprocess,
+                                [s.text for s in datamodule.datasets["train"].samples])
     if weights is not None:
         model.encoder.load_state_dict(weights)
-        log.info("encoder initialised from %s (%d tensors)", pretrained, len(weights))
+        log.info("encoder initialised from %s (%d tensors)", cfg.pretrained_encoder, len(weights))
     datamodule.check_ctc_feasible(model.encoder.frames)
+    return model
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Data -> model -> trainer -> fit -> validate/test the best checkpoint -> metrics.json."""
+    wall_start = time.perf_counter()
+    job = JobRecord(cfg)
+    previous = job.done_before()  # a re-run sweep skips its finished jobs
+    if previous is not None:
+        return previous
+    ckpt_path = job.resume_from()
+    weights = pretrained_weights(cfg, resuming=ckpt_path is not None)
+    if trainer_is_global_zero():
+        job.start()
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+
+    datamodule = build_datamodule(cfg)
+    model = build_model(cfg, datamodule, weights)
     rf = total_rf(model.encoder, model.sequence)  # along the width; None = the whole word (BiLSTM)
     log.info("model: %s; receptive field %s frames / %s px", model.summary_line(), rf["frames"], rf["pixels"])
     log.info("data: %s", datamodule.describe())
@@ -117,10 +127,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "best_ckpt": best,
         "curve/val": val_curve,  # val/cer, val/wer after every validation pass during fit
     })
-    record = {**start_record(cfg), **metrics, "status": "ok"}
+    record = job.finish(metrics, write=trainer.is_global_zero)
     if trainer.is_global_zero:
-        write_metrics(out_dir, record)
-        print_metrics(metrics, out_dir)
+        print_metrics(metrics, job.out_dir)
     return record
 
 
@@ -129,7 +138,8 @@ def main(cfg: DictConfig) -> float | None:
     """Returns the sweep objective (`optimized_metric`); +inf for a job that failed in a multirun."""
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
-    return objective(run_task(train, cfg), cfg.get("optimized_metric"))
+    with exit_on_user_error():
+        return objective(run_task(train, cfg), cfg.get("optimized_metric"))
 
 
 if __name__ == "__main__":

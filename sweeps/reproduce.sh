@@ -40,10 +40,10 @@ elapsed() { echo "$(( ($(date +%s) - start) / 60 )) min"; }
 echo ">> [1/5] data (synthetic words rendered once, then reused by every job)"
 fixed=()  # the extra overrides without sweeps (key=a,b), which a single composed config cannot take
 for arg in "$@"; do [[ "$arg" == *,* ]] || fixed+=("$arg"); done
-"$PY" sweeps/prepare_data.py "sweep=$SWEEP" experiment=ablation/dilated "${fixed[@]}"
+"$PY" -m htr_lit.runs.prepare_data "sweep=$SWEEP" experiment=ablation/dilated "${fixed[@]}"
 
 echo ">> [2/5] encoder pre-trained once on the synthetic words -> $PRETRAIN_DIR ($(elapsed))"
-if "$PY" -c 'import sys; from htr_lit.records import read_metrics; r = read_metrics(sys.argv[1]); sys.exit(not r or r.get("status") != "ok")' \
+if "$PY" -c 'import sys; from htr_lit.runs.records import read_metrics; r = read_metrics(sys.argv[1]); sys.exit(not r or r.get("status") != "ok")' \
      "$PRETRAIN_DIR" && [ -f "$ENCODER" ]; then
   echo "   done before: $ENCODER"
 else  # resume=true continues a killed pre-training from its last.ckpt
@@ -53,7 +53,7 @@ fi
 echo ">> [3/5] sweep $SWEEP -> $SWEEP_DIR ($(elapsed))"
 "$PY" -m htr_lit.train -m "sweep=$SWEEP" "hydra.sweep.dir=$SWEEP_DIR" "pretrained_encoder=$ENCODER" "$@"
 echo ">> [4/5] inference speed of every model, re-timed alone (the sweep ran two jobs side by side) ($(elapsed))"
-"$PY" sweeps/bench_speed.py "$SWEEP_DIR" --threads 1 "${SPEED[@]}"
+"$PY" -m htr_lit.reporting.bench_speed "$SWEEP_DIR" --threads 1 "${SPEED[@]}"
 
 echo ">> [5/5] report -> $OUT/$NAME.md ($(elapsed))"
 preamble=$(mktemp)
@@ -87,7 +87,7 @@ pre = json.loads((Path(sys.argv[2]) / "metrics.json").read_text())
 print(f"The pre-trained encoder (`{sys.argv[2]}`): CNN-only model, {pre.get('epochs')} epochs on the synthetic "
       f"words in {pre.get('time/total_s', 0) / 60:.1f} min; synthetic val CER {100 * pre['val/cer']:.2f} %, "
       f"test CER {100 * pre['test/cer']:.2f} %.")
-from htr_lit.sweep_results import load_jobs  # job times from the records: right after a resumed run too
+from htr_lit.reporting.sweep_results import load_jobs  # job times from the records: right after a resumed run too
 jobs = [j for j in load_jobs(sys.argv[3]) if j.status == "ok"]
 job_s = sum(float(j.metrics.get("time/total_s", 0)) for j in jobs)
 print(f"The {len(jobs)} finished jobs took {job_s / 60:.0f} min of job time in all, {job_s / 60 / par:.0f} min "
@@ -98,6 +98,6 @@ PYEOF
   --title "$TITLE" --preamble "$preamble" > /dev/null
 echo ">> written $OUT/$NAME.md (+ .csv, .png); sweep folder $SWEEP_DIR"
 if [ "$PRESET" = cpu ] || [ "$PRESET" = long ]; then  # docs/results.md also holds other tables
-  "$PY" sweeps/splice_results.py "$OUT/$NAME.md" "$OUT/results.md" "$NAME"
+  "$PY" -m htr_lit.reporting.splice_results "$OUT/$NAME.md" "$OUT/results.md" "$NAME"
 fi
 echo ">> done in $(elapsed)"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from htr_lit.checkpoint import CheckpointError, load_model
+from htr_lit.checkpoint import FORMAT_VERSION, CheckpointError, load_model
 from htr_lit.predict import expand_inputs, predict
 from tests.helpers import compose_cfg
 from tests.tiny_ckpt import tiny_checkpoint, word_images
@@ -109,6 +109,19 @@ def test_checkpoint_from_another_model_config_is_a_clear_error(ckpt, tmp_path):
     torch.save(data, other)
     with pytest.raises(CheckpointError, match=r"other\.ckpt: cannot rebuild the model from the config stored"):
         load_model(other)
+
+
+def test_format_version_is_checked_and_files_from_before_it_still_load(ckpt, tmp_path):
+    data = torch.load(ckpt, weights_only=True)
+    assert data["htr_lit"]["format_version"] == FORMAT_VERSION == 1
+    del data["htr_lit"]["format_version"]  # an early file, saved before the key existed: version 1
+    torch.save(data, tmp_path / "old.ckpt")
+    model, _ = load_model(tmp_path / "old.ckpt")
+    assert model.charset.chars == load_model(ckpt)[0].charset.chars
+    data["htr_lit"]["format_version"] = FORMAT_VERSION + 1
+    torch.save(data, tmp_path / "new.ckpt")
+    with pytest.raises(CheckpointError, match=rf"new\.ckpt: checkpoint format version {FORMAT_VERSION + 1} is newer"):
+        load_model(tmp_path / "new.ckpt")
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from htr_lit.checkpoint import CheckpointError
-from htr_lit.models.pretrained import load_encoder_weights
+from htr_lit.checkpoint import CheckpointError, encoder_weights
 from htr_lit.train import train
 from tests.helpers import TINY, compose_cfg, csv_data, write_writer_labels
 from tests.tiny_ckpt import tiny_checkpoint
@@ -34,7 +33,9 @@ def test_encoder_weights_and_bn_statistics_are_copied_and_nothing_else(pretraine
     model = build(tmp_path, ["model/sequence=dilated", *TINY], list("xyz"))
     seq_before = {k: v.clone() for k, v in model.sequence.state_dict().items()}
     head_before = {k: v.clone() for k, v in model.head.state_dict().items()}
-    n = load_encoder_weights(model.encoder, pretrained)
+    weights = encoder_weights(model.encoder, pretrained)
+    model.encoder.load_state_dict(weights)
+    n = len(weights)
     encoder = model.encoder.state_dict()
     assert n == len(encoder) and any("running_mean" in k for k in encoder)
     for key, value in encoder.items():
@@ -49,17 +50,17 @@ def test_an_encoder_of_other_shape_is_refused_naming_file_and_tensor(pretrained,
     model = build(tmp_path, [*TINY, "model.encoder.channels=[4,8,8,8,16]"], list("ab"))
     before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
     with pytest.raises(CheckpointError, match=rf"{pretrained.name}.*does not fit.*shape.*\(8, 8, 3, 3\) vs \(16, 8, 3, 3\)"):
-        load_encoder_weights(model.encoder, pretrained)
+        encoder_weights(model.encoder, pretrained)
     assert all(torch.equal(v, before[k]) for k, v in model.encoder.state_dict().items())  # untouched
 
 
 def test_missing_file_and_checkpoint_without_encoder(tmp_path):
     model = build(tmp_path, TINY, list("ab"))
     with pytest.raises(CheckpointError, match="nope.ckpt: checkpoint not found"):
-        load_encoder_weights(model.encoder, tmp_path / "nope.ckpt")
+        encoder_weights(model.encoder, tmp_path / "nope.ckpt")
     torch.save({"state_dict": {"head.1.weight": torch.zeros(2, 2)}}, tmp_path / "head_only.ckpt")
     with pytest.raises(CheckpointError, match="head_only.ckpt: .*no 'encoder.\\*' weights"):
-        load_encoder_weights(model.encoder, tmp_path / "head_only.ckpt")
+        encoder_weights(model.encoder, tmp_path / "head_only.ckpt")
 
 
 def tiny_run(csv_path: Path, extra: list[str]) -> list[str]:

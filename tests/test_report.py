@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from htr_lit.report import build_report, main
-from htr_lit.sweep_results import config_labels, group_jobs, load_jobs
+from htr_lit.reporting.report import build_report, main
+from htr_lit.reporting.splice_results import markers, splice
+from htr_lit.reporting.sweep_results import config_labels, group_jobs, load_jobs
 
 # (job number, overrides, status, test/cer, params, infer img/s)
 JOBS = [
@@ -55,7 +56,7 @@ def test_labels_keep_only_varying_overrides_and_drop_the_common_prefix(tmp_path)
 
 
 def test_labels_with_two_varying_keys_name_them():
-    from htr_lit.sweep_results import Job
+    from htr_lit.reporting.sweep_results import Job
 
     jobs = [Job(Path(str(i)), "ok", [f"model.sequence.num_blocks={b}", f"model.sequence.concat={c}", f"seed={s}"], {})
             for i, (b, c, s) in enumerate([(1, "all", 1), (2, "all", 2), (1, "last", 1)])]
@@ -141,8 +142,6 @@ def test_cli_writes_into_the_sweep_folder_and_rejects_an_empty_one(tmp_path, cap
 
 
 def test_splice_results_replaces_only_its_own_block():
-    from sweeps.splice_results import markers, splice
-
     begin, end = markers()
     assert begin == "<!-- ablation:begin (written by make reproduce) -->" and end == "<!-- ablation:end -->"
     first = splice("# table v1", "# Results\n\nDecoders table\n")

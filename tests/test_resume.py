@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from htr_lit.checkpoint import CheckpointError
-from htr_lit.resume import resolve_ckpt_path
+from htr_lit.runs.resume import resolve_ckpt_path
 from tests.helpers import TINY, csv_data, write_writer_labels
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import math
@@ -16,7 +15,10 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from htr_lit.records import previous_outcome, write_metrics
+from htr_lit.reporting.bench_speed import bench_sweep
+from htr_lit.reporting.sweep_results import group_jobs, load_jobs
+from htr_lit.runs import runner
+from htr_lit.runs.records import objective, previous_outcome, write_metrics
 from htr_lit.train import train
 from tests.helpers import TINY, compose_cfg, csv_data, write_writer_labels
 from tests.tiny_ckpt import tiny_checkpoint
@@ -203,9 +205,7 @@ def test_previous_outcome_reuses_a_folder_only_for_the_same_overrides(tmp_path):
     assert previous_outcome(tmp_path, ["a=1"]) == ("resume", None)
 
 
-def test_run_task_raises_in_a_single_run_and_records_the_failure_in_a_multirun(tmp_path):
-    from htr_lit.runner import run_task
-
+def test_run_task_raises_in_a_single_run_and_records_the_failure_in_a_multirun(tmp_path, monkeypatch):
     cfg = OmegaConf.create({"paths": {"output_dir": str(tmp_path)}, "seed": 1,
                             "model": {"sequence": {"_target_": "x.Dilated", "rates": [1, 2]},
                                       "encoder": {"_target_": "x.Enc"}},
@@ -215,9 +215,10 @@ def test_run_task_raises_in_a_single_run_and_records_the_failure_in_a_multirun(t
         raise ValueError("dilated: num_blocks must be >= 1, got 0")
 
     with pytest.raises(ValueError, match="num_blocks"):
-        run_task(boom, cfg)  # not a multirun: the error propagates (non-zero exit)
+        runner.run_task(boom, cfg)  # not a multirun: the error propagates (non-zero exit)
     assert not (tmp_path / "metrics.json").exists()
-    record = run_task(boom, cfg, tolerate_failure=True)
+    monkeypatch.setattr(runner, "is_multirun", lambda: True)
+    record = runner.run_task(boom, cfg)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert record["status"] == saved["status"] == "failed"
     assert saved["error"] == "ValueError: dilated: num_blocks must be >= 1, got 0"
@@ -225,8 +226,6 @@ def test_run_task_raises_in_a_single_run_and_records_the_failure_in_a_multirun(t
 
 
 def test_objective_is_the_metric_or_inf_for_a_failed_job():
-    from htr_lit.records import objective
-
     assert objective({"status": "ok", "val/cer": 0.25}, "val/cer") == 0.25
     assert objective({"status": "failed", "error": "x"}, "val/cer") == math.inf  # worst, never NaN
     assert objective({"val/cer": 0.25}, None) is None
@@ -265,18 +264,13 @@ def test_multirun_survives_a_failing_job_and_a_rerun_skips_and_resumes(tiny_csv,
     assert json.loads((sweep_dir / "1" / "metrics.json").read_text())["status"] == "failed"  # tried again
 
     # After the sweep, the speeds are re-timed one model at a time (ok jobs only) and the report uses them.
-    spec = importlib.util.spec_from_file_location("bench_speed", ROOT / "sweeps" / "bench_speed.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    assert bench.bench_sweep(sweep_dir, threads=1, width=64, repeats=2, rounds=2) == 2
-    assert bench.bench_sweep(sweep_dir, threads=1, width=64, repeats=2, rounds=1) == 0  # done: skipped
-    assert bench.bench_sweep(sweep_dir, threads=1, width=64, repeats=1, rounds=1, force=True) == 2
+    assert bench_sweep(sweep_dir, threads=1, width=64, repeats=2, rounds=2) == 2
+    assert bench_sweep(sweep_dir, threads=1, width=64, repeats=2, rounds=1) == 0  # done: skipped
+    assert bench_sweep(sweep_dir, threads=1, width=64, repeats=1, rounds=1, force=True) == 2
     timed = json.loads((sweep_dir / "0" / "metrics.json").read_text())
     assert timed["throughput/serial_infer_img_s"] > 0 and timed["throughput/serial_seq_infer_img_s"] > 0
     assert timed["throughput/infer_img_s"] > 0  # the in-sweep figure is kept
     assert "serial_infer_img_s" not in (sweep_dir / "1" / "metrics.json").read_text()
-    from htr_lit.sweep_results import group_jobs, load_jobs
-
     group = group_jobs(load_jobs(sweep_dir))[0]
     assert group.values("throughput/infer_img_s") == [timed["throughput/serial_infer_img_s"]]
 

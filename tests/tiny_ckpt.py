@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
+from htr_lit.checkpoint import build_meta, save
 from htr_lit.data.collate import collate
 from htr_lit.data.preprocess import Preprocess, to_tensor
 from tests.helpers import TINY, WORDS, compose_cfg, write_word_png
@@ -30,7 +30,7 @@ def word_images(folder: Path, height: int = 32) -> list[Path]:
 
 
 def tiny_checkpoint(folder: Path, sequence: str = "bilstm", steps: int = 150, seed: int = 0) -> Path:
-    """Train a 4..8-channel CNN + `sequence` for `steps` AdamW steps on `WORDS`; save like train.py does."""
+    """Train a 4..8-channel CNN + `sequence` for `steps` AdamW steps on `WORDS`; save with train.py's metadata."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # on a loaded 2-core machine, 2 threads make a tiny LSTM ~100x slower
     try:
@@ -57,15 +57,5 @@ def _train_and_save(folder: Path, sequence: str, steps: int, seed: int) -> Path:
         loss.backward()
         opt.step()
     model.eval()
-    path = folder / f"{sequence}.ckpt"
-    torch.save({
-        "state_dict": model.state_dict(),
-        "htr_lit": {
-            "model_cfg": OmegaConf.to_container(cfg.model, resolve=True),
-            "preprocess": pre.to_dict(),
-            "format_version": 1,
-            "train_texts": list(WORDS),
-            "charset": list(model.charset.chars),
-        },
-    }, path)
-    return path
+    model.htr_meta = build_meta(cfg.model, model.charset.chars, pre, WORDS)
+    return save(model, folder / f"{sequence}.ckpt")

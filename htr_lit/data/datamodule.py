@@ -18,13 +18,14 @@ from htr_lit.data.preprocess import Preprocess
 from htr_lit.data.sample import Sample
 from htr_lit.data.sampler import BucketBatchSampler
 from htr_lit.data.splits import describe_split
+from htr_lit.errors import UserError
 
 log = logging.getLogger(__name__)
 # "fit" validates the test split too, so one message lists the bad rows of every split before training.
 STAGE_SPLITS = {"fit": ("train", "val", "test"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """Bad rows or files, all listed in one message (data.on_error=raise)."""
 
 

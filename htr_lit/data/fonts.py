@@ -16,6 +16,8 @@ from pathlib import Path
 from fontTools.ttLib import TTFont, TTLibError
 from PIL import ImageFont
 
+from htr_lit.errors import UserError
+
 FONT_ROOT = Path("/usr/share/fonts")
 
 # The folders of the Debian packages installed by `make system-deps` (scripts/install_system_deps.sh).
@@ -65,7 +67,7 @@ LOWERCASE = frozenset("abcdefghijklmnopqrstuvwxyz")
 _CHECK_SIZE = 32  # pixel size used to check that glyphs draw something
 
 
-class FontError(RuntimeError):
+class FontError(UserError, RuntimeError):
     """No usable handwriting font was found (or a font file could not be read)."""
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from htr_lit.data.sample import Sample
+from htr_lit.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _MAX_NAMED = 5
 
 
-class DatasetFormatError(ValueError):
+class DatasetFormatError(UserError, ValueError):
     """A dataset file that cannot be parsed; the message names the file (and line) and the reason."""
 
 

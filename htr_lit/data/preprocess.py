@@ -12,12 +12,13 @@ import torch
 from PIL import Image
 
 from htr_lit.data import ink
+from htr_lit.errors import UserError
 
 # Refuse to decode images larger than this many pixels (decompression bombs, scanner pages).
 MAX_DECODE_PIXELS = 40_000_000
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(UserError, ValueError):
     """An image that cannot be used; the message names the file and why."""
 
 

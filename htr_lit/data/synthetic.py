@@ -27,13 +27,14 @@ from typing import Any
 from htr_lit.data.fonts import FontInfo
 from htr_lit.data.synth_samples import SPLITS, Row, make_plan, progress_bar, render_all
 from htr_lit.data.synth_spec import DEFAULT_NUM_WORKERS, DEFAULT_SPEC, GENERATOR_VERSION, SyntheticSpec
+from htr_lit.errors import UserError
 
 CSV_COLUMNS = ("file_name", "text", "font")
 META_FILE = "meta.json"
 PREVIEW_FILE = "preview.png"
 
 
-class DatasetMismatchError(ValueError):
+class DatasetMismatchError(UserError, ValueError):
     """A dataset already exists at the root but was generated from another spec."""
 
 

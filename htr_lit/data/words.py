@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from htr_lit.errors import UserError
+
 DEFAULT_WORD_LISTS: dict[str, Path] = {
     "en": Path("/usr/share/dict/american-english"),  # Debian wamerican
     "de": Path("/usr/share/dict/ngerman"),  # Debian wngerman
@@ -34,7 +36,7 @@ UPPER_MAX_LEN = 8
 PUNCTUATION = {",": 0.45, ".": 0.35, "!": 0.1, "?": 0.1}
 
 
-class WordListError(FileNotFoundError):
+class WordListError(UserError, FileNotFoundError):
     """A word list is missing or yields no usable word."""
 
 

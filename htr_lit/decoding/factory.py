@@ -23,11 +23,12 @@ from htr_lit.decoding.closest import ClosestWordDecoder
 from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.decoding.lexicon import WordBeamSearchDecoder
 from htr_lit.decoding.lm import CharNgramLM
+from htr_lit.errors import UserError
 
 log = logging.getLogger(__name__)
 
 
-class DecoderConfigError(ValueError):
+class DecoderConfigError(UserError, ValueError):
     """A decoder that cannot be built as configured (e.g. it needs texts the checkpoint lacks)."""
 
 

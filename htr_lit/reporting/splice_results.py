@@ -1,6 +1,6 @@
 """Put a generated report into docs/results.md between its block's markers, keeping the rest.
 
-    python sweeps/splice_results.py docs/ablation.md docs/results.md [BLOCK]   # BLOCK: ablation (default)
+    python -m htr_lit.reporting.splice_results docs/ablation.md docs/results.md [BLOCK]   # BLOCK: ablation (default)
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig
 
-from htr_lit.records import failure_record, is_multirun, write_metrics
+from htr_lit.errors import find_user_error
+from htr_lit.runs.records import JobRecord, is_multirun
 
 log = logging.getLogger(__name__)
 
@@ -26,29 +27,31 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
     return [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
 
 
-def run_task(task: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig,
-             tolerate_failure: bool | None = None) -> dict[str, Any]:
+def run_task(task: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig) -> dict[str, Any]:
     """Run a task; whatever happens, close W&B so one failed job does not poison the next.
 
-    A job that raises is logged with its traceback. In a multirun (`tolerate_failure=None` means
-    "when Hydra's mode is MULTIRUN") it then writes metrics.json with status `failed` and the error,
-    and returns that record so the sweep goes on; in a single run it re-raises (non-zero exit).
+    In a single run, an exception propagates (the entry point prints a UserError's message alone, any
+    other with its traceback). In a multirun, the job is logged (a UserError by its message, any other
+    with its traceback), its metrics.json records status `failed` and the error, and that record is
+    returned so the sweep goes on.
     """
-    tolerate = is_multirun() if tolerate_failure is None else tolerate_failure
     failed = False
     try:
         return task(cfg)
     except Exception as err:
         failed = True
-        log.exception("task failed")
-        if not tolerate:
+        if not is_multirun():
             raise
-        record = failure_record(cfg, err)
+        user_error = find_user_error(err)
+        if user_error is not None:
+            log.error("task failed: %s", user_error)
+        else:
+            log.exception("task failed")
         try:
-            write_metrics(Path(cfg.paths.output_dir), record)
+            return JobRecord(cfg).fail(user_error or err)
         except Exception:
             log.exception("could not write the failure record")
-        return record
+            return {"status": "failed", "error": f"{type(err).__name__}: {err}"}
     finally:
         try:
             import wandb

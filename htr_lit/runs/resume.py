@@ -10,11 +10,8 @@ from htr_lit.checkpoint import CheckpointError, read_checkpoint
 log = logging.getLogger(__name__)
 
 LAST = "last"
-
-
-def last_checkpoint(run_dir: str | Path) -> Path:
-    """Where the checkpoint callbacks keep the run's newest state (see htr_lit/conf/callbacks/default.yaml)."""
-    return Path(run_dir) / "checkpoints" / "last.ckpt"
+# Where the checkpoint callbacks keep a run's newest state (see htr_lit/conf/callbacks/default.yaml).
+LAST_CKPT = "checkpoints/last.ckpt"
 
 
 def resolve_ckpt_path(ckpt_path: str | None, resume: bool, run_dir: str | Path) -> str | None:
@@ -29,7 +26,7 @@ def resolve_ckpt_path(ckpt_path: str | None, resume: bool, run_dir: str | Path) 
     if ckpt_path is None and not resume:
         return None
     if ckpt_path is None or ckpt_path == LAST:
-        path = last_checkpoint(run_dir)
+        path = Path(run_dir) / LAST_CKPT
         if not path.is_file():
             if ckpt_path is None:  # resume=true on a run that never saved anything: start it
                 log.info("resume: no %s yet, starting a fresh run", path)

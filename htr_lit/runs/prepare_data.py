@@ -1,6 +1,6 @@
 """Prepare a config's data once (e.g. render the synthetic words) before a sweep's parallel jobs start.
 
-    python sweeps/prepare_data.py sweep=reproduce experiment=ablation/dilated
+    python -m htr_lit.runs.prepare_data sweep=reproduce experiment=ablation/dilated
 
 Composes `train` with the given overrides and runs the datamodule's `prepare_data()` (which generates
 every synthetic source under its file lock, or finds it ready and returns).
