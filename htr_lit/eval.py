@@ -50,10 +50,7 @@ class TimedDecoder:
 
 def build_test_datamodule(cfg: DictConfig, model: HTRModule, pre: Preprocess) -> HTRDataModule:
     """The data option's test split (or `test_csv`), read with the checkpoint's charset and preprocessing."""
-    overrides: dict[str, Any] = dict(
-        img_height=pre.img_height, max_width=pre.max_width, min_width=pre.min_width,
-        augment="none", charset=model.charset.chars,
-    )
+    overrides: dict[str, Any] = dict(**pre.to_dict(), augment="none", charset=model.charset.chars)
     if cfg.get("test_csv"):
         overrides["source"] = LabelsCSVSource(test_csv=cfg.test_csv)
     datamodule = instantiate(cfg.data, **overrides)

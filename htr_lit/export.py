@@ -101,6 +101,13 @@ def metadata(model: HTRModule, pre: Preprocess, fmt: str) -> dict[str, Any]:
         "outputs": {"log_probs": "float32 (B, T, C) log-softmax over classes", "lengths": "int64 (B,) valid frames"},
         "tokens": model.charset.tokens,  # class index -> character; "" at 0 is the CTC blank
         "preprocess": pre.to_dict(),
+        # What htr_lit.data.preprocess.Preprocess(**preprocess).load(path) does (numpy + OpenCV, no torch):
+        "preprocess_steps": ["decode as 8-bit grayscale (alpha composited on white)",
+                             "contrast: stretch darkest ink to 0, median paper to 255 (if contrast)",
+                             "deslant: shear the writing upright (if deslant)",
+                             "crop to the ink box + crop_margin x its height (if crop_ink; no ink: unchanged)",
+                             "resize to img_height keeping the aspect ratio, width clamped to [min_width, max_width]",
+                             "images = 1 - gray / 255 (ink 1.0, paper 0.0)"],
         "model_cfg": model.htr_meta.get("model_cfg"),
     }
 

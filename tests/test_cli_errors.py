@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from htr_lit.errors import ConfigError, UserError, find_user_error
-from tests.conftest import WORDS, write_word_png
+from tests.helpers import WORDS, write_word_png
 from tests.tiny_ckpt import tiny_checkpoint
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
