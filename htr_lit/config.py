@@ -38,13 +38,16 @@ def _mkdir(path: str) -> str:
 def register_resolvers() -> None:
     """`${htr_root:}` is the repository root (the working directory for an installed package, see
     `project_root`), so default paths work from any working directory in a checkout.
-    `${htr_mkdir:PATH}` is PATH, created if missing (e.g. the folder of an Optuna SQLite file)."""
+    `${htr_mkdir:PATH}` is PATH, created if missing (e.g. the folder of an Optuna SQLite file).
+    `${htr_assets:}` is the package's assets folder (vendored fonts, name lists, the shipped models)."""
     if not OmegaConf.has_resolver("htr_root"):
         OmegaConf.register_new_resolver("htr_root", lambda: str(project_root()))
     if not OmegaConf.has_resolver("gpu_slot"):  # trainer.devices=[${gpu_slot:}] in local parallel sweeps
         OmegaConf.register_new_resolver("gpu_slot", _gpu_slot)
     if not OmegaConf.has_resolver("htr_mkdir"):
         OmegaConf.register_new_resolver("htr_mkdir", _mkdir)
+    if not OmegaConf.has_resolver("htr_assets"):  # files shipped inside the package (fonts, models)
+        OmegaConf.register_new_resolver("htr_assets", lambda: str(Path(__file__).resolve().parent / "assets"))
 
 
 register_resolvers()

@@ -92,17 +92,21 @@ def test_data_options_instantiate(tmp_path, data, csv_dataset):
     assert isinstance(dm, HTRDataModule) and hasattr(dm.source, "load")
 
 
-def test_dhsd_recipes_mix_in_the_synthetic_source_that_data_synthetic_uses(tmp_path, csv_dataset):
-    """One synthetic-source node (data/source/synthetic.yaml): data=synthetic's source and crnn_dhsd's
-    extra training words are the same settings; only max_train (the first 8,000 words) is the recipe's."""
-    synthetic = compose_cfg("train", [f"paths.data_dir={tmp_path}"], tmp_path).data.source
+def test_dhsd_recipes_mix_in_the_synthetic_names_source(tmp_path, csv_dataset):
+    """One node per synthetic source (data/source/*.yaml): crnn_dhsd mounts synthetic_names as it is, and
+    only max_train (the first 4,000 names) is the recipe's; a data=synthetic run with
+    data/source=synthetic_names reads the same set."""
+    names = compose_cfg("train", ["data/source=synthetic_names", f"paths.data_dir={tmp_path}"], tmp_path).data.source
     dhsd = compose_cfg("train", ["experiment=crnn_dhsd", f"paths.data_dir={tmp_path}",
                                  f"paths.dhsd_dir={csv_dataset.parent}"], tmp_path)
     (extra,) = dhsd.data.extra_train_sources
-    assert {**extra, "max_train": None} == {**synthetic, "max_train": None} and extra.max_train == 8000
+    assert {**extra, "max_train": None} == {**names, "max_train": None} and extra.max_train == 4000
+    assert extra.style == "names" and dhsd.data.crop_ink is True
+    assert dhsd.pretrained_encoder.endswith("htr_lit/assets/models/pretrained.ckpt")
     dm = instantiate(dhsd.data)
-    assert [(type(s).__name__, s.max_train, s.root) for s in dm.extra_train_sources] == [
-        ("SyntheticSource", 8000, tmp_path / "synthetic")]
+    assert [(type(s).__name__, s.max_train, s.root, s.spec.style) for s in dm.extra_train_sources] == [
+        ("SyntheticSource", 4000, tmp_path / "synth_names", "names")]
+    assert dm.preprocess.crop_ink
     assert compose_cfg("train", ["experiment=crnn_dhsd", "sweep=reproduce"], tmp_path).data.extra_train_sources == []
 
 
@@ -130,11 +134,11 @@ def test_debug_tiny_narrows_whichever_encoder_and_sequence_model(tmp_path, encod
     assert model.num_parameters() < instantiate(full.model, charset=list("abc")).num_parameters()
 
 
-def test_debug_tiny_generates_a_few_synthetic_words_in_their_own_folder(tmp_path):
-    for overrides in ([], ["experiment=crnn_dhsd"]):
+def test_debug_tiny_generates_a_few_synthetic_images_in_their_own_folder(tmp_path):
+    for overrides, folder in (([], "synthetic_tiny"), (["experiment=crnn_dhsd"], "synth_names_tiny")):
         cfg = compose_cfg("train", [*overrides, "debug=tiny", f"paths.data_dir={tmp_path}"], tmp_path)
         source = cfg.data.source if not overrides else cfg.data.extra_train_sources[0]
-        assert source.root == f"{tmp_path}/synthetic_tiny"  # never clashes with the full set
+        assert source.root == f"{tmp_path}/{folder}"  # never clashes with the full set
         assert (source.num_train, source.num_val, source.num_test) == (256, 32, 32)
 
 
