@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-dev system-deps train test test-fast lint data train-dhsd clean check-wheel
+.PHONY: help setup setup-dev system-deps train test test-fast lint data train-dhsd pretrain cv clean check-wheel
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -55,6 +55,15 @@ data: setup  ## generate the synthetic word dataset once (reused by every run)
 
 train-dhsd: setup  ## train CRNN on ../shared/data/dhsd, 5 writers held out (under 60 min on 2 cores)
 	$(BIN)/python -m htr_lit.train experiment=crnn_dhsd $(ARGS)
+
+pretrain: setup  ## pre-train the shipped model on 116,000 synthetic names + words (~80 min, 1 thread) -> htr_lit/assets/models/pretrained.ckpt
+	$(BIN)/python -m htr_lit.data.synthetic --style names --num-train 100000 --num-val 2000 --num-test 2000 --out data/synth_names
+	$(BIN)/python -m htr_lit.train experiment=pretrain_names torch_threads=1 resume=true hydra.run.dir=outputs/pretrain_names $(ARGS)
+	$(BIN)/python scripts/ship_model.py outputs/pretrain_names/checkpoints/best.ckpt htr_lit/assets/models/pretrained.ckpt
+
+EXP ?= crnn_dhsd
+cv: setup  ## writer cross-validation of EXP (default crnn_dhsd): 5 writer folds, 2 at a time, resumable (ARGS='--pilot 2 trainer.max_epochs=4')
+	$(BIN)/python -m htr_lit.cv experiment=$(EXP) $(ARGS)
 
 clean:  ## remove outputs (keeps .venv and generated data)
 	rm -rf outputs multirun
