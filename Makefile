@@ -56,7 +56,7 @@ data: setup  ## generate the synthetic word dataset once (reused by every run)
 train-dhsd: setup  ## train CRNN on ../shared/data/dhsd, 5 writers held out (under 60 min on 2 cores)
 	$(BIN)/python -m htr_lit.train experiment=crnn_dhsd $(ARGS)
 
-pretrain: setup  ## pre-train the shipped model on 116,000 synthetic names + words (~80 min, 1 thread) -> htr_lit/assets/models/pretrained.ckpt
+pretrain: setup  ## pre-train the shipped model on 116,000 synthetic names + words (~55 min, 1 thread) -> htr_lit/assets/models/pretrained.ckpt
 	$(BIN)/python -m htr_lit.data.synthetic --style names --num-train 100000 --num-val 2000 --num-test 2000 --out data/synth_names
 	$(BIN)/python -m htr_lit.train experiment=pretrain_names torch_threads=1 resume=true hydra.run.dir=outputs/pretrain_names $(ARGS)
 	$(BIN)/python scripts/ship_model.py outputs/pretrain_names/checkpoints/best.ckpt htr_lit/assets/models/pretrained.ckpt
