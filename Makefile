@@ -81,7 +81,7 @@ export: setup-dev  ## export CKPT=path to ONNX beside it, checked against PyTorc
 
 .PHONY: bench
 bench: setup  ## time every sequence model (train/infer img/s, latency, memory, FLOPs) -> docs/performance.{json,md} (ARGS: --quick, --device cpu)
-	$(BIN)/python scripts/bench.py $(ARGS)
+	$(BIN)/python -m htr_lit.reporting.bench $(ARGS)
 
 # ---- sweeps and ablations (see sweeps/README.md); re-running a sweep command resumes it
 .PHONY: sweep-rates sweep-blocks sweep-share sweep-concat sweep-matched hparams-search report reproduce

@@ -1,37 +1,27 @@
-"""scripts/bench.py cannot rot: its per-model measurement runs on a tiny model (1 repeat, no timing
-assertions), its FLOP count for LSTMs matches a hand count, and its report files have the promised shape."""
+"""htr_lit.reporting.bench cannot rot: its per-model measurement runs on a tiny model (1 repeat, no timing
+assertions), its FLOP count for LSTMs matches a hand count, its report files have the promised shape, and
+its default output folder is the checkout's docs/."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+from htr_lit.config import project_root
+from htr_lit.reporting import bench
+from htr_lit.reporting.bench_markdown import write
 from tests.helpers import TINY
 
-ROOT = Path(__file__).parents[1]
 
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench", ROOT / "scripts/bench.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench"] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
-
-
-def tiny(bench):
+def tiny():
     return bench.Settings(width=64, train_batch=2, infer_batch=2, warmup=0, repeats=1, train_iters=1, infer_iters=1,
                           latency_iters=1, overrides=list(TINY))
 
 
-def test_lstm_flops_match_a_hand_count(bench):
+def test_lstm_flops_match_a_hand_count():
     lstm = nn.LSTM(3, 2, num_layers=2, bidirectional=True, batch_first=True)
     x = torch.randn(1, 5, 3)
     # per step and direction 2 FLOPs x 4 gates x hidden x (input + hidden): layer 1 in=3, layer 2 in=2*2
@@ -40,8 +30,8 @@ def test_lstm_flops_match_a_hand_count(bench):
 
 
 @pytest.mark.parametrize("sequence", ["bilstm", "dilated"])
-def test_measure_runs_every_figure_on_a_tiny_model(bench, sequence):
-    s = tiny(bench)
+def test_measure_runs_every_figure_on_a_tiny_model(sequence):
+    s = tiny()
     row = bench.measure(sequence, "cpu", "32-true", s)
     model, _ = bench.build_model(sequence, s.overrides)
     assert row["params"] == sum(p.numel() for p in model.parameters())
@@ -53,7 +43,7 @@ def test_measure_runs_every_figure_on_a_tiny_model(bench, sequence):
         assert bench.flops_per_image(model, s)["lstm_fwd"] > 0  # the LSTM is counted, not skipped
 
 
-def test_reports_have_one_row_per_model(bench, tmp_path):
+def test_reports_have_one_row_per_model(tmp_path):
     row = {"sequence": "", "device": "cpu", "precision": "32-true", "params": 1000, "flops_fwd_per_image": 2e8,
            "flops_train_per_image": 6e8, "train_img_s": 10.0, "train_gflop_s": 6.0, "infer_img_s_b64": 40.0,
            "latency_ms_b1": 5.0, "peak_mem_train_mb": 100.0}
@@ -64,10 +54,23 @@ def test_reports_have_one_row_per_model(bench, tmp_path):
                                                          "infer_img_s_b64": 100.0}],
               "data_loader": [{"augment": "none", "num_workers": 2, "batch_size": 16, "img_s": 900.0,
                                "median_width": 200}]}
-    bench.write(report, tmp_path)
+    write(report, tmp_path)
     data = json.loads((tmp_path / "performance.json").read_text())
     assert [m["sequence"] for m in data["models"]] == ["bilstm", "dilated"]
     assert data["models"][0]["matmul_fraction"] == pytest.approx(0.1)
     assert data["ratios"]["infer"] == pytest.approx(2.5) and data["ratios"]["train"] == pytest.approx(2.0)
     md = (tmp_path / "performance.md").read_text()
     assert md.count("| cpu | 32-true |") == 2 and "60.0 GFLOP/s" in md and "| none | 2 | 900.0 |" in md
+
+
+def test_default_output_is_the_checkouts_docs_folder():
+    args = bench.parse_args(["--quick"])
+    assert args.out == project_root() / "docs" and (args.out / "performance.md").is_file()
+
+
+@pytest.mark.slow
+def test_worker_subprocess_runs_the_module():
+    """The driver measures each model in `python -m htr_lit.reporting.bench --worker ...` (a fresh process)."""
+    args = bench.parse_args(["--quick", "--width", "64", "--threads", "1", *[f"--override={o}" for o in TINY]])
+    row = bench.run_worker(args, "dilated", "cpu", "32-true")
+    assert row["sequence"] == "dilated" and row["overrides"] == list(TINY) and row["train_img_s"] > 0

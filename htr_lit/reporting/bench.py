@@ -1,4 +1,6 @@
-"""Speed benchmark of every sequence model: `make bench` or `python scripts/bench.py [--quick] [--device cpu]`.
+"""Speed benchmark of every sequence model (`make bench`).
+
+    python -m htr_lit.reporting.bench [--quick] [--device cpu] [--out FOLDER]
 
 For each sequence model (bilstm, dilated, cnn_only, tcn) on the experiments' default encoder
 (compact) at height 64 x width 256 px (a typical rendered word; the synthetic data's median width is
@@ -9,7 +11,8 @@ run, and the share of it each training loop achieves; plus the real HTRDataModul
 
 Every (model, device) is measured in a fresh subprocess (isolated allocator and thread pools; its peak
 RSS is the CPU memory figure). Rates are medians over --repeats. Writes OUT/performance.json and
-OUT/performance.md (OUT defaults to docs/). A CUDA device, when present, adds GPU rows; nothing else changes.
+OUT/performance.md (`bench_markdown`; OUT defaults to the source checkout's docs/). A CUDA device, when
+present, adds GPU rows; nothing else changes.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-ROOT = Path(__file__).resolve().parents[1]
+from htr_lit.config import project_root
+from htr_lit.reporting.bench_markdown import markdown, write
+
 SEQUENCES = ["bilstm", "dilated", "cnn_only", "tcn"]
 # ~80 output classes, like the synthetic data's charset (letters, digits, umlauts, punctuation) + blank.
 CHARSET = list(string.ascii_letters + string.digits + "äöüÄÖÜß.,;:!?'\"-&()/")
@@ -258,11 +263,11 @@ def loader_rates(root: Path, num_images: int, workers: Sequence[int], batch: int
 
 # ---------------------------------------------------------------------------------------------- driver
 def run_worker(args: argparse.Namespace, sequence: str, device: str, precision: str) -> dict:
-    cmd = [sys.executable, __file__, "--worker", sequence, "--device", device, "--precision", precision]
+    cmd = [sys.executable, "-m", "htr_lit.reporting.bench", "--worker", sequence, "--device", device, "--precision", precision]
     cmd += ["--quick"] if args.quick else []
     cmd += ["--width", str(args.width)] + (["--threads", str(args.threads)] if args.threads else [])
     cmd += [f"--override={o}" for o in args.override]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=project_root())
     lines = [x for x in proc.stdout.splitlines() if x.startswith(RESULT_TAG)]
     if proc.returncode or not lines:
         raise RuntimeError(f"{sequence} on {device} failed:\n{proc.stderr[-3000:]}")
@@ -280,71 +285,8 @@ def machine(threads: int) -> dict:
     return info
 
 
-def fmt(x: float, digits: int = 1) -> str:
-    return f"{x:,.{digits}f}"
-
-
-def markdown(report: dict) -> str:
-    m, st = report["machine"], report["settings"]
-    lines = [
-        "# Performance", "",
-        f"Measured by `scripts/bench.py` ({'quick smoke run, not for citing' if report['quick'] else 'full run'}) "
-        f"on {m['date_utc']} UTC.", "",
-        f"**Machine:** {m['cpu']} ({m['cpu_count']} logical CPUs, torch {m['torch']}, {m['torch_threads']} threads"
-        + (f", GPU {m['gpu']}" if m.get("gpu") else "") + f"); 1-min load average at start {m['load_avg_1m_at_start']}; "
-        + "measured matmul (2048², median of 5): "
-        + ", ".join(f"{k} {fmt(v)} GFLOP/s" for k, v in report["matmul_gflops"].items()) + ".", "",
-        f"Input {st['height']} x {st['width']} px (the synthetic words' median width is "
-        f"{report['data_loader'][0]['median_width'] if report['data_loader'] else '?'} px), encoder `compact`, "
-        f"training batch {st['train_batch']} (AdamW step included), inference batch {st['infer_batch']} "
-        "under `torch.inference_mode`, latency at batch 1. Rates are medians of "
-        f"{st['repeats']} repeats. FLOPs from `torch.utils.flop_counter.FlopCounterMode` plus an analytic count for "
-        "the LSTM (4 gates x (in + hidden) x hidden MACs per step), training = forward + backward. "
-        "Peak memory: CPU = increase of the process's peak RSS (`ru_maxrss`) during the training loop, "
-        "each model in a fresh process; GPU = `torch.cuda.max_memory_allocated`.", "",
-        "| sequence | device | precision | params | GFLOPs/img fwd | train img/s | % of matmul | "
-        "infer img/s (b64) | latency ms (b1) | peak train MB |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for r in report["models"]:
-        lines.append(
-            f"| {' '.join([r['sequence'], *r.get('overrides', [])])} | {r['device']} | {r['precision']} | {r['params'] / 1e6:.2f} M | "
-            f"{r['flops_fwd_per_image'] / 1e9:.3f} | {fmt(r['train_img_s'])} | {100 * r['matmul_fraction']:.1f} % | "
-            f"{fmt(r['infer_img_s_b64'])} | {r['latency_ms_b1']:.2f} | {fmt(r['peak_mem_train_mb'], 0)} |")
-    ratios = report.get("ratios", {})
-    if ratios:
-        lines += ["", "Dilated vs BiLSTM ({device}): inference x{infer:.2f}, training x{train:.2f}; the default model "
-                  "(BiLSTM) training loop reaches {bilstm_matmul:.1f} % of the matmul rate.".format(**ratios)]
-    if report["data_loader"]:
-        lines += ["", "Data loader (the real `HTRDataModule` train loader over rendered synthetic words, "
-                  f"batch {report['data_loader'][0]['batch_size']}, images cached in memory once):", "",
-                  "| augment | workers | loader img/s |", "| --- | ---: | ---: |"]
-        lines += [f"| {d['augment']} | {d['num_workers']} | {fmt(d['img_s'])} |" for d in report["data_loader"]]
-        lines += ["", "Compare with the train img/s column: the loader must be faster than the model it feeds."]
-    return "\n".join(lines) + "\n"
-
-
-def add_derived(report: dict) -> None:
-    mm = report["matmul_gflops"]
-    for r in report["models"]:
-        key = f"{r['device'].split(':')[0]} {r['precision']}"
-        r["matmul_fraction"] = r["train_gflop_s"] / mm[key] if mm.get(key) else 0.0
-    by = {(r["sequence"], r["device"], r["precision"]): r for r in report["models"]}
-    if ("bilstm", "cpu", "32-true") in by and ("dilated", "cpu", "32-true") in by:
-        b, d = by[("bilstm", "cpu", "32-true")], by[("dilated", "cpu", "32-true")]
-        report["ratios"] = {"device": "cpu", "infer": d["infer_img_s_b64"] / b["infer_img_s_b64"],
-                            "train": d["train_img_s"] / b["train_img_s"], "bilstm_matmul": 100 * b["matmul_fraction"]}
-
-
-def write(report: dict, out: Path) -> None:
-    add_derived(report)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "performance.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "performance.md").write_text(markdown(report))
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m htr_lit.reporting.bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="few repeats: a smoke check, not numbers to cite")
     p.add_argument("--device", default="all", choices=["all", "cpu", "cuda"], help="all: cpu, plus cuda if present")
     p.add_argument("--sequences", default=",".join(SEQUENCES), help="comma-separated model/sequence options")
@@ -355,7 +297,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--no-loader", action="store_true", help="skip the data-loader measurement")
     p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                    help="Hydra override for every model, repeatable (e.g. model.sequence.dims=1d)")
-    p.add_argument("--out", type=Path, default=ROOT / "docs", help="folder for performance.json / .md")
+    p.add_argument("--out", type=Path, default=project_root() / "docs", help="folder for performance.json / .md")
     p.add_argument("--worker", metavar="SEQUENCE", help=argparse.SUPPRESS)
     p.add_argument("--precision", default="32-true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
