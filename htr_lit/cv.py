@@ -227,7 +227,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_intermixed_args(argv)  # overrides and options in any order
     overrides = list(args.overrides)
     exp = next((o.split("=", 1)[1] for o in overrides if o.startswith("experiment=")), "default")
     csv_path = labels_csv(overrides)

@@ -75,8 +75,8 @@ def test_dry_run_prints_every_fold(tmp_path: Path, capsys: pytest.CaptureFixture
     from tests.helpers import write_writer_labels
 
     csv_path = write_writer_labels(tmp_path)  # 3 writers
-    code = cv.main(["data=csv", f"data.source.csv_path={csv_path}", "--folds", "3", "--val-writers", "1",
-                    "--dry-run", "--out", str(tmp_path / "cv")])
+    code = cv.main(["data=csv", "--folds", "3", f"data.source.csv_path={csv_path}", "--val-writers", "1",
+                    "--dry-run", "--out", str(tmp_path / "cv")])  # overrides and options in any order
     out = capsys.readouterr().out
     assert code == 0
     assert [line.split(":")[0] for line in out.splitlines() if line.startswith("fold")] == ["fold 0", "fold 1", "fold 2"]

@@ -31,8 +31,15 @@ def splice(report: str, results: str, block: str = "ablation") -> str:
 
 
 def main(argv: list[str]) -> int:
-    report, results = Path(argv[0]), Path(argv[1])
-    block = argv[2] if len(argv) > 2 else "ablation"
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m htr_lit.reporting.splice_results",
+                                 description="Replace the named block of RESULTS (markdown) with REPORT's text.")
+    ap.add_argument("report", type=Path, help="a generated report (markdown)")
+    ap.add_argument("results", type=Path, help="the document to update, e.g. docs/results.md")
+    ap.add_argument("block", nargs="?", default="ablation", help="the block's name (default: %(default)s)")
+    args = ap.parse_args(argv)
+    report, results, block = args.report, args.results, args.block
     old = results.read_text(encoding="utf-8") if results.is_file() else ""
     text = splice(report.read_text(encoding="utf-8"), old, block)
     results.write_text(text, encoding="utf-8")
