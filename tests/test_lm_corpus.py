@@ -53,6 +53,7 @@ def test_vectorised_counts_equal_the_loop(order: int) -> None:
     r = random.Random(order)
     texts = ["".join(r.choice("abß -€") for _ in range(r.randint(0, 8))) for _ in range(400)] + [""]
     assert _count_ngrams(texts, order) == _count_ngrams_loop(texts, order)
+    assert _count_ngrams(texts, order, chunk_chars=50) == _count_ngrams_loop(texts, order)  # summed chunks
     assert _count_ngrams([], order) == {}
 
 

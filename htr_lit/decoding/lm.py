@@ -2,7 +2,8 @@
 
 Both use interpolated Witten-Bell smoothing: no tuning knobs, and every distribution is a proper one
 (it sums to 1 over the vocabulary + the unknown symbol + the end symbol). The LMs are estimated at eval
-time from the checkpoint's training transcriptions and never stored.
+time from the checkpoint's training transcriptions or a larger corpus (see `lm_corpus`); only the
+big-corpus character LM is kept on disk (`lm_cache`), never in a checkpoint.
 """
 
 from __future__ import annotations
@@ -134,7 +135,23 @@ def _count_ngrams_loop(texts: Sequence[str], n: int) -> dict[str, dict[str, int]
     return {ctx: dict(c) for ctx, c in counts.items()}
 
 
-def _count_ngrams(texts: Sequence[str], n: int) -> dict[str, dict[str, int]]:
+def _count_ngrams(texts: Sequence[str], n: int, chunk_chars: int = 1 << 20) -> dict[str, dict[str, int]]:
+    """The counts of `_count_ngrams_loop`, summed over chunks of about `chunk_chars` characters (so that
+    the arrays of a corpus of millions of characters stay small)."""
+    counts: dict[str, dict[str, int]] = {}
+    start, size = 0, 0
+    for i, text in enumerate(texts):
+        size += len(text) + n
+        if size >= chunk_chars or i == len(texts) - 1:
+            for ctx, nxt in _count_chunk(texts[start : i + 1], n).items():
+                total = counts.setdefault(ctx, {})
+                for sym, c in nxt.items():
+                    total[sym] = total.get(sym, 0) + c
+            start, size = i + 1, 0
+    return counts
+
+
+def _count_chunk(texts: Sequence[str], n: int) -> dict[str, dict[str, int]]:
     """The counts of `_count_ngrams_loop`, computed on the concatenation of the padded texts.
 
     Every m-gram (m = 1..n) of the concatenation is coded as one integer (base = alphabet size) and
