@@ -46,6 +46,21 @@ def old_ckpt(tiny_ckpt, tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def slim_ckpt(tiny_ckpt, tmp_path_factory) -> Path:
+    """The same checkpoint shipped slim: `train_texts: []` (scripts/ship_model.py)."""
+    ckpt = torch.load(tiny_ckpt[0], map_location="cpu", weights_only=True)
+    ckpt["htr_lit"]["train_texts"] = []
+    path = tmp_path_factory.mktemp("slim") / "slim.ckpt"
+    torch.save(ckpt, path)
+    return path
+
+
+def small_names_lm(cache_dir: Path) -> list[str]:
+    """decoder=beam_names shrunk for tests: 500 names, no word list, its cache under `cache_dir`."""
+    return ["decoder.lm_num_names=500", "decoder.lm_word_lists=[]", f"decoder.lm_cache_dir={cache_dir}"]
+
+
 def run_eval(ckpt: Path, labels: Path, out: Path, *overrides: str) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     evaluate(compose_cfg("eval", [f"ckpt_path={ckpt}", f"test_csv={labels}", *SMALL_DATA, *overrides], out))
@@ -59,8 +74,10 @@ def predict_cfg(ckpt: Path, inputs: Path, *overrides: str) -> DictConfig:
 @pytest.mark.parametrize("name", DECODERS)
 def test_eval_records_the_decoder(tiny_ckpt, tmp_path, name):
     assert set(DECODERS) >= {"greedy", "beam", "lexicon", "closest"}
-    metrics = run_eval(*tiny_ckpt, tmp_path, f"decoder={name}")
-    assert metrics["decoder"] == {"lexicon_wordlists": "lexicon"}.get(name, name)  # presets name their factory
+    shrink = small_names_lm(tmp_path / "lm_cache") if name == "beam_names" else []
+    metrics = run_eval(*tiny_ckpt, tmp_path, f"decoder={name}", *shrink)
+    presets = {"lexicon_wordlists": "lexicon", "beam_names": "beam"}
+    assert metrics["decoder"] == presets.get(name, name)  # presets name their factory
     for key in ("test/cer", "test/wer", "test/word_acc"):
         assert 0.0 <= metrics[key] <= 2.0, key
     assert metrics["decode_ms_per_image"] > 0.0
@@ -123,6 +140,17 @@ def test_old_checkpoint_needs_lm_text(old_ckpt, tiny_ckpt, tmp_path):
     assert metrics["decoder"] == "beam" and math.isfinite(metrics["test/cer"])
     with pytest.raises(DecoderConfigError, match=r"decoder\.words_file"):
         run_eval(old_ckpt, labels, tmp_path, "decoder=lexicon")
+
+
+def test_slim_checkpoint_needs_the_names_lm(slim_ckpt, tiny_ckpt, tmp_path):
+    labels = tiny_ckpt[1]
+    with pytest.raises(DecoderConfigError, match=r"empty 'train_texts'.*decoder=beam_names"):
+        run_eval(slim_ckpt, labels, tmp_path, "decoder=beam")
+    with pytest.raises(DecoderConfigError, match=r"decoder=lexicon_wordlists"):
+        run_eval(slim_ckpt, labels, tmp_path, "decoder=lexicon")
+    metrics = run_eval(slim_ckpt, labels, tmp_path, "decoder=beam_names", *small_names_lm(tmp_path / "cache"))
+    assert metrics["decoder"] == "beam" and metrics["decoder_options"]["lm_corpus"] == "names"
+    assert math.isfinite(metrics["test/cer"]) and list((tmp_path / "cache").glob("charlm-*.pkl"))
 
 
 @pytest.mark.slow

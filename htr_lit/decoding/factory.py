@@ -3,7 +3,9 @@
 Each config is a `_partial_` of one of the small factories below; `build_decoder` fills in what comes
 from the checkpoint: the model's tokens and its training transcriptions (`train_texts`), from which the
 character LM and the dictionaries are estimated. A user file (`lm_text`, `words_file`) replaces them,
-e.g. for checkpoints saved before `train_texts` existed. Nothing is ever built from the test labels.
+e.g. for checkpoints saved before `train_texts` existed or slim ones with `train_texts: []`; the beam's
+LM can instead use a corpus of generated place names + word lists (`lm_corpus`, decoder=beam_names).
+Nothing is ever built from the test labels.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from htr_lit.data.words import WordListError
 from htr_lit.decoding.base import Decoder
 from htr_lit.decoding.beam import BeamSearchDecoder
 from htr_lit.decoding.closest import ClosestWordDecoder
 from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.decoding.lexicon import WordBeamSearchDecoder
 from htr_lit.decoding.lm import CharNgramLM
+from htr_lit.decoding.lm_cache import cached_lm, fingerprint
+from htr_lit.decoding.lm_corpus import CORPORA, names_corpus, names_corpus_files, uses_names, uses_train_texts
 from htr_lit.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -42,9 +47,15 @@ def _read_lines(path: str | Path, key: str) -> list[str]:
 
 
 def _texts(
-    train_texts: Sequence[str] | None, path: str | Sequence[str] | None, key: str, why: str, name: str
+    train_texts: Sequence[str] | None,
+    path: str | Sequence[str] | None,
+    key: str,
+    why: str,
+    name: str,
+    instead: str = "",
 ) -> list[str]:
-    """The user's file(s) when given, else the checkpoint's training transcriptions, else a clear error."""
+    """The user's file(s) when given, else the checkpoint's training transcriptions, else a clear error
+    that names `key` and the option `instead` that needs no training texts."""
     if path:
         paths = [path] if isinstance(path, (str, Path)) else list(path)
         texts = [line for p in paths for line in _read_lines(p, key)]
@@ -53,10 +64,12 @@ def _texts(
         texts = list(train_texts)
         log.info("decoder=%s: %s from the checkpoint's %d training transcriptions", name, why, len(texts))
     else:
+        kind = "an empty 'train_texts' (a slim checkpoint)" if train_texts is not None else (
+            "no 'train_texts' (saved by an older htr-lit)")
         raise DecoderConfigError(
-            f"decoder={name} needs training texts for its {why}, but this checkpoint has none "
-            f"(no 'train_texts', saved by an older htr-lit): pass {key}=FILE, a UTF-8 file with one "
-            "training transcription per line (never the test labels)"
+            f"decoder={name} needs training texts for its {why}, but this checkpoint has {kind}: "
+            f"{instead + ', or ' if instead else ''}pass {key}=FILE, a UTF-8 file with one training "
+            "transcription per line (never the test labels)"
         )
     if not texts:
         raise DecoderConfigError(f"decoder={name}: {key} gives no text to build the {why} from")
@@ -81,17 +94,64 @@ def beam(
     lm_text: str | None = None,
     prune_log_prob: float = -12.0,
     top_k: int = 8,
+    lm_corpus: str = "train_texts",
+    lm_num_names: int = 200_000,
+    lm_seed: int = 0,
+    lm_word_lists: str | Sequence[str] | None = None,
+    lm_cache_dir: str | None = None,
 ) -> BeamSearchDecoder:
     """Prefix beam search; with `lm_weight > 0`, fused with a character `lm_order`-gram LM estimated on
-    `lm_text` (one text per line) or on the checkpoint's training transcriptions."""
+    `lm_corpus`: the checkpoint's training transcriptions (or `lm_text`, one text per line), and/or
+    `lm_num_names` generated place names + the words of `lm_word_lists` (cached in `lm_cache_dir`)."""
     lm = None
     if lm_weight != 0.0:
-        texts = _texts(train_texts, lm_text, "decoder.lm_text", "character LM", "beam")
-        lm = CharNgramLM(lm_order).fit(texts, extra_chars=[t for t in tokens if t])
+        lm = char_lm(tokens, train_texts, lm_order, lm_text, lm_corpus, lm_num_names, lm_seed, lm_word_lists,
+                     lm_cache_dir)
     return BeamSearchDecoder(
         tokens, beam_width=beam_width, lm=lm, lm_weight=lm_weight, insertion_bonus=insertion_bonus,
         top_n=top_n, prune_log_prob=prune_log_prob, top_k=top_k,
     )
+
+
+def char_lm(
+    tokens: Sequence[str],
+    train_texts: Sequence[str] | None,
+    lm_order: int,
+    lm_text: str | None,
+    lm_corpus: str,
+    lm_num_names: int,
+    lm_seed: int,
+    lm_word_lists: str | Sequence[str] | None,
+    lm_cache_dir: str | None,
+) -> CharNgramLM:
+    """The character LM of decoder=beam on its `lm_corpus` (see `htr_lit.decoding.lm_corpus`)."""
+    if lm_corpus not in CORPORA:
+        raise DecoderConfigError(f"decoder.lm_corpus={lm_corpus}: choose one of {' | '.join(CORPORA)}")
+    charset = sorted({t for t in tokens if t})
+    texts: list[str] = []
+    if uses_train_texts(lm_corpus):
+        instead = "use decoder=beam_names (decoder.lm_corpus=names: generated place names + word lists)"
+        texts = _texts(train_texts, lm_text, "decoder.lm_text", "character LM", "beam", instead)
+    if not uses_names(lm_corpus):
+        return CharNgramLM(lm_order).fit(texts, extra_chars=charset)
+    if lm_num_names < 0:
+        raise DecoderConfigError(f"decoder.lm_num_names={lm_num_names}: must be >= 0")
+    word_lists = OmegaConf.to_container(lm_word_lists) if isinstance(lm_word_lists, ListConfig) else lm_word_lists
+    settings = {
+        "order": lm_order, "corpus": lm_corpus, "num_names": lm_num_names, "seed": lm_seed, "charset": charset,
+        "inputs": fingerprint(names_corpus_files(word_lists), texts),
+    }
+
+    def build() -> CharNgramLM:
+        try:
+            corpus = names_corpus(set(charset), lm_num_names, lm_seed, word_lists)
+        except WordListError as e:
+            raise DecoderConfigError(f"decoder.lm_word_lists: {e}") from e
+        if not corpus + texts:
+            raise DecoderConfigError(f"decoder.lm_corpus={lm_corpus} has no text in the model's charset")
+        return CharNgramLM(lm_order).fit(corpus + texts, extra_chars=charset)
+
+    return cached_lm(settings, build, lm_cache_dir)
 
 
 def lexicon(
@@ -110,7 +170,8 @@ def lexicon(
     """Word beam search over the words (runs of letters, or of `word_chars`) of the training
     transcriptions or of `words_file` (one file or a list); "ngrams" adds word unigram/bigram counts
     from the same texts. `ignore_case` matches "Haus", "haus" and "HAUS" to the same dictionary word."""
-    texts = _texts(train_texts, words_file, "decoder.words_file", "dictionary", "lexicon")
+    texts = _texts(train_texts, words_file, "decoder.words_file", "dictionary", "lexicon",
+                   "use decoder=lexicon_wordlists (the German + English word lists)")
     try:
         return WordBeamSearchDecoder.from_texts(
             tokens, texts, word_chars=word_chars, beam_width=beam_width, mode=mode, lm_weight=lm_weight,

@@ -2,7 +2,8 @@
 
 Both use interpolated Witten-Bell smoothing: no tuning knobs, and every distribution is a proper one
 (it sums to 1 over the vocabulary + the unknown symbol + the end symbol). The LMs are estimated at eval
-time from the checkpoint's training transcriptions and never stored.
+time from the checkpoint's training transcriptions or a larger corpus (see `lm_corpus`); only the
+big-corpus character LM is kept on disk (`lm_cache`), never in a checkpoint.
 """
 
 from __future__ import annotations
@@ -43,21 +44,16 @@ class CharNgramLM:
 
         `extra_chars` (e.g. the model's charset) join the vocabulary even when unseen, so that they get
         their own smoothed probability instead of the shared `<unk>` one. Refitting starts from scratch.
+        Counting is vectorised (numpy) so that corpora of millions of characters fit in seconds.
         """
-        counts: dict[str, Counter[str]] = {}
+        texts = list(texts)
         chars: set[str] = set(extra_chars)
-        n = self.order
         for text in texts:
-            if BOS in text or EOW in text:
-                raise ValueError("texts must not contain the control characters \\x02 / \\x03")
             chars.update(text)
-            padded = BOS * (n - 1) + text + EOW
-            for i in range(n - 1, len(padded)):
-                sym = padded[i]
-                for k in range(n):  # contexts of length 0 .. n-1
-                    counts.setdefault(padded[i - k : i], Counter())[sym] += 1
+        if BOS in chars or EOW in chars:
+            raise ValueError("texts must not contain the control characters \\x02 / \\x03")
         self.vocab = sorted(chars)
-        self.counts = {ctx: dict(c) for ctx, c in counts.items()}
+        self.counts = _count_ngrams(texts, self.order)
         self._rebuild()
         return self
 
@@ -126,6 +122,69 @@ class CharNgramLM:
         out = np.log(p)
         out.flags.writeable = False
         return out
+
+
+def _count_ngrams_loop(texts: Sequence[str], n: int) -> dict[str, dict[str, int]]:
+    """Reference counting, one n-gram at a time: context (0..n-1 symbols) -> next symbol -> count."""
+    counts: dict[str, Counter[str]] = {}
+    for text in texts:
+        padded = BOS * (n - 1) + text + EOW
+        for i in range(n - 1, len(padded)):
+            for k in range(n):  # contexts of length 0 .. n-1
+                counts.setdefault(padded[i - k : i], Counter())[padded[i]] += 1
+    return {ctx: dict(c) for ctx, c in counts.items()}
+
+
+def _count_ngrams(texts: Sequence[str], n: int, chunk_chars: int = 1 << 20) -> dict[str, dict[str, int]]:
+    """The counts of `_count_ngrams_loop`, summed over chunks of about `chunk_chars` characters (so that
+    the arrays of a corpus of millions of characters stay small)."""
+    counts: dict[str, dict[str, int]] = {}
+    start, size = 0, 0
+    for i, text in enumerate(texts):
+        size += len(text) + n
+        if size >= chunk_chars or i == len(texts) - 1:
+            for ctx, nxt in _count_chunk(texts[start : i + 1], n).items():
+                total = counts.setdefault(ctx, {})
+                for sym, c in nxt.items():
+                    total[sym] = total.get(sym, 0) + c
+            start, size = i + 1, 0
+    return counts
+
+
+def _count_chunk(texts: Sequence[str], n: int) -> dict[str, dict[str, int]]:
+    """The counts of `_count_ngrams_loop`, computed on the concatenation of the padded texts.
+
+    Every m-gram (m = 1..n) of the concatenation is coded as one integer (base = alphabet size) and
+    counted with `np.unique`; the m-grams that are not n-grams of a single padded text are exactly
+    those whose last symbol is a begin symbol or whose context holds an end symbol, and are dropped.
+    """
+    joined = "".join(BOS * (n - 1) + text + EOW for text in texts)
+    if not joined:
+        return {}
+    points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)  # one code point per symbol
+    alphabet = np.array(sorted(set(joined)))
+    base = len(alphabet)
+    if base**n >= 2**62:  # the m-gram codes would overflow int64 (huge order or alphabet)
+        return _count_ngrams_loop(texts, n)
+    lut = np.zeros(int(points.max()) + 1, dtype=np.int64)
+    lut[[ord(c) for c in alphabet]] = np.arange(base)
+    codes = lut[points]  # (L,) symbol index in `alphabet`
+    del points, lut
+    symbols = alphabet.astype(object)
+    index = {c: i for i, c in enumerate(alphabet.tolist())}
+    bos, eow = index.get(BOS, -1), index[EOW]  # order 1 has no begin symbols
+    eow_before = np.concatenate([np.zeros(1, np.int32), np.cumsum(codes == eow, dtype=np.int32)])  # in codes[:i]
+    counts: dict[str, dict[str, int]] = {}
+    gram = np.zeros(len(codes), dtype=np.int64)
+    for m in range(1, n + 1):  # gram[i] codes the m-gram ending at position i
+        gram[m - 1 :] = gram[m - 2 : -1] * base + codes[m - 1 :] if m > 1 else codes
+        keep = (codes[m - 1 :] != bos) & (eow_before[m - 1 : -1] == eow_before[: len(codes) - m + 1])
+        uniq, cnt = np.unique(gram[m - 1 :][keep], return_counts=True)
+        digits = [symbols[(uniq // base**j) % base] for j in range(m - 1, -1, -1)]  # oldest symbol first
+        contexts = ["".join(t) for t in zip(*digits[:-1])] if m > 1 else [""] * len(uniq)
+        for ctx, sym, c in zip(contexts, digits[-1].tolist(), cnt.tolist()):
+            counts.setdefault(ctx, {})[sym] = c
+    return counts
 
 
 class WordBigramLM:
