@@ -120,19 +120,30 @@ def encoder_weights(encoder: nn.Module, path: str | Path) -> dict[str, Tensor]:
         raise CheckpointError(f"{path}: not a Lightning checkpoint (no state_dict)")
     weights = {k[len(ENCODER_PREFIX):]: v for k, v in state.items() if k.startswith(ENCODER_PREFIX)}
     if not weights:
-        raise CheckpointError(f"{path}: the checkpoint holds no '{ENCODER_PREFIX}*' weights to initialise the encoder from")
+        raise CheckpointError(
+            f"{path}: the checkpoint holds no '{ENCODER_PREFIX}*' weights to initialise the encoder from"
+        )
     own = encoder.state_dict()
     missing = sorted(set(own) - set(weights))
     unexpected = sorted(set(weights) - set(own))
-    wrong = [f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
-             if k in weights and weights[k].shape != v.shape]
+    wrong = [
+        f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in weights and weights[k].shape != v.shape
+    ]
     if missing or unexpected or wrong:
-        detail = "; ".join(filter(None, [
-            f"missing {missing[:3]}" if missing else "",
-            f"unexpected {unexpected[:3]}" if unexpected else "",
-            f"shape (checkpoint vs this model) {wrong[:3]}" if wrong else "",
-        ]))
+        detail = "; ".join(
+            filter(
+                None,
+                [
+                    f"missing {missing[:3]}" if missing else "",
+                    f"unexpected {unexpected[:3]}" if unexpected else "",
+                    f"shape (checkpoint vs this model) {wrong[:3]}" if wrong else "",
+                ],
+            )
+        )
         raise CheckpointError(
             f"{path}: its encoder does not fit this model's encoder ({detail}); pre-train with the same "
-            f"model/encoder and data.img_height")
+            f"model/encoder and data.img_height"
+        )
     return weights

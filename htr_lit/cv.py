@@ -111,7 +111,11 @@ def run_folds(jobs: list[tuple[Fold, Path, list[str]]], parallel: int) -> dict[i
             (fold_dir / JOB_FILE).write_text(json.dumps({"command": cmd[1:], "fold": asdict(fold)}, indent=2))
             log = (fold_dir / "cv_train.log").open("a")
             print(f"fold {fold.index}: training -> {fold_dir} (log: {fold_dir / 'cv_train.log'})", flush=True)
-            running[fold.index] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log, time.time())
+            running[fold.index] = (
+                subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env),
+                log,
+                time.time(),
+            )
         time.sleep(2)
         for index, (proc, log, start) in list(running.items()):
             if proc.poll() is not None:
@@ -155,8 +159,10 @@ def score_writers(ckpt: Path, rows: dict[str, list[tuple[str, str]]], batch_size
                         got[i] = text
                 preds.extend(got)
             out[writer] = {
-                "cer": float(char_error_rate(preds, texts)), "wer": float(word_error_rate(preds, texts)),
-                "word_acc": sum(p == t for p, t in zip(preds, texts)) / len(texts), "images": len(texts),
+                "cer": float(char_error_rate(preds, texts)),
+                "wer": float(word_error_rate(preds, texts)),
+                "word_acc": sum(p == t for p, t in zip(preds, texts)) / len(texts),
+                "images": len(texts),
             }
     return out
 
@@ -168,21 +174,33 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 def summarise(folds: list[dict[str, Any]], title: str) -> str:
     """The markdown table: one row per fold, mean ± std, then CER per writer."""
     keys = (("test/cer", "CER %"), ("test/wer", "WER %"), ("test/word_acc", "word acc %"))
-    lines = [f"## {title}", "", "| fold | test writers | images | " + " | ".join(n for _, n in keys) + " |",
-             "|---|---|---|" + "---|" * len(keys)]
+    lines = [
+        f"## {title}",
+        "",
+        "| fold | test writers | images | " + " | ".join(n for _, n in keys) + " |",
+        "|---|---|---|" + "---|" * len(keys),
+    ]
     for f in folds:
         cells = " | ".join(f"{100 * f[k]:.2f}" for k, _ in keys)
         lines.append(f"| {f['fold']} | {', '.join(f['test_writers'])} | {f['images']} | {cells} |")
     if folds:
         stats = [_mean_std([f[k] for f in folds]) for k, _ in keys]
-        lines.append("| **mean ± std** | | | " + " | ".join(f"**{100 * m:.2f} ± {100 * s:.2f}**" for m, s in stats) + " |")
+        lines.append(
+            "| **mean ± std** | | | " + " | ".join(f"**{100 * m:.2f} ± {100 * s:.2f}**" for m, s in stats) + " |"
+        )
     writers = sorted(((w, s) for f in folds for w, s in f["writers"].items()), key=lambda x: x[1]["cer"])
     if writers:
-        lines += ["", "CER per writer (greedy), best to worst:", "", "| writer | fold | images | CER % | WER % |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "CER per writer (greedy), best to worst:",
+            "",
+            "| writer | fold | images | CER % | WER % |",
+            "|---|---|---|---|---|",
+        ]
         fold_of = {w: f["fold"] for f in folds for w in f["writers"]}
-        lines += [f"| {w} | {fold_of[w]} | {s['images']} | {100 * s['cer']:.2f} | {100 * s['wer']:.2f} |"
-                  for w, s in writers]
+        lines += [
+            f"| {w} | {fold_of[w]} | {s['images']} | {100 * s['cer']:.2f} | {100 * s['wer']:.2f} |" for w, s in writers
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -196,8 +214,10 @@ def labels_csv(overrides: Sequence[str]) -> Path:
         cfg = compose(config_name="train", overrides=list(overrides))
     path = cfg.data.source.get("csv_path")
     if not path:
-        raise SystemExit("error: writer cross-validation needs data.source.csv_path (a labels CSV with writer_id), "
-                         "e.g. experiment=crnn_dhsd or data=csv data.source.csv_path=...")
+        raise SystemExit(
+            "error: writer cross-validation needs data.source.csv_path (a labels CSV with writer_id), "
+            "e.g. experiment=crnn_dhsd or data=csv data.source.csv_path=..."
+        )
     if not Path(path).is_file():
         raise SystemExit(f"error: {path}: labels CSV not found (set HTR_DHSD_DIR or data.source.csv_path)")
     return Path(path)
@@ -207,19 +227,24 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m htr_lit.cv",
         description="Writer cross-validation of a training recipe: k writer-disjoint test folds, each an "
-                    "ordinary resumable `htr_lit.train` run; prints per-fold and mean ± std CER/WER/word "
-                    "accuracy and CER per writer. Re-running the same command continues where it stopped.",
+        "ordinary resumable `htr_lit.train` run; prints per-fold and mean ± std CER/WER/word "
+        "accuracy and CER per writer. Re-running the same command continues where it stopped.",
         epilog="Examples:\n  python -m htr_lit.cv experiment=crnn_dhsd\n"
-               "  python -m htr_lit.cv experiment=dilated_dhsd --pilot 2 trainer.max_epochs=4\n"
-               "  make cv EXP=crnn_dhsd ARGS='--jobs 1'",
+        "  python -m htr_lit.cv experiment=dilated_dhsd --pilot 2 trainer.max_epochs=4\n"
+        "  make cv EXP=crnn_dhsd ARGS='--jobs 1'",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("overrides", nargs="*", help="Hydra overrides for every fold, e.g. experiment=crnn_dhsd")
     p.add_argument("--folds", type=int, default=5, help="number of writer folds (default 5: 6 writers each on DHSD)")
     p.add_argument("--val-writers", type=int, default=3, help="validation writers per fold, drawn from the rest")
     p.add_argument("--seed", type=int, default=0, help="seed of the writer shuffle (the same folds for every recipe)")
-    p.add_argument("--pilot", type=int, default=0, metavar="N",
-                   help="pilot mode: run only the first N folds (a quick screen, labelled PILOT in the output)")
+    p.add_argument(
+        "--pilot",
+        type=int,
+        default=0,
+        metavar="N",
+        help="pilot mode: run only the first N folds (a quick screen, labelled PILOT in the output)",
+    )
     p.add_argument("--jobs", type=int, default=2, help="folds trained at a time, one torch thread each")
     p.add_argument("--out", default=None, help="output folder (default outputs/cv/<experiment>[_pilot])")
     p.add_argument("--dry-run", action="store_true", help="print the folds and commands, train nothing")
@@ -251,8 +276,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             jobs.append((fold, fold_dir, cmd))
     if args.dry_run:
         return 0
-    print(f"{pilot} of {exp} on {csv_path} ({len(rows)} writers) -> {out}; {len(jobs)} to train, "
-          f"{args.jobs} at a time", flush=True)
+    print(
+        f"{pilot} of {exp} on {csv_path} ({len(rows)} writers) -> {out}; {len(jobs)} to train, {args.jobs} at a time",
+        flush=True,
+    )
     codes = run_folds(jobs, args.jobs)
     results = []
     for fold in chosen:
@@ -265,19 +292,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         if per_writer is None or set(per_writer) != set(fold.test_writers):
             per_writer = score_writers(Path(metrics["best_ckpt"]), {w: rows[w] for w in fold.test_writers})
             (fold_dir / "per_writer.json").write_text(json.dumps(per_writer, indent=2))
-        results.append({"fold": fold.index, "test_writers": list(fold.test_writers), "val_writers": list(fold.val_writers),
-                        "images": sum(s["images"] for s in per_writer.values()), "writers": per_writer,
-                        **{k: metrics[k] for k in ("test/cer", "test/wer", "test/word_acc")}})
+        results.append(
+            {
+                "fold": fold.index,
+                "test_writers": list(fold.test_writers),
+                "val_writers": list(fold.val_writers),
+                "images": sum(s["images"] for s in per_writer.values()),
+                "writers": per_writer,
+                **{k: metrics[k] for k in ("test/cer", "test/wer", "test/word_acc")},
+            }
+        )
     table = summarise(results, f"Writer cross-validation: {exp}, {pilot}, greedy decoding")
     out.mkdir(parents=True, exist_ok=True)
     (out / "cv.md").write_text(table)
-    (out / "cv.json").write_text(json.dumps({"experiment": exp, "overrides": overrides, "mode": pilot,
-                                             "folds": results}, indent=2))
+    (out / "cv.json").write_text(
+        json.dumps({"experiment": exp, "overrides": overrides, "mode": pilot, "folds": results}, indent=2)
+    )
     print("\n" + table + f"\nwritten: {out / 'cv.md'}, {out / 'cv.json'}")
     failed = sorted(i for i, c in codes.items() if c != 0)
     if failed or len(results) < len(chosen):
-        print(f"error: {len(chosen) - len(results)} fold(s) without a result (failed: {failed}); "
-              "re-run the same command to continue", file=sys.stderr)
+        print(
+            f"error: {len(chosen) - len(results)} fold(s) without a result (failed: {failed}); "
+            "re-run the same command to continue",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -41,7 +41,9 @@ DYNAMIC_AXES = {
 ATOL = 1e-4
 
 
-def example_batch(pre: Preprocess, widths: tuple[int, ...] = (64, 160, 96), seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def example_batch(
+    pre: Preprocess, widths: tuple[int, ...] = (64, 160, 96), seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A random right-padded batch of several widths, like `collate` builds: images (B, 1, H, W), widths (B,)."""
     gen = torch.Generator().manual_seed(seed)
     w = torch.tensor(widths, dtype=torch.int64)
@@ -56,8 +58,14 @@ def export_onnx(model: HTRModule, pre: Preprocess, output: Path, opset: int = 17
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic: checked by `check_export`
         torch.onnx.export(
-            ExportModel(model), (images, widths), str(output), input_names=INPUTS, output_names=OUTPUTS,
-            dynamic_axes=DYNAMIC_AXES, opset_version=opset, dynamo=False,
+            ExportModel(model),
+            (images, widths),
+            str(output),
+            input_names=INPUTS,
+            output_names=OUTPUTS,
+            dynamic_axes=DYNAMIC_AXES,
+            opset_version=opset,
+            dynamo=False,
         )
 
 
@@ -96,18 +104,22 @@ def max_abs_diff(model: HTRModule, path: Path, images: torch.Tensor, widths: tor
 def metadata(model: HTRModule, pre: Preprocess, fmt: str) -> dict[str, Any]:
     return {
         "format": fmt,
-        "inputs": {"images": "float32 (B, 1, img_height, W): ink 1.0, paper 0.0, right-padded with 0",
-                   "widths": "int64 (B,): valid pixel columns per image"},
+        "inputs": {
+            "images": "float32 (B, 1, img_height, W): ink 1.0, paper 0.0, right-padded with 0",
+            "widths": "int64 (B,): valid pixel columns per image",
+        },
         "outputs": {"log_probs": "float32 (B, T, C) log-softmax over classes", "lengths": "int64 (B,) valid frames"},
         "tokens": model.charset.tokens,  # class index -> character; "" at 0 is the CTC blank
         "preprocess": pre.to_dict(),
         # What htr_lit.data.preprocess.Preprocess(**preprocess).load(path) does (numpy + OpenCV, no torch):
-        "preprocess_steps": ["decode as 8-bit grayscale (alpha composited on white)",
-                             "contrast: stretch darkest ink to 0, median paper to 255 (if contrast)",
-                             "deslant: shear the writing upright (if deslant)",
-                             "crop to the ink box + crop_margin x its height (if crop_ink; no ink: unchanged)",
-                             "resize to img_height keeping the aspect ratio, width clamped to [min_width, max_width]",
-                             "images = 1 - gray / 255 (ink 1.0, paper 0.0)"],
+        "preprocess_steps": [
+            "decode as 8-bit grayscale (alpha composited on white)",
+            "contrast: stretch darkest ink to 0, median paper to 255 (if contrast)",
+            "deslant: shear the writing upright (if deslant)",
+            "crop to the ink box + crop_margin x its height (if crop_ink; no ink: unchanged)",
+            "resize to img_height keeping the aspect ratio, width clamped to [min_width, max_width]",
+            "images = 1 - gray / 255 (ink 1.0, paper 0.0)",
+        ],
         "model_cfg": model.htr_meta.get("model_cfg"),
     }
 
@@ -124,7 +136,8 @@ def export(cfg: DictConfig) -> tuple[Path, float]:
     else:
         export_torchscript(model, pre, output)
     output.with_suffix(output.suffix + ".json").write_text(
-        json.dumps(metadata(model, pre, cfg.format), indent=2, ensure_ascii=False), encoding="utf-8")
+        json.dumps(metadata(model, pre, cfg.format), indent=2, ensure_ascii=False), encoding="utf-8"
+    )
     # A different batch (sizes and widths) from the one traced: catches shapes frozen at export time.
     images, widths = example_batch(pre, widths=(48, 200), seed=1)
     return output, max_abs_diff(model, output, images, widths)

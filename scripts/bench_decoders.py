@@ -121,7 +121,9 @@ def decoder_specs(widths: list[int], lm_text: str | None, words_file: str | None
     return specs
 
 
-def time_decoder(decoder: Callable, batches: Batches, repeats: int, clock: Callable[[], float]) -> tuple[float, list[str]]:
+def time_decoder(
+    decoder: Callable, batches: Batches, repeats: int, clock: Callable[[], float]
+) -> tuple[float, list[str]]:
     """Median over `repeats` of the time to decode every batch, in ms per image; the best texts."""
     decoder(batches[0][0][:2], batches[0][1][:2])  # warm-up (lazy initialisation)
     n = sum(len(texts) for _, _, texts in batches)
@@ -147,7 +149,10 @@ def ensure_bench_venv(venv: Path) -> Path | None:
     if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
         return python
     print(f"creating {venv} with pyctcdecode and numpy<2 (once) ...", file=sys.stderr, flush=True)
-    steps = [["python3", "-m", "venv", str(venv)], [str(venv / "bin" / "pip"), "install", "-q", "pyctcdecode", "numpy<2"]]
+    steps = [
+        ["python3", "-m", "venv", str(venv)],
+        [str(venv / "bin" / "pip"), "install", "-q", "pyctcdecode", "numpy<2"],
+    ]
     for cmd in steps:
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
@@ -161,8 +166,9 @@ def ensure_bench_venv(venv: Path) -> Path | None:
     return python if subprocess.run(check, capture_output=True).returncode == 0 else None
 
 
-def run_pyctcdecode(python: Path, batches: Batches, tokens: list[str], widths: list[int], repeats: int,
-                    clock: str) -> dict[int, dict[str, Any]] | None:
+def run_pyctcdecode(
+    python: Path, batches: Batches, tokens: list[str], widths: list[int], repeats: int, clock: str
+) -> dict[int, dict[str, Any]] | None:
     lps = [lp[i, : int(n)] for lp, lengths, _ in batches for i, n in enumerate(lengths.tolist())]
     T = max(x.shape[0] for x in lps)
     padded = np.zeros((len(lps), T, len(tokens)), dtype=np.float32)
@@ -186,8 +192,10 @@ def markdown(results: list[dict[str, Any]]) -> str:
             lines.append(f"| {r['decoder']} | – | – | – | – | skipped: cannot be built (see the JSON) |")
             continue
         note = f"{100 * r['agreement']:.1f} % same text as {r['compared_with']}" if "agreement" in r else ""
-        lines.append(f"| {r['decoder']} | {r['ms_per_image']:.3f} | {100 * r['cer']:.2f} | {100 * r['wer']:.2f} "
-                     f"| {100 * r['word_acc']:.2f} | {note} |")
+        lines.append(
+            f"| {r['decoder']} | {r['ms_per_image']:.3f} | {100 * r['cer']:.2f} | {100 * r['wer']:.2f} "
+            f"| {100 * r['word_acc']:.2f} | {note} |"
+        )
     return "\n".join(lines)
 
 
@@ -216,14 +224,24 @@ def main() -> None:
     model, batches, data_desc = model_outputs(cfg, args.limit)
     tokens, train_texts = model.charset.tokens, model.htr_meta.get("train_texts")
     truth = [t for _, _, texts in batches for t in texts]
-    print(f"{len(truth)} test images ({data_desc}); {len(tokens)} classes; 1 thread, {args.clock} time, "
-          f"median of {args.repeats}", file=sys.stderr, flush=True)
+    print(
+        f"{len(truth)} test images ({data_desc}); {len(tokens)} classes; 1 thread, {args.clock} time, "
+        f"median of {args.repeats}",
+        file=sys.stderr,
+        flush=True,
+    )
 
     summary: dict[str, Any] = {
-        "ckpt": str(args.ckpt), "data": args.test_csv or data_desc, "n_images": len(truth),
-        "threads": 1, "clock": args.clock, "repeats": args.repeats, "note": args.note,
-        "texts_source": "lm_text/words_file" if args.lm_text or args.words_file else
-                        ("checkpoint train_texts" if train_texts else "none"),
+        "ckpt": str(args.ckpt),
+        "data": args.test_csv or data_desc,
+        "n_images": len(truth),
+        "threads": 1,
+        "clock": args.clock,
+        "repeats": args.repeats,
+        "note": args.note,
+        "texts_source": "lm_text/words_file"
+        if args.lm_text or args.words_file
+        else ("checkpoint train_texts" if train_texts else "none"),
         "torch": torch.__version__,
     }
     results: list[dict[str, Any]] = []
@@ -248,11 +266,17 @@ def main() -> None:
         out = run_pyctcdecode(python, batches, tokens, widths, args.repeats, args.clock)
         for w, r in (out or {}).items():
             key, ours = f"pyctcdecode_beam{w}", preds_of.get(f"beam{w}")
-            entry = {"decoder": key, "config": {"beam_width": w, "lm": None, "defaults": "pyctcdecode's pruning"},
-                     "ms_per_image": round(r["ms_per_image"], 4), **score(r["texts"], truth)}
+            entry = {
+                "decoder": key,
+                "config": {"beam_width": w, "lm": None, "defaults": "pyctcdecode's pruning"},
+                "ms_per_image": round(r["ms_per_image"], 4),
+                **score(r["texts"], truth),
+            }
             if ours is not None:
-                entry.update(compared_with=f"beam{w}",
-                             agreement=round(sum(a == b for a, b in zip(r["texts"], ours)) / len(ours), 4))
+                entry.update(
+                    compared_with=f"beam{w}",
+                    agreement=round(sum(a == b for a, b in zip(r["texts"], ours)) / len(ours), 4),
+                )
                 summary[f"{key}_agreement"] = entry["agreement"]
             summary[f"{key}_ms_per_image"] = entry["ms_per_image"]
             results.append(entry)

@@ -121,14 +121,17 @@ def test_debug_tiny_narrows_whichever_encoder_and_sequence_model(tmp_path, encod
     assert set(TINY_WIDTH) == set(options("model/sequence"))
     overrides = ["experiment=crnn_dhsd", f"model/encoder={encoder}", f"model/sequence={sequence}"]
     full, tiny = (compose_cfg("train", [*overrides, *debug], tmp_path) for debug in ([], ["debug=tiny"]))
-    assert max(tiny.model.encoder.channels) == 8 and len(tiny.model.encoder.channels) == len(full.model.encoder.channels)
+    assert max(tiny.model.encoder.channels) == 8
+    assert len(tiny.model.encoder.channels) == len(full.model.encoder.channels)
     width = TINY_WIDTH[sequence]
     if width:
         assert tiny.model.sequence[width] == 8 and full.model.sequence[width] > 8
     assert {k: v for k, v in tiny.model.sequence.items() if k != width} == {
-        k: v for k, v in full.model.sequence.items() if k != width}
+        k: v for k, v in full.model.sequence.items() if k != width
+    }
     assert {k: v for k, v in tiny.model.encoder.items() if k != "channels"} == {
-        k: v for k, v in full.model.encoder.items() if k != "channels"}
+        k: v for k, v in full.model.encoder.items() if k != "channels"
+    }
     assert tiny.trainer.max_epochs == 1 and tiny.data.batch_size == 8 and tiny.data.num_workers == 0
     model = instantiate(tiny.model, charset=list("abc"))
     assert model.num_parameters() < instantiate(full.model, charset=list("abc")).num_parameters()

@@ -79,5 +79,9 @@ def test_dry_run_prints_every_fold(tmp_path: Path, capsys: pytest.CaptureFixture
                     "--dry-run", "--out", str(tmp_path / "cv")])  # overrides and options in any order
     out = capsys.readouterr().out
     assert code == 0
-    assert [line.split(":")[0] for line in out.splitlines() if line.startswith("fold")] == ["fold 0", "fold 1", "fold 2"]
+    assert [line.split(":")[0] for line in out.splitlines() if line.startswith("fold")] == [
+        "fold 0",
+        "fold 1",
+        "fold 2",
+    ]
     assert not (tmp_path / "cv").exists()  # nothing trained

@@ -71,5 +71,7 @@ def test_one_nan_batch_among_good_ones_is_skipped(csv_dataset, tmp_path):
 
 def test_too_many_nan_losses_in_a_row_stop_with_a_clear_error(csv_dataset, tmp_path):
     model, dm, trainer = setup(csv_dataset, tmp_path, nan_batches={1, 2, 3}, limit=2)
-    with pytest.raises(FloatingPointError, match=r"3 non-finite losses in a row \(limit model.max_nonfinite_losses=2\)"):
+    with pytest.raises(
+        FloatingPointError, match=r"3 non-finite losses in a row \(limit model.max_nonfinite_losses=2\)"
+    ):
         trainer.fit(model, datamodule=dm)

@@ -49,7 +49,9 @@ def test_encoder_weights_and_bn_statistics_are_copied_and_nothing_else(pretraine
 def test_an_encoder_of_other_shape_is_refused_naming_file_and_tensor(pretrained, tmp_path):
     model = build(tmp_path, [*TINY, "model.encoder.channels=[4,8,8,8,16]"], list("ab"))
     before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
-    with pytest.raises(CheckpointError, match=rf"{pretrained.name}.*does not fit.*shape.*\(8, 8, 3, 3\) vs \(16, 8, 3, 3\)"):
+    with pytest.raises(
+        CheckpointError, match=rf"{pretrained.name}.*does not fit.*shape.*\(8, 8, 3, 3\) vs \(16, 8, 3, 3\)"
+    ):
         encoder_weights(model.encoder, pretrained)
     assert all(torch.equal(v, before[k]) for k, v in model.encoder.state_dict().items())  # untouched
 
@@ -64,8 +66,15 @@ def test_missing_file_and_checkpoint_without_encoder(tmp_path):
 
 
 def tiny_run(csv_path: Path, extra: list[str]) -> list[str]:
-    return [*csv_data(csv_path), *TINY, "model/sequence=cnn_only", "data.img_height=32", "logger=csv",
-            "trainer.fast_dev_run=true", *extra]
+    return [
+        *csv_data(csv_path),
+        *TINY,
+        "model/sequence=cnn_only",
+        "data.img_height=32",
+        "logger=csv",
+        "trainer.fast_dev_run=true",
+        *extra,
+    ]
 
 
 def test_train_starts_from_the_pretrained_encoder_and_records_it(pretrained, tmp_path, one_thread, caplog):

@@ -77,7 +77,9 @@ def test_mean_and_sample_std_over_seeds_match_hand_computation(tmp_path):
 
 def test_report_writes_table_csv_plot_and_lists_failed_jobs(tmp_path):
     sweep = make_sweep(tmp_path / "sweep")
-    md = build_report(sweep, tmp_path / "out", name="results", preamble="## Protocol\n\nequal budget", baseline="bilstm")
+    md = build_report(
+        sweep, tmp_path / "out", name="results", preamble="## Protocol\n\nequal budget", baseline="bilstm"
+    )
     text = md.read_text()
     rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
     assert "12.00 ± 2.00" in rows["bilstm"] and "25.00 ± 7.07" in rows["dilated"]  # test CER in %
@@ -86,7 +88,7 @@ def test_report_writes_table_csv_plot_and_lists_failed_jobs(tmp_path):
     assert rows["dilated"].count("2.91x") == 2  # infer speed vs bilstm: 320 / 110, after the CNN: 1280 / 440
     assert "+13.00 pt (+6.5 std)" in rows["dilated"]  # (25 - 12) / 2
     assert text.index("## Protocol") < text.index("## Results")
-    failed = text[text.index("## Failed"):]
+    failed = text[text.index("## Failed") :]
     assert "`4` (failed)" in failed and "num_blocks must be >= 1" in failed and "second line" not in failed
     assert "`10` (running)" in failed and "2 of 7 jobs" in failed
     assert (tmp_path / "out" / "results.png").stat().st_size > 1000
@@ -101,8 +103,13 @@ def test_report_writes_table_csv_plot_and_lists_failed_jobs(tmp_path):
 def add_curves(sweep: Path) -> None:
     """Validation curves for the ok jobs: bilstm seeds 1-3 (epoch 2 validated twice, mid-epoch and at its
     end: the last counts), dilated seeds 1 and 3 (seed 3 stopped after epoch 1)."""
-    curves = {0: [(1, 0.8), (2, 0.5), (2, 0.4)], 1: [(1, 0.6), (2, 0.2)], 2: [(1, 0.7), (2, 0.3)],
-              3: [(1, 0.3), (2, 0.1)], 5: [(1, 0.5)]}
+    curves = {
+        0: [(1, 0.8), (2, 0.5), (2, 0.4)],
+        1: [(1, 0.6), (2, 0.2)],
+        2: [(1, 0.7), (2, 0.3)],
+        3: [(1, 0.3), (2, 0.1)],
+        5: [(1, 0.5)],
+    }
     for num, points in curves.items():
         record = json.loads((sweep / str(num) / "metrics.json").read_text())
         record["curve/val"] = [{"epoch": e, "step": 10 * i, "val/cer": c} for i, (e, c) in enumerate(points)]
@@ -120,7 +127,7 @@ def test_learning_curves_average_the_last_validation_of_each_epoch_over_seeds(tm
     assert groups["dilated"].curve()[1][1:] == (pytest.approx(0.1), pytest.approx(math.nan, nan_ok=True), 1)
     assert groups["none"].curve() == []
     text = build_report(sweep, tmp_path / "out", name="r").read_text()
-    curves = text[text.index("## Learning curves"):text.index("## Failed")]
+    curves = text[text.index("## Learning curves") : text.index("## Failed")]
     assert "| bilstm | 70.0 | 30.0 |" in curves and "| dilated | 40.0 | 10.0 |" in curves
     assert "| none | - | - |" in curves
     assert (tmp_path / "out" / "r_curves.png").stat().st_size > 1000
@@ -151,6 +158,10 @@ def test_splice_results_replaces_only_its_own_block():
     assert second.startswith("# Results\n\nDecoders table\n") and second.rstrip().endswith("after")
     assert "## table v2" in second  # headings one level down: the report nests under results.md's
     third = splice("# long v1", second, "ablation_long")  # another block is appended, the first one stays
-    assert "# table v2" in third and "<!-- ablation_long:begin" in third and third.rstrip().endswith("<!-- ablation_long:end -->")
+    assert (
+        "# table v2" in third
+        and "<!-- ablation_long:begin" in third
+        and third.rstrip().endswith("<!-- ablation_long:end -->")
+    )
     fourth = splice("# long v2", third, "ablation_long")
     assert "# long v1" not in fourth and "# long v2" in fourth and "# table v2" in fourth

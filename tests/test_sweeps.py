@@ -54,7 +54,9 @@ def test_sweep_composes_into_its_jobs(name):
     if name.startswith("reproduce"):  # the cells themselves are checked in test_ablation_cells_*
         jobs = [jobs[0], jobs[-1]]
     for job in [j for j in jobs if "seed=1" in j or name.startswith("reproduce")]:
-        job_cfg = compose_cfg("train", hydra=True, overrides=[f"sweep={name}", *job])  # composes, its overrides land, its model builds
+        job_cfg = compose_cfg(
+            "train", hydra=True, overrides=[f"sweep={name}", *job]
+        )  # composes, its overrides land, its model builds
         for override in job:
             key, value = override.split("=", 1)
             if key != "experiment":
@@ -65,22 +67,32 @@ def test_sweep_composes_into_its_jobs(name):
 
 
 def test_wandb_runs_of_one_sweep_share_group_and_tags():
-    cfgs = [compose_cfg("train", hydra=True, overrides=["sweep=reproduce", "logger=wandb", f"experiment=ablation/{c}"]) for c in ("bilstm", "tcn")]
+    cfgs = [
+        compose_cfg("train", hydra=True, overrides=["sweep=reproduce", "logger=wandb", f"experiment=ablation/{c}"])
+        for c in ("bilstm", "tcn")
+    ]
     assert {c.logger.wandb.group for c in cfgs} == {"reproduce"}
     assert [list(c.logger.wandb.tags) for c in cfgs] == [["reproduce", "dhsd"]] * 2
-    assert compose_cfg("train", hydra=True, overrides=["logger=wandb"]).logger.wandb.group is None  # a single run: no group
+    assert (
+        compose_cfg("train", hydra=True, overrides=["logger=wandb"]).logger.wandb.group is None
+    )  # a single run: no group
 
 
 @pytest.mark.parametrize("preset", ["reproduce", "reproduce_smoke", "reproduce_gpu", "reproduce_long"])
 def test_reproduce_cells_differ_only_in_the_sequence_model(preset):
     """The protocol is the sweep's, the same for every cell: same data, epochs, schedule, encoder and
     its pre-trained weights; only model.sequence (and the cell's tags) change."""
-    cells = {c: OmegaConf.to_container(compose_cfg("train", hydra=True, overrides=[f"sweep={preset}", f"experiment=ablation/{c}"]).copy())
-             for c in ABLATIONS}
+    cells = {
+        c: OmegaConf.to_container(
+            compose_cfg("train", hydra=True, overrides=[f"sweep={preset}", f"experiment=ablation/{c}"]).copy()
+        )
+        for c in ABLATIONS
+    }
 
     def protocol(cfg: dict) -> dict:
         return {k: v for k, v in cfg.items() if k not in ("hydra", "tags")} | {
-            "model": {k: v for k, v in cfg["model"].items() if k != "sequence"}}
+            "model": {k: v for k, v in cfg["model"].items() if k != "sequence"}
+        }
 
     first = protocol(cells["bilstm"])
     for cell, cfg in cells.items():
@@ -88,16 +100,28 @@ def test_reproduce_cells_differ_only_in_the_sequence_model(preset):
     assert first["callbacks"]["early_stopping"] is None and first["data"]["extra_train_sources"] == []
     assert first["model"]["scheduler"]["_target_"].endswith("OneCycleLR")
     own = "reproduce" if preset == "reproduce_long" else preset  # long reuses the cpu preset's encoder
-    assert compose_cfg("train", hydra=True, overrides=[f"sweep={preset}"]).pretrained_encoder.endswith(f"sweeps/{own}_pretrain/checkpoints/best.ckpt")
+    assert compose_cfg("train", hydra=True, overrides=[f"sweep={preset}"]).pretrained_encoder.endswith(
+        f"sweeps/{own}_pretrain/checkpoints/best.ckpt"
+    )
     assert first["data"]["source"]["csv_path"] == "${paths.dhsd_dir}/labels.csv"
     assert len({str(cfg["model"]["sequence"]) for cfg in cells.values()}) == len(ABLATIONS)  # all different
 
 
 # Training img/s of each cell (images / seconds of trainer.fit, validation included) with 1 torch thread,
 # two jobs side by side on the 2-core reference machine: the means of `make reproduce` (docs/ablation.csv).
-MEASURED_TRAIN_IMG_S = {"bilstm": 59.6, "dilated": 67.3, "dilated_unshared": 71.4, "dilated_1block": 84.6,
-                        "dilated_3block": 55.7, "dilated_rates1248": 58.9, "dilated_rates111": 66.0,
-                        "dilated_rates139": 62.9, "dilated_1d": 83.9, "cnn_only": 102.9, "tcn": 68.9}
+MEASURED_TRAIN_IMG_S = {
+    "bilstm": 59.6,
+    "dilated": 67.3,
+    "dilated_unshared": 71.4,
+    "dilated_1block": 84.6,
+    "dilated_3block": 55.7,
+    "dilated_rates1248": 58.9,
+    "dilated_rates111": 66.0,
+    "dilated_rates139": 62.9,
+    "dilated_1d": 83.9,
+    "cnn_only": 102.9,
+    "tcn": 68.9,
+}
 
 
 def test_reproduce_cpu_preset_fits_in_two_hours_at_the_measured_speeds():
@@ -115,21 +139,31 @@ def test_reproduce_cpu_preset_fits_in_two_hours_at_the_measured_speeds():
 
 
 def test_ablation_cells_set_what_their_names_say():
-    seq = {name: compose_cfg("train", hydra=True, overrides=[f"experiment=ablation/{name}"]).model.sequence for name in ABLATIONS}
+    seq = {
+        name: compose_cfg("train", hydra=True, overrides=[f"experiment=ablation/{name}"]).model.sequence
+        for name in ABLATIONS
+    }
     assert seq["dilated"].rates == [1, 2, 4] and seq["dilated"].num_blocks == 2 and seq["dilated"].share_weights
     assert seq["dilated_unshared"].share_weights is False
     assert [seq[f"dilated_{n}block"].num_blocks for n in (1, 3)] == [1, 3]
-    assert [list(seq[f"dilated_rates{r}"].rates) for r in ("1248", "111", "139")] == [[1, 2, 4, 8], [1, 1, 1], [1, 3, 9]]
+    assert [list(seq[f"dilated_rates{r}"].rates) for r in ("1248", "111", "139")] == [
+        [1, 2, 4, 8],
+        [1, 1, 1],
+        [1, 3, 9],
+    ]
     assert seq["bilstm"]._target_.endswith("BiLSTM") and seq["cnn_only"]._target_.endswith("Identity")
     assert seq["tcn"]._target_.endswith("TCN")
     assert seq["dilated_1d"].dims == "1d" and seq["dilated"].dims == "2d"
 
 
-@pytest.mark.parametrize(("matched", "target"), [("matched_dilated_dhsd", "crnn_dhsd"),
-                                                 ("matched_bilstm_dhsd", "dilated_dhsd")])
+@pytest.mark.parametrize(
+    ("matched", "target"), [("matched_dilated_dhsd", "crnn_dhsd"), ("matched_bilstm_dhsd", "dilated_dhsd")]
+)
 def test_matched_experiments_are_within_one_percent_of_their_target(matched, target):
     def params(exp):
-        return instantiate(compose_cfg("train", hydra=True, overrides=[f"experiment={exp}"]).model, charset=CHARSET).num_parameters()
+        return instantiate(
+            compose_cfg("train", hydra=True, overrides=[f"experiment={exp}"]).model, charset=CHARSET
+        ).num_parameters()
 
     assert params(matched) == pytest.approx(params(target), rel=0.01)
 
@@ -162,8 +196,17 @@ def tiny_encoder(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("cell", ["bilstm", "dilated_unshared", "dilated_1d", "cnn_only", "tcn"])
 def test_reproduce_cells_run_with_fast_dev_run_and_record_everything(cell, tiny_csv, tiny_encoder, tmp_path):
-    cfg = compose_cfg("train", ["sweep=reproduce_smoke", f"experiment=ablation/{cell}", *tiny_data(tiny_csv),
-                                "trainer.fast_dev_run=true", f"pretrained_encoder={tiny_encoder}"], tmp_path)
+    cfg = compose_cfg(
+        "train",
+        [
+            "sweep=reproduce_smoke",
+            f"experiment=ablation/{cell}",
+            *tiny_data(tiny_csv),
+            "trainer.fast_dev_run=true",
+            f"pretrained_encoder={tiny_encoder}",
+        ],
+        tmp_path,
+    )
     record = train(cfg)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["status"] == "ok" and saved["test/cer"] == record["test/cer"]
@@ -183,8 +226,13 @@ def test_first_and_last_job_of_every_sweep_run_with_fast_dev_run(name, tiny_csv,
     """A job of each sweep, exactly as its sweeper composes it, trains, validates and tests on tiny data."""
     jobs = expand(compose_cfg("train", hydra=True, overrides=[f"sweep={name}"]).hydra.sweeper.params)
     for i, job in enumerate([jobs[0], jobs[-1]]):
-        overrides = [f"sweep={name}", *job, *tiny_data(tiny_csv), "trainer.fast_dev_run=true",
-                     f"pretrained_encoder={tiny_encoder}" if name.startswith("reproduce") else "pretrained_encoder=null"]
+        overrides = [
+            f"sweep={name}",
+            *job,
+            *tiny_data(tiny_csv),
+            "trainer.fast_dev_run=true",
+            f"pretrained_encoder={tiny_encoder}" if name.startswith("reproduce") else "pretrained_encoder=null",
+        ]
         record = train(compose_cfg("train", overrides, tmp_path / str(i)))
         assert record["status"] == "ok" and 0 <= record["test/cer"] <= 2, job
         for override in job:  # the sweep's value reached the job's record
@@ -206,10 +254,15 @@ def test_previous_outcome_reuses_a_folder_only_for_the_same_overrides(tmp_path):
 
 
 def test_run_task_raises_in_a_single_run_and_records_the_failure_in_a_multirun(tmp_path, monkeypatch):
-    cfg = OmegaConf.create({"paths": {"output_dir": str(tmp_path)}, "seed": 1,
-                            "model": {"sequence": {"_target_": "x.Dilated", "rates": [1, 2]},
-                                      "encoder": {"_target_": "x.Enc"}},
-                            "data": {"source": {"_target_": "x.Src"}}, "trainer": {}})
+    cfg = OmegaConf.create(
+        {
+            "paths": {"output_dir": str(tmp_path)},
+            "seed": 1,
+            "model": {"sequence": {"_target_": "x.Dilated", "rates": [1, 2]}, "encoder": {"_target_": "x.Enc"}},
+            "data": {"source": {"_target_": "x.Src"}},
+            "trainer": {},
+        }
+    )
 
     def boom(_):
         raise ValueError("dilated: num_blocks must be >= 1, got 0")
@@ -232,16 +285,25 @@ def test_objective_is_the_metric_or_inf_for_a_failed_job():
 
 
 def run_train(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "htr_lit.train", *args], capture_output=True, text=True,
-                          env=ENV, timeout=300, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "htr_lit.train", *args], capture_output=True, text=True, env=ENV, timeout=300, cwd=ROOT
+    )
 
 
 @pytest.mark.slow
 def test_multirun_survives_a_failing_job_and_a_rerun_skips_and_resumes(tiny_csv, tmp_path):
     sweep_dir = tmp_path / "sweep"
-    args = ["-m", *csv_data(tiny_csv), *TINY, "logger=csv", "model/sequence=dilated",
-            "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
-            "model.sequence.num_blocks=1,0,2", f"hydra.sweep.dir={sweep_dir}"]  # job 1: num_blocks=0 raises
+    args = [
+        "-m",
+        *csv_data(tiny_csv),
+        *TINY,
+        "logger=csv",
+        "model/sequence=dilated",
+        "trainer.limit_train_batches=2",
+        "trainer.limit_val_batches=1",
+        "model.sequence.num_blocks=1,0,2",
+        f"hydra.sweep.dir={sweep_dir}",
+    ]  # job 1: num_blocks=0 raises
     proc = run_train(*args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     records = [json.loads((sweep_dir / str(i) / "metrics.json").read_text()) for i in range(3)]
@@ -275,13 +337,18 @@ def test_multirun_survives_a_failing_job_and_a_rerun_skips_and_resumes(tiny_csv,
     assert group.values("throughput/infer_img_s") == [timed["throughput/serial_infer_img_s"]]
 
 
-
 @pytest.mark.slow
 def test_optuna_search_stores_trials_in_sqlite_and_a_rerun_adds_to_the_study(tiny_csv, tmp_path):
     optuna = pytest.importorskip("optuna")
-    args = ["hparams_search=optuna_dilated", *tiny_data(tiny_csv), "trainer.fast_dev_run=true",
-            "model.sequence.channels=8", "model.sequence.num_blocks=1",  # fixed on the command line: tiny
-            f"optuna.storage_dir={tmp_path}", f"hydra.sweep.dir={tmp_path}/run_${{now:%H-%M-%S-%f}}"]
+    args = [
+        "hparams_search=optuna_dilated",
+        *tiny_data(tiny_csv),
+        "trainer.fast_dev_run=true",
+        "model.sequence.channels=8",
+        "model.sequence.num_blocks=1",  # fixed on the command line: tiny
+        f"optuna.storage_dir={tmp_path}",
+        f"hydra.sweep.dir={tmp_path}/run_${{now:%H-%M-%S-%f}}",
+    ]
     for n_trials, expected in ((2, 2), (1, 3)):
         proc = run_train(*args, f"hydra.sweeper.n_trials={n_trials}")
         assert proc.returncode == 0, proc.stderr[-3000:]

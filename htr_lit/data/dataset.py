@@ -68,4 +68,9 @@ class WordDataset(Dataset):
         img = self.images[i] if self.images is not None else self.preprocess.load(s.path)
         if self.augment is not None:
             img = self.preprocess.normalize(self.augment(img))
-        return {"image": to_tensor(img), "target": self.charset.encode(s.text), "text": s.text, "id": s.origin or str(s.path)}
+        return {
+            "image": to_tensor(img),
+            "target": self.charset.encode(s.text),
+            "text": s.text,
+            "id": s.origin or str(s.path),
+        }

@@ -263,7 +263,8 @@ def loader_rates(root: Path, num_images: int, workers: Sequence[int], batch: int
 
 # ---------------------------------------------------------------------------------------------- driver
 def run_worker(args: argparse.Namespace, sequence: str, device: str, precision: str) -> dict:
-    cmd = [sys.executable, "-m", "htr_lit.reporting.bench", "--worker", sequence, "--device", device, "--precision", precision]
+    cmd = [sys.executable, "-m", "htr_lit.reporting.bench", "--worker", sequence,
+           "--device", device, "--precision", precision]
     cmd += ["--quick"] if args.quick else []
     cmd += ["--width", str(args.width)] + (["--threads", str(args.threads)] if args.threads else [])
     cmd += [f"--override={o}" for o in args.override]
@@ -271,15 +272,31 @@ def run_worker(args: argparse.Namespace, sequence: str, device: str, precision: 
     lines = [x for x in proc.stdout.splitlines() if x.startswith(RESULT_TAG)]
     if proc.returncode or not lines:
         raise RuntimeError(f"{sequence} on {device} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(lines[-1][len(RESULT_TAG):])
+    return json.loads(lines[-1][len(RESULT_TAG) :])
 
 
 def machine(threads: int) -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    info = {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": threads, "torch": torch.__version__,
-            "python": platform.python_version(), "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
-            "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else ""
+    )
+    info = {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": threads,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
+        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+    }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
@@ -295,8 +312,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--loader-images", type=int, default=1024, help="synthetic words for the data-loader figure")
     p.add_argument("--no-loader", action="store_true", help="skip the data-loader measurement")
-    p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
-                   help="Hydra override for every model, repeatable (e.g. model.sequence.dims=1d)")
+    p.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Hydra override for every model, repeatable (e.g. model.sequence.dims=1d)",
+    )
     p.add_argument("--out", type=Path, default=project_root() / "docs", help="folder for performance.json / .md")
     p.add_argument("--worker", metavar="SEQUENCE", help=argparse.SUPPRESS)
     p.add_argument("--precision", default="32-true", help=argparse.SUPPRESS)
@@ -320,19 +342,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.exit("--device cuda: no CUDA device")
     dtypes = {"32-true": torch.float32, "16-mixed": torch.float16, "bf16-mixed": torch.bfloat16}
     matmul = {f"{d} {p}": matmul_gflops(d, dtypes[p]) for d, p in devices}
-    report = {"quick": args.quick, "machine": machine(torch.get_num_threads()), "settings": asdict(settings),
-              "matmul_gflops": matmul, "models": [], "data_loader": []}
+    report = {
+        "quick": args.quick,
+        "machine": machine(torch.get_num_threads()),
+        "settings": asdict(settings),
+        "matmul_gflops": matmul,
+        "models": [],
+        "data_loader": [],
+    }
     for device, precision in devices:
         for seq in args.sequences.split(","):
             row = run_worker(args, seq, device, precision)
             report["models"].append(row)
-            print(f"{seq:8s} {device} {precision}: train {row['train_img_s']:.1f} img/s, infer b64 "
-                  f"{row['infer_img_s_b64']:.1f} img/s, b1 {row['latency_ms_b1']:.2f} ms", flush=True)
+            print(
+                f"{seq:8s} {device} {precision}: train {row['train_img_s']:.1f} img/s, infer b64 "
+                f"{row['infer_img_s_b64']:.1f} img/s, b1 {row['latency_ms_b1']:.2f} ms",
+                flush=True,
+            )
     if not args.no_loader:
         n = 256 if args.quick else args.loader_images
         with tempfile.TemporaryDirectory(prefix="htr_bench_") as tmp:
-            report["data_loader"] = loader_rates(Path(tmp), n, workers=[0, 2], batch=settings.train_batch,
-                                                 repeats=1 if args.quick else 3)
+            report["data_loader"] = loader_rates(
+                Path(tmp), n, workers=[0, 2], batch=settings.train_batch, repeats=1 if args.quick else 3
+            )
     for d, p in devices:  # again at the end: the machine may be shared; both figures are kept
         report["matmul_gflops_end"] = {**report.get("matmul_gflops_end", {}), f"{d} {p}": matmul_gflops(d, dtypes[p])}
     write(report, args.out)

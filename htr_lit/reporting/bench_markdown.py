@@ -14,14 +14,19 @@ def fmt(x: float, digits: int = 1) -> str:
 def markdown(report: dict) -> str:
     m, st = report["machine"], report["settings"]
     lines = [
-        "# Performance", "",
+        "# Performance",
+        "",
         "Measured by `python -m htr_lit.reporting.bench` "
         f"({'quick smoke run, not for citing' if report['quick'] else 'full run'}) "
-        f"on {m['date_utc']} UTC.", "",
+        f"on {m['date_utc']} UTC.",
+        "",
         f"**Machine:** {m['cpu']} ({m['cpu_count']} logical CPUs, torch {m['torch']}, {m['torch_threads']} threads"
-        + (f", GPU {m['gpu']}" if m.get("gpu") else "") + f"); 1-min load average at start {m['load_avg_1m_at_start']}; "
+        + (f", GPU {m['gpu']}" if m.get("gpu") else "")
+        + f"); 1-min load average at start {m['load_avg_1m_at_start']}; "
         + "measured matmul (2048², median of 5): "
-        + ", ".join(f"{k} {fmt(v)} GFLOP/s" for k, v in report["matmul_gflops"].items()) + ".", "",
+        + ", ".join(f"{k} {fmt(v)} GFLOP/s" for k, v in report["matmul_gflops"].items())
+        + ".",
+        "",
         f"Input {st['height']} x {st['width']} px (the synthetic words' median width is "
         f"{report['data_loader'][0]['median_width'] if report['data_loader'] else '?'} px), encoder `compact`, "
         f"training batch {st['train_batch']} (AdamW step included), inference batch {st['infer_batch']} "
@@ -29,24 +34,35 @@ def markdown(report: dict) -> str:
         f"{st['repeats']} repeats. FLOPs from `torch.utils.flop_counter.FlopCounterMode` plus an analytic count for "
         "the LSTM (4 gates x (in + hidden) x hidden MACs per step), training = forward + backward. "
         "Peak memory: CPU = increase of the process's peak RSS (`ru_maxrss`) during the training loop, "
-        "each model in a fresh process; GPU = `torch.cuda.max_memory_allocated`.", "",
+        "each model in a fresh process; GPU = `torch.cuda.max_memory_allocated`.",
+        "",
         "| sequence | device | precision | params | GFLOPs/img fwd | train img/s | % of matmul | "
         "infer img/s (b64) | latency ms (b1) | peak train MB |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in report["models"]:
         lines.append(
-            f"| {' '.join([r['sequence'], *r.get('overrides', [])])} | {r['device']} | {r['precision']} | {r['params'] / 1e6:.2f} M | "
+            f"| {' '.join([r['sequence'], *r.get('overrides', [])])} | {r['device']} | {r['precision']} | "
+            f"{r['params'] / 1e6:.2f} M | "
             f"{r['flops_fwd_per_image'] / 1e9:.3f} | {fmt(r['train_img_s'])} | {100 * r['matmul_fraction']:.1f} % | "
-            f"{fmt(r['infer_img_s_b64'])} | {r['latency_ms_b1']:.2f} | {fmt(r['peak_mem_train_mb'], 0)} |")
+            f"{fmt(r['infer_img_s_b64'])} | {r['latency_ms_b1']:.2f} | {fmt(r['peak_mem_train_mb'], 0)} |"
+        )
     ratios = report.get("ratios", {})
     if ratios:
-        lines += ["", "Dilated vs BiLSTM ({device}): inference x{infer:.2f}, training x{train:.2f}; the default model "
-                  "(BiLSTM) training loop reaches {bilstm_matmul:.1f} % of the matmul rate.".format(**ratios)]
+        lines += [
+            "",
+            "Dilated vs BiLSTM ({device}): inference x{infer:.2f}, training x{train:.2f}; the default model "
+            "(BiLSTM) training loop reaches {bilstm_matmul:.1f} % of the matmul rate.".format(**ratios),
+        ]
     if report["data_loader"]:
-        lines += ["", "Data loader (the real `HTRDataModule` train loader over rendered synthetic words, "
-                  f"batch {report['data_loader'][0]['batch_size']}, images cached in memory once):", "",
-                  "| augment | workers | loader img/s |", "| --- | ---: | ---: |"]
+        lines += [
+            "",
+            "Data loader (the real `HTRDataModule` train loader over rendered synthetic words, "
+            f"batch {report['data_loader'][0]['batch_size']}, images cached in memory once):",
+            "",
+            "| augment | workers | loader img/s |",
+            "| --- | ---: | ---: |",
+        ]
         lines += [f"| {d['augment']} | {d['num_workers']} | {fmt(d['img_s'])} |" for d in report["data_loader"]]
         lines += ["", "Compare with the train img/s column: the loader must be faster than the model it feeds."]
     return "\n".join(lines) + "\n"
@@ -60,8 +76,12 @@ def add_derived(report: dict) -> None:
     by = {(r["sequence"], r["device"], r["precision"]): r for r in report["models"]}
     if ("bilstm", "cpu", "32-true") in by and ("dilated", "cpu", "32-true") in by:
         b, d = by[("bilstm", "cpu", "32-true")], by[("dilated", "cpu", "32-true")]
-        report["ratios"] = {"device": "cpu", "infer": d["infer_img_s_b64"] / b["infer_img_s_b64"],
-                            "train": d["train_img_s"] / b["train_img_s"], "bilstm_matmul": 100 * b["matmul_fraction"]}
+        report["ratios"] = {
+            "device": "cpu",
+            "infer": d["infer_img_s_b64"] / b["infer_img_s_b64"],
+            "train": d["train_img_s"] / b["train_img_s"],
+            "bilstm_matmul": 100 * b["matmul_fraction"],
+        }
 
 
 def write(report: dict, out: Path) -> None:

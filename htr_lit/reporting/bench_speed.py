@@ -38,7 +38,9 @@ def bench_sweep(sweep_dir: Path, threads: int = 1, width: int = 256, repeats: in
     torch.set_num_threads(threads)
     timed: list[tuple[object, dict, object, torch.Tensor, torch.Tensor]] = []
     for job in load_jobs(sweep_dir):
-        ckpt = next((c for c in (job.path / "checkpoints" / n for n in ("best.ckpt", "last.ckpt")) if c.is_file()), None)
+        ckpt = next(
+            (c for c in (job.path / "checkpoints" / n for n in ("best.ckpt", "last.ckpt")) if c.is_file()), None
+        )
         record = read_metrics(job.path)
         if job.status != "ok" or ckpt is None or record is None:
             continue
@@ -55,11 +57,17 @@ def bench_sweep(sweep_dir: Path, threads: int = 1, width: int = 256, repeats: in
     for (job, record, _, images, _), runs in zip(timed, speeds):
         model_s = statistics.median(r["model"] for r in runs)
         seq_s = statistics.median(r["sequence"] for r in runs)
-        record.update({"throughput/serial_infer_img_s": round(model_s, 2),
-                       "throughput/serial_seq_infer_img_s": round(seq_s, 2),
-                       "throughput/serial_batch": f"64x1x{images.shape[2]}x{width}, {threads} thread(s)"})
+        record.update(
+            {
+                "throughput/serial_infer_img_s": round(model_s, 2),
+                "throughput/serial_seq_infer_img_s": round(seq_s, 2),
+                "throughput/serial_batch": f"64x1x{images.shape[2]}x{width}, {threads} thread(s)",
+            }
+        )
         write_metrics(job.path, record)
-        print(f"{job.path.name}\t{' '.join(job.overrides)}\t{model_s:.0f} img/s\tafter CNN {seq_s:.0f} img/s", flush=True)
+        print(
+            f"{job.path.name}\t{' '.join(job.overrides)}\t{model_s:.0f} img/s\tafter CNN {seq_s:.0f} img/s", flush=True
+        )
     return len(timed)
 
 

@@ -46,7 +46,11 @@ def markdown_table(groups: list[Group], baseline: str | None = None) -> str:
     base = next((g for g in groups if g.label == baseline), None)
     headers = ["configuration", "seeds ok", "failed"] + [DISPLAY[c][0] for _, c in METRICS]
     if base is not None:
-        headers += [f"infer speed vs {baseline}", f"after-CNN speed vs {baseline}", f"Δ test CER vs {baseline} (its std)"]
+        headers += [
+            f"infer speed vs {baseline}",
+            f"after-CNN speed vs {baseline}",
+            f"Δ test CER vs {baseline} (its std)",
+        ]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for g in groups:
         row = [g.label, str(len(g.ok)), str(len(g.not_ok))]
@@ -93,15 +97,23 @@ def write_csv(groups: list[Group], path: Path) -> None:
     """configuration, n_ok, n_failed, then <metric>_mean and <metric>_std for every metric (raw units)."""
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["configuration", "n_ok", "n_failed"] + [f"{c}_{s}" for _, c in METRICS for s in ("mean", "std")])
+        writer.writerow(
+            ["configuration", "n_ok", "n_failed"] + [f"{c}_{s}" for _, c in METRICS for s in ("mean", "std")]
+        )
         for g in groups:
             stats = [v for key, _ in METRICS for v in g.mean_std(key)]
             writer.writerow([g.label, len(g.ok), len(g.not_ok)] + ["" if math.isnan(v) else repr(v) for v in stats])
 
 
-def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, name: str = "report",
-                 title: str | None = None, preamble: str = "", baseline: str | None = None,
-                 plot: bool = True) -> Path:
+def build_report(
+    sweep_dir: str | Path,
+    out_dir: str | Path | None = None,
+    name: str = "report",
+    title: str | None = None,
+    preamble: str = "",
+    baseline: str | None = None,
+    plot: bool = True,
+) -> Path:
     """Write NAME.md, NAME.csv and (with `plot`) NAME.png into `out_dir` (default: the sweep folder)."""
     sweep_dir = Path(sweep_dir)
     out = Path(out_dir) if out_dir else sweep_dir
@@ -115,12 +127,20 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, name:
     if preamble:
         parts += [preamble.strip(), ""]
     serial = next((j.metrics["throughput/serial_batch"] for j in jobs if "throughput/serial_batch" in j.metrics), None)
-    speeds = (f"Inference speeds re-timed one model at a time after the sweep (`htr_lit/reporting/bench_speed.py`, batch {serial})."
-              if serial else "Inference speeds as measured inside the sweep (64 test images, next to the other parallel job).")
-    parts += ["## Results", "",
-              f"{len(jobs)} jobs, {len(groups)} configurations; mean ± sample std over the seeds that finished. "
-              f"CER/WER in %, test = held-out split. {speeds} Raw numbers: [{name}.csv]({name}.csv).", "",
-              markdown_table(groups, baseline)]
+    speeds = (
+        "Inference speeds re-timed one model at a time after the sweep "
+        f"(`htr_lit/reporting/bench_speed.py`, batch {serial})."
+        if serial
+        else "Inference speeds as measured inside the sweep (64 test images, next to the other parallel job)."
+    )
+    parts += [
+        "## Results",
+        "",
+        f"{len(jobs)} jobs, {len(groups)} configurations; mean ± sample std over the seeds that finished. "
+        f"CER/WER in %, test = held-out split. {speeds} Raw numbers: [{name}.csv]({name}.csv).",
+        "",
+        markdown_table(groups, baseline),
+    ]
     if plot:
         from htr_lit.reporting.report_plot import plot_groups
 
@@ -128,9 +148,13 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, name:
             parts += [f"![test CER vs parameters and vs inference speed]({name}.png)", ""]
     curves = curve_table(groups)
     if curves:
-        parts += ["## Learning curves", "",
-                  "Validation CER % after each epoch (mean over seeds; the best epoch's checkpoint is the one tested).", "",
-                  curves]
+        parts += [
+            "## Learning curves",
+            "",
+            "Validation CER % after each epoch (mean over seeds; the best epoch's checkpoint is the one tested).",
+            "",
+            curves,
+        ]
         if plot:
             from htr_lit.reporting.report_plot import plot_curves
 
