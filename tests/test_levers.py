@@ -16,6 +16,7 @@ from torch import nn
 
 from htr_lit.checkpoint import load_model, read_checkpoint
 from htr_lit.data.augment import build_augment
+from htr_lit.export import ATOL, export
 from htr_lit.models.shortcut import CTCShortcut
 from htr_lit.runs.callbacks import AtomicModelCheckpoint
 from htr_lit.runs.ema import EMAWeights
@@ -275,13 +276,20 @@ def test_all_levers_on_train_and_the_checkpoint_loads(tmp_path, one_thread):
     assert record["status"] == "ok" and record["best_ckpt"].endswith("best.ckpt")
     with (tmp_path / "run" / "csv" / "metrics.csv").open() as f:
         rows = list(csv.DictReader(f))
-    shortcut = [float(r["train/loss_shortcut"]) for r in rows if r.get("train/loss_shortcut")]
-    assert shortcut and all(np.isfinite(shortcut))
+    steps = [r for r in rows if r.get("train/loss_shortcut")]
+    assert steps and all(np.isfinite(float(r["train/loss_shortcut"])) for r in steps)
+    for r in steps:  # train/loss is what is minimised: the main CTC loss + 0.1 x the shortcut's
+        total = float(r["train/loss_ctc"]) + 0.1 * float(r["train/loss_shortcut"])
+        assert float(r["train/loss"]) == pytest.approx(total, rel=1e-4)
     ckpt = read_checkpoint(record["best_ckpt"])
     assert "shortcut.conv.weight" in ckpt["state_dict"] and "current_model_state" in ckpt
     model, _ = load_model(record["best_ckpt"])
     assert model.encoder.output_height == 1 and model.shortcut is not None
     assert torch.equal(model.state_dict()["head.1.weight"], ckpt["state_dict"]["head.1.weight"])
+    # ONNX export (column max pooling in the graph, no shortcut head) matches PyTorch
+    path, diff = export(compose_cfg("export", [f"ckpt_path={record['best_ckpt']}", "format=onnx",
+                                               f"output={tmp_path / 'model.onnx'}"]))
+    assert path.is_file() and diff <= ATOL
 
 
 # --- augmentation ---------------------------------------------------------------------------------------------

@@ -30,7 +30,8 @@ class HTRModule(L.LightningModule):
     model config and the preprocessing settings (see `htr_lit.checkpoint`).
 
     `shortcut_weight > 0` adds an auxiliary CTC head on the CNN features (`htr_lit.models.shortcut`) whose
-    loss, times that weight, joins the training loss; 0 creates no head (old checkpoints load unchanged).
+    loss, times that weight, joins the training loss (`train/loss` is then the sum; `train/loss_ctc` and
+    `train/loss_shortcut` its parts); 0 creates no head (old checkpoints load unchanged).
     """
 
     def __init__(
@@ -98,26 +99,28 @@ class HTRModule(L.LightningModule):
         return [hyps[0].text for hyps in self.decoder(log_probs, lengths)]
 
     def _loss(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        log_probs, lengths = self(batch["images"], batch["widths"])
-        loss = self.criterion(log_probs, lengths, batch["targets"], batch["target_lengths"])
+        """The batch's CTC loss, log-probs and frame lengths. In training with the shortcut head on, the loss
+        is the main CTC loss + shortcut_weight x the head's CTC loss (both logged: train/loss_ctc,
+        train/loss_shortcut), computed on the same encoder pass."""
+        feats, frames = self._features(batch["images"], batch["widths"])
+        log_probs, lengths = self._decode_features(feats, frames)
+        targets, target_lengths = batch["targets"], batch["target_lengths"]
+        loss = self.criterion(log_probs, lengths, targets, target_lengths)
+        if self.training and self.shortcut is not None:
+            shortcut = self.criterion(self.shortcut(feats), frames, targets, target_lengths)
+            if torch.isfinite(loss + shortcut):  # a non-finite batch is skipped (training_step), not logged
+                self.log_dict({"train/loss_ctc": loss.detach(), "train/loss_shortcut": shortcut.detach()},
+                              batch_size=len(batch["texts"]))
+            loss = loss + self.hparams.shortcut_weight * shortcut
         return loss, log_probs, lengths
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
-        feats, frames = self._features(batch["images"], batch["widths"])
-        log_probs, lengths = self._decode_features(feats, frames)
-        loss = self.criterion(log_probs, lengths, batch["targets"], batch["target_lengths"])
-        total, shortcut = loss, None
-        if self.shortcut is not None:
-            shortcut = self.criterion(self.shortcut(feats), frames, batch["targets"], batch["target_lengths"])
-            total = loss + self.hparams.shortcut_weight * shortcut
-        if not torch.isfinite(total):
-            return self._skip_nonfinite(total, batch)
+        loss, _, _ = self._loss(batch)
+        if not torch.isfinite(loss):
+            return self._skip_nonfinite(loss, batch)
         self.nonfinite_in_a_row = 0
-        # train/loss stays the main CTC loss (comparable with val/loss and with runs without the shortcut).
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["texts"]))
-        if shortcut is not None:
-            self.log("train/loss_shortcut", shortcut, batch_size=len(batch["texts"]))
-        return total
+        return loss
 
     def _skip_nonfinite(self, loss: torch.Tensor, batch: dict[str, Any]) -> None:
         """A NaN/inf loss: returning None skips backward and the optimizer step (no update from this
