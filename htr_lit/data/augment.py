@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import torch
 
-PRESETS = ("none", "light", "strong")
+PRESETS = ("none", "light", "strong", "handwriting")
 
 
 def build_augment(preset: str) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -37,7 +37,20 @@ def build_augment(preset: str) -> Callable[[np.ndarray], np.ndarray] | None:
         A.Morphological(scale=(2, 3), operation="dilation", p=0.15),
         A.OneOf([A.GaussianBlur(blur_limit=(3, 5), p=1.0), A.MotionBlur(blur_limit=(3, 5), p=1.0)], p=0.25),
     ]
-    pipeline = A.Compose(light + (strong if preset == "strong" else []))
+    # Real handwriting (writer cross-validation): what varies between writers on top of `light`'s slant,
+    # size and contrast: character width, stroke shape, and pen width (about 1 px thinner or thicker).
+    handwriting = [
+        A.Affine(scale={"x": (0.8, 1.2), "y": (1.0, 1.0)}, fit_output=True, p=0.5, **paper),
+        A.OneOf(
+            [A.ElasticTransform(alpha=6, sigma=4, p=1.0, **paper), A.GridDistortion(num_steps=4, distort_limit=0.2, p=1.0, **paper)],
+            p=0.5,
+        ),
+        A.OneOf([A.Morphological(scale=(2, 3), operation="erosion", p=1.0),
+                 A.Morphological(scale=(2, 3), operation="dilation", p=1.0)], p=0.3),
+        A.GaussianBlur(blur_limit=(3, 3), p=0.15),
+    ]
+    extra = {"light": [], "strong": strong, "handwriting": handwriting}[preset]
+    pipeline = A.Compose(light + extra)
     return partial(_apply, pipeline)  # a partial, not a lambda: picklable for worker processes
 
 

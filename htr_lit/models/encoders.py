@@ -13,8 +13,11 @@ class ConvEncoder(nn.Module):
     """Conv(3x3 or kxk, 'same') + BatchNorm + ReLU layers, each optionally followed by max pooling.
 
     `pools[i] = [ph, pw]` pools height and width after layer i ([1, 1]: none). The time axis is the
-    width: one output column per `prod(pw)` input pixels.
+    width: one output column per `prod(pw)` input pixels. `height_pool="max"` max-pools the final map over
+    its whole height (column max pooling, Retsinas et al. 2022): output_height 1 instead of flattening C*H.
     """
+
+    HEIGHT_POOLS = ("none", "max")
 
     def __init__(
         self,
@@ -24,8 +27,11 @@ class ConvEncoder(nn.Module):
         pools: Sequence[Sequence[int]],
         dropout: float = 0.0,
         in_channels: int = 1,
+        height_pool: str = "none",
     ) -> None:
         super().__init__()
+        if height_pool not in self.HEIGHT_POOLS:
+            raise ValueError(f"encoder: height_pool={height_pool!r}; choose one of {', '.join(self.HEIGHT_POOLS)}")
         if not (len(channels) == len(kernel_sizes) == len(pools)):
             raise ValueError(
                 f"encoder: channels ({len(channels)}), kernel_sizes ({len(kernel_sizes)}) and pools "
@@ -51,7 +57,8 @@ class ConvEncoder(nn.Module):
         self.net = nn.Sequential(*layers)
         self.in_height = in_height
         self.output_channels = prev
-        self.output_height = in_height // self.height_factor
+        self.height_pool = height_pool
+        self.output_height = 1 if height_pool == "max" else in_height // self.height_factor
 
     @property
     def min_width(self) -> int:
@@ -76,5 +83,7 @@ class ConvEncoder(nn.Module):
             if isinstance(layer, (nn.ReLU, nn.MaxPool2d)):
                 keep = torch.arange(y.shape[-1], device=y.device)[None, :] < valid[:, None]  # (B, W')
                 y = y * keep[:, None, None, :].to(y.dtype)
-        # y: (B, C, H / height_factor, W / width_factor)
+        if self.height_pool == "max":
+            y = y.amax(dim=2, keepdim=True)  # (B, C, 1, W'): padding columns stay zero
+        # y: (B, C, output_height, W / width_factor)
         return y, self.frames(widths).clamp(max=y.shape[-1])

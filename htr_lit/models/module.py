@@ -17,6 +17,7 @@ from htr_lit.metrics import text_metrics
 from htr_lit.models.ctc import CTCLoss
 from htr_lit.models.encoders import ConvEncoder
 from htr_lit.models.schedules import build_scheduler
+from htr_lit.models.shortcut import CTCShortcut
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,10 @@ class HTRModule(L.LightningModule):
     `sequence` is a partial that receives the encoder's output shape; `optimizer` and `scheduler`
     are partials that receive the parameters / optimizer. The checkpoint carries the charset, the
     model config and the preprocessing settings (see `htr_lit.checkpoint`).
+
+    `shortcut_weight > 0` adds an auxiliary CTC head on the CNN features (`htr_lit.models.shortcut`) whose
+    loss, times that weight, joins the training loss (`train/loss` is then the sum; `train/loss_ctc` and
+    `train/loss_shortcut` its parts); 0 creates no head (old checkpoints load unchanged).
     """
 
     def __init__(
@@ -41,6 +46,7 @@ class HTRModule(L.LightningModule):
         compile: bool = False,
         max_nonfinite_losses: int = 10,
         channels_last: bool = False,
+        shortcut_weight: float = 0.0,
     ) -> None:
         super().__init__()
         charset = [str(c) for c in charset]  # plain list (not ListConfig) so checkpoints load weights_only
@@ -50,6 +56,10 @@ class HTRModule(L.LightningModule):
         self.sequence = sequence(in_channels=encoder.output_channels, in_height=encoder.output_height)
         self.head = nn.Sequential(nn.Dropout(head_dropout), nn.Linear(self.sequence.output_size(), self.charset.num_classes))
         self.criterion = CTCLoss(blank=0)
+        if shortcut_weight < 0:
+            raise ValueError(f"model.shortcut_weight must be >= 0 (0 = off), got {shortcut_weight}")
+        # Training only (not in forward, decoding or export); None when off: no parameters, no state_dict keys.
+        self.shortcut = CTCShortcut(encoder.output_channels, self.charset.num_classes) if shortcut_weight > 0 else None
         # Greedy for validation during training; eval swaps in the `decoder=` choice after loading
         # (`model.decoder = build_decoder(...)`, see htr_lit.eval); any `Decoder` callable fits.
         self.decoder: Decoder = GreedyDecoder(self.charset.tokens)
@@ -72,9 +82,14 @@ class HTRModule(L.LightningModule):
 
     def forward(self, images: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """images (B, 1, H, W), widths (B,) -> log_probs (B, T, C), frame lengths (B,)."""
+        return self._decode_features(*self._features(images, widths))
+
+    def _features(self, images: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        feats, lengths = self.encoder(images, widths)  # (B, C', H', T)
+        return self.encoder(images, widths)  # (B, C', H', T), (B,)
+
+    def _decode_features(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         seq, lengths = self.sequence(feats, lengths)  # (B, T, D)
         logits = self.head(seq)  # (B, T, num_classes)
         return logits.float().log_softmax(dim=-1), lengths
@@ -84,8 +99,19 @@ class HTRModule(L.LightningModule):
         return [hyps[0].text for hyps in self.decoder(log_probs, lengths)]
 
     def _loss(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        log_probs, lengths = self(batch["images"], batch["widths"])
-        loss = self.criterion(log_probs, lengths, batch["targets"], batch["target_lengths"])
+        """The batch's CTC loss, log-probs and frame lengths. In training with the shortcut head on, the loss
+        is the main CTC loss + shortcut_weight x the head's CTC loss (both logged: train/loss_ctc,
+        train/loss_shortcut), computed on the same encoder pass."""
+        feats, frames = self._features(batch["images"], batch["widths"])
+        log_probs, lengths = self._decode_features(feats, frames)
+        targets, target_lengths = batch["targets"], batch["target_lengths"]
+        loss = self.criterion(log_probs, lengths, targets, target_lengths)
+        if self.training and self.shortcut is not None:
+            shortcut = self.criterion(self.shortcut(feats), frames, targets, target_lengths)
+            if torch.isfinite(loss + shortcut):  # a non-finite batch is skipped (training_step), not logged
+                self.log_dict({"train/loss_ctc": loss.detach(), "train/loss_shortcut": shortcut.detach()},
+                              batch_size=len(batch["texts"]))
+            loss = loss + self.hparams.shortcut_weight * shortcut
         return loss, log_probs, lengths
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
@@ -143,5 +169,7 @@ class HTRModule(L.LightningModule):
     def summary_line(self) -> str:
         """One human-readable line describing the network (logged at start)."""
         parts = {"encoder": self.encoder, "sequence": self.sequence, "head": self.head}
+        if self.shortcut is not None:
+            parts["shortcut"] = self.shortcut
         sizes = ", ".join(f"{k} {type(m).__name__} {sum(p.numel() for p in m.parameters()) / 1e6:.2f}M" for k, m in parts.items())
         return f"{self.num_parameters() / 1e6:.2f}M params ({sizes}); {self.charset.num_classes} classes"
