@@ -101,6 +101,8 @@ def test_min_ctc_frames(label, frames):
 @pytest.mark.slow
 def test_data_module_does_not_import_the_models():
     """min_ctc_frames is a property of a label (htr_lit.charset): loading data needs no model code."""
-    code = "import sys, htr_lit.data.datamodule; print(sorted(m for m in sys.modules if m.startswith('htr_lit.models')))"
+    code = (
+        "import sys, htr_lit.data.datamodule; print(sorted(m for m in sys.modules if m.startswith('htr_lit.models')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "[]"

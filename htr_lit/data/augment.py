@@ -24,13 +24,18 @@ def build_augment(preset: str) -> Callable[[np.ndarray], np.ndarray] | None:
         return None
     paper = dict(border_mode=cv2.BORDER_CONSTANT, fill=255)
     light = [
-        A.Affine(scale=(0.9, 1.05), rotate=(-2, 2), shear={"x": (-12, 12), "y": (0, 0)}, fit_output=True, p=0.6, **paper),
+        A.Affine(
+            scale=(0.9, 1.05), rotate=(-2, 2), shear={"x": (-12, 12), "y": (0, 0)}, fit_output=True, p=0.6, **paper
+        ),
         A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.3, p=0.5),
         A.GaussNoise(std_range=(0.01, 0.05), p=0.2),
     ]
     strong = [
         A.OneOf(
-            [A.ElasticTransform(alpha=6, sigma=4, p=1.0, **paper), A.GridDistortion(num_steps=4, distort_limit=0.2, p=1.0, **paper)],
+            [
+                A.ElasticTransform(alpha=6, sigma=4, p=1.0, **paper),
+                A.GridDistortion(num_steps=4, distort_limit=0.2, p=1.0, **paper),
+            ],
             p=0.4,
         ),
         A.Morphological(scale=(2, 3), operation="erosion", p=0.15),
@@ -42,11 +47,19 @@ def build_augment(preset: str) -> Callable[[np.ndarray], np.ndarray] | None:
     handwriting = [
         A.Affine(scale={"x": (0.8, 1.2), "y": (1.0, 1.0)}, fit_output=True, p=0.5, **paper),
         A.OneOf(
-            [A.ElasticTransform(alpha=6, sigma=4, p=1.0, **paper), A.GridDistortion(num_steps=4, distort_limit=0.2, p=1.0, **paper)],
+            [
+                A.ElasticTransform(alpha=6, sigma=4, p=1.0, **paper),
+                A.GridDistortion(num_steps=4, distort_limit=0.2, p=1.0, **paper),
+            ],
             p=0.5,
         ),
-        A.OneOf([A.Morphological(scale=(2, 3), operation="erosion", p=1.0),
-                 A.Morphological(scale=(2, 3), operation="dilation", p=1.0)], p=0.3),
+        A.OneOf(
+            [
+                A.Morphological(scale=(2, 3), operation="erosion", p=1.0),
+                A.Morphological(scale=(2, 3), operation="dilation", p=1.0),
+            ],
+            p=0.3,
+        ),
         A.GaussianBlur(blur_limit=(3, 3), p=0.15),
     ]
     extra = {"light": [], "strong": strong, "handwriting": handwriting}[preset]

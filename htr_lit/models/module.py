@@ -54,7 +54,9 @@ class HTRModule(L.LightningModule):
         self.charset = Charset(charset)
         self.encoder = encoder
         self.sequence = sequence(in_channels=encoder.output_channels, in_height=encoder.output_height)
-        self.head = nn.Sequential(nn.Dropout(head_dropout), nn.Linear(self.sequence.output_size(), self.charset.num_classes))
+        self.head = nn.Sequential(
+            nn.Dropout(head_dropout), nn.Linear(self.sequence.output_size(), self.charset.num_classes)
+        )
         self.criterion = CTCLoss(blank=0)
         if shortcut_weight < 0:
             raise ValueError(f"model.shortcut_weight must be >= 0 (0 = off), got {shortcut_weight}")
@@ -109,8 +111,10 @@ class HTRModule(L.LightningModule):
         if self.training and self.shortcut is not None:
             shortcut = self.criterion(self.shortcut(feats), frames, targets, target_lengths)
             if torch.isfinite(loss + shortcut):  # a non-finite batch is skipped (training_step), not logged
-                self.log_dict({"train/loss_ctc": loss.detach(), "train/loss_shortcut": shortcut.detach()},
-                              batch_size=len(batch["texts"]))
+                self.log_dict(
+                    {"train/loss_ctc": loss.detach(), "train/loss_shortcut": shortcut.detach()},
+                    batch_size=len(batch["texts"]),
+                )
             loss = loss + self.hparams.shortcut_weight * shortcut
         return loss, log_probs, lengths
 
@@ -134,8 +138,14 @@ class HTRModule(L.LightningModule):
                 f"model.max_nonfinite_losses={limit}) at step {self.global_step}; lower the learning rate "
                 f"or check the data (last batch: {ids} ...)"
             )
-        log.warning("step %d: loss is %s, batch skipped without an update (%d in a row, limit %d; batch: %s ...)",
-                    self.global_step, loss.item(), self.nonfinite_in_a_row, limit, ids)
+        log.warning(
+            "step %d: loss is %s, batch skipped without an update (%d in a row, limit %d; batch: %s ...)",
+            self.global_step,
+            loss.item(),
+            self.nonfinite_in_a_row,
+            limit,
+            ids,
+        )
         return None
 
     def _eval_step(self, batch: dict[str, Any], stage: str) -> None:
@@ -158,7 +168,10 @@ class HTRModule(L.LightningModule):
             return optimizer
         # Any positive length works, 1 step included (see htr_lit.models.schedules).
         scheduler = build_scheduler(self._scheduler, optimizer, int(self.trainer.estimated_stepping_batches))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.scheduler_interval}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.scheduler_interval},
+        }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["htr_lit"] = {**self.htr_meta, "charset": list(self.charset.chars)}
@@ -171,5 +184,7 @@ class HTRModule(L.LightningModule):
         parts = {"encoder": self.encoder, "sequence": self.sequence, "head": self.head}
         if self.shortcut is not None:
             parts["shortcut"] = self.shortcut
-        sizes = ", ".join(f"{k} {type(m).__name__} {sum(p.numel() for p in m.parameters()) / 1e6:.2f}M" for k, m in parts.items())
+        sizes = ", ".join(
+            f"{k} {type(m).__name__} {sum(p.numel() for p in m.parameters()) / 1e6:.2f}M" for k, m in parts.items()
+        )
         return f"{self.num_parameters() / 1e6:.2f}M params ({sizes}); {self.charset.num_classes} classes"

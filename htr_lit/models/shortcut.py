@@ -18,7 +18,9 @@ class CTCShortcut(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, kernel_size: int = 3) -> None:
         super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"shortcut: kernel_size must be odd and positive (keeps one output per frame), got {kernel_size}")
+            raise ValueError(
+                f"shortcut: kernel_size must be odd and positive (keeps one output per frame), got {kernel_size}"
+            )
         self.conv = nn.Conv1d(in_channels, num_classes, kernel_size, padding=kernel_size // 2)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
