@@ -51,7 +51,7 @@ def test_levers_train_a_step_with_every_option(tmp_path, one_thread, encoder, se
     every parameter (the shortcut's too) gets a finite, non-zero gradient, and forward is unchanged in form."""
     torch.manual_seed(0)
     model, H = tiny_model(tmp_path, f"model/encoder={encoder}", f"model/sequence={sequence}",
-                          "model.shortcut_weight=0.1", f"+model.encoder.height_pool={height_pool}")
+                          "model.shortcut_weight=0.1", f"model.encoder.height_pool={height_pool}")
     assert model.encoder.output_height == (1 if height_pool == "max" else H // model.encoder.height_factor)
     model.train()
     batch = word_batch(H)
@@ -122,13 +122,13 @@ def test_negative_shortcut_weight_and_unknown_height_pool_are_errors(tmp_path):
     with pytest.raises(Exception, match="shortcut_weight"):
         tiny_model(tmp_path, "model.shortcut_weight=-0.1")
     with pytest.raises(Exception, match="height_pool"):
-        tiny_model(tmp_path, "+model.encoder.height_pool=mean")
+        tiny_model(tmp_path, "model.encoder.height_pool=mean")
 
 
 def test_height_pool_max_is_the_column_max_of_the_feature_map(tmp_path):
     torch.manual_seed(0)
     flat, H = tiny_model(tmp_path)
-    pooled, _ = tiny_model(tmp_path, "+model.encoder.height_pool=max")
+    pooled, _ = tiny_model(tmp_path, "model.encoder.height_pool=max")
     pooled.encoder.load_state_dict(flat.encoder.state_dict())  # no new weights: same keys
     flat.eval()
     pooled.eval()
@@ -270,7 +270,7 @@ def test_all_levers_on_train_and_the_checkpoint_loads(tmp_path, one_thread):
     cfg = compose_cfg("train", [*csv_data(csv_path), *TINY, "data.img_height=32", "trainer.max_epochs=2",
                                 "trainer.log_every_n_steps=1", "logger=csv", "callbacks=ema",
                                 "callbacks.progress_bar=null", "model.shortcut_weight=0.1",
-                                "+model.encoder.height_pool=max", "data.augment=handwriting"], tmp_path / "run")
+                                "model.encoder.height_pool=max", "data.augment=handwriting"], tmp_path / "run")
     assert cfg.callbacks.ema.decay == 0.999 and cfg.callbacks.model_checkpoint.monitor == "val/cer"
     record = train(cfg)
     assert record["status"] == "ok" and record["best_ckpt"].endswith("best.ckpt")
