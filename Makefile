@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-dev system-deps train test test-fast lint data train-dhsd pretrain cv clean check-wheel
+.PHONY: help setup setup-dev system-deps train test test-fast lint data train-dhsd pretrain recognizer predict cv clean check-wheel
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -60,6 +60,15 @@ pretrain: setup  ## pre-train the shipped model on 116,000 synthetic names + wor
 	$(BIN)/python -m htr_lit.data.synthetic --style names --num-train 100000 --num-val 2000 --num-test 2000 --out data/synth_names
 	$(BIN)/python -m htr_lit.train experiment=pretrain_names torch_threads=1 resume=true hydra.run.dir=outputs/pretrain_names $(ARGS)
 	$(BIN)/python scripts/ship_model.py outputs/pretrain_names/checkpoints/best.ckpt htr_lit/assets/models/pretrained.ckpt
+
+recognizer: setup  ## train the shipped recognizer (dilated recipe, all 30 DHSD writers, ~35 min) -> htr_lit/assets/models/recognizer.ckpt
+	$(BIN)/python -m htr_lit.train experiment=recognizer torch_threads=1 resume=true hydra.run.dir=outputs/recognizer $(ARGS)
+	$(BIN)/python scripts/ship_model.py outputs/recognizer/checkpoints/last.ckpt htr_lit/assets/models/recognizer.ckpt
+
+INPUT ?=
+predict: setup  ## transcribe INPUT=image|folder|glob|list.txt with the shipped recognizer (ARGS='ckpt_path=... format=jsonl')
+	@test -n "$(INPUT)" || { echo "usage: make predict INPUT=path/to/image.png [ARGS='format=jsonl']"; exit 2; }
+	$(BIN)/python -m htr_lit.predict input="$(INPUT)" $(ARGS)
 
 EXP ?= crnn_dhsd
 cv: setup  ## writer cross-validation of EXP (default crnn_dhsd): 5 writer folds, 2 at a time, resumable (ARGS='--pilot 2 trainer.max_epochs=4')

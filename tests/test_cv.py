@@ -85,3 +85,31 @@ def test_dry_run_prints_every_fold(tmp_path: Path, capsys: pytest.CaptureFixture
         "fold 2",
     ]
     assert not (tmp_path / "cv").exists()  # nothing trained
+
+
+@pytest.mark.slow
+def test_pilot_trains_scores_writers_and_a_rerun_skips_done_folds(tmp_path: Path, capsys) -> None:
+    """Two tiny folds end to end: each trains (one thread), is scored per writer, and lands in one table;
+    the same command again trains nothing."""
+    from tests.helpers import WORDS, write_word_png
+
+    lines = ["file_name,text,writer_id"]  # 6 writers x 10 words: folds of 2 test, 1 validation, 3 training writers
+    for w in range(6):
+        for i, text in enumerate(WORDS):
+            write_word_png(tmp_path / "data" / f"w{w}" / f"{i}.png", text, height=64)
+            lines.append(f"w{w}/{i}.png,{text},w{w}")
+    csv_path = tmp_path / "data" / "labels.csv"
+    csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    args = ["data=csv", f"data.source.csv_path={csv_path}", "debug=tiny", "data.augment=none",
+            "--folds", "3", "--val-writers", "1", "--pilot", "2", "--jobs", "2", "--out", str(tmp_path / "cv")]
+    assert cv.main(args) == 0
+    out = capsys.readouterr().out
+    assert "PILOT (2 of 3 folds)" in out and out.count("| **mean ± std** |") == 1
+    result = json.loads((tmp_path / "cv" / "cv.json").read_text())
+    assert [f["fold"] for f in result["folds"]] == [0, 1]
+    for fold in result["folds"]:
+        assert set(fold["writers"]) == set(fold["test_writers"]) and len(fold["test_writers"]) == 2
+        assert fold["images"] == 20 and 0.0 <= fold["test/cer"]
+    assert cv.main(args) == 0
+    again = capsys.readouterr().out
+    assert again.count("done before, skipped") == 2 and "training ->" not in again
