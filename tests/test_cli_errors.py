@@ -33,7 +33,7 @@ def test_user_errors_are_found_through_hydra_instantiate_wrapping():
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
-    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt"), "none", steps=2)
+    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt"), "cnn_only", steps=2)
 
 
 def labels(root: Path, body: bytes) -> Path:

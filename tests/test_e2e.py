@@ -54,7 +54,8 @@ def test_checkpoint_carries_everything_predict_needs(trained_run):
     run_dir, _ = trained_run
     meta = torch.load(run_dir / "checkpoints/best.ckpt", map_location="cpu", weights_only=True)["htr_lit"]
     assert meta["model_cfg"]["_target_"] == "htr_lit.models.module.HTRModule"
-    assert meta["preprocess"] == {"img_height": 64, "max_width": 1024, "min_width": 16}
+    assert meta["preprocess"] == {"img_height": 64, "max_width": 1024, "min_width": 16, "crop_ink": False,
+                                  "crop_margin": 0.08, "contrast": False, "deslant": False}
     assert "ß" in meta["charset"] and "Straße" in meta["train_texts"]
 
 

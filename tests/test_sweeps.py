@@ -234,7 +234,8 @@ def test_first_and_last_job_of_every_sweep_run_with_fast_dev_run(name, tiny_csv,
             f"pretrained_encoder={tiny_encoder}" if name.startswith("reproduce") else "pretrained_encoder=null",
         ]
         record = train(compose_cfg("train", overrides, tmp_path / str(i)))
-        assert record["status"] == "ok" and 0 <= record["test/cer"] <= 2, job
+        # An untrained model's CER is any finite value >= 0 (insertions can take it past 1 or 2).
+        assert record["status"] == "ok" and 0 <= record["test/cer"] < float("inf"), job
         for override in job:  # the sweep's value reached the job's record
             key = override.split("=", 1)[0]
             if key.startswith("model.sequence."):
