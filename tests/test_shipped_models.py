@@ -1,0 +1,61 @@
+"""The models shipped inside the package load, and the recognizer reads real DHSD handwriting when
+../shared is there (the default `htr-predict input=...` path)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hydra.utils import instantiate
+from torchmetrics.functional.text import char_error_rate
+
+from htr_lit.checkpoint import encoder_weights, load_model
+from htr_lit.config import CONFIG_DIR
+from htr_lit.predict import predict
+from tests.helpers import compose_cfg
+
+MODELS = Path(CONFIG_DIR).parent / "assets" / "models"
+DHSD = Path(os.environ.get("HTR_DHSD_DIR", Path(__file__).parents[2] / "shared" / "data" / "dhsd"))
+
+
+def test_the_pretrained_encoder_fits_every_dhsd_recipe(tmp_path) -> None:
+    model, pre = load_model(MODELS / "pretrained.ckpt")
+    assert pre.crop_ink and pre.img_height == 64
+    assert model.htr_meta["train_texts"] == []  # slim: no training texts shipped
+    for experiment in ("crnn_dhsd", "dilated_dhsd"):
+        cfg = compose_cfg("train", [f"experiment={experiment}"], tmp_path)
+        assert Path(cfg.pretrained_encoder) == MODELS / "pretrained.ckpt"
+        stand_in = instantiate(cfg.model, charset=["a"])
+        weights = encoder_weights(stand_in.encoder, cfg.pretrained_encoder)
+        stand_in.encoder.load_state_dict(weights)  # every tensor fits
+
+
+def test_predict_uses_the_shipped_recognizer_by_default() -> None:
+    cfg = compose_cfg("predict", ["input=x.png"])
+    assert Path(cfg.ckpt_path) == MODELS / "recognizer.ckpt"
+    model, pre = load_model(cfg.ckpt_path)
+    assert pre.crop_ink and {"ä", "ö", "ü", "ß", " ", "-"} <= set(model.charset.chars)
+
+
+@pytest.mark.skipif(not (DHSD / "labels.csv").is_file(), reason=f"DHSD not found at {DHSD} (../shared)")
+def test_the_shipped_recognizer_reads_real_dhsd_images(capsys, tmp_path) -> None:
+    """One image of each of 10 writers, through the default predict path (no ckpt_path): every image gets
+    a transcription with a confidence, and most are right (the recognizer was trained on these writers,
+    so this checks the shipped path end to end, not generalisation: that is docs/unseen_writers.md)."""
+    with (DHSD / "labels.csv").open(encoding="utf-8", newline="") as f:
+        rows, seen = [], set()
+        for row in csv.DictReader(f):
+            if row["writer_id"] not in seen and len(seen) < 10:
+                seen.add(row["writer_id"])
+                rows.append(row)
+    listing = tmp_path / "images.txt"
+    listing.write_text("\n".join(str(DHSD / row["file_name"]) for row in rows) + "\n", encoding="utf-8")
+    assert predict(compose_cfg("predict", [f"input={listing}", "format=jsonl"])) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["path"] for o in out] == [str(DHSD / row["file_name"]) for row in rows]
+    assert all(0 < o["confidence"] <= 1 for o in out)
+    texts, truth = [o["text"] for o in out], [row["text"] for row in rows]
+    assert float(char_error_rate(texts, truth)) < 0.25, list(zip(texts, truth))
