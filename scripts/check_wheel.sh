@@ -64,4 +64,8 @@ metrics=$(find "$work/outputs" -name metrics.json | head -1)
 [ -n "$metrics" ] || { tail -40 "$tmp/train.log"; echo "FAIL: no outputs/**/metrics.json under $work"; exit 1; }
 grep -q '"status": "ok"' "$metrics" || { cat "$metrics"; echo "FAIL: $metrics is not status ok"; exit 1; }
 [ ! -e "$(dirname "$site")/outputs" ] || { echo "FAIL: outputs written into site-packages"; exit 1; }
-echo ">> ok: installed wheel trains from $work ($(( $(date +%s) - start )) s)"
+echo ">> htr-predict with the recognizer shipped inside the wheel (no ckpt_path)"
+"$tmp/venv/bin/htr-predict" input="$work/tiny/w0/0.png" > "$tmp/predict.txt" 2> "$tmp/predict.err" \
+  || { cat "$tmp/predict.err"; echo "FAIL: htr-predict with the shipped recognizer"; exit 1; }
+grep -q "0.png	" "$tmp/predict.txt" || { cat "$tmp/predict.txt"; echo "FAIL: htr-predict printed no transcription"; exit 1; }
+echo ">> ok: installed wheel trains and predicts from $work ($(( $(date +%s) - start )) s)"
