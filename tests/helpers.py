@@ -59,3 +59,15 @@ def write_writer_labels(root: Path, height: int = 64, prefix: str = "") -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return root / "labels.csv"
+
+
+def tiny_data_and_model(csv_path: Path, output_dir: Path, *overrides: str):
+    """A tiny model and its datamodule (set up for fit) on a labels CSV with explicit splits off: the
+    in-process pair that trainer-level tests drive with their own L.Trainer."""
+    from hydra.utils import instantiate
+
+    cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={csv_path}", "data.img_height=32",
+                                "data.augment=none", *TINY, *overrides], output_dir)
+    dm = instantiate(cfg.data)
+    dm.setup("fit")
+    return dm, instantiate(cfg.model, charset=dm.charset.chars)

@@ -11,9 +11,8 @@ import logging
 import lightning as L
 import pytest
 import torch
-from hydra.utils import instantiate
 
-from tests.helpers import TINY, compose_cfg
+from tests.helpers import tiny_data_and_model
 
 
 @pytest.fixture(autouse=True)
@@ -25,12 +24,7 @@ def one_thread():
 
 
 def setup(csv_dataset, tmp_path, nan_batches: set[int], limit: int):
-    cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={csv_dataset}", "data.img_height=32",
-                                "data.augment=none", *TINY, "data.batch_size=4",
-                                f"model.max_nonfinite_losses={limit}"], tmp_path)
-    dm = instantiate(cfg.data)
-    dm.setup("fit")
-    model = instantiate(cfg.model, charset=dm.charset.chars)
+    dm, model = tiny_data_and_model(csv_dataset, tmp_path, "data.batch_size=4", f"model.max_nonfinite_losses={limit}")
     real_loss = model._loss
 
     def injected(batch):  # NaN for the chosen training batches (by call order)

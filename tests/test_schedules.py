@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 from torch.optim.lr_scheduler import OneCycleLR
 
 from htr_lit.models.schedules import build_scheduler
-from tests.helpers import TINY, compose_cfg
+from tests.helpers import compose_cfg, tiny_data_and_model
 
 MAX_LR = 1e-3
 
@@ -87,12 +87,7 @@ class LRs(L.Callback):
 @pytest.mark.parametrize("steps", [1, 10])
 def test_short_training_runs(csv_dataset, tmp_path, one_thread, scheduler, steps):
     """`trainer.max_epochs=1 ++trainer.limit_train_batches=N` trains N steps through configure_optimizers."""
-    cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={csv_dataset}", "data.img_height=32",
-                                "data.augment=none", *TINY, "data.batch_size=1",
-                                f"model/scheduler={scheduler}"], tmp_path)
-    dm = instantiate(cfg.data)
-    dm.setup("fit")
-    model = instantiate(cfg.model, charset=dm.charset.chars)
+    dm, model = tiny_data_and_model(csv_dataset, tmp_path, "data.batch_size=1", f"model/scheduler={scheduler}")
     rec = LRs()
     trainer = L.Trainer(max_epochs=1, limit_train_batches=steps, limit_val_batches=0, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, accelerator="cpu", callbacks=[rec])
