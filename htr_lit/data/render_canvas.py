@@ -18,7 +18,7 @@ DRAW_HEIGHT = 56  # ink height (px) at which the text is drawn before it is scal
 FILL = (0.3, 1.0)  # ink height / canvas height
 SQUEEZE = (0.6, 1.15)  # horizontal scale of the ink (handwriting is often narrower than the font)
 STROKE_KERNELS = (-3, -2, -2, 0, 0, 0, 2, 3, 4)  # < 0: erode (thin pen), > 0: dilate (bold), at DRAW_HEIGHT
-CLIP_P = 0.05  # the name runs off the right edge (up to CLIP_MAX of its width is cut)
+CLIP_P = 0.05  # the name runs off the canvas edge (up to CLIP_MAX of the canvas width is cut)
 CLIP_MAX = 0.06
 RULE_P = 0.15  # a faint ruling line across the canvas
 SPECK_P = 0.2  # a few dots of dirt
@@ -39,7 +39,7 @@ def _stroke(mask: np.ndarray, k: int) -> np.ndarray:
 
 def _place(ink: np.ndarray, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
     """Scale the tight ink mask to a random fill of the canvas height, squeeze it to fit the width
-    (sometimes letting it run a little past the right edge) and put it at a random position."""
+    (sometimes letting it run a little past an edge) and put it at a random position."""
     h, w = ink.shape
     ink_h = max(4, int(round(rng.uniform(*FILL) * height)))
     ink_w = max(1, int(round(w * ink_h / h * rng.uniform(*SQUEEZE))))
@@ -51,10 +51,13 @@ def _place(ink: np.ndarray, height: int, width: int, rng: np.random.Generator) -
     resized = cv2.resize(ink, (ink_w, ink_h), interpolation=cv2.INTER_AREA)  # (ink_h, ink_w)
     canvas = np.zeros((height, width), np.uint8)
     y = int(rng.integers(0, height - ink_h + 1))
-    if clipped and ink_w > width - margin:
-        x = width - ink_w + int(rng.integers(0, max(ink_w - width, 0) + 1)) if ink_w > width else width - ink_w
-    else:
-        x = margin + int(rng.integers(0, max(width - margin - ink_w, 0) + 1) * rng.random() ** 1.5)  # mostly left
+    overhang = ink_w - width  # > 0 only for a clipped name: the ink columns that do not fit on the canvas
+    if overhang > 0:  # cut at the right edge, the left edge or both (x from -overhang to 0)
+        x = -overhang + int(rng.integers(0, overhang + 1))
+    elif ink_w > width - margin:  # no room for the margin: flush with the right edge
+        x = width - ink_w
+    else:  # a margin, then a random start that is mostly near the left
+        x = margin + int(rng.integers(0, width - margin - ink_w + 1) * rng.random() ** 1.5)
     x0, x1 = max(x, 0), min(x + ink_w, width)
     canvas[y : y + ink_h, x0:x1] = resized[:, x0 - x : x1 - x]
     return canvas
