@@ -97,7 +97,11 @@ node_state() {  # idle, mixed, allocated, down, ... ; empty when slurmctld does 
 pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 status() {
-  local state
+  local state f
+  if ! grep -qsF "$MARK" "$CONF"; then echo "slurm_local: not running"; return 1; fi
+  for f in "$DIR/munge/munged.pid" "$DIR/slurmctld.pid" "$DIR/slurmd.pid"; do
+    pid_alive "$f" || { echo "slurm_local: not running ($(basename "$f" .pid) is down)"; return 1; }
+  done
   state=$(node_state)
   case "$state" in
     idle|mixed|allocated|completing)
