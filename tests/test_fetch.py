@@ -114,9 +114,11 @@ def test_a_second_fetch_is_a_no_op_and_other_settings_replace_the_folder(tmp_pat
 def test_a_corrupted_image_fails_naming_it_and_writes_nothing(tmp_path, release):
     root, sha = release
     (root / "german_hw_data/writer2/2_1.png").write_bytes(b"not the image that was hashed")
-    with pytest.raises(ChecksumError, match=r"1 with the wrong SHA-256.*\n.*mismatch: german_hw_data/writer2/2_1.png"):
+    damaged = r"1 with the wrong SHA-256.*\n.*mismatch: german_hw_data/writer2/2_1.png\n.*DHSD.zip is damaged.*delete"
+    with pytest.raises(ChecksumError, match=damaged):
         fetch_archive(tmp_path, root, sha)
-    assert not (tmp_path / "dhsd").exists()
+    assert not (tmp_path / "dhsd").exists() and not (tmp_path / ".dhsd.tmp").exists()
+    assert not (tmp_path / "cache" / "DHSD.zip.d").exists()  # the unpacked copy is removed on failure too
 
 
 def test_a_release_other_than_the_pinned_one_is_refused(tmp_path, release):

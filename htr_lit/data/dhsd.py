@@ -99,7 +99,11 @@ def from_archive(url: str, archive: Path, archive_sha256: str | None, manifest_s
     log.info("%s: SHA-256 %s (%s)", archive, fetch.sha256_file(archive), pinned)
     root = _release_root(fetch.extract(archive, unpacked_dir(archive)))
     entries = _checked_manifest(root, manifest_sha256, url)
-    fetch.verify_manifest(root, entries, root / MANIFEST, progress=progress)
+    try:
+        fetch.verify_manifest(root, entries, root / MANIFEST, progress=progress)
+    except fetch.ChecksumError as err:
+        raise fetch.ChecksumError(f"{err}\n(the archive {archive} is damaged or altered: delete it to download "
+                                  "again)") from None
     log.info("%s: %d files match %s (SHA-256 %s)", archive.name, len(entries), MANIFEST, manifest_sha256)
     return root, entries
 
@@ -230,23 +234,26 @@ def fetch_dhsd(dest: str | Path, url: str | None = None, mirror: str | None = No
         log.info("%s already holds this DHSD (%s): nothing to do", dest, SOURCE_FILE)
         return dest
     archive = cache / (PurePosixPath(urllib.parse.urlsplit(source).path).name or "DHSD.zip")
-    if mirror is not None:
-        root, entries = from_mirror(source, cache, record.manifest_sha256, progress)
-    else:
-        root, entries = from_archive(source, archive, archive_sha256, record.manifest_sha256, progress)
     tmp = dest.with_name(f".{dest.name}.tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    images, writers = convert(root, entries, tmp, excluded, progress)
-    record = FetchRecord(**{**asdict(record), "images": images, "writers": writers})
-    if (root / LICENSE).is_file():
-        shutil.copyfile(root / LICENSE, tmp / LICENSE)
-    (tmp / "README.md").write_text(_readme(record), encoding="utf-8")
-    (tmp / SOURCE_FILE).write_text(json.dumps(asdict(record), indent=2) + "\n", encoding="utf-8")
-    if dest.exists():
-        shutil.rmtree(dest)
-    tmp.rename(dest)
-    if mirror is None:
-        shutil.rmtree(unpacked_dir(archive), ignore_errors=True)
+    try:
+        if mirror is not None:
+            root, entries = from_mirror(source, cache, record.manifest_sha256, progress)
+        else:
+            root, entries = from_archive(source, archive, archive_sha256, record.manifest_sha256, progress)
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        images, writers = convert(root, entries, tmp, excluded, progress)
+        record = FetchRecord(**{**asdict(record), "images": images, "writers": writers})
+        if (root / LICENSE).is_file():
+            shutil.copyfile(root / LICENSE, tmp / LICENSE)
+        (tmp / "README.md").write_text(_readme(record), encoding="utf-8")
+        (tmp / SOURCE_FILE).write_text(json.dumps(asdict(record), indent=2) + "\n", encoding="utf-8")
+        if dest.exists():
+            shutil.rmtree(dest)
+        tmp.rename(dest)
+    finally:  # the unpacked archive and a half-written folder go; the download stays in the cache
+        shutil.rmtree(tmp, ignore_errors=True)
+        if mirror is None:
+            shutil.rmtree(unpacked_dir(archive), ignore_errors=True)
     log.info("wrote %s: %d images, %d writers -> %s", dest / OUT_LABELS, images, writers, dest)
     return dest
