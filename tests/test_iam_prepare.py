@@ -47,9 +47,10 @@ def test_an_empty_folder_names_every_missing_piece_and_where_to_get_it(tmp_path)
     with pytest.raises(IAMFilesError) as err:
         iam.locate(tmp_path)
     message = str(err.value)
-    for piece in ("words.txt", f"{tmp_path}/words/a01", "trainset.txt", "validationset1.txt",
-                  "validationset2.txt", "testset.txt", "ascii.tgz", "words.tgz", iam.IAM_PAGE,
-                  "largeWriterIndependentTextLineRecognitionTask.zip"):
+    for piece in (f"ROOT={tmp_path}", "words.txt (looked in ROOT, ROOT/ascii): unpack ascii.tgz",
+                  "ROOT/words/a01/a01-000u/a01-000u-00-00.png ...: unpack words.tgz",
+                  "trainset.txt, validationset1.txt, validationset2.txt, testset.txt (looked in ROOT, ",
+                  "largeWriterIndependentTextLineRecognitionTask.zip", iam.IAM_PAGE):
         assert piece in message
     assert "forms.txt" not in message  # optional
 
@@ -57,7 +58,8 @@ def test_an_empty_folder_names_every_missing_piece_and_where_to_get_it(tmp_path)
 def test_one_missing_list_is_the_only_thing_named(tmp_path):
     root = fake_iam(tmp_path / "iam")
     (root / OFFICIAL / "validationset2.txt").unlink()
-    with pytest.raises(IAMFilesError, match=r"missing:\n  - the official val list validationset2\.txt \(looked") as e:
+    only = r"missing:\n  - the official split list\(s\) validationset2\.txt \(looked"
+    with pytest.raises(IAMFilesError, match=only) as e:
         iam.locate(root)
     assert str(e.value).count("\n  - ") == 1
 

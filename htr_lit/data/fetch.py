@@ -64,7 +64,7 @@ def check_sha256(path: Path, expected: str, what: str) -> None:
     """Raise ChecksumError naming `what` (a URL or a manifest entry) when `path`'s SHA-256 is not `expected`."""
     actual = sha256_file(path)
     if actual != expected.lower():
-        raise ChecksumError(f"{what}: SHA-256 mismatch: expected {expected.lower()}, got {actual} ({path})")
+        raise ChecksumError(f"{what}: SHA-256 mismatch: expected {expected.lower()}, got {actual}")
 
 
 # --------------------------------------------------------------------------------------------- download

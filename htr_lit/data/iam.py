@@ -27,11 +27,13 @@ SCHEMES: dict[str, dict[str, tuple[str, ...]]] = {
     "aachen": {"train": ("train.txt",), "val": ("valid.txt",), "test": ("test.txt",)},
 }
 SCHEME_SOURCES = {
-    "official": f"largeWriterIndependentTextLineRecognitionTask.zip from {IAM_PAGE}",
+    "official": "largeWriterIndependentTextLineRecognitionTask.zip from the IAM page",
     "aachen": AACHEN_PAGE,
 }
-SPLIT_DIRS = ("", "largeWriterIndependentTextLineRecognitionTask", "splits", "IAM-A")  # under --root
-ASCII_DIRS = ("", "ascii")  # words.txt and forms.txt: in --root or root/ascii (ascii.tgz unpacked)
+# where each scheme's lists are looked for, under --root ("." is --root itself)
+SPLIT_DIRS = {"official": (".", "largeWriterIndependentTextLineRecognitionTask", "splits"),
+              "aachen": ("splits", "IAM-A", ".")}
+ASCII_DIRS = (".", "ascii")  # words.txt and forms.txt: in --root or root/ascii (ascii.tgz unpacked)
 COLUMNS = ("file_name", "text", "writer_id")
 _MAX_NAMED = 5
 
@@ -50,12 +52,35 @@ class IAMFiles:
     split_lists: dict[str, list[Path]]  # split -> its id list files
 
 
-def _first(root: Path, subdirs: Sequence[str], name: str) -> Path | None:
-    return next((root / d / name for d in subdirs if (root / d / name).is_file()), None)
+def _first(dirs: Sequence[Path], name: str) -> Path | None:
+    return next((d / name for d in dirs if (d / name).is_file()), None)
 
 
-def _looked(root: Path, subdirs: Sequence[str], name: str) -> str:
-    return " or ".join(str(root / d / name) for d in subdirs)
+def _shown(root: Path, dirs: Sequence[Path]) -> str:
+    """``ROOT, ROOT/ascii`` style: the folders looked in, relative to `root` where they are under it."""
+    return ", ".join("ROOT" if d == root else f"ROOT/{d.relative_to(root)}" if d.is_relative_to(root) else str(d)
+                     for d in dirs)
+
+
+def _split_lists(root: Path, scheme: str, splits_dir: str | Path | None,
+                 missing: list[str]) -> dict[str, list[Path]]:
+    """split -> the scheme's list files found; the missing ones are added to `missing`, one line per scheme."""
+    if scheme not in SCHEMES:
+        raise IAMFilesError(f"unknown split scheme {scheme!r}; choose one of {sorted(SCHEMES)}")
+    dirs = [Path(splits_dir).expanduser().absolute()] if splits_dir else [root / d for d in SPLIT_DIRS[scheme]]
+    found: dict[str, list[Path]] = {}
+    absent = []
+    for split, names in SCHEMES[scheme].items():
+        for name in names:
+            path = _first(dirs, name)
+            if path is None:
+                absent.append(name)
+            else:
+                found.setdefault(split, []).append(path)
+    if absent:
+        missing.append(f"the {scheme} split list(s) {', '.join(absent)} (looked in {_shown(root, dirs)}): "
+                       f"{SCHEME_SOURCES[scheme]}")
+    return found
 
 
 def locate(root: str | Path, scheme: str = "official", splits_dir: str | Path | None = None,
@@ -69,37 +94,25 @@ def locate(root: str | Path, scheme: str = "official", splits_dir: str | Path | 
     if not root.is_dir():
         raise IAMFilesError(f"{root}: IAM folder not found")
     missing: list[str] = []
-    words_txt = _first(root, ASCII_DIRS, "words.txt")
+    ascii_dirs = [root / d for d in ASCII_DIRS]
+    words_txt, forms_txt = _first(ascii_dirs, "words.txt"), _first(ascii_dirs, "forms.txt")
     if words_txt is None:
-        missing.append(f"words.txt (looked for {_looked(root, ASCII_DIRS, 'words.txt')}): in ascii.tgz from "
-                       f"{IAM_PAGE}")
+        missing.append(f"words.txt (looked in {_shown(root, ascii_dirs)}): unpack ascii.tgz from the IAM page "
+                       "into ROOT/ascii")
     words_dir = root / "words"
     if not words_dir.is_dir():
-        missing.append(f"the word images {words_dir}/a01/a01-000u/a01-000u-00-00.png ...: unpack words.tgz from "
-                       f"{IAM_PAGE} into {words_dir}")
-    forms_txt = _first(root, ASCII_DIRS, "forms.txt")
-    split_lists: dict[str, list[Path]] = {}
+        missing.append("the word images ROOT/words/a01/a01-000u/a01-000u-00-00.png ...: unpack words.tgz from the "
+                       "IAM page into ROOT/words")
     if split_files:
-        for split, given in split_files.items():
-            path = Path(given).expanduser().absolute()
-            split_lists[split] = [path]
-            if not path.is_file():
-                missing.append(f"the {split} id list {path} (given on the command line)")
+        split_lists = {split: [Path(given).expanduser().absolute()] for split, given in split_files.items()}
+        missing += [f"the {split} id list {paths[0]} (given on the command line)"
+                    for split, paths in split_lists.items() if not paths[0].is_file()]
     else:
-        if scheme not in SCHEMES:
-            raise IAMFilesError(f"unknown split scheme {scheme!r}; choose one of {sorted(SCHEMES)}")
-        dirs = [Path(splits_dir).expanduser().absolute()] if splits_dir else [root / d for d in SPLIT_DIRS]
-        for split, names in SCHEMES[scheme].items():
-            for name in names:
-                found = next((d / name for d in dirs if (d / name).is_file()), None)
-                if found is None:
-                    where = " or ".join(str(d / name) for d in dirs)
-                    missing.append(f"the {scheme} {split} list {name} (looked for {where}): "
-                                   f"in {SCHEME_SOURCES[scheme]}")
-                else:
-                    split_lists.setdefault(split, []).append(found)
+        split_lists = _split_lists(root, scheme, splits_dir, missing)
     if missing:
-        raise IAMFilesError(f"IAM under {root} is incomplete; missing:\n" + "\n".join(f"  - {m}" for m in missing))
+        raise IAMFilesError(f"the IAM download in ROOT={root} is incomplete; missing:\n"
+                            + "\n".join(f"  - {m}" for m in missing)
+                            + f"\nThe IAM page (registration needed): {IAM_PAGE}")
     assert words_txt is not None
     return IAMFiles(words_txt=words_txt, words_dir=words_dir, forms_txt=forms_txt, split_lists=split_lists)
 
