@@ -145,6 +145,24 @@ def test_the_mirror_gives_the_same_dataset_file_by_file(tmp_path, release):
                         manifest_sha256=sha, progress=False)
 
 
+def test_a_mirror_of_another_release_is_refused_with_the_hint_and_not_cached(tmp_path, release):
+    root, sha = release
+    kwargs = {"mirror": str(root), "cache_dir": tmp_path / "cache", "progress": False}
+    with pytest.raises(ChecksumError, match=r"checksums\.sha256 from file://.*mismatch.*\n.*--manifest-sha256"):
+        dhsd.fetch_dhsd(tmp_path / "d", **kwargs)  # the pinned v1.0.0 manifest: not this fake's
+    assert dhsd.fetch_dhsd(tmp_path / "d", manifest_sha256=sha, **kwargs) == (tmp_path / "d").absolute()
+    with pytest.raises(FetchError, match="--url and --sha256 .* do not apply"):
+        dhsd.fetch_dhsd(tmp_path / "e", archive_sha256="0" * 64, manifest_sha256=sha, **kwargs)
+
+
+def test_a_label_file_with_a_csv_syntax_error_is_named(tmp_path, release):
+    root, _ = release
+    with open(root / "data.csv", "a", encoding="utf-8", newline="") as f:
+        f.write('german_hw_data/writer1/1_0.png,"Köln"x,1\r\n')
+    with pytest.raises(FetchError, match=r"data\.csv:8: CSV syntax error"):
+        fetch_archive(tmp_path, root, write_manifest(root))
+
+
 def test_a_label_row_whose_image_is_not_in_the_manifest_is_named(tmp_path, release):
     root, _ = release
     with open(root / "data.csv", "a", encoding="utf-8", newline="") as f:

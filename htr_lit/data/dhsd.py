@@ -112,8 +112,12 @@ def from_mirror(base: str, cache: Path, manifest_sha256: str, progress: bool) ->
     """Fetch the unpacked release file by file from `base` (a folder URL laid out like the repository),
     each checked against the manifest; files already in `cache` and correct are not fetched again."""
     root = cache / f"dhsd-{manifest_sha256[:12]}-files"
-    fetch.download(fetch.join_url(base, MANIFEST), root / MANIFEST, sha256=manifest_sha256, progress=False)
-    entries = _checked_manifest(root, manifest_sha256, base)
+    manifest = fetch.download(fetch.join_url(base, MANIFEST), root / MANIFEST, progress=False)
+    try:
+        entries = _checked_manifest(root, manifest_sha256, base)
+    except FetchError:
+        manifest.unlink()  # not kept in the cache, so the next run fetches it again
+        raise
     with fetch.count_bar("download", len(entries), progress) as advance:
         for name, digest in entries.items():
             fetch.download(fetch.join_url(base, name), root / name, sha256=digest, progress=False)
@@ -133,14 +137,15 @@ def read_release_labels(root: Path, verified: dict[str, str]) -> list[tuple[str,
     """``(file_name, text, writer_id)`` rows of the release's data.csv; every image must be in the manifest."""
     path = root / LABELS
     reader = csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline=""), strict=True)
-    header = [h.strip() for h in next(reader, [])]
-    if header != list(COLUMNS):
-        raise FetchError(f"{path}:1: expected the columns {list(COLUMNS)}, got {header}")
     rows = []
-    for row in reader:
-        line = reader.line_num
-        if not row:
-            continue
+    try:
+        header = [h.strip() for h in next(reader, [])]
+        if header != list(COLUMNS):
+            raise FetchError(f"{path}:1: expected the columns {list(COLUMNS)}, got {header}")
+        records = [(reader.line_num, row) for row in reader if row]
+    except csv.Error as err:
+        raise FetchError(f"{path}:{reader.line_num}: CSV syntax error: {err}") from None
+    for line, row in records:
         if len(row) != len(COLUMNS):
             raise FetchError(f"{path}:{line}: expected {len(COLUMNS)} fields, got {len(row)}: {row!r}")
         file_name, text, writer = row[0].strip(), row[1], row[2].strip()
@@ -223,8 +228,9 @@ def fetch_dhsd(dest: str | Path, url: str | None = None, mirror: str | None = No
                progress: bool = True) -> Path:
     """Download DHSD (the archive at `url`, default the pinned GitHub commit, or file by file from `mirror`),
     verify it and write `dest/labels.csv` + `dest/images/`; returns `dest`. Re-running is a no-op."""
-    if url is not None and mirror is not None:
-        raise FetchError("give --url (an archive) or --mirror (a folder of the unpacked release), not both")
+    if mirror is not None and (url is not None or archive_sha256 is not None):
+        raise FetchError("--mirror fetches the unpacked release file by file: --url and --sha256 (an archive's) "
+                         "do not apply")
     dest = Path(dest).expanduser().absolute()
     cache = Path(cache_dir).expanduser() if cache_dir is not None else fetch.default_cache_dir() / "dhsd"
     source = fetch.as_url(mirror) if mirror is not None else fetch.as_url(url or DEFAULT_URL)
