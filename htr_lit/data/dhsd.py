@@ -100,7 +100,7 @@ def from_archive(url: str, archive: Path, archive_sha256: str | None, manifest_s
     root = _release_root(fetch.extract(archive, unpacked_dir(archive)))
     entries = _checked_manifest(root, manifest_sha256, url)
     try:
-        fetch.verify_manifest(root, entries, root / MANIFEST, progress=progress)
+        fetch.verify_manifest(root, entries, f"{MANIFEST} in {archive.name}", progress=progress)
     except fetch.ChecksumError as err:
         raise fetch.ChecksumError(f"{err}\n(the archive {archive} is damaged or altered: delete it to download "
                                   "again)") from None

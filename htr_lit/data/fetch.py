@@ -173,9 +173,9 @@ def read_manifest(path: Path) -> dict[str, str]:
     return entries
 
 
-def verify_manifest(root: Path, entries: dict[str, str], manifest: Path, progress: bool = True) -> None:
-    """Check every file listed in `manifest` (parsed as `entries`) under `root`; one error lists the
-    first few missing or mismatching files and how many there are in all."""
+def verify_manifest(root: Path, entries: dict[str, str], where: str, progress: bool = True) -> None:
+    """Check every file of a manifest (parsed as `entries`) under `root`; one error, starting with `where`
+    (what the manifest is), lists the first few missing or mismatching files and how many there are."""
     missing, wrong = [], []
     with count_bar("verify", len(entries), progress) as advance:
         for name, digest in entries.items():
@@ -186,7 +186,7 @@ def verify_manifest(root: Path, entries: dict[str, str], manifest: Path, progres
                 wrong.append(name)
             advance()
     if missing or wrong:
-        lines = [f"{manifest}: {len(missing)} file(s) missing, {len(wrong)} with the wrong SHA-256 under {root}"]
+        lines = [f"{where}: {len(missing)} file(s) missing, {len(wrong)} with the wrong SHA-256"]
         lines += [f"  missing: {n}" for n in missing[:5]] + [f"  SHA-256 mismatch: {n}" for n in wrong[:5]]
         raise ChecksumError("\n".join(lines))
 
