@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from htr_lit.errors import UserError
 
@@ -85,7 +86,7 @@ def _byte_bar(label: str, total: int | None, done: int, enabled: bool) -> Iterat
         yield lambda n: progress.advance(task, n)
 
 
-def _open(url: str, start: int) -> tuple[object, int]:
+def _open(url: str, start: int) -> tuple[Any, int]:
     """Open `url` asking for bytes from `start` on; returns the response and the offset it really starts at
     (0 when the server ignores the range, as file:// and many servers do)."""
     headers = {"User-Agent": USER_AGENT}
@@ -117,11 +118,11 @@ def download(url: str, target: Path, sha256: str | None = None, progress: bool =
     part = target.with_name(target.name + ".part")
     have = part.stat().st_size if part.is_file() else 0
     response, start = _open(url, have)
-    with response:  # type: ignore[attr-defined]
-        length = response.headers.get("Content-Length")  # type: ignore[attr-defined]
+    with response:
+        length = response.headers.get("Content-Length")
         total = start + int(length) if length and length.isdigit() else None
         with open(part, "ab" if start else "wb") as out, _byte_bar(target.name, total, start, progress) as advance:
-            while block := response.read(CHUNK):  # type: ignore[attr-defined]
+            while block := response.read(CHUNK):
                 out.write(block)
                 advance(len(block))
     if total is not None and part.stat().st_size != total:
