@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-dev system-deps train test test-fast lint data train-dhsd pretrain recognizer predict cv clean check-wheel
+.PHONY: help setup setup-dev system-deps train test test-fast lint data fetch-dhsd train-dhsd pretrain recognizer predict cv clean check-wheel
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ lint: setup-dev  ## ruff check
 
 data: setup  ## generate the synthetic word dataset once (reused by every run)
 	$(BIN)/python -m htr_lit.data.synthetic $(ARGS)
+
+fetch-dhsd: setup  ## download DHSD v1.0.0 (37 writers), check every file's SHA-256 -> data/dhsd (ARGS='--dest DIR --url URL')
+	$(BIN)/python -m htr_lit.data.data_cli fetch dhsd $(ARGS)
 
 train-dhsd: setup  ## train CRNN on ../shared/data/dhsd, 5 writers held out (under 60 min on 2 cores)
 	$(BIN)/python -m htr_lit.train experiment=crnn_dhsd $(ARGS)

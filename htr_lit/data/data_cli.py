@@ -1,0 +1,128 @@
+"""The `htr-data` command line (`python -m htr_lit.data.data_cli`): fetch DHSD, or prepare a user's IAM
+download, into labels CSVs that `data=csv` reads."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+
+from htr_lit.data import dhsd, iam
+from htr_lit.errors import exit_on_user_error
+
+DEFAULT_DHSD_DEST = "data/dhsd"
+
+
+def _add_fetch(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "fetch", help="download a public dataset, verify it, write labels.csv + images/",
+        description="Download a public dataset into a cache folder, verify its SHA-256 checksums and write\n"
+        "this project's layout into --dest: grayscale images/ and labels.csv (file_name,text,writer_id).\n"
+        "Running it again with the same settings does nothing.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"""DHSD v{dhsd.VERSION} (github.com/{dhsd.REPO}, CC BY 4.0): 5,939 images of 37 writers.
+Every file is checked against the release's {dhsd.MANIFEST}, whose own SHA-256 is pinned.
+Sources (default: the GitHub archive of the pinned commit):
+  --url {dhsd.ZENODO_URL}    (the authors' Zenodo zip)
+  --mirror {dhsd.RAW_MIRROR}    (file by file)
+Then train on it:
+  HTR_DHSD_DIR=DEST htr-train experiment=crnn_dhsd""",
+    )
+    add = parser.add_argument
+    add("dataset", choices=["dhsd"], help="the dataset to fetch")
+    add("--dest", metavar="DIR", default=DEFAULT_DHSD_DEST, help="output folder (default: %(default)s)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--url", metavar="URL", help="a zip or tar of the release: http(s)://, file:// or a local "
+                        f"path (default: the pinned GitHub commit, {dhsd.DEFAULT_URL})")
+    source.add_argument("--mirror", metavar="URL", help="a folder laid out like the release (checksums.sha256, "
+                        "data.csv, german_hw_data/...), fetched file by file: http(s)://, file:// or a local path")
+    add("--cache", metavar="DIR", default=None,
+        help="where downloads are kept (default: $HTR_CACHE_DIR, else ~/.cache/htr-lit, + /dhsd)")
+    add("--sha256", metavar="HEX", default=None, help="also require this SHA-256 of the downloaded archive")
+    add("--manifest-sha256", metavar="HEX", default=dhsd.MANIFEST_SHA256,
+        help=f"SHA-256 of the release's {dhsd.MANIFEST}; change it only for another release (default: v"
+        f"{dhsd.VERSION}'s, %(default)s)")
+    add("--exclude-writers", metavar="IDS", default="",
+        help="comma-separated writer ids to leave out, e.g. 1,3,6,16,21,26,29 gives the 30 writers of "
+        "../shared/data/dhsd")
+    add("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_iam(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "iam", help="check an IAM download, write train/val/test labels CSVs",
+        description=f"""IAM needs a registration, so it is not downloaded for you. From {iam.IAM_PAGE}
+download ascii.tgz (words.txt, forms.txt: unpack into ROOT or ROOT/ascii), words.tgz (unpack into
+ROOT/words) and the split lists. This checks them, names whatever is missing, and writes
+OUT/train.csv, val.csv, test.csv (file_name,text,writer_id; writer ids from forms.txt).""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"""split schemes:
+  official  largeWriterIndependentTextLineRecognitionTask.zip from the IAM page: trainset.txt;
+            validationset1.txt + validationset2.txt as val; testset.txt. In ROOT or
+            ROOT/largeWriterIndependentTextLineRecognitionTask.
+  aachen    train.txt, valid.txt, test.txt of {iam.AACHEN_PAGE},
+            in ROOT/splits or ROOT/IAM-A.
+Then train on it:
+  htr-train data=csv data.source.train_csv=OUT/train.csv data.source.val_csv=OUT/val.csv \\
+      data.source.test_csv=OUT/test.csv""",
+    )
+    add = parser.add_argument
+    add("--root", metavar="DIR", required=True, help="the folder holding your IAM download")
+    add("--out", metavar="DIR", default=None, help="where the CSVs go (default: ROOT)")
+    add("--split", choices=sorted(iam.SCHEMES), default="official", help="split scheme (default: %(default)s)")
+    add("--splits-dir", metavar="DIR", default=None, help="folder of the scheme's list files (default: searched "
+        "under ROOT)")
+    for split in ("train", "val", "test"):
+        add(f"--{split}-ids", metavar="FILE", default=None,
+            help=f"your own {split} list (form, line or word ids, one a line); give all three to replace --split")
+    add("--skip-err", action="store_true", help="leave out words whose segmentation IAM flags as 'err'")
+    add("--skip-missing-images", action="store_true",
+        help="leave out words whose image is missing or empty instead of stopping")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The htr-data command line: one subcommand per job."""
+    p = argparse.ArgumentParser(prog="htr-data", description="Get real handwriting datasets into labels CSVs "
+                                "(file_name,text,writer_id) that `htr-train data=csv` reads.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{fetch,iam}")
+    _add_fetch(sub)
+    _add_iam(sub)
+    return p
+
+
+def _run_fetch(args: argparse.Namespace) -> None:
+    dest = dhsd.fetch_dhsd(args.dest, url=args.url, mirror=args.mirror, cache_dir=args.cache,
+                           archive_sha256=args.sha256, manifest_sha256=args.manifest_sha256,
+                           exclude_writers=args.exclude_writers.split(","), progress=not args.quiet)
+    print(f"DHSD ready: {dest / dhsd.OUT_LABELS}\ntrain on it: HTR_DHSD_DIR={dest} htr-train experiment=crnn_dhsd")
+
+
+def _run_iam(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
+    own = {s: getattr(args, f"{s}_ids") for s in ("train", "val", "test")}
+    if any(own.values()) and not all(own.values()):
+        p.error("give all of --train-ids, --val-ids and --test-ids, or none")
+    files = iam.locate(args.root, scheme=args.split, splits_dir=args.splits_dir,
+                       split_files=own if all(own.values()) else None)
+    out = args.out or args.root
+    written = iam.write_splits(files, out, skip_err=args.skip_err, skip_missing_images=args.skip_missing_images)
+    for split, (path, images, writers) in written.items():
+        print(f"{split}: {images} words, {writers} writers -> {path}")
+    csvs = " ".join(f"data.source.{s}_csv={path}" for s, (path, _, _) in written.items())
+    print(f"train on it: htr-train data=csv {csvs}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry point (`htr-data`)."""
+    p = parser()
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    with exit_on_user_error():
+        if args.command == "fetch":
+            _run_fetch(args)
+        else:
+            _run_iam(args, p)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
