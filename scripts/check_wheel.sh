@@ -38,6 +38,8 @@ for script in htr-train htr-eval htr-predict htr-export; do
   # the config groups are listed: the configs shipped inside the package were found
   grep -q "model/encoder: " "$tmp/help.txt" || { cat "$tmp/help.txt"; echo "FAIL: $script --help lists no config groups"; exit 1; }
 done
+"$tmp/venv/bin/htr-data" --help > "$tmp/help.txt" && grep -q "fetch" "$tmp/help.txt" \
+  || { cat "$tmp/help.txt"; echo "FAIL: htr-data --help"; exit 1; }
 site=$("$tmp/venv/bin/python" -c 'import htr_lit, pathlib; print(pathlib.Path(htr_lit.__file__).parent)')
 case "$site" in "$tmp/venv/"*) ;; *) echo "FAIL: htr_lit imported from $site, not the venv"; exit 1 ;; esac
 
