@@ -68,7 +68,8 @@ def confusions_section(page: PageInput) -> str:
         cell = f'<span class="{h.KIND_CLASS[kind]}">{{}}</span>'
         rows.append([cell.format(h.show(truth) or h.GAP), cell.format(h.show(pred) or h.GAP), h.KIND_NAME[kind],
                      str(n), f"{100 * n / total:.1f} %"])
-    return (f"<h2>Most common character confusions (top {len(rows)} of {len(counts)}; {total} edits)</h2>"
+    return (f'<h2>Character confusions</h2><div class="muted">the {len(rows)} most common of {len(counts)}; '
+            f"{total} edits in all</div>"
             + h.table(["truth", "predicted", "kind", "count", "share of edits"], rows, "confusions"))
 
 
