@@ -21,6 +21,7 @@ from htr_lit.reporting.error_analysis import WordResult
 from htr_lit.reporting.inspect_html import diff_html, strip_html
 from htr_lit.reporting.inspect_page import PageInput, render_page
 from tests.helpers import compose_cfg, write_writer_labels
+from tests.test_e2e import run_cli
 from tests.tiny_ckpt import tiny_checkpoint
 
 
@@ -144,8 +145,10 @@ def chromium(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.skipif(CHROMIUM is None, reason="headless browser test: chromium is not installed "
                     "(Debian: apt-get install chromium, or scripts/install_system_deps.sh --dev)")
 def test_page_renders_in_headless_chromium(tiny, tmp_path) -> None:
-    ckpt, labels = tiny
-    inspect(compose_cfg("inspect", [f"ckpt_path={ckpt}", f"test_csv={labels}", "num_worst=6"], tmp_path))
+    ckpt, labels = tiny  # through the real CLI, as `make inspect` runs it
+    proc = run_cli("htr_lit.inspect", f"ckpt_path={ckpt}", f"test_csv={labels}", "num_worst=6",
+                   f"hydra.run.dir={tmp_path}")
+    assert f"-> {tmp_path / 'inspect.html'}" in proc.stdout and "2 bad rows" in proc.stdout
     url = (tmp_path / "inspect.html").as_uri()
     # The DOM after load: the page's script counts the <img> that really decoded (naturalWidth > 0).
     dom = Elements(chromium("--virtual-time-budget=5000", "--dump-dom", url).stdout)
