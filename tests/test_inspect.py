@@ -104,13 +104,14 @@ def tiny(tmp_path_factory) -> tuple[Path, Path]:
     return ckpt, labels
 
 
-def test_inspect_scores_like_eval_and_lists_bad_rows(tiny, tmp_path) -> None:
+@pytest.mark.parametrize("decoder", ["greedy", "beam"])
+def test_inspect_scores_like_eval_and_lists_bad_rows(tiny, tmp_path, decoder) -> None:
     ckpt, labels = tiny
-    cfg = compose_cfg("inspect", [f"ckpt_path={ckpt}", f"test_csv={labels}", "num_worst=5"], tmp_path)
-    metrics = inspect(cfg)
-    evaluated = evaluate(compose_cfg("eval", [f"ckpt_path={ckpt}", f"test_csv={labels}", "data.on_error=skip",
-                                              "data.num_workers=0", "+trainer.enable_progress_bar=false"],
-                                     tmp_path / "eval"))
+    common = [f"ckpt_path={ckpt}", f"test_csv={labels}", f"decoder={decoder}"]
+    metrics = inspect(compose_cfg("inspect", [*common, "num_worst=5"], tmp_path))
+    evaluated = evaluate(compose_cfg("eval", [*common, "data.on_error=skip", "data.num_workers=0",
+                                              "+trainer.enable_progress_bar=false"], tmp_path / "eval"))
+    assert metrics["decoder"] == evaluated["decoder"] == decoder
     assert metrics["images"] == 30 and metrics["data/skipped"] == evaluated["data/skipped"] == 2
     for key in ("test/cer", "test/wer", "test/word_acc"):
         assert metrics[key] == pytest.approx(evaluated[key], abs=1e-6)
@@ -119,6 +120,16 @@ def test_inspect_scores_like_eval_and_lists_bad_rows(tiny, tmp_path) -> None:
     assert "missing.png: file not found" in text and "empty.png: empty file (0 bytes)" in text
     assert len(doc.find("img")) == min(5, round(30 * (1 - metrics["test/word_acc"])))
     assert len(doc.find("table", "writers")) == 1 and "w2" in text
+
+
+def test_page_is_written_when_no_row_can_be_read(tiny, tmp_path) -> None:
+    ckpt, _ = tiny
+    (tmp_path / "labels.csv").write_text("file_name,text\nnope.png,Haus\n../up.png,Nord\n", encoding="utf-8")
+    metrics = inspect(compose_cfg("inspect", [f"ckpt_path={ckpt}", f"test_csv={tmp_path / 'labels.csv'}"], tmp_path))
+    assert metrics["images"] == 0 and metrics["data/skipped"] == 2 and "test/cer" not in metrics
+    text = "".join(Elements((tmp_path / "inspect.html").read_text(encoding="utf-8")).text)
+    assert "nope.png: file not found" in text and "points outside the dataset folder" in text
+    assert "no image could be scored" in text
 
 
 def test_inspect_config_defaults_and_sample() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -35,7 +36,7 @@ class WordResult:
     frames: list[int]  # best-path class index per valid frame (0 = blank)
     image_file: str = ""  # the image's path, when `id` names a CSV row
 
-    @property
+    @cached_property
     def errors(self) -> int:
         return edit_distance(self.truth, self.pred)
 

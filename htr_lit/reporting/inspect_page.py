@@ -77,7 +77,8 @@ def gallery_section(page: PageInput) -> str:
     shown = worst(page.results, page.num_worst)
     wrong = sum(r.truth != r.pred for r in page.results)
     if not shown:
-        return '<h2>Worst words</h2><p class="muted">every word is right.</p>'
+        why = "every word is right." if page.results else "no image could be scored (see the bad rows)."
+        return f'<h2>Worst words</h2><p class="muted">{why}</p>'
     rows = []
     for i, r in enumerate(shown, 1):
         where = [Path(r.id).name, Path(r.image_file).name if r.image_file else "",
