@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-dev system-deps train test test-fast lint data fetch-dhsd train-dhsd pretrain recognizer predict cv clean check-wheel
+.PHONY: help setup setup-dev system-deps train test test-fast lint data fetch-dhsd train-dhsd pretrain recognizer predict inspect cv clean check-wheel
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -29,11 +29,12 @@ $(BIN)/.installed: pyproject.toml
 # Tests and lint also need the extras (pytest, ruff, ONNX, the sweep launchers incl. Ray): installed
 # only for them, so that `make train` on a fresh machine does not wait for Ray.
 $(BIN)/.installed-dev: $(BIN)/.installed
+	@bash scripts/install_system_deps.sh --dev
 	$(BIN)/pip install -q -e ".[dev]"
 	@touch $@
 
 setup: $(BIN)/.installed  ## create .venv and install htr-lit (+ fonts via apt); idempotent
-setup-dev: $(BIN)/.installed-dev  ## setup + the test/lint/export/cluster extras (pytest, ruff, onnx, launchers)
+setup-dev: $(BIN)/.installed-dev  ## setup + the test/lint/export/cluster extras (pytest, ruff, onnx, launchers) + chromium (apt)
 
 train: setup  ## train the default experiment (CRNN on built-in synthetic data) and print metrics
 	$(BIN)/python -m htr_lit.train $(ARGS)
@@ -72,6 +73,9 @@ INPUT ?=
 predict: setup  ## transcribe INPUT=image|folder|glob|list.txt with the shipped recognizer (ARGS='ckpt_path=... format=jsonl')
 	@test -n "$(INPUT)" || { echo "usage: make predict INPUT=path/to/image.png [ARGS='format=jsonl']"; exit 2; }
 	$(BIN)/python -m htr_lit.predict input="$(INPUT)" $(ARGS)
+
+inspect: setup  ## error-analysis page (one HTML file) of CKPT=path (default: the shipped recognizer) on ARGS='data=dhsd | test_csv=...'
+	$(BIN)/python -m htr_lit.inspect $(if $(CKPT),ckpt_path=$(CKPT)) $(ARGS)
 
 EXP ?= crnn_dhsd
 cv: setup  ## writer cross-validation of EXP (default crnn_dhsd): 5 writer folds, 2 at a time, resumable (ARGS='--pilot 2 trainer.max_epochs=4')

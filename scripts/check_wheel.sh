@@ -33,7 +33,7 @@ work="$tmp/work"  # a folder outside the repo, with nothing of it around
 mkdir -p "$work"
 cd "$work"
 echo ">> console scripts from $work"
-for script in htr-train htr-eval htr-predict htr-export; do
+for script in htr-train htr-eval htr-predict htr-inspect htr-export; do
   "$tmp/venv/bin/$script" --help > "$tmp/help.txt" || { cat "$tmp/help.txt"; echo "FAIL: $script --help"; exit 1; }
   # the config groups are listed: the configs shipped inside the package were found
   grep -q "model/encoder: " "$tmp/help.txt" || { cat "$tmp/help.txt"; echo "FAIL: $script --help lists no config groups"; exit 1; }

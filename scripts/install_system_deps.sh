@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian handwriting fonts and word lists used by the synthetic data generator.
+# Installs the Debian handwriting fonts and word lists used by the synthetic data generator; with --dev
+# also Chromium, which the test suite runs headless to render the error-analysis page (htr_lit.inspect).
 # Skips quietly where they are already present, and with a hint where apt is not available.
 set -u
 PKGS="fonts-dancingscript fonts-kaushanscript fonts-kristi fonts-breip fonts-dkg-handwriting
 fonts-ecolier-court fonts-femkeklaver fonts-rufscript fonts-sjfonts fonts-tlwg-purisa-otf
 fonts-lobster fonts-havana wamerican wngerman"
+[ "${1:-}" = "--dev" ] && PKGS="$PKGS chromium"
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in $PKGS; do
@@ -12,6 +14,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
   done
 else
   echo ">> no dpkg: install handwriting fonts yourself and set data.synthetic.font_dir (see README)"
+  [ "${1:-}" = "--dev" ] && echo ">> the headless browser test skips without chromium"
   exit 0
 fi
 [ -z "$missing" ] && exit 0
