@@ -94,6 +94,21 @@ def test_form_rules_are_not_ink():
     assert ink_box(img) == (20, 40, 100, 150)
 
 
+@pytest.mark.parametrize("rule_width", [60, 240], ids=["short-line", "form-rule"])
+def test_faint_writing_above_a_dark_line_is_found(rule_width):
+    """Otsu splits a dark ruled line from faint pencil (DHSD writer 14): the line is not the word."""
+    img = paper(level=250, noise=2)
+    img[20:44, 40:200] = np.where(np.arange(160) % 6 < 2, 200, 250).astype(np.uint8)  # faint strokes
+    img[58:61, 30 : 30 + rule_width] = 40  # a dark line below the word, darker than the pencil
+    assert ink_box(img) == (20, 44, 40, 198)
+
+
+def test_a_flat_stroke_alone_stays_the_ink():
+    img = paper(level=250, noise=2)
+    img[40:43, 50:110] = 40  # a dash (shorter than a form rule): nothing fainter to find instead
+    assert ink_box(img) == (40, 43, 50, 110)
+
+
 def test_normalize_contrast_stretches_faint_ink():
     img = paper(level=240, noise=2)
     img[20:40, 60:200] = 200

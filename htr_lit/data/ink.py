@@ -17,6 +17,7 @@ MIN_CONTRAST = (
 MIN_AREA = 3  # connected ink components smaller than this (pixels) are specks, not writing
 MAX_INK_SHARE = 0.6  # more "ink" than this share of the image: not a word on paper
 RULE_SPAN = (0.8, 0.5)  # straight vertical / horizontal runs this long (share of H / W) are form rules
+FLAT = 0.1  # ink flatter than this share of the height is a dark line, not writing (DHSD words: >= 15 px of 64)
 
 
 def ink_threshold(gray: np.ndarray, min_contrast: float = MIN_CONTRAST) -> float | None:
@@ -44,24 +45,52 @@ def _rules(ink: np.ndarray) -> np.ndarray:
     return vertical | horizontal
 
 
+def _threshold_mask(
+    gray: np.ndarray, min_contrast: float, min_area: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(mask, dark): the ink without rules and specks, and every pixel at or below the threshold
+    (rules included); None without real ink."""
+    threshold = ink_threshold(gray, min_contrast)
+    if threshold is None:
+        return None
+    dark = (gray <= threshold).astype(np.uint8)  # (H, W)
+    ink = dark.copy()
+    ink[_rules(ink) > 0] = 0  # form rules are not writing
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= min_area  # (count,)
+    keep[0] = False  # label 0 is the paper
+    return keep[labels], dark.astype(bool)  # (H, W) bool each
+
+
 def ink_mask(
     gray: np.ndarray, min_contrast: float = MIN_CONTRAST, min_area: int = MIN_AREA
 ) -> np.ndarray | None:
     """(H, W) bool mask of the ink; None without real ink.
 
     Removed: form rules left by the scan (straight vertical runs >= 80% of the height, horizontal runs
-    >= 50% of the width, and the pixel beside them), then specks (components < min_area px).
+    >= 50% of the width, and the pixel beside them), then specks (components < min_area px). When what
+    is left is flatter than FLAT of the height, Otsu has split a dark line from faint (pencil) writing:
+    the line is painted over with paper and the threshold found again, up to twice.
     """
-    threshold = ink_threshold(gray, min_contrast)
-    if threshold is None:
+    found = _threshold_mask(gray, min_contrast, min_area)
+    flat = max(2, int(FLAT * gray.shape[0]))
+    for _ in range(2):
+        if found is None or _box_height(found[0]) >= flat:
+            break
+        cleaned = gray.copy()
+        cleaned[found[1]] = int(np.median(gray))  # the dark line (and its remnants) becomes paper
+        retry = _threshold_mask(cleaned, min_contrast, min_area)
+        if retry is None or _box_height(retry[0]) <= _box_height(found[0]):
+            break
+        found = retry
+    if found is None or not found[0].any():
         return None
-    ink = (gray <= threshold).astype(np.uint8)  # (H, W)
-    ink[_rules(ink) > 0] = 0  # form rules are not writing
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    keep = stats[:, cv2.CC_STAT_AREA] >= min_area  # (count,)
-    keep[0] = False  # label 0 is the paper
-    mask = keep[labels]  # (H, W) bool
-    return mask if mask.any() else None
+    return found[0]
+
+
+def _box_height(mask: np.ndarray) -> int:
+    rows = np.flatnonzero(mask.any(axis=1))
+    return int(rows[-1] - rows[0] + 1) if rows.size else 0
 
 
 def ink_box(
