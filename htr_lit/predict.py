@@ -65,6 +65,10 @@ def format_hypotheses(path: Path, hyps: list[Hypothesis], fmt: str, top_n: int) 
     return [f"{path}\t{best.text}"]
 
 
+def _report_unreadable(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
 def predict(cfg: DictConfig) -> int:
     """Returns the number of inputs that could not be transcribed (each reported on stderr)."""
     if cfg.get("torch_threads"):
@@ -75,9 +79,10 @@ def predict(cfg: DictConfig) -> int:
     backend = build_backend(str(cfg.get("backend", "torch")), model, pre, cfg.ckpt_path, int8=bool(cfg.get("int8")),
                             threads=cfg.get("torch_threads"), device=str(cfg.device), cache_dir=cfg.get("cache_dir"))
     failed = 0
-    for result in transcribe(expand_inputs(str(cfg.input)), pre, backend, decoder, int(cfg.batch_size)):
+    batch_size = int(cfg.batch_size or backend.batch_size)
+    for result in transcribe(expand_inputs(str(cfg.input)), pre, backend, decoder, batch_size,
+                             on_error=_report_unreadable):
         if result.error is not None:
-            print(f"error: {result.error}", file=sys.stderr)
             failed += 1
         else:
             print("\n".join(format_hypotheses(result.path, result.hypotheses, cfg.format, top_n)), flush=True)

@@ -147,9 +147,10 @@ def test_bench_predict_times_every_backend_and_keeps_its_section(ckpt, images, t
     for r in rows:
         assert len(r["runs_img_s"]) == 2 and r["img_s"] > 0 and r["startup_s"] > 0 and 0 <= r["cer"] <= 1
     assert rows[0]["first_use_s"] == 0 < rows[1]["first_use_s"] and rows[1]["cer_vs_torch"] == 0.0
+    assert [r["batch_size"] for r in rows] == [4, 4]
     report = {"machine": {"date_utc": "d", "cpu": "c", "cpu_count": 2, "load_avg_1m_at_start": 0.5}, "import_s": 1.0,
-              "backends": rows, "settings": {"args": "", "images": 10, "source": "s", "ckpt": "k", "batch_size": 4,
-                                             "threads": 1, "repeats": 2}}
+              "backends": rows, "settings": {"args": "", "images": 10, "source": "s", "ckpt": "k", "threads": 1,
+                                             "repeats": 2}}
     md = section(report)
     assert "| onnx |" in md and md.count("\n| ") == 4  # header, rule, two backends
     doc = splice(md, "# Performance\n\nmodel table\n")

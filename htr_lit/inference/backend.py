@@ -21,6 +21,7 @@ class Backend(Protocol):
     -> log_probs (B, T, C) log-softmax with the CTC blank at 0, lengths (B,) valid frames: what decoders take."""
 
     name: str
+    batch_size: int  # images per batch when predict's batch_size is null: the fastest measured for it
 
     def run(self, images: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
 

@@ -4,7 +4,8 @@ decode, and hand the results back in input order."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +16,10 @@ from htr_lit.data.preprocess import ImageLoadError, Preprocess
 from htr_lit.decoding.base import Decoder, Hypothesis
 from htr_lit.inference.backend import Backend
 
-# Images loaded at a time, in batches: batches are formed by width inside such a window (less padding).
+# Images loaded at a time: batches are formed by width inside such a window (less padding); at least
+# WINDOW_IMAGES, so that small batches (onnx's 8) still find neighbours of their width.
 WINDOW_BATCHES = 8
+WINDOW_IMAGES = 256
 
 
 @dataclass(frozen=True)
@@ -56,19 +59,35 @@ def decode_images(images: Sequence[np.ndarray], backend: Backend, decoder: Decod
     return results
 
 
-def transcribe(paths: Sequence[Path], pre: Preprocess, backend: Backend, decoder: Decoder,
-               batch_size: int = 32, window: int | None = None) -> Iterator[Result]:
-    """One Result per path, in input order, produced a window (`WINDOW_BATCHES` batches) at a time."""
-    window = window or batch_size * WINDOW_BATCHES
-    for start in range(0, len(paths), window):
-        chunk = list(paths[start : start + window])
-        images: list[np.ndarray] = []
-        errors: dict[int, str] = {}
-        for i, path in enumerate(chunk):
-            try:
-                images.append(pre.load(path))
-            except ImageLoadError as e:
-                errors[i] = str(e)
-        decoded = iter(decode_images(images, backend, decoder, batch_size) if images else [])
-        for i, path in enumerate(chunk):
-            yield Result(path, [], errors[i]) if i in errors else Result(path, next(decoded))
+def load_window(paths: Sequence[Path], pre: Preprocess) -> tuple[list[np.ndarray], dict[int, str]]:
+    """The readable images of `paths` (preprocessed) and, by position, why the others could not be read."""
+    images: list[np.ndarray] = []
+    errors: dict[int, str] = {}
+    for i, path in enumerate(paths):
+        try:
+            images.append(pre.load(path))
+        except ImageLoadError as e:
+            errors[i] = str(e)
+    return images, errors
+
+
+def transcribe(paths: Sequence[Path], pre: Preprocess, backend: Backend, decoder: Decoder, batch_size: int = 32,
+               window: int | None = None, on_error: Callable[[str], None] | None = None) -> Iterator[Result]:
+    """One Result per path, in input order, a window (`WINDOW_BATCHES` batches, at least `WINDOW_IMAGES`
+    images) at a time. The next window
+    is read in a background thread while the model runs on this one (decoding and OpenCV release the GIL).
+    `on_error(message)` gets each unreadable input before its window's results (predict: on stderr)."""
+    window = window or max(batch_size * WINDOW_BATCHES, WINDOW_IMAGES)
+    chunks = [list(paths[s : s + window]) for s in range(0, len(paths), window)]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="htr-load") as pool:
+        pending = pool.submit(load_window, chunks[0], pre) if chunks else None
+        for k, chunk in enumerate(chunks):
+            images, errors = pending.result()
+            if k + 1 < len(chunks):
+                pending = pool.submit(load_window, chunks[k + 1], pre)
+            for message in errors.values():
+                if on_error is not None:
+                    on_error(message)
+            decoded = iter(decode_images(images, backend, decoder, batch_size) if images else [])
+            for i, path in enumerate(chunk):
+                yield Result(path, [], errors[i]) if i in errors else Result(path, next(decoded))

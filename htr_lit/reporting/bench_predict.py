@@ -70,20 +70,22 @@ def import_seconds() -> float:
     return float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
 
 
-def start(name: str, ckpt: Path, cache: Path, threads: int, warmup: list[Path], batch_size: int):
-    """Load the checkpoint and build the backend (cache already warm), then one warm-up batch; timed."""
+def start(name: str, ckpt: Path, cache: Path, threads: int, paths: list[Path], batch_size: int | None):
+    """Load the checkpoint and build the backend (cache already warm), then one warm-up batch; timed.
+    batch_size None: the backend's own (predict's default)."""
     t = time.perf_counter()
     model, pre = load_model(ckpt)
     kind, int8 = BACKENDS[name]
     backend = build_backend(kind, model, pre, ckpt, int8=int8, threads=threads, cache_dir=cache)
     decoder = GreedyDecoder(model.charset.tokens)
-    list(transcribe(warmup, pre, backend, decoder, batch_size))
-    return (pre, backend, decoder), time.perf_counter() - t
+    batch_size = batch_size or backend.batch_size
+    list(transcribe(paths[:batch_size], pre, backend, decoder, batch_size))
+    return (pre, backend, decoder, batch_size), time.perf_counter() - t
 
 
-def timed_run(paths: list[Path], parts, batch_size: int, out: Path) -> tuple[float, list[str]]:
+def timed_run(paths: list[Path], parts, out: Path) -> tuple[float, list[str]]:
     """images/s of predict's path over `paths`, a tsv line written per image; the texts."""
-    pre, backend, decoder = parts
+    pre, backend, decoder, batch_size = parts
     texts = []
     t = time.perf_counter()
     with out.open("w", encoding="utf-8") as f:
@@ -93,7 +95,7 @@ def timed_run(paths: list[Path], parts, batch_size: int, out: Path) -> tuple[flo
     return len(paths) / (time.perf_counter() - t), texts
 
 
-def bench(labels: dict[Path, str | None], ckpt: Path, names: list[str], batch_size: int, threads: int,
+def bench(labels: dict[Path, str | None], ckpt: Path, names: list[str], batch_size: int | None, threads: int,
           repeats: int, tmp: Path) -> list[dict]:
     torch.set_num_threads(threads)
     paths = list(labels)
@@ -108,11 +110,12 @@ def bench(labels: dict[Path, str | None], ckpt: Path, names: list[str], batch_si
         rows[name] = {"backend": name, "first_use_s": time.perf_counter() - t if kind == "onnx" else 0.0,
                       "runs_img_s": []}
     for name in names:
-        parts[name], rows[name]["startup_s"] = start(name, ckpt, cache, threads, paths[:batch_size], batch_size)
+        parts[name], rows[name]["startup_s"] = start(name, ckpt, cache, threads, paths, batch_size)
+        rows[name]["batch_size"] = parts[name][3]
     texts = {}
     for _ in range(repeats):  # round-robin: a slow spell of a shared machine hits every backend alike
         for name in names:
-            img_s, texts[name] = timed_run(paths, parts[name], batch_size, tmp / f"{name}.tsv")
+            img_s, texts[name] = timed_run(paths, parts[name], tmp / f"{name}.tsv")
             rows[name]["runs_img_s"].append(round(img_s, 2))
             print(f"{name}: {img_s:.1f} img/s", flush=True)
     truth = [labels[p] for p in paths]
@@ -131,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--labels", type=Path, help="file_name,text CSV for --folder (CER column)")
     p.add_argument("--images", type=int, default=1000, help="images (rendered, or the first of --folder)")
     p.add_argument("--backends", default="torch,onnx,onnx-int8")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, help="images per batch (default: each backend's, as predict)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch / onnxruntime threads")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--note", default="", help="a remark on the machine's state, e.g. 'contended by 2 trainings'")
@@ -152,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     shown_args = " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
     report = {"machine": info, "import_s": import_seconds(), "backends": rows,
               "settings": {"args": shown_args, "images": len(labels), "source": source, "ckpt": str(args.ckpt),
-                           "batch_size": args.batch_size, "threads": args.threads, "repeats": args.repeats}}
+                           "threads": args.threads, "repeats": args.repeats}}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "performance_predict.json").write_text(json.dumps(report, indent=2) + "\n")
     md = args.out / "performance.md"

@@ -13,7 +13,7 @@ def section(report: dict) -> str:
         "## End-to-end predict throughput",
         "",
         f"Measured by `python -m htr_lit.reporting.bench_predict {s['args']}`".rstrip() + f" on {m['date_utc']} UTC: "
-        f"{s['images']} PNG files ({s['source']}), checkpoint `{s['ckpt']}`, batch {s['batch_size']}, "
+        f"{s['images']} PNG files ({s['source']}), checkpoint `{s['ckpt']}`, "
         f"{s['threads']} thread(s) for torch / onnxruntime, on {m['cpu']} ({m['cpu_count']} logical CPUs; "
         f"1-min load average {m['load_avg_1m_at_start']} at start{', ' + m['note'] if m.get('note') else ''}).",
         "",
@@ -24,8 +24,9 @@ def section(report: dict) -> str:
         "the backend from a warm cache plus one warm-up batch; *first use* is the one-off ONNX export "
         "(+ int8 calibration) into an empty cache.",
         "",
-        "| backend | images/s | x torch | runs (images/s) | start-up s | first use s | CER % | CER vs torch % |",
-        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+        "| backend | batch | images/s | x torch | runs (images/s) | start-up s | first use s | CER % "
+        "| CER vs torch % |",
+        "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
     ]
     base = next((r["img_s"] for r in report["backends"] if r["backend"] == "torch"), None)
     for r in report["backends"]:
@@ -33,8 +34,8 @@ def section(report: dict) -> str:
         cer = f"{100 * r['cer']:.2f}" if r.get("cer") is not None else "-"
         vs = f"{100 * r['cer_vs_torch']:.2f}" if r.get("cer_vs_torch") is not None else "-"
         runs = ", ".join(f"{x:.1f}" for x in r["runs_img_s"])
-        lines.append(f"| {r['backend']} | {r['img_s']:.1f} | {ratio} | {runs} | {r['startup_s']:.2f} | "
-                     f"{r['first_use_s']:.1f} | {cer} | {vs} |")
+        lines.append(f"| {r['backend']} | {r['batch_size']} | {r['img_s']:.1f} | {ratio} | {runs} | "
+                     f"{r['startup_s']:.2f} | {r['first_use_s']:.1f} | {cer} | {vs} |")
     if report.get("notes"):
         lines += ["", *report["notes"]]
     return "\n".join(lines) + "\n"
