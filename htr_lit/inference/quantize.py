@@ -19,13 +19,15 @@ CALIBRATION_SEED = 1234  # not a seed of any dataset split: the calibration word
 CALIBRATION_BATCH = 16
 
 
-def rendered_names(n: int, seed: int = CALIBRATION_SEED, height: int = 64) -> list[tuple[str, np.ndarray]]:
-    """`n` (text, uint8 image) DHSD-like place names (256 x `height` canvases) from the synthetic renderer."""
-    from htr_lit.data.synth_samples import make_plan, make_sample
+def rendered_names(n: int, seed: int = CALIBRATION_SEED, split: str = "train",
+                   height: int = 64) -> list[tuple[str, np.ndarray]]:
+    """The first `n` (text, uint8 image) of a split of the synthetic place names of `seed` (DHSD-like
+    256 x `height` canvases; seed 0 is the names data the recognizer's recipe validates and tests on)."""
+    from htr_lit.data.synth_samples import SPLITS, make_plan, make_sample
     from htr_lit.data.synth_spec import SyntheticSpec
 
     plan, _ = make_plan(SyntheticSpec(style="names", seed=seed, height=height))
-    return [make_sample(plan, 0, i)[::2] for i in range(n)]  # (text, image)
+    return [make_sample(plan, SPLITS[split], i)[::2] for i in range(n)]  # (text, image)
 
 
 def calibration_batches(pre: Preprocess, n: int = CALIBRATION_IMAGES) -> list[dict[str, np.ndarray]]:

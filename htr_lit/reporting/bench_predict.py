@@ -16,6 +16,7 @@ import argparse
 import csv
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -43,11 +44,12 @@ BACKENDS = {"torch": ("torch", False), "onnx": ("onnx", False), "onnx-int8": ("o
 
 
 def render_folder(folder: Path, n: int, seed: int = 0) -> dict[Path, str]:
-    """`n` rendered place-name PNGs in `folder` -> their texts."""
+    """The first `n` test-split images of the synthetic place names (seed 0: the recipe's test set, never
+    trained on) as PNGs in `folder` -> their texts."""
     from htr_lit.inference.quantize import rendered_names
 
     labels = {}
-    for i, (text, image) in enumerate(rendered_names(n, seed=seed)):
+    for i, (text, image) in enumerate(rendered_names(n, seed=seed, split="test")):
         path = folder / f"{i:05d}.png"
         Image.fromarray(image).save(path)
         labels[path] = text
@@ -62,6 +64,14 @@ def read_folder(folder: Path, labels_csv: Path | None, n: int) -> dict[Path, str
             texts = {(labels_csv.parent / r["file_name"]).resolve(): r["text"] for r in csv.DictReader(f)}
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:n]
     return {p: texts.get(p.resolve()) for p in paths}
+
+
+def shown_path(path: Path) -> str:
+    """`path` relative to the checkout when inside it (what the docs show), else as given."""
+    try:
+        return str(path.resolve().relative_to(project_root()))
+    except ValueError:
+        return str(path)
 
 
 def import_seconds() -> float:
@@ -93,6 +103,22 @@ def timed_run(paths: list[Path], parts, out: Path) -> tuple[float, list[str]]:
             f.write("\n".join(format_hypotheses(r.path, r.hypotheses, "tsv", 1)) + "\n")
             texts.append(r.hypotheses[0].text if r.hypotheses else "")
     return len(paths) / (time.perf_counter() - t), texts
+
+
+def compute_note(labels: dict[Path, str | None], ckpt: Path, target: float = 500.0) -> str:
+    """The model's forward GFLOP per image at the inputs' median preprocessed width, and what a target rate
+    would take: the ceiling any backend meets on this machine."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model, pre = load_model(ckpt)
+    width = int(statistics.median(pre.load(p).shape[1] for p in list(labels)[:200]))
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        model(torch.zeros(1, 1, pre.img_height, width), torch.tensor([width]))
+    gflop = counter.get_total_flops() / 1e9
+    return (f"Compute: after preprocessing the median input is {pre.img_height} x {width} px, where the model costs "
+            f"{gflop:.2f} GFLOP per image (forward, `FlopCounterMode`), so {target:.0f} images/s needs "
+            f"{target * gflop:.0f} GFLOP/s of sustained fp32 compute.")
 
 
 def bench(labels: dict[Path, str | None], ckpt: Path, names: list[str], batch_size: int | None, threads: int,
@@ -150,11 +176,13 @@ def main(argv: list[str] | None = None) -> int:
             labels, source = read_folder(args.folder, args.labels, args.images), str(args.folder)
         else:
             (Path(tmp) / "images").mkdir()
-            labels, source = render_folder(Path(tmp) / "images", args.images), "rendered place names, 256 x 64"
+            labels = render_folder(Path(tmp) / "images", args.images)
+            source = "the synthetic place names' test split, seed 0, 256 x 64"
         rows = bench(labels, args.ckpt, names, args.batch_size, args.threads, args.repeats, Path(tmp))
-    shown_args = " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
-    report = {"machine": info, "import_s": import_seconds(), "backends": rows,
-              "settings": {"args": shown_args, "images": len(labels), "source": source, "ckpt": str(args.ckpt),
+        notes = [compute_note(labels, args.ckpt)]  # while the rendered images still exist
+    shown_args = shlex.join(argv if argv is not None else sys.argv[1:])
+    report = {"machine": info, "import_s": import_seconds(), "backends": rows, "notes": notes,
+              "settings": {"args": shown_args, "images": len(labels), "source": source, "ckpt": shown_path(args.ckpt),
                            "threads": args.threads, "repeats": args.repeats}}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "performance_predict.json").write_text(json.dumps(report, indent=2) + "\n")
