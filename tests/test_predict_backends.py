@@ -24,11 +24,11 @@ from tests.tiny_ckpt import tiny_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 BACKENDS = {"torch": ["backend=torch"], "onnx": ["backend=onnx"], "onnx-int8": ["backend=onnx", "int8=true"]}
-# int8 vs fp32 texts of the tiny test model: CER at most 0.10. Static int8 rounds every activation to 1/255
-# of its calibrated range; on a model trained for seconds the frame posteriors are flat, so a few argmax
-# flips are expected (measured: 0.0 on this set); on the shipped recognizer the bench measures it
-# against ground truth (docs/performance.md).
-INT8_MAX_CER = 0.10
+# int8 vs fp32 texts of the tiny test model: CER at most 0.15 (measured 0.063 on this set). Static int8 rounds
+# every activation to 1/255 of its calibrated range; a model trained for seconds has flat frame posteriors,
+# so a few argmax flips are expected, and the margin covers CPUs whose int8 kernels round differently. The
+# shipped recognizer is far steadier: 0.63 % CER against torch on 300 test names (docs/performance.md).
+INT8_MAX_CER = 0.15
 
 
 @pytest.fixture(scope="module")
