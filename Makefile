@@ -96,8 +96,9 @@ export: setup-dev  ## export CKPT=path to ONNX beside it, checked against PyTorc
 	$(BIN)/python -m htr_lit.export ckpt_path=$(CKPT) $(ARGS)
 
 .PHONY: bench
-bench: setup  ## time every sequence model (train/infer img/s, latency, memory, FLOPs) -> docs/performance.{json,md} (ARGS: --quick, --device cpu)
+bench: setup-dev  ## time every sequence model, then end-to-end predict img/s per backend (torch/onnx/int8) -> docs/performance*.{json,md} (ARGS: --quick; PREDICT_ARGS: --images 200)
 	$(BIN)/python -m htr_lit.reporting.bench $(ARGS)
+	$(BIN)/python -m htr_lit.reporting.bench_predict $(PREDICT_ARGS)
 
 # ---- sweeps and ablations (see sweeps/README.md); re-running a sweep command resumes it
 .PHONY: sweep-rates sweep-blocks sweep-share sweep-concat sweep-matched hparams-search report reproduce

@@ -129,41 +129,26 @@ def run_folds(jobs: list[tuple[Fold, Path, list[str]]], parallel: int) -> dict[i
 
 def score_writers(ckpt: Path, rows: dict[str, list[tuple[str, str]]], batch_size: int = 32) -> dict[str, dict]:
     """Greedy CER/WER per writer of `ckpt` on `rows` (writer -> [(image, text)]), with the checkpoint's
-    own preprocessing; unreadable images count as empty transcriptions."""
-    import torch
+    own preprocessing and predict's batched path; unreadable images count as empty transcriptions."""
     from torchmetrics.functional.text import char_error_rate, word_error_rate
 
     from htr_lit.checkpoint import load_model
-    from htr_lit.data.collate import collate
-    from htr_lit.data.preprocess import ImageLoadError, to_tensor
+    from htr_lit.inference.batching import transcribe
+    from htr_lit.inference.torch_backend import TorchBackend
 
     model, pre = load_model(ckpt)
+    backend = TorchBackend(model)
     out: dict[str, dict] = {}
-    with torch.inference_mode():
-        for writer, items in sorted(rows.items()):
-            preds, texts = [], []
-            for start in range(0, len(items), batch_size):
-                chunk = items[start : start + batch_size]
-                images = []
-                for path, text in chunk:
-                    try:
-                        images.append(pre.load(path))
-                    except ImageLoadError:
-                        images.append(None)
-                    texts.append(text)
-                ok = [i for i, im in enumerate(images) if im is not None]
-                got = [""] * len(chunk)
-                if ok:
-                    batch = collate([{"image": to_tensor(images[i]), "target": [], "text": "", "id": ""} for i in ok])
-                    for i, text in zip(ok, model.decode(*model(batch["images"], batch["widths"]))):
-                        got[i] = text
-                preds.extend(got)
-            out[writer] = {
-                "cer": float(char_error_rate(preds, texts)),
-                "wer": float(word_error_rate(preds, texts)),
-                "word_acc": sum(p == t for p, t in zip(preds, texts)) / len(texts),
-                "images": len(texts),
-            }
+    for writer, items in sorted(rows.items()):
+        texts = [text for _, text in items]
+        results = transcribe([Path(path) for path, _ in items], pre, backend, model.decoder, batch_size)
+        preds = [r.hypotheses[0].text if r.hypotheses else "" for r in results]
+        out[writer] = {
+            "cer": float(char_error_rate(preds, texts)),
+            "wer": float(word_error_rate(preds, texts)),
+            "word_acc": sum(p == t for p, t in zip(preds, texts)) / len(texts),
+            "images": len(texts),
+        }
     return out
 
 

@@ -7,22 +7,20 @@ import json
 import logging
 import math
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import hydra
-import numpy as np
 import torch
 from omegaconf import DictConfig
 
 from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
-from htr_lit.data.collate import collate
 from htr_lit.data.formats import IMAGE_SUFFIXES
-from htr_lit.data.preprocess import ImageLoadError, Preprocess, to_tensor
 from htr_lit.decoding.base import Hypothesis
 from htr_lit.decoding.factory import build_decoder
 from htr_lit.errors import ConfigError, UserError, exit_on_user_error
+from htr_lit.inference.backend import build_backend
+from htr_lit.inference.batching import transcribe
 
 log = logging.getLogger("htr_lit.predict")
 
@@ -48,24 +46,6 @@ def expand_inputs(spec: str) -> list[Path]:
     return matches
 
 
-# Images loaded at a time: batches are formed by width inside such a window (less padding, as eval does).
-WINDOW_BATCHES = 8
-
-
-def _windows(paths: list[Path], pre: Preprocess, size: int) -> Iterator[tuple[list[Path], list[np.ndarray]]]:
-    """Load images lazily, `size` at a time; unreadable ones are reported on stderr and left out."""
-    for start in range(0, len(paths), size):
-        chunk, images = [], []
-        for path in paths[start : start + size]:
-            try:
-                images.append(pre.load(path))
-                chunk.append(path)
-            except ImageLoadError as e:
-                print(f"error: {e}", file=sys.stderr)
-        if chunk:
-            yield chunk, images
-
-
 def _score(h: Hypothesis) -> float | None:
     """Rounded log-score; None for -inf (no hypothesis fits), which JSON cannot hold."""
     return round(h.score, 4) if math.isfinite(h.score) else None
@@ -85,29 +65,28 @@ def format_hypotheses(path: Path, hyps: list[Hypothesis], fmt: str, top_n: int) 
     return [f"{path}\t{best.text}"]
 
 
+def _report_unreadable(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
 def predict(cfg: DictConfig) -> int:
-    """Returns the number of inputs that could not be transcribed."""
+    """Returns the number of inputs that could not be transcribed (each reported on stderr)."""
+    if cfg.get("torch_threads"):
+        torch.set_num_threads(int(cfg.torch_threads))
     model, pre = load_model(cfg.ckpt_path)
     top_n = int(cfg.top_n if cfg.get("top_n") is not None else cfg.decoder.get("top_n", 1))
     decoder = build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts"), top_n=top_n)
-    model.to(cfg.device)
-    paths = expand_inputs(str(cfg.input))
-    done = 0
-    with torch.inference_mode():
-        for chunk, images in _windows(paths, pre, cfg.batch_size * WINDOW_BATCHES):
-            results: list[list[Hypothesis]] = [[] for _ in chunk]
-            by_width = sorted(range(len(images)), key=lambda i: images[i].shape[1])
-            for start in range(0, len(by_width), cfg.batch_size):
-                idx = by_width[start : start + cfg.batch_size]
-                batch = collate([{"image": to_tensor(images[i]), "target": [], "text": "", "id": ""} for i in idx])
-                log_probs, lengths = model(batch["images"].to(cfg.device), batch["widths"].to(cfg.device))
-                for i, hyps in zip(idx, decoder(log_probs, lengths)):
-                    results[i] = hyps
-            for path, hyps in zip(chunk, results):  # input order
-                print("\n".join(format_hypotheses(path, hyps, cfg.format, top_n)))
-            done += len(chunk)
-            sys.stdout.flush()
-    return len(paths) - done
+    backend = build_backend(str(cfg.get("backend", "torch")), model, pre, cfg.ckpt_path, int8=bool(cfg.get("int8")),
+                            threads=cfg.get("torch_threads"), device=str(cfg.device), cache_dir=cfg.get("cache_dir"))
+    failed = 0
+    batch_size = int(cfg.batch_size or backend.batch_size)
+    for result in transcribe(expand_inputs(str(cfg.input)), pre, backend, decoder, batch_size,
+                             on_error=_report_unreadable):
+        if result.error is not None:
+            failed += 1
+        else:
+            print("\n".join(format_hypotheses(result.path, result.hypotheses, cfg.format, top_n)), flush=True)
+    return failed
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")

@@ -1,0 +1,46 @@
+"""The backend interface and the factory that picks one from predict's `backend=` / `int8=` keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import torch
+
+from htr_lit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from htr_lit.data.preprocess import Preprocess
+    from htr_lit.models.module import HTRModule
+
+BACKENDS = ("torch", "onnx")
+
+
+class Backend(Protocol):
+    """images (B, 1, H, W) float32 (ink 1, paper 0, right-padded with 0), widths (B,) int64
+    -> log_probs (B, T, C) log-softmax with the CTC blank at 0, lengths (B,) valid frames: what decoders take."""
+
+    name: str
+    batch_size: int  # images per batch when predict's batch_size is null: the fastest measured for it
+
+    def run(self, images: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+def build_backend(backend: str, model: HTRModule, pre: Preprocess, ckpt_path: str | Path, *, int8: bool = False,
+                  threads: int | None = None, device: str = "cpu", cache_dir: str | Path | None = None) -> Backend:
+    """`backend=torch` runs the model as loaded; `backend=onnx` exports the checkpoint once (cached by its
+    sha256 in `cache_dir`), with `int8=true` quantized, and runs it with onnxruntime on `threads` threads."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend={backend}: choose {' or '.join(BACKENDS)}")
+    threads = int(threads or torch.get_num_threads())
+    if backend == "torch":
+        if int8:
+            raise ConfigError("int8=true needs backend=onnx (onnxruntime quantization)")
+        from htr_lit.inference.torch_backend import TorchBackend
+
+        return TorchBackend(model, device=device)
+    if device != "cpu":
+        raise ConfigError(f"backend=onnx runs on the CPU (onnxruntime CPU provider); drop device={device}")
+    from htr_lit.inference.onnx_backend import OnnxBackend, cached_onnx
+
+    return OnnxBackend(cached_onnx(model, pre, Path(ckpt_path), cache_dir, int8=int8), threads=threads)

@@ -1,0 +1,93 @@
+"""The transcription loop every backend shares: load images a window at a time (unreadable ones reported,
+not fatal), sort the window by width, pad each batch only to its own widest image, run the backend,
+decode, and hand the results back in input order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from htr_lit.data.preprocess import ImageLoadError, Preprocess
+from htr_lit.decoding.base import Decoder, Hypothesis
+from htr_lit.inference.backend import Backend
+
+# Images loaded at a time: batches are formed by width inside such a window (less padding); at least
+# WINDOW_IMAGES, so that small batches (onnx's 8) still find neighbours of their width.
+WINDOW_BATCHES = 8
+WINDOW_IMAGES = 256
+
+
+@dataclass(frozen=True)
+class Result:
+    """One input: its hypotheses (best first), or why it could not be read (hypotheses empty)."""
+
+    path: Path
+    hypotheses: list[Hypothesis]
+    error: str | None = None
+
+
+def pad_batch(images: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 (H, W_i) paper-white images -> float32 (B, 1, H, W_max) with ink 1 and paper / padding 0, widths (B,).
+    The same values as `to_tensor` + `collate`, built in one array without a tensor per image."""
+    widths = np.array([im.shape[1] for im in images], dtype=np.int64)
+    batch = np.zeros((len(images), 1, images[0].shape[0], int(widths.max())), dtype=np.float32)  # (B, 1, H, W)
+    for i, im in enumerate(images):
+        np.subtract(255, im, out=batch[i, 0, :, : im.shape[1]], dtype=np.float32)
+    batch /= 255.0
+    return torch.from_numpy(batch), torch.from_numpy(widths)
+
+
+def width_batches(widths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar width (sorted, narrowest first; stable for equal widths)."""
+    order = sorted(range(len(widths)), key=lambda i: widths[i])
+    return [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+
+
+def decode_images(images: Sequence[np.ndarray], backend: Backend, decoder: Decoder,
+                  batch_size: int) -> list[list[Hypothesis]]:
+    """Hypotheses for preprocessed images, batched by width, returned in the order given."""
+    results: list[list[Hypothesis]] = [[] for _ in images]
+    for idx in width_batches([im.shape[1] for im in images], batch_size):
+        log_probs, lengths = backend.run(*pad_batch([images[i] for i in idx]))  # (B, T, C), (B,)
+        for i, hyps in zip(idx, decoder(log_probs, lengths)):
+            results[i] = hyps
+    return results
+
+
+def load_window(paths: Sequence[Path], pre: Preprocess) -> tuple[list[np.ndarray], dict[int, str]]:
+    """The readable images of `paths` (preprocessed) and, by position, why the others could not be read."""
+    images: list[np.ndarray] = []
+    errors: dict[int, str] = {}
+    for i, path in enumerate(paths):
+        try:
+            images.append(pre.load(path))
+        except ImageLoadError as e:
+            errors[i] = str(e)
+    return images, errors
+
+
+def transcribe(paths: Sequence[Path], pre: Preprocess, backend: Backend, decoder: Decoder, batch_size: int = 32,
+               window: int | None = None, on_error: Callable[[str], None] | None = None) -> Iterator[Result]:
+    """One Result per path, in input order, a window (`WINDOW_BATCHES` batches, at least `WINDOW_IMAGES`
+    images) at a time. The next window
+    is read in a background thread while the model runs on this one (decoding and OpenCV release the GIL).
+    `on_error(message)` gets each unreadable input before its window's results (predict: on stderr)."""
+    window = window or max(batch_size * WINDOW_BATCHES, WINDOW_IMAGES)
+    chunks = [list(paths[s : s + window]) for s in range(0, len(paths), window)]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="htr-load") as pool:
+        pending = pool.submit(load_window, chunks[0], pre) if chunks else None
+        for k, chunk in enumerate(chunks):
+            images, errors = pending.result()
+            if k + 1 < len(chunks):
+                pending = pool.submit(load_window, chunks[k + 1], pre)
+            for message in errors.values():
+                if on_error is not None:
+                    on_error(message)
+            decoded = iter(decode_images(images, backend, decoder, batch_size) if images else [])
+            for i, path in enumerate(chunk):
+                yield Result(path, [], errors[i]) if i in errors else Result(path, next(decoded))

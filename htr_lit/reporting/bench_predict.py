@@ -1,0 +1,196 @@
+"""End-to-end predict throughput per backend (torch, onnx, onnx-int8), part of `make bench`.
+
+    python -m htr_lit.reporting.bench_predict [--folder PNG_DIR [--labels CSV]] [--images 1000]
+        [--backends torch,onnx,onnx-int8] [--batch-size 32] [--threads N] [--repeats 3] [--out docs/]
+
+Without --folder, `--images` DHSD-like place names (256 x 64 canvases, the synthetic renderer) are written
+to a temporary folder with their texts, so CER is known. Each run times the whole of predict's path on
+every file (decode, preprocess, width-sorted batches, model, greedy decoding, a tsv line written); start-up
+(checkpoint, backend from a warm cache, one warm-up batch) and the one-off export / quantization are
+timed apart. Writes OUT/performance_predict.json and the section of OUT/performance.md between its markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torchmetrics.functional.text import char_error_rate
+
+from htr_lit.assets import ASSETS_DIR
+from htr_lit.checkpoint import load_model
+from htr_lit.config import project_root
+from htr_lit.data.formats import IMAGE_SUFFIXES
+from htr_lit.decoding.greedy import GreedyDecoder
+from htr_lit.inference.backend import build_backend
+from htr_lit.inference.batching import transcribe
+from htr_lit.predict import format_hypotheses
+from htr_lit.reporting.bench import machine
+from htr_lit.reporting.bench_predict_markdown import section, splice
+
+SHIPPED = ASSETS_DIR / "models" / "recognizer.ckpt"
+BACKENDS = {"torch": ("torch", False), "onnx": ("onnx", False), "onnx-int8": ("onnx", True)}
+
+
+def render_folder(folder: Path, n: int, seed: int = 0) -> dict[Path, str]:
+    """The first `n` test-split images of the synthetic place names (seed 0: the recipe's test set, never
+    trained on) as PNGs in `folder` -> their texts."""
+    from htr_lit.inference.quantize import rendered_names
+
+    labels = {}
+    for i, (text, image) in enumerate(rendered_names(n, seed=seed, split="test")):
+        path = folder / f"{i:05d}.png"
+        Image.fromarray(image).save(path)
+        labels[path] = text
+    return labels
+
+
+def read_folder(folder: Path, labels_csv: Path | None, n: int) -> dict[Path, str | None]:
+    """The first `n` images of a folder (sorted, recursive) -> text from a `file_name,text` CSV, if given."""
+    texts: dict[Path, str] = {}
+    if labels_csv:
+        with labels_csv.open(encoding="utf-8", newline="") as f:
+            texts = {(labels_csv.parent / r["file_name"]).resolve(): r["text"] for r in csv.DictReader(f)}
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:n]
+    return {p: texts.get(p.resolve()) for p in paths}
+
+
+def shown_path(path: Path) -> str:
+    """`path` relative to the checkout when inside it (what the docs show), else as given."""
+    try:
+        return str(path.resolve().relative_to(project_root()))
+    except ValueError:
+        return str(path)
+
+
+def import_seconds() -> float:
+    """Wall time of `import htr_lit.predict` in a fresh interpreter (the CLI's fixed start-up cost)."""
+    code = "import time; t = time.perf_counter(); import htr_lit.predict; print(time.perf_counter() - t)"
+    return float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
+
+
+def start(name: str, ckpt: Path, cache: Path, threads: int, paths: list[Path], batch_size: int | None):
+    """Load the checkpoint and build the backend (cache already warm), then one warm-up batch; timed.
+    batch_size None: the backend's own (predict's default)."""
+    t = time.perf_counter()
+    model, pre = load_model(ckpt)
+    kind, int8 = BACKENDS[name]
+    backend = build_backend(kind, model, pre, ckpt, int8=int8, threads=threads, cache_dir=cache)
+    decoder = GreedyDecoder(model.charset.tokens)
+    batch_size = batch_size or backend.batch_size
+    list(transcribe(paths[:batch_size], pre, backend, decoder, batch_size))
+    return (pre, backend, decoder, batch_size), time.perf_counter() - t
+
+
+def timed_run(paths: list[Path], parts, out: Path) -> tuple[float, list[str]]:
+    """images/s of predict's path over `paths`, a tsv line written per image; the texts."""
+    pre, backend, decoder, batch_size = parts
+    texts = []
+    t = time.perf_counter()
+    with out.open("w", encoding="utf-8") as f:
+        for r in transcribe(paths, pre, backend, decoder, batch_size):
+            f.write("\n".join(format_hypotheses(r.path, r.hypotheses, "tsv", 1)) + "\n")
+            texts.append(r.hypotheses[0].text if r.hypotheses else "")
+    return len(paths) / (time.perf_counter() - t), texts
+
+
+def compute_note(labels: dict[Path, str | None], ckpt: Path, target: float = 500.0) -> str:
+    """The model's forward GFLOP per image at the inputs' median preprocessed width, and what a target rate
+    would take: the ceiling any backend meets on this machine."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model, pre = load_model(ckpt)
+    width = int(statistics.median(pre.load(p).shape[1] for p in list(labels)[:200]))
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        model(torch.zeros(1, 1, pre.img_height, width), torch.tensor([width]))
+    gflop = counter.get_total_flops() / 1e9
+    return (f"Compute: after preprocessing the median input is {pre.img_height} x {width} px, where the model costs "
+            f"{gflop:.2f} GFLOP per image (forward, `FlopCounterMode`), so {target:.0f} images/s needs "
+            f"{target * gflop:.0f} GFLOP/s of sustained fp32 compute.")
+
+
+def bench(labels: dict[Path, str | None], ckpt: Path, names: list[str], batch_size: int | None, threads: int,
+          repeats: int, tmp: Path) -> list[dict]:
+    torch.set_num_threads(threads)
+    paths = list(labels)
+    cache = tmp / "cache"
+    rows, parts = {}, {}
+    for name in names:  # first use: export / quantize into an empty cache
+        kind, int8 = BACKENDS[name]
+        t = time.perf_counter()
+        if kind == "onnx":
+            model, pre = load_model(ckpt)
+            build_backend(kind, model, pre, ckpt, int8=int8, threads=threads, cache_dir=cache)
+        rows[name] = {"backend": name, "first_use_s": time.perf_counter() - t if kind == "onnx" else 0.0,
+                      "runs_img_s": []}
+    for name in names:
+        parts[name], rows[name]["startup_s"] = start(name, ckpt, cache, threads, paths, batch_size)
+        rows[name]["batch_size"] = parts[name][3]
+    texts = {}
+    for _ in range(repeats):  # round-robin: a slow spell of a shared machine hits every backend alike
+        for name in names:
+            img_s, texts[name] = timed_run(paths, parts[name], tmp / f"{name}.tsv")
+            rows[name]["runs_img_s"].append(round(img_s, 2))
+            print(f"{name}: {img_s:.1f} img/s", flush=True)
+    truth = [labels[p] for p in paths]
+    for name in names:
+        r = rows[name]
+        r["img_s"] = statistics.median(r["runs_img_s"])
+        r["cer"] = float(char_error_rate(texts[name], truth)) if all(t is not None for t in truth) else None
+        r["cer_vs_torch"] = float(char_error_rate(texts[name], texts["torch"])) if "torch" in texts else None
+    return [rows[n] for n in names]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m htr_lit.reporting.bench_predict", description=__doc__.split("\n\n")[0])
+    p.add_argument("--ckpt", type=Path, default=SHIPPED, help="checkpoint (default: the shipped recognizer)")
+    p.add_argument("--folder", type=Path, help="PNG files to transcribe (default: rendered place names)")
+    p.add_argument("--labels", type=Path, help="file_name,text CSV for --folder (CER column)")
+    p.add_argument("--images", type=int, default=1000, help="images (rendered, or the first of --folder)")
+    p.add_argument("--backends", default="torch,onnx,onnx-int8")
+    p.add_argument("--batch-size", type=int, help="images per batch (default: each backend's, as predict)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch / onnxruntime threads")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--note", default="", help="a remark on the machine's state, e.g. 'contended by 2 trainings'")
+    p.add_argument("--out", type=Path, default=project_root() / "docs")
+    args = p.parse_args(argv)
+    names = args.backends.split(",")
+    unknown = [n for n in names if n not in BACKENDS]
+    if unknown:
+        p.error(f"--backends: unknown {unknown}; choose from {', '.join(BACKENDS)}")
+    with tempfile.TemporaryDirectory(prefix="htr_bench_predict_") as tmp:
+        info = machine(args.threads) | ({"note": args.note} if args.note else {})
+        if args.folder:
+            labels, source = read_folder(args.folder, args.labels, args.images), str(args.folder)
+        else:
+            (Path(tmp) / "images").mkdir()
+            labels = render_folder(Path(tmp) / "images", args.images)
+            source = "the synthetic place names' test split, seed 0, 256 x 64"
+        rows = bench(labels, args.ckpt, names, args.batch_size, args.threads, args.repeats, Path(tmp))
+        notes = [compute_note(labels, args.ckpt)]  # while the rendered images still exist
+    shown_args = shlex.join(argv if argv is not None else sys.argv[1:])
+    report = {"machine": info, "import_s": import_seconds(), "backends": rows, "notes": notes,
+              "settings": {"args": shown_args, "images": len(labels), "source": source, "ckpt": shown_path(args.ckpt),
+                           "threads": args.threads, "repeats": args.repeats}}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "performance_predict.json").write_text(json.dumps(report, indent=2) + "\n")
+    md = args.out / "performance.md"
+    md.write_text(splice(section(report), md.read_text() if md.is_file() else ""))
+    print(section(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The predict benchmark's section of docs/performance.md: its markdown, and splicing it between its markers
+(so `make bench`'s model table and this section can be rewritten independently)."""
+
+from __future__ import annotations
+
+BEGIN = "<!-- bench_predict:begin (written by python -m htr_lit.reporting.bench_predict) -->"
+END = "<!-- bench_predict:end -->"
+
+
+def section(report: dict) -> str:
+    m, s = report["machine"], report["settings"]
+    lines = [
+        "## End-to-end predict throughput",
+        "",
+        f"Measured by `python -m htr_lit.reporting.bench_predict {s['args']}`".rstrip() + f" on {m['date_utc']} UTC: "
+        f"{s['images']} PNG files ({s['source']}), checkpoint `{s['ckpt']}`, "
+        f"{s['threads']} thread(s) for torch / onnxruntime, on {m['cpu']} ({m['cpu_count']} logical CPUs; "
+        f"1-min load average {m['load_avg_1m_at_start']} at start{', ' + m['note'] if m.get('note') else ''}).",
+        "",
+        "images/s = files / wall time of the whole path: decode, preprocess (checkpoint's settings), pad and "
+        "run width-sorted batches, greedy decoding, one `path<TAB>text` line written per image; median of "
+        f"{s['repeats']} runs, the backends taken in turn each round. Start-up is apart: imports of "
+        f"`htr_lit.predict` ({report['import_s']:.2f} s), then per backend loading the checkpoint and building "
+        "the backend from a warm cache plus one warm-up batch; *first use* is the one-off ONNX export "
+        "(+ int8 calibration) into an empty cache.",
+        "",
+        "| backend | batch | images/s | x torch | runs (images/s) | start-up s | first use s | CER % "
+        "| CER vs torch % |",
+        "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    base = next((r["img_s"] for r in report["backends"] if r["backend"] == "torch"), None)
+    for r in report["backends"]:
+        ratio = f"{r['img_s'] / base:.2f}" if base else "-"
+        cer = f"{100 * r['cer']:.2f}" if r.get("cer") is not None else "-"
+        vs = f"{100 * r['cer_vs_torch']:.2f}" if r.get("cer_vs_torch") is not None else "-"
+        runs = ", ".join(f"{x:.1f}" for x in r["runs_img_s"])
+        lines.append(f"| {r['backend']} | {r['batch_size']} | {r['img_s']:.1f} | {ratio} | {runs} | "
+                     f"{r['startup_s']:.2f} | {r['first_use_s']:.1f} | {cer} | {vs} |")
+    if report.get("notes"):
+        lines += ["", *report["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def splice(markdown: str, document: str) -> str:
+    """`document` with the text between the markers replaced by `markdown` (appended without markers)."""
+    block = f"{BEGIN}\n{markdown.strip()}\n{END}"
+    if BEGIN in document and END in document:
+        head, rest = document.split(BEGIN, 1)
+        return head + block + rest.split(END, 1)[1]
+    return document.rstrip() + ("\n\n" if document.strip() else "") + block + "\n"
+
+
+def kept_block(document: str) -> str:
+    """The marked block of an existing document ("" if none), for a rewrite of the rest to keep it."""
+    if BEGIN in document and END in document:
+        return "\n" + BEGIN + document.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
+    return ""
