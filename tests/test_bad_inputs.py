@@ -155,37 +155,55 @@ def test_characters_outside_the_charset_are_named_per_row(data, caplog):
     assert len(dm.datasets["test"]) == 11
 
 
-def test_label_too_long_for_the_ctc_frames(data):
+def test_label_too_long_for_the_ctc_frames(data, caplog):
+    """Training cannot use it (CTC cannot emit the label): a bad row. Evaluation scores it: the row is
+    named in a warning and kept, as dropping it would flatter the metrics."""
     write_word_png(data / "img/short.png", "ab")  # 40 px wide -> 10 frames at a width factor of 4
     (row,) = add_rows(data, "img/short.png,StraßeStraßeStraße")
-    msg = error_of(data, frames_of(4))
-    assert f"{row}: {data / 'img/short.png'}: label of 18 chars needs 18 CTC frames, the image gives 10 " \
-           "(width 40 px)" in msg
+    line = f"{row}: {data / 'img/short.png'}: label of 18 chars needs 18 CTC frames, the image gives 10 (width 40 px)"
+    with caplog.at_level(logging.WARNING, logger="htr_lit.data.datamodule"):
+        dm = setup_dm(data, frames_of(4))
+    assert line in caplog.text and "scored" in caplog.text
+    assert len(dm.datasets["test"]) == 11 and not dm.skipped
+    train = HTRDataModule(LabelsCSVSource(train_csv=str(data / "labels.csv")), img_height=32, num_workers=0,
+                          augment="none", charset=sorted({c for w in WORDS for c in w}))
+    train.setup("fit")
+    with pytest.raises(DatasetError) as info:
+        train.check_ctc_feasible(frames_of(4))
+    assert f"train: {line}" in str(info.value)
 
 
 def test_every_kind_of_bad_row_is_found_in_one_pass(data):
     """Missing file, unreadable image, empty text and a label too long for its image's CTC frames: one
     message names the row and file of each; with skip all four go in the same pass (train/eval call
-    `check_ctc_feasible(model.encoder.frames)` after setup)."""
+    `check_ctc_feasible(model.encoder.frames)` after setup; only training drops the too-long label)."""
     (data / "img/bad.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not a png")
     write_word_png(data / "img/short.png", "ab")  # 40 px wide -> 10 frames at a width factor of 4
     rows = add_rows(data, "img/nope.png,Haus", "img/bad.png,Haus", "img/2.png,", "img/short.png,StraßeStraßeStraße")
     reasons = ["file not found", "cannot decode image", "empty transcription", "label of 18 chars needs 18 CTC"]
     named = [f"{row}: {data / name}: {reason}" for row, name, reason in
              zip(rows, ["img/nope.png", "img/bad.png", "img/2.png", "img/short.png"], reasons)]
-    dm = HTRDataModule(LabelsCSVSource(test_csv=str(data / "labels.csv")), img_height=32, num_workers=0,
-                       augment="none", charset=sorted({c for w in WORDS for c in w}))
-    dm.setup("test")
+
+    def train_dm(**kwargs) -> HTRDataModule:
+        dm = HTRDataModule(LabelsCSVSource(train_csv=str(data / "labels.csv")), img_height=32, num_workers=0,
+                           augment="none", charset=sorted({c for w in WORDS for c in w}), **kwargs)
+        dm.setup("fit")
+        return dm
+
+    dm = train_dm()
     with pytest.raises(DatasetError) as info:
         dm.check_ctc_feasible(frames_of(4))
     msg = str(info.value)
     assert msg.startswith("4 bad samples (data.on_error=skip skips them)")
     assert all(line in msg for line in named), msg
-    dm = setup_dm(data, frames_of(4), on_error="skip")
+    dm = train_dm(on_error="skip")
+    dm.check_ctc_feasible(frames_of(4))
     assert len(dm.skipped) == 4 and all(any(line in s for s in dm.skipped) for line in named)
-    assert len(dm.datasets["test"]) == 10
+    assert len(dm.datasets["train"]) == 10
     dm.check_ctc_feasible(frames_of(4))  # nothing left to find: no second pass
-    assert len(dm.skipped) == 4 and len(next(iter(dm.test_dataloader()))["texts"]) == 10
+    assert len(dm.skipped) == 4 and len(dm.datasets["train"]) == 10
+    dm = setup_dm(data, frames_of(4), on_error="skip")  # evaluation: three bad rows, the long label scored
+    assert len(dm.skipped) == 3 and len(dm.datasets["test"]) == 11
 
 
 def test_raise_lists_every_bad_row_in_one_message_and_skip_drops_them(data):

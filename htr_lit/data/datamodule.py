@@ -142,10 +142,14 @@ class HTRDataModule(L.LightningDataModule):
     def validate(self, frames: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         """Report every bad row of the splits set up so far in one message (on_error=raise), or drop them
         all at once (skip; counted in `skipped`). Given the encoder's `frames` (image widths -> CTC frames),
-        labels too long for the frames their image gives are among them: CTC cannot emit those."""
+        training labels too long for the frames their image gives are among them (CTC cannot emit those);
+        in validation and test such rows are named in a warning and scored."""
         if frames is not None:
             for split in [k for k in self.datasets if k not in self._ctc_checked]:
-                self._pending[split] = self._pending.get(split, []) + self._drop_infeasible(split, frames)
+                if split == "train":
+                    self._pending[split] = self._pending.get(split, []) + self._drop_infeasible(split, frames)
+                else:
+                    self._warn_infeasible(split, frames)
                 self._ctc_checked.add(split)
         problems = [line for split in self.datasets for line in self._pending.pop(split, [])]
         if not problems:
@@ -159,8 +163,8 @@ class HTRDataModule(L.LightningDataModule):
         """`validate(frames)`: what train and eval call once the model is built."""
         self.validate(frames)
 
-    def _drop_infeasible(self, split: str, frames: Callable[[torch.Tensor], torch.Tensor]) -> list[str]:
-        """Remove the split's labels that need more CTC frames than their image gives; one line for each."""
+    def _infeasible(self, split: str, frames: Callable[[torch.Tensor], torch.Tensor]) -> tuple[list[str], list[int]]:
+        """(one line for each label that needs more CTC frames than its image gives, indices of the rest)."""
         ds = self.datasets[split]
         n_frames = frames(torch.tensor(ds.widths, dtype=torch.long)).tolist()
         problems, keep = [], []
@@ -171,6 +175,20 @@ class HTRDataModule(L.LightningDataModule):
                                 f"the image gives {t} (width {ds.widths[i]} px)")
             else:
                 keep.append(i)
+        return problems, keep
+
+    def _warn_infeasible(self, split: str, frames: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Validation and test keep such rows and score them: the model cannot read them in full, and
+        dropping them would flatter the metrics (an image cropped to a speck, a wrong label)."""
+        problems, _ = self._infeasible(split, frames)
+        if problems:
+            log.warning(_report(problems, f"labels in the {split} split are longer than their image's CTC frames "
+                                          "allow (scored; they cannot be read in full)", limit=10))
+
+    def _drop_infeasible(self, split: str, frames: Callable[[torch.Tensor], torch.Tensor]) -> list[str]:
+        """Remove the training labels that need more CTC frames than their image gives (CTC cannot emit them)."""
+        ds = self.datasets[split]
+        problems, keep = self._infeasible(split, frames)
         if problems:
             self.datasets[split] = WordDataset([ds.samples[i] for i in keep], ds.charset, ds.preprocess,
                                                ds.augment, [ds.images[i] for i in keep])
