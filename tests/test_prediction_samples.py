@@ -6,7 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import struct
+import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -233,3 +236,23 @@ def test_markdown_table_shows_texts_literally():
     assert markdown_cell("a|b_c*") == r"a\|b\_c\*"
     sample = SimpleNamespace(truth="x|y", prediction="", cer=1.0)
     assert markdown_table([sample], epoch=3).splitlines()[-1] == r"| 0 | x\|y |  | 1.000 |"
+
+
+@pytest.mark.slow
+def test_two_process_ddp_logs_rank_zeros_words_once(tmp_path):
+    """trainer=ddp_cpu, 2 gloo processes: the run finishes and one event file holds rank 0's share of the
+    validation words (its batches of the sharded val loader), each logged once."""
+    from tensorboard.backend.event_processing.event_accumulator import IMAGES, EventAccumulator
+
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
+    args = [*csv_data(write_writer_labels(tmp_path / "data", height=32)), *TINY, *RUN, "logger=tensorboard",
+            "trainer=ddp_cpu", "trainer.devices=2", "data.eval_batch_size=2", f"hydra.run.dir={run_dir}"]
+    proc = subprocess.run([sys.executable, "-m", "htr_lit.train", *args], capture_output=True, text=True, env=env,
+                          timeout=600, cwd=Path(__file__).parents[1])
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    acc = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={IMAGES: 0})
+    acc.Reload()
+    tags = [t for t in acc.Tags()["images"] if t.startswith("val/predictions/")]
+    assert len(tags) == 6  # 10 words in 5 batches of 2: rank 0 validates batches 0, 2 and 4
+    assert {t.split(" ", 1)[1] for t in tags} < set(WORDS) and all(len(acc.Images(t)) == 1 for t in tags)
