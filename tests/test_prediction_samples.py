@@ -234,8 +234,10 @@ def test_every_pass_appends_its_rows_and_num_samples_zero_is_off(tmp_path):
 
 def test_markdown_table_shows_texts_literally():
     assert markdown_cell("a|b_c*") == r"a\|b\_c\*"
-    sample = SimpleNamespace(truth="x|y", prediction="", cer=1.0)
-    assert markdown_table([sample], epoch=3).splitlines()[-1] == r"| 0 | x\|y |  | 1.000 |"
+    samples = [SimpleNamespace(truth="x|y", prediction="", cer=1.0),
+               SimpleNamespace(truth="a", prediction="(empty)", cer=7.0)]
+    assert markdown_table(samples, epoch=3).splitlines()[-2:] == [r"| 0 | x\|y | *(empty)* | 1.000 |",
+                                                                  r"| 1 | a | \(empty\) | 7.000 |"]
 
 
 @pytest.mark.slow

@@ -41,7 +41,9 @@ def markdown_cell(text: str) -> str:
 
 
 def markdown_table(samples: Sequence[PredictionSample], epoch: int) -> str:
-    rows = [f"| {i} | {markdown_cell(s.truth)} | {markdown_cell(s.prediction)} | {s.cer:.3f} |"
+    """The epoch's words as a markdown table; an empty prediction (an early model's usual answer) reads
+    *(empty)* (a literal "(empty)" would be escaped, so the two differ)."""
+    rows = [f"| {i} | {markdown_cell(s.truth)} | {markdown_cell(s.prediction) or '*(empty)*'} | {s.cer:.3f} |"
             for i, s in enumerate(samples)]
     return "\n".join([f"epoch {epoch}", "", "| # | truth | prediction | CER |", "|---|---|---|---|", *rows])
 
