@@ -10,10 +10,11 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.loggers import Logger
 from lightning.pytorch.trainer.states import TrainerFn
 from torchmetrics.functional.text import char_error_rate
 
-from htr_lit.runs.sample_writers import writer_for
+from htr_lit.runs.sample_writers import Writer, writer_for
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class PredictionSamples(L.Callback):
         self.key = key
         self.samples: list[PredictionSample] = []
 
-    def _writers(self, trainer: L.Trainer) -> list[tuple[Any, Any]]:
+    def _writers(self, trainer: L.Trainer) -> list[tuple[Logger, Writer]]:
         """(logger, writer) pairs when this validation pass is to be logged, else []."""
         if (self.num_samples == 0 or not trainer.is_global_zero or trainer.sanity_checking
                 or trainer.state.fn != TrainerFn.FITTING or (trainer.current_epoch + 1) % self.every_n_epochs):
