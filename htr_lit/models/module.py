@@ -148,16 +148,18 @@ class HTRModule(L.LightningModule):
         )
         return None
 
-    def _eval_step(self, batch: dict[str, Any], stage: str) -> None:
+    def _eval_step(self, batch: dict[str, Any], stage: str) -> list[str]:
         loss, log_probs, lengths = self._loss(batch)
         preds = self.decode(log_probs, lengths)
         metrics = self.val_metrics if stage == "val" else self.test_metrics
         metrics.update(preds, batch["texts"])
         self.log(f"{stage}/loss", loss, sync_dist=True, batch_size=len(preds))
         self.log_dict(metrics, prog_bar=stage == "val", batch_size=len(preds))
+        return preds
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._eval_step(batch, "val")
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, list[str]]:
+        """Returns the decoded texts for the callbacks (htr_lit.runs.prediction_samples logs a few)."""
+        return {"preds": self._eval_step(batch, "val")}
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         self._eval_step(batch, "test")
