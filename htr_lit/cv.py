@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 FOLD_DIR = "fold_{}"
+ALL = "ALL"  # score_writers' key for the figures over every row of a fold
 JOB_FILE = "cv_job.json"  # the exact train command of a fold, so a re-run knows whether it may skip it
 
 
@@ -127,28 +128,55 @@ def run_folds(jobs: list[tuple[Fold, Path, list[str]]], parallel: int) -> dict[i
     return codes
 
 
-def score_writers(ckpt: Path, rows: dict[str, list[tuple[str, str]]], batch_size: int = 32) -> dict[str, dict]:
-    """Greedy CER/WER per writer of `ckpt` on `rows` (writer -> [(image, text)]), with the checkpoint's
-    own preprocessing and predict's batched path; unreadable images count as empty transcriptions."""
+def decoder_spec(name: str) -> Any:
+    """The `htr_lit/conf/decoder/<name>.yaml` node, as eval and predict compose it (`decoder=<name>`)."""
+    from hydra import compose, initialize_config_dir
+
+    from htr_lit.config import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="predict", overrides=[f"decoder={name}"]).decoder
+
+
+def score_writers(
+    ckpt: Path, rows: dict[str, list[tuple[str, str]]], batch_size: int = 32, decoder: str = "greedy"
+) -> dict[str, dict]:
+    """CER/WER per writer of `ckpt` on `rows` (writer -> [(image, text)]) with `decoder` (a decoder config
+    name), the checkpoint's own preprocessing and predict's batched path; unreadable images count as empty
+    transcriptions. The key ALL holds the figures over every row (errors summed, not writers averaged)."""
     from torchmetrics.functional.text import char_error_rate, word_error_rate
 
     from htr_lit.checkpoint import load_model
+    from htr_lit.decoding.factory import build_decoder
     from htr_lit.inference.batching import transcribe
     from htr_lit.inference.torch_backend import TorchBackend
 
     model, pre = load_model(ckpt)
     backend = TorchBackend(model)
-    out: dict[str, dict] = {}
-    for writer, items in sorted(rows.items()):
-        texts = [text for _, text in items]
-        results = transcribe([Path(path) for path, _ in items], pre, backend, model.decoder, batch_size)
-        preds = [r.hypotheses[0].text if r.hypotheses else "" for r in results]
-        out[writer] = {
+    decode = model.decoder if decoder == "greedy" else build_decoder(
+        decoder_spec(decoder), model.charset.tokens, model.htr_meta.get("train_texts"), top_n=1
+    )
+
+    def figures(preds: list[str], texts: list[str]) -> dict:
+        return {
             "cer": float(char_error_rate(preds, texts)),
             "wer": float(word_error_rate(preds, texts)),
             "word_acc": sum(p == t for p, t in zip(preds, texts)) / len(texts),
             "images": len(texts),
         }
+
+    out: dict[str, dict] = {}
+    all_preds: list[str] = []
+    all_texts: list[str] = []
+    for writer, items in sorted(rows.items()):
+        texts = [text for _, text in items]
+        results = transcribe([Path(path) for path, _ in items], pre, backend, decode, batch_size)
+        preds = [r.hypotheses[0].text if r.hypotheses else "" for r in results]
+        out[writer] = figures(preds, texts)
+        all_preds += preds
+        all_texts += texts
+    if all_texts:
+        out[ALL] = figures(all_preds, all_texts)
     return out
 
 
@@ -162,22 +190,24 @@ def summarise(folds: list[dict[str, Any]], title: str) -> str:
     lines = [
         f"## {title}",
         "",
-        "| fold | test writers | images | " + " | ".join(n for _, n in keys) + " |",
-        "|---|---|---|" + "---|" * len(keys),
+        "| fold | test writers | images | " + " | ".join(n for _, n in keys) + " | epochs | train min |",
+        "|---|---|---|" + "---|" * len(keys) + "---|---|",
     ]
     for f in folds:
         cells = " | ".join(f"{100 * f[k]:.2f}" for k, _ in keys)
-        lines.append(f"| {f['fold']} | {', '.join(f['test_writers'])} | {f['images']} | {cells} |")
+        train_min = f"{f['train_s'] / 60:.0f}" if f.get("train_s") is not None else ""
+        writers = ", ".join(f["test_writers"])
+        lines.append(f"| {f['fold']} | {writers} | {f['images']} | {cells} | {f.get('epochs', '')} | {train_min} |")
     if folds:
         stats = [_mean_std([f[k] for f in folds]) for k, _ in keys]
         lines.append(
-            "| **mean ± std** | | | " + " | ".join(f"**{100 * m:.2f} ± {100 * s:.2f}**" for m, s in stats) + " |"
+            "| **mean ± std** | | | " + " | ".join(f"**{100 * m:.2f} ± {100 * s:.2f}**" for m, s in stats) + " | | |"
         )
     writers = sorted(((w, s) for f in folds for w, s in f["writers"].items()), key=lambda x: x[1]["cer"])
     if writers:
         lines += [
             "",
-            "CER per writer (greedy), best to worst:",
+            "CER per writer, best to worst:",
             "",
             "| writer | fold | images | CER % | WER % |",
             "|---|---|---|---|---|",
@@ -233,6 +263,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=2, help="folds trained at a time, one torch thread each")
     p.add_argument("--out", default=None, help="output folder (default outputs/cv/<experiment>[_pilot])")
     p.add_argument("--dry-run", action="store_true", help="print the folds and commands, train nothing")
+    p.add_argument(
+        "--decoder",
+        default="greedy",
+        metavar="NAME",
+        help="score the folds' test writers with this decoder (htr_lit/conf/decoder/NAME.yaml, e.g. beam_names); "
+        "trained folds are reused, only the scoring runs again (default greedy)",
+    )
     return p
 
 
@@ -273,10 +310,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if metrics.get("status") != "ok" or not metrics.get("best_ckpt"):
             print(f"fold {fold.index}: no result (see {fold_dir / 'cv_train.log'})", file=sys.stderr)
             continue
-        per_writer = _read_json(fold_dir / "per_writer.json")
-        if per_writer is None or set(per_writer) != set(fold.test_writers):
-            per_writer = score_writers(Path(metrics["best_ckpt"]), {w: rows[w] for w in fold.test_writers})
-            (fold_dir / "per_writer.json").write_text(json.dumps(per_writer, indent=2))
+        greedy = args.decoder == "greedy"
+        scores_file = fold_dir / ("per_writer.json" if greedy else f"per_writer_{args.decoder}.json")
+        per_writer = _read_json(scores_file)
+        stale = per_writer is None or set(per_writer) - {ALL} != set(fold.test_writers)
+        if stale or (not greedy and ALL not in per_writer):
+            print(f"fold {fold.index}: scoring the test writers ({args.decoder})", flush=True)
+            per_writer = score_writers(
+                Path(metrics["best_ckpt"]), {w: rows[w] for w in fold.test_writers}, decoder=args.decoder
+            )
+            scores_file.write_text(json.dumps(per_writer, indent=2))
+        total = per_writer.pop(ALL, None)
+        # greedy: the training run's own test figures; another decoder: its figures over the fold's rows
+        fold_figures = metrics if greedy else {f"test/{k}": total[k] for k in ("cer", "wer", "word_acc")}
         results.append(
             {
                 "fold": fold.index,
@@ -284,16 +330,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "val_writers": list(fold.val_writers),
                 "images": sum(s["images"] for s in per_writer.values()),
                 "writers": per_writer,
-                **{k: metrics[k] for k in ("test/cer", "test/wer", "test/word_acc")},
+                "epochs": metrics.get("epochs"),
+                "train_s": metrics.get("time/train_s"),
+                **{k: fold_figures[k] for k in ("test/cer", "test/wer", "test/word_acc")},
             }
         )
-    table = summarise(results, f"Writer cross-validation: {exp}, {pilot}, greedy decoding")
+    table = summarise(results, f"Writer cross-validation: {exp}, {pilot}, {args.decoder} decoding")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "cv.md").write_text(table)
-    (out / "cv.json").write_text(
-        json.dumps({"experiment": exp, "overrides": overrides, "mode": pilot, "folds": results}, indent=2)
+    stem = "cv" if args.decoder == "greedy" else f"cv_{args.decoder}"
+    (out / f"{stem}.md").write_text(table)
+    (out / f"{stem}.json").write_text(
+        json.dumps(
+            {"experiment": exp, "overrides": overrides, "mode": pilot, "decoder": args.decoder, "folds": results},
+            indent=2,
+        )
     )
-    print("\n" + table + f"\nwritten: {out / 'cv.md'}, {out / 'cv.json'}")
+    print("\n" + table + f"\nwritten: {out / f'{stem}.md'}, {out / f'{stem}.json'}")
     failed = sorted(i for i, c in codes.items() if c != 0)
     if failed or len(results) < len(chosen):
         print(

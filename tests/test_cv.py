@@ -61,12 +61,14 @@ def test_fold_done_needs_ok_status_and_the_same_command(tmp_path: Path) -> None:
 def test_summary_table_has_folds_mean_and_writers() -> None:
     folds = [
         {"fold": 0, "test_writers": ["a"], "images": 10, "test/cer": 0.10, "test/wer": 0.4, "test/word_acc": 0.6,
-         "writers": {"a": {"cer": 0.10, "wer": 0.4, "images": 10}}},
+         "writers": {"a": {"cer": 0.10, "wer": 0.4, "images": 10}}, "epochs": 8, "train_s": 1830.0},
         {"fold": 1, "test_writers": ["b"], "images": 10, "test/cer": 0.20, "test/wer": 0.6, "test/word_acc": 0.4,
          "writers": {"b": {"cer": 0.20, "wer": 0.6, "images": 10}}},
     ]
     table = cv.summarise(folds, "PILOT")
     assert "**15.00 ± 7.07**" in table  # mean ± sample std of 10 % and 20 %
+    assert "| 0 | a | 10 | 10.00 | 40.00 | 60.00 | 8 | 30 |" in table  # epochs and training minutes
+    assert "| 1 | b | 10 | 20.00 | 60.00 | 40.00 |  |  |" in table  # unknown: left blank
     assert "| a | 0 | 10 | 10.00 | 40.00 |" in table
     assert table.index("| a |") < table.index("| b |")  # best writer first
 
@@ -113,3 +115,13 @@ def test_pilot_trains_scores_writers_and_a_rerun_skips_done_folds(tmp_path: Path
     assert cv.main(args) == 0
     again = capsys.readouterr().out
     assert again.count("done before, skipped") == 2 and "training ->" not in again
+    # another decoder re-scores the trained folds (nothing trains): its own table, figures over all rows
+    assert cv.main([*args, "--decoder", "beam"]) == 0
+    beam_out = capsys.readouterr().out
+    assert "training ->" not in beam_out and "beam decoding" in beam_out
+    beam = json.loads((tmp_path / "cv" / "cv_beam.json").read_text())
+    assert beam["decoder"] == "beam" and [f["fold"] for f in beam["folds"]] == [0, 1]
+    for fold in beam["folds"]:
+        per_writer = json.loads((tmp_path / "cv" / f"fold_{fold['fold']}" / "per_writer_beam.json").read_text())
+        assert set(per_writer) == {*fold["test_writers"], cv.ALL} and per_writer[cv.ALL]["images"] == 20
+        assert fold["test/cer"] == per_writer[cv.ALL]["cer"] and 0.0 <= fold["test/cer"]
