@@ -92,6 +92,10 @@ export: setup-dev  ## export CKPT=path to ONNX beside it, checked against PyTorc
 bench: setup  ## time every sequence model (train/infer img/s, latency, memory, FLOPs) -> docs/performance.{json,md} (ARGS: --quick, --device cpu)
 	$(BIN)/python -m htr_lit.reporting.bench $(ARGS)
 
+.PHONY: bench-length
+bench-length: setup  ## speed vs image width 128..2048 px, BiLSTM vs dilated variants -> docs/performance_length.{json,png} + a performance.md section (ARGS: --smoke)
+	$(BIN)/python -m htr_lit.reporting.bench_length $(ARGS)
+
 # ---- sweeps and ablations (see sweeps/README.md); re-running a sweep command resumes it
 .PHONY: sweep-rates sweep-blocks sweep-share sweep-concat sweep-matched hparams-search report reproduce
 SWEEP = $(BIN)/python -m htr_lit.train -m

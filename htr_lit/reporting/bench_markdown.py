@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from htr_lit.reporting.bench_length_report import carried_section
+
 
 def fmt(x: float, digits: int = 1) -> str:
     return f"{x:,.{digits}f}"
@@ -88,4 +90,6 @@ def write(report: dict, out: Path) -> None:
     add_derived(report)
     out.mkdir(parents=True, exist_ok=True)
     (out / "performance.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "performance.md").write_text(markdown(report))
+    doc = out / "performance.md"
+    kept = carried_section(doc.read_text(encoding="utf-8")) if doc.is_file() else ""  # make bench-length's section
+    doc.write_text(markdown(report) + kept)
