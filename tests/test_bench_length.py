@@ -85,7 +85,7 @@ def test_make_bench_keeps_the_length_section(tmp_path):
 def test_smoke_run_writes_json_figure_and_section(tmp_path, capsys):
     doc = tmp_path / "perf.md"
     doc.write_text("# Performance\n\nkept\n")
-    assert bench_length.main(["--smoke", "--out", str(tmp_path), "--doc", str(doc)]) == 0
+    assert bench_length.main(["--smoke", "--out", str(tmp_path), "--doc", str(doc), "--note", "Shared CPU."]) == 0
     report = json.loads((tmp_path / "performance_length.json").read_text())
     rows = {(r["sequence"], r["width"]): r for r in report["rows"]}
     assert set(rows) == {(s, w) for s in ("bilstm", "dilated") for w in (64, 128)} and report["smoke"]
@@ -99,4 +99,5 @@ def test_smoke_run_writes_json_figure_and_section(tmp_path, capsys):
     assert (tmp_path / "performance_length.png").stat().st_size > 10_000
     text = doc.read_text()
     assert text.startswith("# Performance\n\nkept\n") and "| dilated | 128 | 32 | 29 / " in text
+    assert "**Shared CPU.**" in text and "--smoke" in text
     assert "wrote" in capsys.readouterr().out

@@ -162,6 +162,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--precision", default="32-true", choices=["32-true", "16-mixed", "bf16-mixed"])
     p.add_argument("--out", type=Path, default=project_root() / "docs", help="folder for performance_length.*")
+    p.add_argument("--note", default="", help="a sentence for the section (e.g. that the machine was shared)")
     p.add_argument("--doc", type=Path, default=None, help="markdown for the section (default OUT/performance.md)")
     return p.parse_args(argv)
 
@@ -183,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         sys.exit(f"--sequences: unknown {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
     report = {"smoke": args.smoke, "machine": machine(torch.get_num_threads()), "settings": asdict(s),
-              "widths": widths, "device": args.device, "precision": args.precision, "rows": []}
+              "widths": widths, "device": args.device, "precision": args.precision, "note": args.note, "rows": []}
     start = time.perf_counter()
     for name in names:
         for row in measure(name, widths, s, args.device, args.precision):

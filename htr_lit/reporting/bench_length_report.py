@@ -60,7 +60,8 @@ def markdown(report: dict) -> str:
         f"({'smoke run: tiny models, not figures to cite' if report['smoke'] else 'full run'}) on {m['date_utc']} "
         f"UTC, {report['device']} {report['precision']}, {m['cpu']} ({m['cpu_count']} logical CPUs, "
         f"{m['torch_threads']} torch thread(s)" + (f", GPU {m['gpu']}" if m.get("gpu") else "")
-        + f"); 1-min load average at start {m['load_avg_1m_at_start']}; {report['seconds']} s in all.",
+        + f"); 1-min load average at start {m['load_avg_1m_at_start']}; {report['seconds']} s in all."
+        + (f" **{report['note']}**" if report.get("note") else ""),
         "",
         f"Images of height {s['height']} px and the widths below (T = frames after the CNN), random pixels. "
         f"Batches hold a constant number of pixels: training {s['train_batch']} and inference {s['infer_batch']} "
@@ -87,7 +88,10 @@ def markdown(report: dict) -> str:
               f"{crossovers(rows, 'seq_train_img_s')}, inference {crossovers(rows, 'seq_infer_img_s')}, "
               f"batch-1 latency {crossovers(rows, 'seq_latency_ms_b1', higher_is_better=False)}."]
     lines += ["", "Conv models whose middle frame sees the whole line (RF >= T): " + _seeing(rows, 1),
-              "", "Conv models whose every frame sees the whole line (RF >= 2T - 1): " + _seeing(rows, 2)]
+              "", "Conv models whose every frame sees the whole line (RF >= 2T - 1): " + _seeing(rows, 2),
+              "", "Re-run: `make bench-length` (`ARGS='--widths 128,2048 --sequences bilstm,dilated'` for a subset). "
+              "On a GPU machine `bash scripts/gpu_check.sh` runs it with `--device cuda`, next to bf16-mixed / "
+              "16-mixed trainings, 2-GPU DDP and `make bench`, into `docs/performance_gpu.json`."]
     return "\n".join(lines) + "\n"
 
 
