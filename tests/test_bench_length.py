@@ -98,6 +98,6 @@ def test_smoke_run_writes_json_figure_and_section(tmp_path, capsys):
     assert rows[("dilated", 64)]["rf_frames_measured"] == 16  # RF 29 > T = 16: cut at the ends
     assert (tmp_path / "performance_length.png").stat().st_size > 10_000
     text = doc.read_text()
-    assert text.startswith("# Performance\n\nkept\n") and "| dilated | 128 | 32 | 29 / " in text
+    assert text.startswith("# Performance\n\nkept\n") and "| 128 | 32 | 29 / " in text
     assert "**Shared CPU.**" in text and "--smoke" in text
     assert "wrote" in capsys.readouterr().out

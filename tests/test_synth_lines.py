@@ -3,7 +3,7 @@ line width, labels the words that are really drawn, in that order; deterministic
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import cv2
 import numpy as np
@@ -16,7 +16,7 @@ from htr_lit.data.synth_spec import SyntheticSpec
 from tests.helpers import compose_cfg
 
 
-@lru_cache(maxsize=None)
+@cache
 def plan(width: int, seed: int):
     """Finding the fonts and reading the word lists takes seconds: once per (width, seed)."""
     return make_plan(SyntheticSpec(style="lines", canvas_width=width, seed=seed))[0]

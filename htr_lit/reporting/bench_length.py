@@ -39,7 +39,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "bilstm": ("bilstm", []),
     "dilated": ("dilated", []),  # reference: rates 1,2,4 x 2 blocks, shared kernels: RF 29 frames
     "dilated_r16_b3": ("dilated", ["model.sequence.rates=[1,2,4,8,16]", "model.sequence.num_blocks=3"]),  # 187
-    "dilated_r32_b4": ("dilated", ["model.sequence.rates=[1,2,4,8,16,32]", "model.sequence.num_blocks=4"]),  # 505
+    # one block of 8 layers, rates up to 128: RF 511 frames (a 2048 px line) for 8/6 of the reference's convs
+    "dilated_r128_b1": ("dilated", ["model.sequence.rates=[1,2,4,8,16,32,64,128]", "model.sequence.num_blocks=1"]),
     "tcn": ("tcn", []),  # rates 1,2,4,8 x 2 blocks: RF 61 frames
     "cnn_only": ("cnn_only", []),
 }

@@ -70,15 +70,16 @@ def markdown(report: dict) -> str:
         f"encoder features. Medians of {s['repeats']} repeat(s). RF = receptive field of the sequence model in "
         "frames (analytic / measured: the span of input frames with a nonzero gradient on the middle output "
         "frame, cut at the line's ends; `line` = the whole line), *sees* = mean share of the line one output "
-        "frame sees. Figure: `docs/performance_length.png`.",
+        "frame sees. The parameters are the sequence model's. Figure: `docs/performance_length.png`.",
         "",
-        "| model | width px | T | RF (analytic / measured) | sees | train img/s | infer img/s | b1 ms | "
-        "after CNN: train img/s | infer img/s | b1 ms |",
+        "| model (sequence params) | width px | T | RF (analytic / measured) | sees | train img/s | infer img/s | "
+        "b1 ms | after CNN: train img/s | infer img/s | b1 ms |",
         "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
-            f"| {r['sequence']} | {r['width']} | {r['frames']} | {_rf(r)} / {r['rf_frames_measured']} | "
+            f"| {r['sequence']} ({r['seq_params'] / 1e6:.2f} M) | {r['width']} | {r['frames']} | "
+            f"{_rf(r)} / {r['rf_frames_measured']} | "
             f"{100 * r['line_coverage']:.0f} % | {r['train_img_s']:,.1f} | {r['infer_img_s']:,.1f} | "
             f"{r['latency_ms_b1']:.2f} | {r['seq_train_img_s']:,.1f} | {r['seq_infer_img_s']:,.1f} | "
             f"{r['seq_latency_ms_b1']:.2f} |")
