@@ -100,6 +100,10 @@ bench: setup-dev  ## time every sequence model, then end-to-end predict img/s pe
 	$(BIN)/python -m htr_lit.reporting.bench $(ARGS)
 	$(BIN)/python -m htr_lit.reporting.bench_predict $(PREDICT_ARGS)
 
+.PHONY: bench-length
+bench-length: setup  ## speed vs image width 128..2048 px, BiLSTM vs dilated variants -> docs/performance_length.{json,png} + a performance.md section (ARGS: --smoke)
+	$(BIN)/python -m htr_lit.reporting.bench_length $(ARGS)
+
 # ---- sweeps and ablations (see sweeps/README.md); re-running a sweep command resumes it
 .PHONY: sweep-rates sweep-blocks sweep-share sweep-concat sweep-matched hparams-search report reproduce
 SWEEP = $(BIN)/python -m htr_lit.train -m

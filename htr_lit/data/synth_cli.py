@@ -40,9 +40,9 @@ def _parser() -> argparse.ArgumentParser:
         "(default: /usr/share/dict/american-english and /usr/share/dict/ngerman)")
     add("--style", choices=STYLES, default=spec.style,
         help="words: single dictionary words cropped tight; names: German place/street names on "
-        "canvases like real form scans (default: %(default)s)")
+        "canvases like real form scans; lines: words joined into lines of --canvas-width px (default: %(default)s)")
     add("--canvas-width", metavar="W", type=int, default=spec.canvas_width,
-        help="canvas width in pixels for --style names (default: %(default)s)")
+        help="canvas width in pixels for --style names and lines (default: %(default)s)")
     add("--height", metavar="H", type=int, default=spec.height, help="image height in pixels (default: %(default)s)")
     add("--workers", metavar="W", type=int, default=DEFAULT_NUM_WORKERS,
         help="worker processes; the result does not depend on it (default: %(default)s)")

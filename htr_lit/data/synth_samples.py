@@ -22,6 +22,7 @@ from htr_lit.data.fonts import DEFAULT_FONT_DIRS, FontError, FontInfo, find_font
 from htr_lit.data.placenames import PlaceNameGenerator
 from htr_lit.data.render import render_word
 from htr_lit.data.render_canvas import render_canvas
+from htr_lit.data.render_line import line_text, render_line
 from htr_lit.data.synth_spec import SyntheticSpec
 from htr_lit.data.words import WordSampler, load_word_lists
 
@@ -59,7 +60,7 @@ class TextSampler(Protocol):
 
 def _font_dirs(spec: SyntheticSpec) -> Sequence[str | Path] | str | None:
     """The spec's fonts; "names" adds the vendored handwriting fonts to the Debian ones by default."""
-    if spec.font_dir is not None or spec.style == "words":
+    if spec.font_dir is not None or spec.style != "names":
         return spec.font_dir
     return [*(d for d in DEFAULT_FONT_DIRS if d.is_dir()), FONTS_DIR]
 
@@ -96,6 +97,9 @@ def make_sample(plan: RenderPlan, split_id: int, index: int) -> tuple[str, FontI
     font, text = _choose(plan, rng)
     if plan.style == "names":
         return text, font, render_canvas(text, font, rng, plan.height, plan.canvas_width)
+    if plan.style == "lines":  # more words after the first, until the line fills about canvas_width
+        text = line_text(plan.sampler.sample, font, rng, plan.height, plan.canvas_width, first=text)
+        return text, font, render_line(text, font, rng, plan.height, plan.canvas_width)
     return text, font, render_word(text, font, rng, plan.height)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 GENERATOR_VERSION = "htr-lit-synth/1"  # bump when the same spec would render other images
 DEFAULT_NUM_WORKERS = 2
 
-STYLES = ("words", "names")
+STYLES = ("words", "names", "lines")
 
 PathsArg = str | Path | Sequence[str | Path] | None
 Paths = str | tuple[str, ...] | None
@@ -34,11 +34,12 @@ class SyntheticSpec:
 
     `style`: "words" (single dictionary words cropped tight, the original data) or "names" (German place
     and street names, multi-word with spaces and hyphens, written on a `height` x `canvas_width` canvas as
-    real form scans look: see render_canvas). `font_dir`: a folder of .ttf/.otf fonts (searched
-    recursively), a font file, several of those, or None for the default fonts (the Debian handwriting
-    fonts; for "names" also the 57 vendored Google handwriting fonts). `word_lists`: plain-text lists (one
-    word a line), or None for the Debian English and German dictionaries. Same spec, same dataset, byte
-    for byte.
+    real form scans look: see render_canvas) or "lines" (dictionary words joined with spaces until the line
+    fills about `canvas_width`, on a `height` x `canvas_width` image: see render_line). `font_dir`: a folder
+    of .ttf/.otf fonts (searched recursively), a font file, several of those, or None for the default fonts
+    (the Debian handwriting fonts; for "names" also the 57 vendored Google handwriting fonts). `word_lists`:
+    plain-text lists (one word a line), or None for the Debian English and German dictionaries. Same spec,
+    same dataset, byte for byte.
     """
 
     num_train: int = 16000  # `make data` renders what `make train` uses (htr_lit/conf/data/synthetic.yaml)
@@ -49,7 +50,7 @@ class SyntheticSpec:
     word_lists: Paths = None
     height: int = 64
     style: str = "words"
-    canvas_width: int = 256  # "names" only
+    canvas_width: int = 256  # "names" and "lines" (the line width) only
 
     def __post_init__(self) -> None:
         for name in ("num_train", "num_val", "num_test", "seed", "height"):

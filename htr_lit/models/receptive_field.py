@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import torch
 from torch import nn
 
 
@@ -54,3 +55,28 @@ def total_rf(encoder: nn.Module, sequence: nn.Module) -> dict[str, int | None]:
     frames = rf_frames() if rf_frames is not None else None
     pixels = None if frames is None else enc_rf + (frames - 1) * jump
     return {"frames": frames, "pixels": pixels}
+
+
+def line_coverage(rf_frames: int | None, frames: int) -> float:
+    """Mean share of a `frames`-long sequence inside one output frame's window of `rf_frames` (centred,
+    cut at the ends); 1.0 when every frame sees the whole line (rf >= 2 * frames - 1, or None: BiLSTM)."""
+    if rf_frames is None or rf_frames >= 2 * frames - 1:
+        return 1.0
+    half = (rf_frames - 1) // 2
+    seen = sum(min(t + half, frames - 1) - max(t - half, 0) + 1 for t in range(frames))
+    return seen / frames**2
+
+
+def empirical_rf_frames(sequence: nn.Module, features: torch.Tensor) -> int:
+    """Span of the input frames with a nonzero gradient on the middle output frame: what it really sees
+    of these (1, C, H, T) features, cut at the sequence's ends (eval mode, weights as they are)."""
+    was_training = sequence.training
+    sequence.eval()
+    x = features.detach().clone().requires_grad_(True)
+    try:
+        y, _ = sequence(x, torch.tensor([x.shape[-1]], device=x.device))  # (1, T, D)
+        y[0, x.shape[-1] // 2].sum().backward()
+    finally:
+        sequence.train(was_training)
+    cols = (x.grad.abs().flatten(0, -2).sum(dim=0) > 0).nonzero().flatten()  # (n,)
+    return int(cols.max() - cols.min() + 1) if len(cols) else 0

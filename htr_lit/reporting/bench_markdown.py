@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from htr_lit.reporting.bench_length_report import carried_section
 from htr_lit.reporting.bench_predict_markdown import kept_block
 
 
@@ -90,5 +91,6 @@ def write(report: dict, out: Path) -> None:
     add_derived(report)
     out.mkdir(parents=True, exist_ok=True)
     (out / "performance.json").write_text(json.dumps(report, indent=2) + "\n")
-    md = out / "performance.md"  # the predict benchmark's section (bench_predict) survives the rewrite
-    md.write_text(markdown(report) + kept_block(md.read_text() if md.is_file() else ""))
+    md = out / "performance.md"  # the predict (bench_predict) and length (bench_length) sections survive the rewrite
+    old = md.read_text(encoding="utf-8") if md.is_file() else ""
+    md.write_text(markdown(report) + kept_block(old) + carried_section(old))
