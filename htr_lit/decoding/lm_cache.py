@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import pickle
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -63,7 +64,8 @@ def cached_lm(
                 return lm
         except Exception as e:  # noqa: BLE001 - a broken cache file is rebuilt, never fatal
             log.warning("ignoring unreadable LM cache %s (%s)", path, e)
-    start = time.perf_counter()
+    start = time.perf_counter()  # the first use waits (about a minute for decoder=beam_names): say why
+    print(f"building the character LM once (cached in {path.parent}) ...", file=sys.stderr, flush=True)
     lm = build()
     log.info("character LM built in %.1f s", time.perf_counter() - start)
     try:
