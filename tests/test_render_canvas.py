@@ -92,7 +92,7 @@ def test_names_style_is_part_of_the_identity_but_words_identity_is_unchanged() -
     assert "style" not in DEFAULT_SPEC.identity()  # datasets made before styles existed are reused
     assert SyntheticSpec(style="names").identity()["style"] == "names"
     with pytest.raises(ValueError, match="style"):
-        SyntheticSpec(style="lines")
+        SyntheticSpec(style="poems")
 
 
 def _canvas_with_box(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
