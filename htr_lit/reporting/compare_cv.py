@@ -1,0 +1,100 @@
+"""Compare two cross-validated recipes fold by fold and writer by writer, with paired tests.
+
+    python -m htr_lit.reporting.compare_cv outputs/cv/crnn_dhsd outputs/cv/dilated_dhsd [--decoder beam_names]
+
+Reads each folder's `cv.json` (or `cv_<decoder>.json`), as `python -m htr_lit.cv` writes it, pairs the
+folds both have finished (and their test writers), and prints a markdown table: CER of A and B per fold,
+the difference B - A, then for folds and for writers the mean difference, wins/losses and the sign and
+permutation p-values (htr_lit/reporting/paired.py). The folds must be the same writer folds (same
+`--seed` and `--folds`): a mismatch is an error, not a silent pairing of different writers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from htr_lit.reporting.paired import paired_summary
+
+
+def load_cv(folder: Path, decoder: str = "greedy") -> dict[str, Any]:
+    """The cv summary `python -m htr_lit.cv` wrote into `folder` for `decoder`."""
+    path = folder / ("cv.json" if decoder == "greedy" else f"cv_{decoder}.json")
+    if not path.is_file():
+        raise SystemExit(f"error: {path}: no cross-validation summary (run python -m htr_lit.cv ... --out {folder})")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def pair_folds(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[dict, dict]]:
+    """(fold of A, fold of B) for every fold index both finished, checking they hold the same writers."""
+    folds_b = {f["fold"]: f for f in b["folds"]}
+    pairs = []
+    for fa in a["folds"]:
+        fb = folds_b.get(fa["fold"])
+        if fb is None:
+            continue
+        if sorted(fa["test_writers"]) != sorted(fb["test_writers"]):
+            raise SystemExit(
+                f"error: fold {fa['fold']} tests writers {fa['test_writers']} in A but {fb['test_writers']} in B: "
+                "not the same folds (use the same --seed and --folds)"
+            )
+        pairs.append((fa, fb))
+    return pairs
+
+
+def compare(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str) -> tuple[str, dict[str, Any]]:
+    """The markdown table and the numbers behind it."""
+    pairs = pair_folds(a, b)
+    if not pairs:
+        raise SystemExit("error: the two runs have no finished fold in common")
+    lines = [
+        f"## {name_b} vs {name_a}: paired over {len(pairs)} writer folds (CER %, B - A < 0: B better)",
+        "",
+        f"| fold | test writers | {name_a} | {name_b} | B - A |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for fa, fb in pairs:
+        diff = 100 * (fb["test/cer"] - fa["test/cer"])
+        writers = ", ".join(fa["test_writers"])
+        cers = f"{100 * fa['test/cer']:.2f} | {100 * fb['test/cer']:.2f}"
+        lines.append(f"| {fa['fold']} | {writers} | {cers} | {diff:+.2f} |")
+    by_fold = paired_summary([fa["test/cer"] for fa, _ in pairs], [fb["test/cer"] for _, fb in pairs])
+    writers = [(w, fa["writers"][w]["cer"], fb["writers"][w]["cer"]) for fa, fb in pairs for w in fa["test_writers"]]
+    by_writer = paired_summary([x for _, x, _ in writers], [y for _, _, y in writers])
+    lines += [
+        "",
+        "| paired over | pairs | mean B - A (points) | std | B better / worse / tied | sign test p | permutation p |",
+        "|---|---:|---:|---:|---|---:|---:|",
+    ]
+    for label, s in (("folds", by_fold), ("writers", by_writer)):
+        lines.append(
+            f"| {label} | {s['pairs']} | {100 * s['mean_diff']:+.2f} | {100 * s['std_diff']:.2f} | "
+            f"{s['b_better']} / {s['b_worse']} / {s['ties']} | {s['sign_p']:.3f} | {s['permutation_p']:.3f} |"
+        )
+    return "\n".join(lines) + "\n", {"folds": by_fold, "writers": by_writer, "pairs": len(pairs)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m htr_lit.reporting.compare_cv",
+        description="Paired comparison of two writer cross-validations (per fold and per writer; sign and "
+        "permutation tests). A and B are output folders of python -m htr_lit.cv.",
+    )
+    p.add_argument("a", type=Path, help="cv output folder of the baseline, e.g. outputs/cv/crnn_dhsd")
+    p.add_argument("b", type=Path, help="cv output folder compared with it, e.g. outputs/cv/dilated_dhsd")
+    p.add_argument("--decoder", default="greedy", help="compare the cv_<decoder>.json scores (default greedy)")
+    p.add_argument("--out", type=Path, default=None, help="also write the table (markdown) here")
+    args = p.parse_args(argv)
+    table, _ = compare(load_cv(args.a, args.decoder), load_cv(args.b, args.decoder), args.a.name, args.b.name)
+    print(table)
+    if args.out:
+        args.out.write_text(table, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Paired tests over writer folds against hand-computed p-values, and the two-run comparison table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from htr_lit.reporting import compare_cv
+from htr_lit.reporting.paired import paired_summary, permutation_test, sign_test
+
+
+def test_sign_test_matches_the_binomial_by_hand() -> None:
+    assert sign_test([-1, -1, -1, -1, -1]) == pytest.approx(2 / 32)  # 5 of 5: 2 * 0.5^5
+    assert sign_test([-1, -1, -1, -1, 1]) == pytest.approx(2 * 6 / 32)  # 4 of 5: 2 * (1 + 5) / 32
+    assert sign_test([-1, 0, -1, 0]) == pytest.approx(2 / 4)  # ties dropped: 2 of 2
+    assert sign_test([0, 0]) == 1.0 and sign_test([]) == 1.0
+    assert sign_test([1, -1]) == 1.0  # capped
+
+
+def test_permutation_test_counts_sign_patterns_by_hand() -> None:
+    # diffs (1, 2, 3): the 8 sign patterns give |sums| 6, 4, 2, 0, 0, 2, 4, 6; two reach 6
+    assert permutation_test([1, 2, 3]) == pytest.approx(2 / 8)
+    # (-1, -1, -1, -1, -1): only the two all-same patterns reach |sum| 5
+    assert permutation_test([-1] * 5) == pytest.approx(2 / 32)
+    # (3, -1): |sums| 2, 4, 4, 2 -> |2| is reached by all four
+    assert permutation_test([3, -1]) == 1.0
+    assert permutation_test([]) == 1.0
+
+
+def test_permutation_test_samples_beyond_the_exact_limit() -> None:
+    diffs = [-0.01] * 20  # all 20 writers better: exact p = 2 / 2^20, sampled p is its floor 1 / (n + 1)
+    assert permutation_test(diffs, samples=2000) == pytest.approx(1 / 2001)
+    assert 0.3 < permutation_test([0.01, -0.01] * 10, samples=2000) <= 1.0
+
+
+def test_paired_summary_counts_wins_and_refuses_unequal_lengths() -> None:
+    s = paired_summary([0.10, 0.20, 0.30], [0.08, 0.20, 0.33])
+    assert s["pairs"] == 3 and s["b_better"] == 1 and s["b_worse"] == 1 and s["ties"] == 1
+    assert s["mean_diff"] == pytest.approx((-0.02 + 0.0 + 0.03) / 3)
+    with pytest.raises(ValueError, match="equal lengths"):
+        paired_summary([0.1], [0.1, 0.2])
+
+
+def _cv(folder: Path, cers: dict[int, float], writers: dict[int, list[str]]) -> Path:
+    folds = [
+        {"fold": i, "test_writers": writers[i], "test/cer": c, "writers": {w: {"cer": c} for w in writers[i]}}
+        for i, c in cers.items()
+    ]
+    folder.mkdir(parents=True)
+    (folder / "cv.json").write_text(json.dumps({"folds": folds}))
+    return folder
+
+
+def test_compare_pairs_common_folds_and_refuses_different_writers(tmp_path: Path, capsys) -> None:
+    writers = {0: ["1", "2"], 1: ["3", "4"], 2: ["5", "6"]}
+    a = _cv(tmp_path / "crnn", {0: 0.10, 1: 0.12, 2: 0.09}, writers)
+    b = _cv(tmp_path / "dilated", {0: 0.08, 1: 0.11}, writers)  # fold 2 not finished: left out
+    assert compare_cv.main([str(a), str(b), "--out", str(tmp_path / "cmp.md")]) == 0
+    out = capsys.readouterr().out
+    assert "paired over 2 writer folds" in out and "| 0 | 1, 2 | 10.00 | 8.00 | -2.00 |" in out
+    assert "| folds | 2 | -1.50 |" in out and "| writers | 4 | -1.50 |" in out
+    assert "| 2 / 0 / 0 | 0.500 | 0.500 |" in out  # folds: 2 of 2 better, p = 2 * 0.25; flips: 2 of 4
+    assert (tmp_path / "cmp.md").read_text() in out
+    other = _cv(tmp_path / "other", {0: 0.1}, {0: ["9", "2"]})
+    with pytest.raises(SystemExit, match="not the same folds"):
+        compare_cv.main([str(a), str(other)])
+    with pytest.raises(SystemExit, match="no cross-validation summary"):
+        compare_cv.main([str(a), str(tmp_path / "missing")])
