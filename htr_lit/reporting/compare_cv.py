@@ -46,6 +46,10 @@ def pair_folds(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[dict, dict]]:
     return pairs
 
 
+def _p(value: float) -> str:
+    return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
+
+
 def compare(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str) -> tuple[str, dict[str, Any]]:
     """The markdown table and the numbers behind it."""
     pairs = pair_folds(a, b)
@@ -73,7 +77,7 @@ def compare(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str) -> t
     for label, s in (("folds", by_fold), ("writers", by_writer)):
         lines.append(
             f"| {label} | {s['pairs']} | {100 * s['mean_diff']:+.2f} | {100 * s['std_diff']:.2f} | "
-            f"{s['b_better']} / {s['b_worse']} / {s['ties']} | {s['sign_p']:.3f} | {s['permutation_p']:.3f} |"
+            f"{s['b_better']} / {s['b_worse']} / {s['ties']} | {_p(s['sign_p'])} | {_p(s['permutation_p'])} |"
         )
     return "\n".join(lines) + "\n", {"folds": by_fold, "writers": by_writer, "pairs": len(pairs)}
 
