@@ -63,7 +63,7 @@ def test_compare_pairs_common_folds_and_refuses_different_writers(tmp_path: Path
     assert "| folds | 2 | -1.50 |" in out and "| writers | 4 | -1.50 |" in out
     assert "| 2 / 0 / 0 | 0.500 | 0.500 |" in out  # folds: 2 of 2 better, p = 2 * 0.25; flips: 2 of 4
     assert (tmp_path / "cmp.md").read_text() in out
-    many = {i: ["w%d" % i] for i in range(12)}  # 12 folds, B better in every one: p = 2 / 4096
+    many = {i: [f"w{i}"] for i in range(12)}  # 12 folds, B better in every one: p = 2 / 4096
     _cv(tmp_path / "a12", {i: 0.10 for i in range(12)}, many)
     _cv(tmp_path / "b12", {i: 0.09 for i in range(12)}, many)
     compare_cv.main([str(tmp_path / "a12"), str(tmp_path / "b12")])
