@@ -11,14 +11,15 @@ from torch import nn
 HEIGHT_POOLS = ("none", "max")
 
 
-def _check_layout(in_height: int, pools: Sequence[Sequence[int]], height_pool: str, **per_layer: Sequence) -> None:
-    """Refuse an unknown height_pool, per-layer lists of unequal length, or a height the pools cannot divide."""
+def _check_layout(in_height: int, height_pool: str, layers: dict[str, Sequence]) -> None:
+    """Refuse an unknown height_pool, per-layer lists of unequal length (`layers`: YAML key -> list, the
+    pools/strides last) or a height that the pools/strides cannot divide."""
     if height_pool not in HEIGHT_POOLS:
         raise ValueError(f"encoder: height_pool={height_pool!r}; choose one of {', '.join(HEIGHT_POOLS)}")
-    lists = {**per_layer, "pools": pools}
-    if len({len(v) for v in lists.values()}) > 1:
-        counts = ", ".join(f"{k} ({len(v)})" for k, v in lists.items())
+    if len({len(v) for v in layers.values()}) > 1:
+        counts = ", ".join(f"{k} ({len(v)})" for k, v in layers.items())
         raise ValueError(f"encoder: {counts} must have one entry per layer")
+    pools = list(layers.values())[-1]
     factor = math.prod(p[0] for p in pools)
     if in_height < factor or in_height % factor:
         raise ValueError(
@@ -101,7 +102,7 @@ class ConvEncoder(MaskedEncoder):
         height_pool: str = "none",
     ) -> None:
         super().__init__()
-        _check_layout(in_height, pools, height_pool, channels=channels, kernel_sizes=kernel_sizes)
+        _check_layout(in_height, height_pool, {"channels": channels, "kernel_sizes": kernel_sizes, "pools": pools})
         layers: list[nn.Module] = []
         prev = in_channels
         for ch, k, pool in zip(channels, kernel_sizes, pools):
@@ -110,6 +111,20 @@ class ConvEncoder(MaskedEncoder):
             prev = ch
         self.net = nn.Sequential(*layers)
         self._set_layout(in_height, pools, prev, height_pool)
+
+
+def _conv(c_in: int, c_out: int, kernel_size: int, stride: Sequence[int], groups: int = 1) -> list[nn.Module]:
+    """A kxk conv (no bias: BatchNorm follows) with centred windows and floor(size / stride) outputs per axis,
+    as a max pool of that stride gives: symmetric padding would give ceil(size / stride) on odd sizes."""
+    p, (sh, sw) = kernel_size // 2, stride
+    if kernel_size % 2 == 0 or max(sh, sw) > p + 1:
+        raise ValueError(f"encoder: kernel_size {kernel_size} must be odd and >= 2 * stride - 1 (stride {[sh, sw]})")
+    if (sh, sw) == (1, 1):
+        return [nn.Conv2d(c_in, c_out, kernel_size, padding=p, groups=groups, bias=False)]
+    return [
+        nn.ZeroPad2d((p, p + 1 - sw, p, p + 1 - sh)),  # (left, right, top, bottom): one column less on the right
+        nn.Conv2d(c_in, c_out, kernel_size, stride=(sh, sw), groups=groups, bias=False),
+    ]
 
 
 class SeparableEncoder(MaskedEncoder):
@@ -135,12 +150,10 @@ class SeparableEncoder(MaskedEncoder):
         height_pool: str = "none",
     ) -> None:
         super().__init__()
-        _check_layout(in_height, strides, height_pool, channels=channels)
-        if kernel_size % 2 == 0:
-            raise ValueError(f"encoder: kernel_size={kernel_size} must be odd (a centred 'same' window)")
-        k, pad = kernel_size, kernel_size // 2
+        _check_layout(in_height, height_pool, {"channels": channels, "strides": strides})
+        k = kernel_size
         layers: list[nn.Module] = [
-            nn.Conv2d(in_channels, channels[0], k, stride=tuple(strides[0]), padding=pad, bias=False),  # (B, C0, h, w)
+            *_conv(in_channels, channels[0], k, strides[0]),  # stem: (B, C0, H / sh, W / sw)
             nn.BatchNorm2d(channels[0]),
             nn.ReLU(inplace=True),
             *_dropout(dropout),
@@ -148,10 +161,10 @@ class SeparableEncoder(MaskedEncoder):
         prev = channels[0]
         for ch, stride in zip(channels[1:], strides[1:]):
             layers += [
-                nn.Conv2d(prev, prev, k, stride=tuple(stride), padding=pad, groups=prev, bias=False),  # depthwise
+                *_conv(prev, prev, k, stride, groups=prev),  # depthwise: (B, C_prev, h / sh, w / sw)
                 nn.BatchNorm2d(prev),
                 nn.ReLU(inplace=True),
-                nn.Conv2d(prev, ch, 1, bias=False),  # pointwise: (B, C, h, w)
+                nn.Conv2d(prev, ch, 1, bias=False),  # pointwise: (B, C, h / sh, w / sw)
                 nn.BatchNorm2d(ch),
                 nn.ReLU(inplace=True),
                 *_dropout(dropout),
