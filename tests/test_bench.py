@@ -5,6 +5,7 @@ its default output folder is the checkout's docs/."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 import torch
@@ -43,10 +44,13 @@ def test_measure_runs_every_figure_on_a_tiny_model(sequence):
         assert bench.flops_per_image(model, s)["lstm_fwd"] > 0  # the LSTM is counted, not skipped
 
 
+ROW = {"sequence": "", "device": "cpu", "precision": "32-true", "params": 1000, "flops_fwd_per_image": 2e8,
+       "flops_train_per_image": 6e8, "train_img_s": 10.0, "train_gflop_s": 6.0, "infer_img_s_b64": 40.0,
+       "latency_ms_b1": 5.0, "peak_mem_train_mb": 100.0}
+
+
 def test_reports_have_one_row_per_model(tmp_path):
-    row = {"sequence": "", "device": "cpu", "precision": "32-true", "params": 1000, "flops_fwd_per_image": 2e8,
-           "flops_train_per_image": 6e8, "train_img_s": 10.0, "train_gflop_s": 6.0, "infer_img_s_b64": 40.0,
-           "latency_ms_b1": 5.0, "peak_mem_train_mb": 100.0}
+    row = dict(ROW)
     report = {"quick": True, "machine": {"cpu": "X", "cpu_count": 2, "torch_threads": 2, "torch": "2", "python": "3",
                                          "load_avg_1m_at_start": 0.1, "date_utc": "now"},
               "settings": vars(bench.Settings()), "matmul_gflops": {"cpu 32-true": 60.0},
@@ -61,6 +65,31 @@ def test_reports_have_one_row_per_model(tmp_path):
     assert data["ratios"]["infer"] == pytest.approx(2.5) and data["ratios"]["train"] == pytest.approx(2.0)
     md = (tmp_path / "performance.md").read_text()
     assert md.count("| cpu | 32-true |") == 2 and "60.0 GFLOP/s" in md and "| none | 2 | 900.0 |" in md
+
+
+def test_encoders_option_measures_every_sequence_model_on_every_encoder(tmp_path, monkeypatch):
+    """--encoders a,b: one worker per (encoder, sequence model), the encoder passed first as a model/encoder
+    override, and the rows labelled with it."""
+    real_run = subprocess.run
+
+    def fake_run(cmd, **kw):
+        if "--worker" not in cmd:  # platform's own calls (uname)
+            return real_run(cmd, **kw)
+        overrides = [c.split("=", 1)[1] for c in cmd if c.startswith("--override=")]
+        row = {**ROW, "sequence": cmd[cmd.index("--worker") + 1], "overrides": overrides}
+        return subprocess.CompletedProcess(cmd, 0, stdout=bench.RESULT_TAG + json.dumps(row) + "\n", stderr="")
+
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    monkeypatch.setattr(bench, "matmul_gflops", lambda *a, **k: 60.0)
+    argv = ["--device", "cpu", "--encoders", "compact,separable", "--sequences", "bilstm,dilated", "--no-loader",
+            "--override=model.head_dropout=0", "--out", str(tmp_path)]
+    assert bench.main(argv) == 0
+    rows = json.loads((tmp_path / "performance.json").read_text())["models"]
+    assert [(r["sequence"], r["overrides"]) for r in rows] == [
+        (seq, [f"model/encoder={enc}", "model.head_dropout=0"]) for enc in ("compact", "separable")
+        for seq in ("bilstm", "dilated")
+    ]
+    assert "| bilstm model/encoder=separable model.head_dropout=0 | cpu |" in (tmp_path / "performance.md").read_text()
 
 
 def test_default_output_is_the_checkouts_docs_folder():

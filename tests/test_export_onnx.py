@@ -103,6 +103,15 @@ def test_onnx_export_of_other_sequence_models(tmp_path, words, sequence):
     assert torch.equal(out_len, ref_len) and (out - ref).abs()[valid].max() <= ATOL
 
 
+@pytest.mark.parametrize("sequence", ["bilstm", "dilated"])
+def test_onnx_export_of_the_separable_encoder(tmp_path, words, sequence):
+    """model/encoder=separable (strided depthwise convs, asymmetric padding) exports with the same parity."""
+    ckpt = tiny_checkpoint(tmp_path, sequence, overrides=["model/encoder=separable"])
+    model, _ = load_model(ckpt)
+    assert type(model.encoder).__name__ == "SeparableEncoder"
+    assert_parity(ckpt, do_export(ckpt, "onnx", tmp_path / "m.onnx"), words)
+
+
 @pytest.mark.slow
 def test_onnx_export_cli_and_bad_checkpoint(ckpts, tmp_path):
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}

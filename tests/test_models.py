@@ -11,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 
 from htr_lit.charset import min_ctc_frames
-from htr_lit.models.encoders import ConvEncoder
+from htr_lit.models.encoders import ConvEncoder, SeparableEncoder
 from htr_lit.models.sequence.bilstm import BiLSTM
 from tests.helpers import compose_cfg
 
@@ -91,6 +91,42 @@ def test_encoder_frames_and_min_width():
     enc = ConvEncoder(64, [4] * 5, [3] * 5, [[2, 2], [2, 2], [2, 1], [2, 1], [2, 1]])
     assert enc.min_width == 4 and enc.output_height == 2 and enc.output_channels == 4
     assert enc.frames(torch.tensor([4, 7, 8, 255])).tolist() == [1, 1, 2, 63]
+
+
+def test_separable_encoder_has_compacts_output_and_frames(tmp_path):
+    """model/encoder=separable swaps in for compact: same channels x height, one frame per 4 px (CTC frames and
+    the data module's feasibility check unchanged), same map width alone or padded, far fewer parameters."""
+    compact, sep = (instantiate(compose_cfg("train", [f"model/encoder={e}"], tmp_path).model.encoder).eval()
+                    for e in ("compact", "separable"))
+    assert isinstance(sep, SeparableEncoder) and isinstance(compact, ConvEncoder)
+    shape = (sep.output_channels, sep.output_height, sep.min_width)
+    assert shape == (compact.output_channels, compact.output_height, compact.min_width) == (128, 2, 4)
+    widths = torch.tensor([4, 7, 75, 129, 255, 256])
+    assert sep.frames(widths).tolist() == compact.frames(widths).tolist() == [1, 1, 18, 32, 63, 64]
+    with torch.no_grad():
+        ys, ns = sep(torch.rand(6, 1, 64, 256), widths)
+        assert ys.shape == (6, 128, 2, 64) and ns.tolist() == [1, 1, 18, 32, 63, 64]
+        for w in (5, 75, 129):  # an image alone: as many columns as compact's pools leave (floor, not ceil)
+            x = torch.rand(1, 1, 64, w)
+            assert sep(x, torch.tensor([w]))[0].shape == compact(x, torch.tensor([w]))[0].shape == (1, 128, 2, w // 4)
+    assert sum(p.numel() for p in sep.parameters()) * 3 < sum(p.numel() for p in compact.parameters())
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in sep.modules())
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"kernel_size": 4}, "kernel_size 4 must be odd"),
+        ({"kernel_size": 1}, "kernel_size 1 must be odd and >= 2 \\* stride - 1"),
+        ({"channels": [4] * 4}, r"channels \(4\), strides \(5\) must have one entry per layer"),
+        ({"in_height": 48}, "multiple of 32"),
+        ({"height_pool": "mean"}, "height_pool='mean'"),
+    ],
+)
+def test_separable_encoder_rejects_bad_settings(kw, match):
+    args = {"in_height": 64, "channels": [4] * 5, "strides": [[2, 2], [2, 2], [2, 1], [2, 1], [2, 1]], **kw}
+    with pytest.raises(ValueError, match=match):
+        SeparableEncoder(**args)
 
 
 @pytest.mark.parametrize(("label", "frames"), [("ab", 2), ("aa", 3), ("aab", 4), ("abba", 5), ("", 0)])

@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch import nn
 
-from htr_lit.models.encoders import ConvEncoder
+from htr_lit.models.encoders import ConvEncoder, SeparableEncoder
 from htr_lit.models.receptive_field import conv_stack_rf, total_rf, width_rf_and_jump
 from htr_lit.models.sequence.bilstm import BiLSTM
 from htr_lit.models.sequence.dilated import DilatedConv
@@ -171,6 +171,21 @@ def test_encoder_receptive_field_in_pixels():
     enc(x, torch.tensor([128]))[0][0, :, :, 16].sum().backward()
     cols = (x.grad.abs().sum(dim=(0, 1, 2)) > 0).nonzero().flatten()
     assert len(cols) == int(cols.max() - cols.min() + 1) == 34
+
+
+def test_separable_encoder_receptive_field_in_pixels():
+    """separable encoder along width: stride-2 stem k3 (3, 2), depthwise k3 stride 2 (3 + 2*2 = 7, 4), three
+    depthwise k3 at jump 4 (+8 each: 31), one more at stride 1 (39); the pointwise 1x1 convs add nothing."""
+    enc = SeparableEncoder(64, [2] * 6, [*SIMPLE_POOLS, [1, 1]])
+    assert width_rf_and_jump(enc.modules()) == (39, 4)
+    positive_linear_(enc)
+    x = torch.rand(1, 1, 64, 160, requires_grad=True)
+    enc(x, torch.tensor([160]))[0][0, :, :, 20].sum().backward()
+    cols = (x.grad.abs().sum(dim=(0, 1, 2)) > 0).nonzero().flatten()
+    assert len(cols) == int(cols.max() - cols.min() + 1) == 39
+    # centred on px 80, the first of frame 20's 4 px (80..83): a strided window is centred on the first pixel of its
+    # stride cell (compact's pooled windows are centred on the cell: 65..98)
+    assert (int(cols.min()), int(cols.max())) == (80 - 19, 80 + 19)
 
 
 def test_total_receptive_field():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -29,20 +30,22 @@ def word_images(folder: Path, height: int = 32) -> list[Path]:
     return paths
 
 
-def tiny_checkpoint(folder: Path, sequence: str = "bilstm", steps: int = 150, seed: int = 0) -> Path:
-    """Train a 4..8-channel CNN + `sequence` for `steps` AdamW steps on `WORDS`; save with train.py's metadata."""
+def tiny_checkpoint(folder: Path, sequence: str = "bilstm", steps: int = 150, seed: int = 0,
+                    overrides: Sequence[str] = ()) -> Path:
+    """Train a 4..8-channel CNN + `sequence` for `steps` AdamW steps on `WORDS`; save with train.py's metadata.
+    `overrides`: more Hydra overrides (e.g. model/encoder=separable)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # on a loaded 2-core machine, 2 threads make a tiny LSTM ~100x slower
     try:
-        return _train_and_save(folder, sequence, steps, seed)
+        return _train_and_save(folder, sequence, steps, seed, overrides)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train_and_save(folder: Path, sequence: str, steps: int, seed: int) -> Path:
+def _train_and_save(folder: Path, sequence: str, steps: int, seed: int, extra: Sequence[str] = ()) -> Path:
     torch.manual_seed(seed)
     overrides = [f"model/sequence={sequence}", *TINY, "data.img_height=32", "model.head_dropout=0",
-                 *SEQUENCE_OVERRIDES[sequence]]
+                 *SEQUENCE_OVERRIDES[sequence], *extra]
     cfg = compose_cfg("train", overrides, folder)
     pre = Preprocess(img_height=32, max_width=512, min_width=16)
     images = [to_tensor(pre.load(p)) for p in word_images(folder / "train")]

@@ -15,7 +15,7 @@ from htr_lit.decoding.base import Decoder
 from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.metrics import text_metrics
 from htr_lit.models.ctc import CTCLoss
-from htr_lit.models.encoders import ConvEncoder
+from htr_lit.models.encoders import MaskedEncoder
 from htr_lit.models.schedules import build_scheduler
 from htr_lit.models.shortcut import CTCShortcut
 
@@ -36,7 +36,7 @@ class HTRModule(L.LightningModule):
 
     def __init__(
         self,
-        encoder: ConvEncoder,
+        encoder: MaskedEncoder,
         sequence: Callable[..., nn.Module],
         optimizer: Callable[..., torch.optim.Optimizer],
         charset: Sequence[str],

@@ -1,13 +1,14 @@
 """Speed benchmark of every sequence model (`make bench`).
 
-    python -m htr_lit.reporting.bench [--quick] [--device cpu] [--out FOLDER]
+    python -m htr_lit.reporting.bench [--quick] [--device cpu] [--encoders compact,separable] [--out FOLDER]
 
 For each sequence model (bilstm, dilated, cnn_only, tcn) on the experiments' default encoder
-(compact) at height 64 x width 256 px (a typical rendered word; the synthetic data's median width is
-measured and reported next to it), on each device: training images/s (forward + backward + AdamW step),
-inference images/s at batch 64 (torch.inference_mode), latency at batch 1, peak memory of the training
-loop, parameters and FLOPs per image; plus this machine's fp32 matmul GFLOP/s (2048 x 2048) in the same
-run, and the share of it each training loop achieves; plus the real HTRDataModule's loader images/s.
+(compact; `--encoders a,b`: on each of these model/encoder options instead) at height 64 x width 256 px
+(a typical rendered word; the synthetic data's median width is measured and reported next to it), on each
+device: training images/s (forward + backward + AdamW step), inference images/s at batch 64
+(torch.inference_mode), latency at batch 1, peak memory of the training loop, parameters and FLOPs per
+image; plus this machine's fp32 matmul GFLOP/s (2048 x 2048) in the same run, and the share of it each
+training loop achieves; plus the real HTRDataModule's loader images/s.
 
 Every (model, device) is measured in a fresh subprocess (isolated allocator and thread pools; its peak
 RSS is the CPU memory figure). Rates are medians over --repeats. Writes OUT/performance.json and
@@ -262,12 +263,13 @@ def loader_rates(root: Path, num_images: int, workers: Sequence[int], batch: int
 
 
 # ---------------------------------------------------------------------------------------------- driver
-def run_worker(args: argparse.Namespace, sequence: str, device: str, precision: str) -> dict:
+def run_worker(args: argparse.Namespace, sequence: str, device: str, precision: str, encoder: str = "") -> dict:
+    """One (model, device) measured in a fresh process; `encoder` (a model/encoder option) leads its overrides."""
     cmd = [sys.executable, "-m", "htr_lit.reporting.bench", "--worker", sequence,
            "--device", device, "--precision", precision]
     cmd += ["--quick"] if args.quick else []
     cmd += ["--width", str(args.width)] + (["--threads", str(args.threads)] if args.threads else [])
-    cmd += [f"--override={o}" for o in args.override]
+    cmd += [f"--override={o}" for o in ([f"model/encoder={encoder}"] if encoder else []) + args.override]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=project_root())
     lines = [x for x in proc.stdout.splitlines() if x.startswith(RESULT_TAG)]
     if proc.returncode or not lines:
@@ -307,6 +309,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="few repeats: a smoke check, not numbers to cite")
     p.add_argument("--device", default="all", choices=["all", "cpu", "cuda"], help="all: cpu, plus cuda if present")
     p.add_argument("--sequences", default=",".join(SEQUENCES), help="comma-separated model/sequence options")
+    p.add_argument("--encoders", default="", help="comma-separated model/encoder options, each with every "
+                   "sequence model (default: the experiments' encoder, compact)")
     p.add_argument("--cuda-precision", default="32-true,16-mixed", help="precisions for the GPU rows")
     p.add_argument("--width", type=int, default=256, help="image width in px (height is 64)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -350,12 +354,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "models": [],
         "data_loader": [],
     }
+    encoders = args.encoders.split(",") if args.encoders else [""]
     for device, precision in devices:
-        for seq in args.sequences.split(","):
-            row = run_worker(args, seq, device, precision)
+        for enc, seq in ((e, s) for e in encoders for s in args.sequences.split(",")):
+            row = run_worker(args, seq, device, precision, enc)
             report["models"].append(row)
             print(
-                f"{seq:8s} {device} {precision}: train {row['train_img_s']:.1f} img/s, infer b64 "
+                f"{enc + ' ' if enc else ''}{seq:8s} {device} {precision}: train {row['train_img_s']:.1f} img/s, "
+                f"infer b64 "
                 f"{row['infer_img_s_b64']:.1f} img/s, b1 {row['latency_ms_b1']:.2f} ms",
                 flush=True,
             )
