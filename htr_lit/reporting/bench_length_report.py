@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from htr_lit.reporting import marked_block
+
 BEGIN = "<!-- bench_length:begin (written by make bench-length) -->"
 END = "<!-- bench_length:end -->"
 REFERENCE, BASELINE = "dilated", "bilstm"
@@ -16,19 +18,13 @@ REFERENCE, BASELINE = "dilated", "bilstm"
 
 def splice(section: str, document: str) -> str:
     """`document` with its bench_length block replaced by `section` (appended at the end when missing)."""
-    block = f"{BEGIN}\n{section.strip()}\n{END}"
-    if BEGIN in document and END in document:
-        head, rest = document.split(BEGIN, 1)
-        return head + block + rest.split(END, 1)[1]
-    return document.rstrip() + ("\n\n" if document.strip() else "") + block + "\n"
+    return marked_block.splice(section, document, BEGIN, END)
 
 
 def carried_section(document: str) -> str:
     """The bench_length block of `document` with its markers ("" when there is none): what a generator that
     rewrites the document (bench_markdown) appends to keep it."""
-    if BEGIN not in document or END not in document:
-        return ""
-    return "\n" + BEGIN + document.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
+    return marked_block.kept(document, BEGIN, END)
 
 
 def crossovers(rows: list[dict], key: str, higher_is_better: bool = True) -> str:

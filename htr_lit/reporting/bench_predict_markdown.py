@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from htr_lit.reporting import marked_block
+
 BEGIN = "<!-- bench_predict:begin (written by python -m htr_lit.reporting.bench_predict) -->"
 END = "<!-- bench_predict:end -->"
 
@@ -43,15 +45,9 @@ def section(report: dict) -> str:
 
 def splice(markdown: str, document: str) -> str:
     """`document` with the text between the markers replaced by `markdown` (appended without markers)."""
-    block = f"{BEGIN}\n{markdown.strip()}\n{END}"
-    if BEGIN in document and END in document:
-        head, rest = document.split(BEGIN, 1)
-        return head + block + rest.split(END, 1)[1]
-    return document.rstrip() + ("\n\n" if document.strip() else "") + block + "\n"
+    return marked_block.splice(markdown, document, BEGIN, END)
 
 
 def kept_block(document: str) -> str:
     """The marked block of an existing document ("" if none), for a rewrite of the rest to keep it."""
-    if BEGIN in document and END in document:
-        return "\n" + BEGIN + document.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
-    return ""
+    return marked_block.kept(document, BEGIN, END)
