@@ -155,19 +155,19 @@ def test_a_mirror_of_another_release_is_refused_with_the_hint_and_not_cached(tmp
         dhsd.fetch_dhsd(tmp_path / "e", archive_sha256="0" * 64, manifest_sha256=sha, **kwargs)
 
 
-def test_a_label_file_with_a_csv_syntax_error_is_named(tmp_path, release):
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ('german_hw_data/writer1/1_0.png,"Köln"x,1', r"data\.csv:8: CSV syntax error"),
+        ("german_hw_data/writer9/9_0.png,Extra,9", r"data\.csv:8: 'german_hw_data/writer9/9_0.png' is not listed"),
+    ],
+    ids=["csv-syntax-error", "image-not-in-manifest"],
+)
+def test_a_bad_label_row_is_named(tmp_path, release, row, message):
     root, _ = release
     with open(root / "data.csv", "a", encoding="utf-8", newline="") as f:
-        f.write('german_hw_data/writer1/1_0.png,"Köln"x,1\r\n')
-    with pytest.raises(FetchError, match=r"data\.csv:8: CSV syntax error"):
-        fetch_archive(tmp_path, root, write_manifest(root))
-
-
-def test_a_label_row_whose_image_is_not_in_the_manifest_is_named(tmp_path, release):
-    root, _ = release
-    with open(root / "data.csv", "a", encoding="utf-8", newline="") as f:
-        f.write("german_hw_data/writer9/9_0.png,Extra,9\r\n")
-    with pytest.raises(FetchError, match=r"data\.csv:8: 'german_hw_data/writer9/9_0.png' is not listed"):
+        f.write(row + "\r\n")
+    with pytest.raises(FetchError, match=message):
         fetch_archive(tmp_path, root, write_manifest(root))
 
 
