@@ -67,6 +67,21 @@ def test_reports_have_one_row_per_model(tmp_path):
     assert md.count("| cpu | 32-true |") == 2 and "60.0 GFLOP/s" in md and "| none | 2 | 900.0 |" in md
 
 
+def test_ratio_compares_the_default_encoder_rows_even_when_other_encoders_follow(tmp_path):
+    report = {"quick": True, "machine": {"cpu": "X", "cpu_count": 2, "torch_threads": 2, "torch": "2", "python": "3",
+                                         "load_avg_1m_at_start": 0.1, "date_utc": "now"},
+              "settings": vars(bench.Settings()), "matmul_gflops": {"cpu 32-true": 60.0}, "data_loader": [],
+              "models": [{**ROW, "sequence": "bilstm"},
+                         {**ROW, "sequence": "dilated", "infer_img_s_b64": 60.0, "train_img_s": 15.0},
+                         {**ROW, "sequence": "bilstm", "overrides": ["model/encoder=separable"],
+                          "infer_img_s_b64": 400.0, "train_img_s": 80.0},
+                         {**ROW, "sequence": "dilated", "overrides": ["model/encoder=separable"],
+                          "infer_img_s_b64": 300.0, "train_img_s": 50.0}]}
+    write(report, tmp_path)
+    ratios = json.loads((tmp_path / "performance.json").read_text())["ratios"]
+    assert ratios["infer"] == pytest.approx(1.5) and ratios["train"] == pytest.approx(1.5)  # 60/40, 15/10
+
+
 def test_encoders_option_measures_every_sequence_model_on_every_encoder(tmp_path, monkeypatch):
     """--encoders a,b: one worker per (encoder, sequence model), the encoder passed first as a model/encoder
     override, and the rows labelled with it."""

@@ -76,7 +76,9 @@ def add_derived(report: dict) -> None:
     for r in report["models"]:
         key = f"{r['device'].split(':')[0]} {r['precision']}"
         r["matmul_fraction"] = r["train_gflop_s"] / mm[key] if mm.get(key) else 0.0
-    by = {(r["sequence"], r["device"], r["precision"]): r for r in report["models"]}
+    # the headline ratio compares the default encoder's rows only: with `--encoders` the same sequence model
+    # appears once per encoder (its overrides say which), and a later row must not stand in for the default
+    by = {(r["sequence"], r["device"], r["precision"]): r for r in report["models"] if not r.get("overrides")}
     if ("bilstm", "cpu", "32-true") in by and ("dilated", "cpu", "32-true") in by:
         b, d = by[("bilstm", "cpu", "32-true")], by[("dilated", "cpu", "32-true")]
         report["ratios"] = {
