@@ -238,6 +238,16 @@ def labels_csv(overrides: Sequence[str]) -> Path:
     return Path(path)
 
 
+def _fold_list(text: str) -> list[int]:
+    try:
+        indices = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected fold indices separated by commas, e.g. 3,4") from None
+    if not indices:
+        raise argparse.ArgumentTypeError("expected at least one fold index, e.g. 3,4")
+    return indices
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m htr_lit.cv",
@@ -260,6 +270,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="pilot mode: run only the first N folds (a quick screen, labelled PILOT in the output)",
     )
+    p.add_argument(
+        "--only",
+        type=_fold_list,
+        default=None,
+        metavar="I,J",
+        help="train and score only these fold indices (e.g. 3,4: split one cross-validation over sittings or "
+        "machines); their table is written as cv_folds_3_4.md beside the full one",
+    )
     p.add_argument("--jobs", type=int, default=2, help="folds trained at a time, one torch thread each")
     p.add_argument("--out", default=None, help="output folder (default outputs/cv/<experiment>[_pilot])")
     p.add_argument("--dry-run", action="store_true", help="print the folds and commands, train nothing")
@@ -280,8 +298,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     csv_path = labels_csv(overrides)
     rows = read_writers(csv_path)
     folds = writer_folds(list(rows), k=args.folds, num_val=args.val_writers, seed=args.seed)
-    chosen = folds[: args.pilot] if args.pilot else folds
-    pilot = f"PILOT ({len(chosen)} of {len(folds)} folds)" if args.pilot else f"{len(folds)} folds"
+    if args.pilot and args.only:
+        raise SystemExit("error: --pilot and --only both choose folds; give one of them")
+    if args.only and args.only[-1] >= len(folds):
+        raise SystemExit(f"error: --only {args.only[-1]}: the folds are numbered 0..{len(folds) - 1}")
+    chosen = [folds[i] for i in args.only] if args.only else folds[: args.pilot] if args.pilot else folds
+    if args.pilot:
+        pilot = f"PILOT ({len(chosen)} of {len(folds)} folds)"
+    elif args.only:
+        pilot = f"folds {', '.join(map(str, args.only))} of {len(folds)} (a part of the cross-validation)"
+    else:
+        pilot = f"{len(folds)} folds"
     from htr_lit.config import PROJECT_ROOT
 
     out = Path(args.out or PROJECT_ROOT / "outputs" / "cv" / (exp.replace("/", "_") + ("_pilot" if args.pilot else "")))
@@ -337,7 +364,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     table = summarise(results, f"Writer cross-validation: {exp}, {pilot}, {args.decoder} decoding")
     out.mkdir(parents=True, exist_ok=True)
-    stem = "cv" if args.decoder == "greedy" else f"cv_{args.decoder}"
+    stem = ("cv" if args.decoder == "greedy" else f"cv_{args.decoder}") + (
+        "_folds_" + "_".join(map(str, args.only)) if args.only else ""
+    )
     (out / f"{stem}.md").write_text(table)
     (out / f"{stem}.json").write_text(
         json.dumps(

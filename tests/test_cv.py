@@ -89,6 +89,24 @@ def test_dry_run_prints_every_fold(tmp_path: Path, capsys: pytest.CaptureFixture
     assert not (tmp_path / "cv").exists()  # nothing trained
 
 
+def test_only_runs_the_chosen_folds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.helpers import write_writer_labels
+
+    csv_path = write_writer_labels(tmp_path)  # 3 writers
+    base = ["data=csv", "--folds", "3", f"data.source.csv_path={csv_path}", "--val-writers", "1", "--dry-run"]
+    assert cv.main([*base, "--only", "2,0"]) == 0
+    assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines() if line.startswith("fold")] == [
+        "fold 0",
+        "fold 2",
+    ]
+    with pytest.raises(SystemExit, match="numbered 0..2"):
+        cv.main([*base, "--only", "3"])
+    with pytest.raises(SystemExit, match="give one of them"):
+        cv.main([*base, "--only", "1", "--pilot", "1"])
+    with pytest.raises(SystemExit):  # argparse: not a list of indices
+        cv.main([*base, "--only", "x"])
+
+
 @pytest.mark.slow
 def test_pilot_trains_scores_writers_and_a_rerun_skips_done_folds(tmp_path: Path, capsys) -> None:
     """Two tiny folds end to end: each trains (one thread), is scored per writer, and lands in one table;
@@ -125,3 +143,11 @@ def test_pilot_trains_scores_writers_and_a_rerun_skips_done_folds(tmp_path: Path
         per_writer = json.loads((tmp_path / "cv" / f"fold_{fold['fold']}" / "per_writer_beam.json").read_text())
         assert set(per_writer) == {*fold["test_writers"], cv.ALL} and per_writer[cv.ALL]["images"] == 20
         assert fold["test/cer"] == per_writer[cv.ALL]["cer"] and 0.0 <= fold["test/cer"]
+    # --only: one fold of the same cross-validation, reused (trained above), in its own table file
+    i = args.index("--pilot")
+    only = [*args[:i], *args[i + 2 :], "--only", "1"]
+    assert cv.main(only) == 0
+    assert "training ->" not in capsys.readouterr().out
+    part = json.loads((tmp_path / "cv" / "cv_folds_1.json").read_text())
+    assert [f["fold"] for f in part["folds"]] == [1] and part["mode"].startswith("folds 1 of 3")
+    assert part["folds"][0]["test/cer"] == result["folds"][1]["test/cer"]
