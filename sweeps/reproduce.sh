@@ -7,6 +7,10 @@
 #   PRESET=long  BiLSTM vs the reference design trained 3x longer (18 epochs, 2 seeds) from the cpu
 #                preset's encoder: ~35 min -> docs/ablation_long.md, spliced into docs/results.md
 #   PRESET=gpu   4x longer training, one job at a time on one GPU -> docs/results_gpu.md
+#   PRESET=cv    the ablation over writer folds with the DHSD recipe (htr_lit/reporting/ablation_cv.py):
+#                6 configurations x folds 0,1,2, ~40 min a fold, 2 at a time: ~6 h -> docs/ablation_cv.md,
+#                spliced into docs/results.md; resumable, the recipes' own cv folds are reused
+#   PRESET=cv_smoke  the same driver cut to minutes (fold 0, 1 epoch of 5 batches) -> outputs/ablation_cv_smoke
 # Environment: PY (python), SWEEP_DIR (default outputs/sweeps/<sweep>), PRETRAIN_DIR (default
 # <SWEEP_DIR>_pretrain), OUT (folder for the report). Extra arguments are Hydra overrides for every
 # job. Re-running the same command skips finished steps and jobs and resumes interrupted ones.
@@ -14,6 +18,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 PRESET=${PRESET:-cpu}
+case "$PRESET" in  # the writer-fold ablation has its own driver; the five steps below are not for it
+  cv)       CV_OUT=(); [ -n "${OUT:-}" ] && CV_OUT=(--out "$OUT")
+            exec "$PY" -m htr_lit.reporting.ablation_cv "${CV_OUT[@]}" "$@" ;;
+  cv_smoke) SMOKE_DIR=${SWEEP_DIR:-outputs/ablation_cv_smoke}  # never docs/ nor outputs/cv (real folds)
+            exec "$PY" -m htr_lit.reporting.ablation_cv --folds 0 --jobs 1 --cv-root "$SMOKE_DIR/cv" \
+              --out "${OUT:-$SMOKE_DIR}" trainer.max_epochs=1 trainer.limit_train_batches=5 \
+              trainer.limit_val_batches=2 trainer.limit_test_batches=2 data_sources.names.max_train=200 "$@" ;;
+esac
 SPEED=()  # extra arguments of the speed pass (step 4)
 TITLE="Dilated convolutions vs BiLSTM: headline ablation on DHSD"
 case "$PRESET" in
@@ -27,7 +39,7 @@ case "$PRESET" in
          TITLE="Dilated convolutions vs BiLSTM: 3x longer training" ;;
   gpu)   SWEEP=reproduce_gpu;   NAME=results_gpu; DEFAULT_OUT=docs
          PRETRAIN=(trainer=gpu trainer.max_epochs=12 trainer.max_time=00:01:00:00 data.num_workers=4) ;;
-  *) echo "PRESET must be cpu, smoke, long or gpu (got '$PRESET')" >&2; exit 2 ;;
+  *) echo "PRESET must be cpu, smoke, long, gpu, cv or cv_smoke (got '$PRESET')" >&2; exit 2 ;;
 esac
 SWEEP_DIR=${SWEEP_DIR:-outputs/sweeps/$SWEEP}
 PRETRAIN_DIR=${PRETRAIN_DIR:-${SWEEP_DIR}_pretrain}

@@ -46,8 +46,17 @@ def pair_folds(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[dict, dict]]:
     return pairs
 
 
-def _p(value: float) -> str:
+def format_p(value: float) -> str:
+    """A p-value for a table: 3 decimals, or scientific notation below 0.001."""
     return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
+
+
+def paired_stats(pairs: list[tuple[dict, dict]]) -> dict[str, dict[str, float]]:
+    """Paired summaries of test CER, B - A, over the paired folds and over their test writers."""
+    by_fold = paired_summary([fa["test/cer"] for fa, _ in pairs], [fb["test/cer"] for _, fb in pairs])
+    writers = [(fa["writers"][w]["cer"], fb["writers"][w]["cer"]) for fa, fb in pairs for w in fa["test_writers"]]
+    by_writer = paired_summary([x for x, _ in writers], [y for _, y in writers])
+    return {"folds": by_fold, "writers": by_writer}
 
 
 def compare(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str) -> tuple[str, dict[str, Any]]:
@@ -66,9 +75,8 @@ def compare(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str) -> t
         writers = ", ".join(fa["test_writers"])
         cers = f"{100 * fa['test/cer']:.2f} | {100 * fb['test/cer']:.2f}"
         lines.append(f"| {fa['fold']} | {writers} | {cers} | {diff:+.2f} |")
-    by_fold = paired_summary([fa["test/cer"] for fa, _ in pairs], [fb["test/cer"] for _, fb in pairs])
-    writers = [(w, fa["writers"][w]["cer"], fb["writers"][w]["cer"]) for fa, fb in pairs for w in fa["test_writers"]]
-    by_writer = paired_summary([x for _, x, _ in writers], [y for _, _, y in writers])
+    stats = paired_stats(pairs)
+    by_fold, by_writer = stats["folds"], stats["writers"]
     lines += [
         "",
         "| paired over | pairs | mean B - A (points) | std | B better / worse / tied | sign test p | permutation p |",
@@ -77,7 +85,8 @@ def compare(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str) -> t
     for label, s in (("folds", by_fold), ("writers", by_writer)):
         lines.append(
             f"| {label} | {s['pairs']} | {100 * s['mean_diff']:+.2f} | {100 * s['std_diff']:.2f} | "
-            f"{s['b_better']} / {s['b_worse']} / {s['ties']} | {_p(s['sign_p'])} | {_p(s['permutation_p'])} |"
+            f"{s['b_better']} / {s['b_worse']} / {s['ties']} | {format_p(s['sign_p'])} | "
+            f"{format_p(s['permutation_p'])} |"
         )
     return "\n".join(lines) + "\n", {"folds": by_fold, "writers": by_writer, "pairs": len(pairs)}
 

@@ -1,0 +1,198 @@
+"""The writer-fold ablation driver and report, on hand-made `htr_lit.cv` results (nothing trains here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from htr_lit.reporting import ablation_cv, ablation_cv_report
+from htr_lit.reporting.ablation_cv_curves import mean_curve, read_val_curve
+
+WRITERS = {0: ["a", "b"], 1: ["c", "d"], 2: ["e", "f"]}  # the test writers of folds 0, 1, 2
+
+
+def write_cv(cv_dir: Path, folds: dict[int, tuple[float, float, float, list[float]]], params: int = 0) -> None:
+    """`cv_folds_*.json` as cv.py writes it: fold -> (CER, WER, word acc, CER of each of its two writers)."""
+    records = [
+        {"fold": i, "test_writers": WRITERS[i], "val_writers": ["z"], "images": 20,
+         "writers": {w: {"cer": c, "wer": 0.5, "images": 10} for w, c in zip(WRITERS[i], writer_cers)},
+         "epochs": 10, "train_s": 2400.0 + 60 * i, "test/cer": cer, "test/wer": wer, "test/word_acc": acc}
+        for i, (cer, wer, acc, writer_cers) in folds.items()
+    ]
+    cv_dir.mkdir(parents=True, exist_ok=True)
+    name = "cv_folds_" + "_".join(map(str, folds)) + ".json"
+    summary = {"experiment": cv_dir.name, "overrides": [f"experiment={cv_dir.name}"], "mode": "folds",
+               "decoder": "greedy", "folds": records}
+    (cv_dir / name).write_text(json.dumps(summary))
+    for i in folds:
+        if params:
+            (cv_dir / f"fold_{i}").mkdir(exist_ok=True)
+            (cv_dir / f"fold_{i}" / "metrics.json").write_text(json.dumps({"status": "ok", "params": params}))
+
+
+def write_csv_log(fold_dir: Path, val_cers: list[float], first_epoch: int = 0) -> None:
+    """A Lightning CSV log like fold_<i>/csv/metrics.csv: train rows and one validation row per epoch from
+    `first_epoch` (counted from 0), then the rows htr_lit.train adds after fit (the best checkpoint validated
+    and tested, logged as one more epoch); metrics.json gets status ok and the epochs trained."""
+    rows = ["epoch,lr-AdamW,model/params,step,test/cer,train/loss,val/cer,val/loss,val/wer", ",,998005,0,,,,,"]
+    for epoch, cer in enumerate(val_cers, start=first_epoch):
+        rows += [f"{epoch},,,{100 * epoch + 50},,12.5,,,", f"{epoch},,,{100 * epoch + 99},,,{cer},3.0,0.5"]
+    trained = first_epoch + len(val_cers)
+    rows += [f"{trained},,,{100 * trained},,,{min(val_cers)},3.0,0.5", f"{trained},,,{100 * trained},0.2,,,,"]
+    (fold_dir / "csv").mkdir(parents=True, exist_ok=True)
+    (fold_dir / "csv" / "metrics.csv").write_text("\n".join(rows) + "\n")
+    record_file = fold_dir / "metrics.json"
+    record = json.loads(record_file.read_text()) if record_file.is_file() else {}
+    record_file.write_text(json.dumps({**record, "status": "ok", "epochs": trained}))
+
+
+@pytest.fixture
+def no_plot(monkeypatch) -> None:
+    """Skip the figure (matplotlib costs seconds) in the tests that do not look at it."""
+    monkeypatch.setattr(ablation_cv_report, "plot_curves", lambda curves, path: False)
+
+
+@pytest.fixture
+def cv_root(tmp_path: Path) -> Path:
+    """BiLSTM and dilated on folds 0-2, the TCN on folds 0-1 only, the CNN-only control not run."""
+    root = tmp_path / "cv"
+    write_cv(root / "crnn_dhsd", {0: (0.10, 0.30, 0.70, [0.08, 0.12]), 1: (0.12, 0.36, 0.64, [0.11, 0.13]),
+                                  2: (0.14, 0.33, 0.67, [0.12, 0.16])}, params=998005)
+    # 1, 1 and 3 points worse than the BiLSTM; writers 2, 0 | 1, 1 | 4, 2 points worse
+    write_cv(root / "dilated_dhsd", {0: (0.11, 0.30, 0.70, [0.10, 0.12]), 1: (0.13, 0.36, 0.64, [0.12, 0.14]),
+                                     2: (0.17, 0.33, 0.67, [0.16, 0.18])}, params=640000)
+    # 1 and 2 points better
+    write_cv(root / "ablation_tcn", {0: (0.09, 0.30, 0.70, [0.07, 0.11]), 1: (0.10, 0.36, 0.64, [0.09, 0.11])})
+    write_csv_log(root / "crnn_dhsd" / "fold_0", [0.40, 0.20, 0.10])
+    write_csv_log(root / "crnn_dhsd" / "fold_1", [0.50, 0.30])
+    return root
+
+
+def report(cv_root: Path, out: Path, *extra: str) -> dict:
+    code = ablation_cv.main(["--report-only", "--configs", "bilstm,dilated,tcn,cnn_only", "--cv-root",
+                             str(cv_root), "--out", str(out), *extra])
+    assert code == 0
+    return json.loads((out / "ablation_cv.json").read_text())
+
+
+def test_report_per_configuration_by_hand(cv_root: Path, tmp_path: Path, no_plot: None) -> None:
+    out = tmp_path / "docs"
+    numbers = report(cv_root, out)
+    md = (out / "ablation_cv.md").read_text()
+    # BiLSTM CER 10, 12, 14: mean 12, sample std 2; WER 30, 36, 33: 33 ± 3; train 40, 41, 42 min -> 41
+    assert "| bilstm | `crnn_dhsd` | 3 of 3 (0, 1, 2) | 12.00 ± 2.00 | 33.00 ± 3.00 | 67.00 ± 3.00 | 10, 10, 10 " \
+           "| 998,005 | 41 |" in md
+    # dilated CER 11, 13, 17: mean 13.67, std sqrt(((-8/3)² + (-2/3)² + (10/3)²) / 2) = 3.06
+    assert "| dilated | `dilated_dhsd` | 3 of 3 (0, 1, 2) | 13.67 ± 3.06 |" in md
+    assert "| tcn | `ablation/tcn` | 2 of 3 (0, 1) | 9.50 ± 0.71 |" in md  # 9, 10: std sqrt(0.5)
+    assert "| cnn_only | `ablation/cnn_only` | not run yet |" in md
+    assert numbers["configs"]["cnn_only"]["folds"] == []
+    assert numbers["configs"]["bilstm"]["test/cer"]["mean"] == pytest.approx(0.12)
+    assert numbers["configs"]["bilstm"]["test/cer"]["std"] == pytest.approx(0.02)
+
+
+def test_report_pairs_every_configuration_with_the_bilstm(cv_root: Path, tmp_path: Path, no_plot: None) -> None:
+    out = tmp_path / "docs"
+    numbers = report(cv_root, out)
+    md = (out / "ablation_cv.md").read_text()
+    dilated = numbers["paired"]["dilated"]
+    assert dilated["folds"]["mean_diff"] == pytest.approx(0.05 / 3)  # (1 + 1 + 3) / 3 points
+    assert dilated["folds"]["sign_p"] == pytest.approx(0.25)  # 3 of 3 worse: 2 * 0.5^3
+    assert dilated["folds"]["permutation_p"] == pytest.approx(0.25)  # only all-plus and all-minus reach |5|
+    # writers 2, 0, 1, 1, 4, 2: 5 worse, 1 tie -> sign 2 / 32; flips reaching |10|: 2 (tie's sign) x 2 of 64
+    assert dilated["writers"]["pairs"] == 6 and dilated["writers"]["sign_p"] == pytest.approx(0.0625)
+    assert dilated["writers"]["permutation_p"] == pytest.approx(4 / 64)
+    # std of (1, 1, 3) points: sqrt((4/9 + 4/9 + 16/9) / 2) = 1.15
+    assert "| dilated | folds | 3 | 0: +1.00, 1: +1.00, 2: +3.00 | +1.67 | 1.15 | 0 / 3 / 0 | 0.250 | 0.250 |" in md
+    assert "| dilated | writers | 6 |  | +1.67 |" in md
+    # the TCN finished folds 0 and 1 only: paired over those two
+    assert "| tcn | folds | 2 | 0: -1.00, 1: -2.00 | -1.50 | 0.71 | 2 / 0 / 0 | 0.500 | 0.500 |" in md
+    assert "| cnn_only | | 0 | not run yet |" in md
+    assert "smallest p-value over folds is 0.25" in md
+
+
+def test_curves_from_the_csv_log(cv_root: Path, tmp_path: Path) -> None:
+    # epochs counted from 1; the validation after fit (logged as epoch 4, the best value again) is left out
+    assert read_val_curve(cv_root / "crnn_dhsd" / "fold_0") == {1: 0.40, 2: 0.20, 3: 0.10}
+    # a resumed run's CSV log lost epochs 1-2: metrics.json's curve fills them, the CSV wins where it has a value
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    points = [{"epoch": 1, "val/cer": 0.5}, {"epoch": 2, "val/cer": 0.3}, {"epoch": 3, "val/cer": 0.9}]
+    (resumed / "metrics.json").write_text(json.dumps({"curve/val": points}))
+    write_csv_log(resumed, [0.25, 0.15], first_epoch=2)
+    assert read_val_curve(resumed) == {1: 0.5, 2: 0.3, 3: 0.25, 4: 0.15}
+    assert mean_curve([{1: 0.4, 2: 0.2, 3: 0.1}, {1: 0.5, 2: 0.3}]) == [
+        (1, pytest.approx(0.45), 2), (2, pytest.approx(0.25), 2), (3, pytest.approx(0.1), 1)]
+    out = tmp_path / "docs"
+    numbers = report(cv_root, out)
+    png = out / "ablation_cv_curves.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert "![Validation CER by epoch](ablation_cv_curves.png)" in (out / "ablation_cv.md").read_text()
+    assert numbers["configs"]["bilstm"]["curve_mean"][0] == [1, pytest.approx(0.45), 2]
+
+
+def test_report_is_spliced_into_results_md(cv_root: Path, tmp_path: Path, no_plot: None) -> None:
+    out = tmp_path / "docs"
+    out.mkdir()
+    old = "# Results\n\nkept\n\n<!-- ablation_cv:begin (written by make reproduce) -->\nold\n<!-- ablation_cv:end -->\n"
+    (out / "results.md").write_text(old + "\ntail kept\n")
+    report(cv_root, out)
+    results = (out / "results.md").read_text()
+    assert results.startswith("# Results\n\nkept\n") and results.endswith("\ntail kept\n")
+    assert "\nold\n" not in results and "## Dilated convolutions vs BiLSTM over writer folds" in results
+
+
+def test_dry_run_prints_one_cv_command_per_configuration(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("dry run must not start anything"))
+    root = tmp_path / "cv"
+    args = ["--dry-run", "--cv-root", str(root), "--out", str(tmp_path / "docs"), "trainer.max_epochs=1"]
+    assert ablation_cv.main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    expected = [("bilstm", "crnn_dhsd", "crnn_dhsd"), ("dilated", "dilated_dhsd", "dilated_dhsd"),
+                ("dilated_unshared", "ablation/dilated_unshared", "ablation_dilated_unshared"),
+                ("dilated_1d", "ablation/dilated_1d", "ablation_dilated_1d"),
+                ("cnn_only", "ablation/cnn_only", "ablation_cnn_only"), ("tcn", "ablation/tcn", "ablation_tcn")]
+    assert lines == [f"{name}: python -m htr_lit.cv experiment={exp} --only 0,1,2 --jobs 2 --out {root / folder} "
+                     "trainer.max_epochs=1" for name, exp, folder in expected]
+    assert not (tmp_path / "docs").exists() and not root.exists()
+
+
+def test_a_failed_configuration_does_not_stop_the_others(cv_root: Path, tmp_path: Path, monkeypatch,
+                                                         capsys, no_plot: None) -> None:
+    started = []
+
+    def fake_run(cmd: list[str], check: bool = False) -> subprocess.CompletedProcess:
+        started.append(cmd[3])
+        return subprocess.CompletedProcess(cmd, 1 if cmd[3] == "experiment=dilated_dhsd" else 0)
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    args = ["--configs", "bilstm,dilated,tcn", "--folds", "0,1", "--jobs", "1", "--cv-root", str(cv_root),
+            "--out", str(tmp_path / "docs")]
+    assert ablation_cv.main(args) == 1
+    assert started == ["experiment=crnn_dhsd", "experiment=dilated_dhsd", "experiment=ablation/tcn"]
+    captured = capsys.readouterr()
+    assert "3 configurations x 2 folds = 6 fold trainings" in captured.out and "about 4.0 h" in captured.out
+    assert "failed: dilated (exit 1)" in captured.err
+    assert (tmp_path / "docs" / "ablation_cv.md").is_file()  # the report of what is there, all the same
+
+
+def test_unknown_configuration_names_the_valid_ones(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="unknown configuration.*lstm.*valid: bilstm, cnn_only, dilated"):
+        ablation_cv.main(["--dry-run", "--configs", "bilstm,lstm", "--cv-root", str(tmp_path)])
+    with pytest.raises(SystemExit, match="drop the experiment= override"):
+        ablation_cv.main(["--dry-run", "experiment=crnn_dhsd"])
+
+
+def test_other_writers_under_a_fold_index_are_not_paired(cv_root: Path, tmp_path: Path, no_plot: None) -> None:
+    write_cv(cv_root / "ablation_cnn_only", {0: (0.20, 0.40, 0.60, [0.2, 0.2])})
+    summary_file = cv_root / "ablation_cnn_only" / "cv_folds_0.json"
+    summary = json.loads(summary_file.read_text())
+    summary["folds"][0]["test_writers"] = ["x", "y"]  # another split (another --seed): not comparable
+    summary_file.write_text(json.dumps(summary))
+    numbers = report(cv_root, tmp_path / "docs")
+    cnn_only = numbers["paired"]["cnn_only"]
+    assert cnn_only["pairs"] == 0 and "not the same folds" in cnn_only["error"]
+    assert numbers["paired"]["dilated"]["pairs"] == 3  # the others are still paired
