@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Copy the small records of writer cross-validation runs (no checkpoints, no progress logs) from
+# outputs/cv/ into docs/cv/, so that the figures behind docs/unseen_writers.md and docs/results.md are kept
+# in git: per fold cv_job.json (its command), metrics.json (figures, learning curve), per_writer*.json,
+# csv/metrics.csv; per run the cv*.json/md tables.
+# Restoring them (`cp -r docs/cv/. outputs/cv/`) lets `python -m htr_lit.cv` and
+# `python -m htr_lit.reporting.ablation_cv --report-only` rebuild their tables without retraining
+# (re-scoring with another decoder needs the checkpoints, which stay in outputs/).
+#   bash scripts/keep_cv_records.sh [SRC=outputs/cv] [DEST=docs/cv]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SRC=${1:-outputs/cv}
+DEST=${2:-docs/cv}
+[ -d "$SRC" ] || { echo "error: $SRC: no cross-validation runs here" >&2; exit 2; }
+mkdir -p "$DEST"
+(cd "$SRC" && find . -type f \( -name 'cv*.json' -o -name 'cv*.md' -o -name metrics.json -o -name 'per_writer*.json' \
+  -o -name cv_job.json -o -name metrics.csv \) -not -path '*/checkpoints/*' -exec cp --parents {} "$OLDPWD/$DEST/" \;)
+echo "kept $(find "$DEST" -type f | wc -l) record files in $DEST ($(du -sh "$DEST" | cut -f1))"
