@@ -155,7 +155,7 @@ def test_dry_run_prints_one_cv_command_per_configuration(tmp_path: Path, monkeyp
                 ("dilated_unshared", "ablation/dilated_unshared", "ablation_dilated_unshared"),
                 ("dilated_1d", "ablation/dilated_1d", "ablation_dilated_1d"),
                 ("cnn_only", "ablation/cnn_only", "ablation_cnn_only"), ("tcn", "ablation/tcn", "ablation_tcn")]
-    assert lines == [f"{name}: python -m htr_lit.cv experiment={exp} --only 0,1,2 --jobs 2 --out {root / folder} "
+    assert lines == [f"{name}: python -m htr_lit.cv experiment={exp} --only 2,3,4 --jobs 2 --out {root / folder} "
                      "trainer.max_epochs=1" for name, exp, folder in expected]
     assert not (tmp_path / "docs").exists() and not root.exists()
 

@@ -1,6 +1,6 @@
 """Dilated convolutions vs BiLSTM over writer folds: every configuration cross-validated with the DHSD recipe.
 
-    python -m htr_lit.reporting.ablation_cv [--configs bilstm,dilated,...] [--folds 0,1,2] [--jobs 2]
+    python -m htr_lit.reporting.ablation_cv [--configs bilstm,dilated,...] [--folds 2,3,4] [--jobs 2]
         [--cv-root outputs/cv] [--out docs] [--report-only] [--dry-run] [Hydra overrides for every fold]
 
 Each configuration runs `python -m htr_lit.cv experiment=<exp> --only <folds> ...` as a subprocess (resumable:
@@ -86,7 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="Hydra overrides for every fold of every configuration")
     p.add_argument("--configs", type=_name_list, default=list(DEFAULT_CONFIGS),
                    help=f"ablation cells, comma-separated (default: {','.join(DEFAULT_CONFIGS)})")
-    p.add_argument("--folds", type=_fold_list, default=[0, 1, 2], help="writer folds to train (default 0,1,2)")
+    p.add_argument("--folds", type=_fold_list, default=[2, 3, 4],
+                   help="writer folds to train (default 2,3,4: the folds whose recipe records are in docs/cv)")
     p.add_argument("--jobs", type=int, default=2, help="folds trained at a time, one torch thread each")
     p.add_argument("--cv-root", type=Path, default=None, help="folder of the cv folders (default outputs/cv)")
     p.add_argument("--out", type=Path, default=None, help="folder of the report and results.md (default docs)")
