@@ -72,8 +72,8 @@ def cv_root(tmp_path: Path) -> Path:
 
 
 def report(cv_root: Path, out: Path, *extra: str) -> dict:
-    code = ablation_cv.main(["--report-only", "--configs", "bilstm,dilated,tcn,cnn_only", "--cv-root",
-                             str(cv_root), "--out", str(out), *extra])
+    code = ablation_cv.main(["--report-only", "--configs", "bilstm,dilated,tcn,cnn_only", "--folds", "0,1,2",
+                             "--cv-root", str(cv_root), "--out", str(out), *extra])
     assert code == 0
     return json.loads((out / "ablation_cv.json").read_text())
 
