@@ -104,6 +104,10 @@ bench: setup-dev  ## time every sequence model, then end-to-end predict img/s pe
 bench-length: setup  ## speed vs image width 128..2048 px, BiLSTM vs dilated variants -> docs/performance_length.{json,png} + a performance.md section (ARGS: --smoke)
 	$(BIN)/python -m htr_lit.reporting.bench_length $(ARGS)
 
+.PHONY: pareto
+pareto: setup  ## CV CER vs inference img/s per encoder+sequence model from docs/performance.json and outputs/cv: Pareto front and the 2x-at-equal-CER goal -> docs/pareto.{png,json} + a performance.md section (ARGS: --map separable+tcn=DIR)
+	$(BIN)/python -m htr_lit.reporting.pareto $(ARGS)
+
 # ---- sweeps and ablations (see sweeps/README.md); re-running a sweep command resumes it
 .PHONY: sweep-rates sweep-blocks sweep-share sweep-concat sweep-matched hparams-search report reproduce
 SWEEP = $(BIN)/python -m htr_lit.train -m

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from htr_lit.config import project_root
-from htr_lit.reporting import bench
+from htr_lit.reporting import bench, pareto_markdown
 from htr_lit.reporting.bench_markdown import write
 from tests.helpers import TINY
 
@@ -80,6 +80,19 @@ def test_ratio_compares_the_default_encoder_rows_even_when_other_encoders_follow
     write(report, tmp_path)
     ratios = json.loads((tmp_path / "performance.json").read_text())["ratios"]
     assert ratios["infer"] == pytest.approx(1.5) and ratios["train"] == pytest.approx(1.5)  # 60/40, 15/10
+
+
+def test_rewrite_keeps_the_pareto_block(tmp_path):
+    """bench rewrites performance.md: the section htr_lit.reporting.pareto spliced in must survive."""
+    block = f"{pareto_markdown.BEGIN}\n## The fastest model at equal accuracy\n{pareto_markdown.END}"
+    (tmp_path / "performance.md").write_text("# Performance\n\nold table\n\n" + block + "\n")
+    report = {"quick": True, "machine": {"cpu": "X", "cpu_count": 2, "torch_threads": 2, "torch": "2", "python": "3",
+                                         "load_avg_1m_at_start": 0.1, "date_utc": "now"},
+              "settings": vars(bench.Settings()), "matmul_gflops": {"cpu 32-true": 60.0}, "data_loader": [],
+              "models": [{**ROW, "sequence": "bilstm"}]}
+    write(report, tmp_path)
+    md = (tmp_path / "performance.md").read_text()
+    assert "old table" not in md and md.count(block) == 1
 
 
 def test_encoders_option_measures_every_sequence_model_on_every_encoder(tmp_path, monkeypatch):

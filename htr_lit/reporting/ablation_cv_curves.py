@@ -55,7 +55,7 @@ def mean_curve(curves: list[Curve]) -> list[tuple[int, float, int]]:
     return out
 
 
-def _minor_label(value: float, _pos: int) -> str:
+def log_minor_label(value: float, _pos: int) -> str:
     """Label the minor ticks 2, 3, 5 (x 10^k) of the log axis, leave the rest blank."""
     lead = value / 10 ** math.floor(math.log10(value)) if value > 0 else 0
     return f"{value:g}" if round(lead, 6) in (2, 3, 5) else ""
@@ -87,7 +87,7 @@ def plot_curves(curves: dict[str, list[Curve]], path: Path) -> bool:
     ax.set_ylabel("validation CER % (log scale)")
     ax.set_yscale("log")  # late epochs differ by a point or two, early ones by tens
     ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(_minor_label))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(log_minor_label))
     ax.grid(alpha=0.3, which="both")
     ax.set_title("Validation CER by epoch: mean over writer folds (thick), each fold (thin)")
     ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)

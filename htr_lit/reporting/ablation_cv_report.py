@@ -45,9 +45,9 @@ def _read_json(path: Path) -> dict[str, Any]:
         return {}
 
 
-def load_folds(cv_dir: Path, folds: Sequence[int]) -> tuple[list[dict[str, Any]], list[str]]:
-    """The finished folds among `folds` (by index) in cv_dir's greedy summaries, and the summary files read.
-    Each fold dict is cv.py's, plus `overrides` (the summary's extra Hydra overrides)."""
+def load_folds(cv_dir: Path, folds: Sequence[int] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The finished folds among `folds` (by index; None: every fold) in cv_dir's greedy summaries, and the
+    summary files read. Each fold dict is cv.py's, plus `overrides` (the summary's extra Hydra overrides)."""
     files = sorted((p for pattern in SUMMARIES for p in cv_dir.glob(pattern)), key=lambda p: p.stat().st_mtime)
     found: dict[int, dict[str, Any]] = {}
     used = []
@@ -56,7 +56,7 @@ def load_folds(cv_dir: Path, folds: Sequence[int]) -> tuple[list[dict[str, Any]]
         if summary.get("decoder", "greedy") != "greedy":
             continue
         extra = [o for o in summary.get("overrides", []) if not o.startswith("experiment=")]
-        hits = [f for f in summary.get("folds", []) if f.get("fold") in folds]
+        hits = [f for f in summary.get("folds", []) if folds is None or f.get("fold") in folds]
         for fold in hits:
             found[fold["fold"]] = {**fold, "overrides": extra}
         used += [str(path)] if hits else []

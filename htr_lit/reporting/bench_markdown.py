@@ -8,6 +8,7 @@ from pathlib import Path
 
 from htr_lit.reporting.bench_length_report import carried_section
 from htr_lit.reporting.bench_predict_markdown import kept_block
+from htr_lit.reporting.pareto_markdown import carried as pareto_block
 
 
 def fmt(x: float, digits: int = 1) -> str:
@@ -93,6 +94,6 @@ def write(report: dict, out: Path) -> None:
     add_derived(report)
     out.mkdir(parents=True, exist_ok=True)
     (out / "performance.json").write_text(json.dumps(report, indent=2) + "\n")
-    md = out / "performance.md"  # the predict (bench_predict) and length (bench_length) sections survive the rewrite
+    md = out / "performance.md"  # the predict (bench_predict), length (bench_length) and pareto sections survive
     old = md.read_text(encoding="utf-8") if md.is_file() else ""
-    md.write_text(markdown(report) + kept_block(old) + carried_section(old))
+    md.write_text(markdown(report) + kept_block(old) + carried_section(old) + pareto_block(old))
