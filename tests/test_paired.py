@@ -73,3 +73,26 @@ def test_compare_pairs_common_folds_and_refuses_different_writers(tmp_path: Path
         compare_cv.main([str(a), str(other)])
     with pytest.raises(SystemExit, match="no cross-validation summary"):
         compare_cv.main([str(a), str(tmp_path / "missing")])
+
+
+def test_compare_merges_the_tables_of_runs_over_some_folds(tmp_path: Path, capsys) -> None:
+    """`cv --only` writes cv_folds_<i>.json: a folder holding only such tables is read as one run, and the
+    full cv.json wins where both hold a fold."""
+    writers = {0: ["1"], 3: ["2"], 4: ["3"]}
+
+    def part(folder: Path, name: str, cers: dict[int, float]) -> None:
+        folds = [{"fold": i, "test_writers": writers[i], "test/cer": c, "writers": {writers[i][0]: {"cer": c}}}
+                 for i, c in cers.items()]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(json.dumps({"folds": folds}))
+
+    part(tmp_path / "a", "cv_folds_3.json", {3: 0.10})
+    part(tmp_path / "a", "cv_folds_4.json", {4: 0.20})
+    part(tmp_path / "b", "cv_folds_3_4.json", {3: 0.12, 4: 0.25})
+    part(tmp_path / "b", "cv.json", {0: 0.30, 4: 0.21})  # the full table wins for fold 4
+    part(tmp_path / "b", "cv_beam_folds_3.json", {3: 0.01})  # another decoder: not read
+    assert [f["fold"] for f in compare_cv.load_cv(tmp_path / "b")["folds"]] == [0, 3, 4]
+    assert compare_cv.main([str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert "| 3 | 2 | 10.00 | 12.00 | +2.00 |" in out and "| 4 | 3 | 20.00 | 21.00 | +1.00 |" in out
+    assert "paired over 2 writer folds" in out

@@ -2,7 +2,7 @@
 
     python -m htr_lit.reporting.compare_cv outputs/cv/crnn_dhsd outputs/cv/dilated_dhsd [--decoder beam_names]
 
-Reads each folder's `cv.json` (or `cv_<decoder>.json`), as `python -m htr_lit.cv` writes it, pairs the
+Reads each folder's `cv.json` (or `cv_<decoder>.json`) and the tables of `--only` runs (`cv_folds_*.json`), pairs the
 folds both have finished (and their test writers), and prints a markdown table: CER of A and B per fold,
 the difference B - A, then for folds and for writers the mean difference, wins/losses and the sign and
 permutation p-values (htr_lit/reporting/paired.py). The folds must be the same writer folds (same
@@ -22,11 +22,22 @@ from htr_lit.reporting.paired import paired_summary
 
 
 def load_cv(folder: Path, decoder: str = "greedy") -> dict[str, Any]:
-    """The cv summary `python -m htr_lit.cv` wrote into `folder` for `decoder`."""
-    path = folder / ("cv.json" if decoder == "greedy" else f"cv_{decoder}.json")
-    if not path.is_file():
-        raise SystemExit(f"error: {path}: no cross-validation summary (run python -m htr_lit.cv ... --out {folder})")
-    return json.loads(path.read_text(encoding="utf-8"))
+    """The folds `python -m htr_lit.cv` scored with `decoder` in `folder`: its full table (`cv.json`, or
+    `cv_<decoder>.json`) merged with the tables of runs over some folds (`--only`: `cv_folds_3_4.json`, ...).
+    A fold in several tables is taken from the full one, then from the partial tables in name order."""
+    stem = "cv" if decoder == "greedy" else f"cv_{decoder}"
+    paths = sorted(folder.glob(f"{stem}_folds_*.json"))
+    paths += [folder / f"{stem}.json"] if (folder / f"{stem}.json").is_file() else []
+    if not paths:
+        raise SystemExit(
+            f"error: {folder}: no cross-validation summary {stem}.json or {stem}_folds_*.json "
+            f"(run python -m htr_lit.cv ... --out {folder})"
+        )
+    folds: dict[int, dict[str, Any]] = {}
+    for path in paths:
+        for fold in json.loads(path.read_text(encoding="utf-8")).get("folds", []):
+            folds[fold["fold"]] = fold
+    return {"folds": [folds[i] for i in sorted(folds)], "sources": [str(p) for p in paths]}
 
 
 def pair_folds(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[dict, dict]]:
