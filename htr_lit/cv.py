@@ -3,8 +3,8 @@
 The writers of a labels CSV (DHSD by default) are shuffled once (seeded) and cut into k disjoint test
 folds that together cover every writer exactly once; each fold's validation writers are drawn from the
 remaining ones. Every fold is an ordinary `htr_lit.train` run in `<out>/fold_<i>/` (resumable: a fold
-recorded `ok` with the same command is skipped, a killed one continues from its last.ckpt), run
-`--jobs` at a time with one torch thread each. The best checkpoint of every fold is then scored per
+recorded `ok` with the same command and recipe digest is skipped, a killed one continues from its
+last.ckpt), run `--jobs` at a time with one torch thread each. The best checkpoint of every fold is then scored per
 writer, and one table (per fold, mean ± std, CER per writer) is printed and written to `<out>/cv.md`
 and `<out>/cv.json`.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import random
@@ -27,7 +28,8 @@ from typing import Any
 
 FOLD_DIR = "fold_{}"
 ALL = "ALL"  # score_writers' key for the figures over every row of a fold
-JOB_FILE = "cv_job.json"  # the exact train command of a fold, so a re-run knows whether it may skip it
+JOB_FILE = "cv_job.json"  # a fold's train command and recipe digest, so a re-run knows whether it may skip it
+RUN_DIR = "hydra.run.dir="  # where a fold lives; not part of what it trained (a moved fold folder still counts)
 
 
 @dataclass(frozen=True)
@@ -94,14 +96,31 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def fold_done(fold_dir: Path, command: list[str]) -> bool:
-    """True when the fold finished ok with the same command (other overrides: run it again)."""
+def _what_trains(command: Sequence[str]) -> list[str]:
+    return [arg for arg in command if not arg.startswith(RUN_DIR)]
+
+
+def fold_done(fold_dir: Path, command: list[str], recipe: str | None = None) -> bool:
+    """True when the fold finished ok with the same command (the run folder aside) and, when both sides
+    know it, the same recipe digest: the same overrides on a recipe whose YAML changed since train again."""
     job = _read_json(fold_dir / JOB_FILE)
     metrics = _read_json(fold_dir / "metrics.json")
-    return bool(job and metrics and job.get("command") == command[1:] and metrics.get("status") == "ok")
+    if not (job and metrics and metrics.get("status") == "ok"):
+        return False
+    same_recipe = recipe is None or job.get("recipe") in (None, recipe)  # records older than the digest: trusted
+    return _what_trains(job.get("command", [])) == _what_trains(command[1:]) and same_recipe
 
 
-def run_folds(jobs: list[tuple[Fold, Path, list[str]]], parallel: int) -> dict[int, int]:
+def recipe_digest(cfg: Any) -> str:
+    """A short hash of the composed train config before interpolation (so the same on every machine; the
+    fold's writers, run folder and threads are overrides on top of it, compared through the command)."""
+    from omegaconf import OmegaConf
+
+    text = OmegaConf.to_yaml(cfg, resolve=False, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def run_folds(jobs: list[tuple[Fold, Path, list[str]]], parallel: int, recipe: str | None = None) -> dict[int, int]:
     """Run the fold commands `parallel` at a time (one torch thread each); fold index -> exit code."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     pending, running, codes = list(jobs), {}, {}
@@ -109,7 +128,8 @@ def run_folds(jobs: list[tuple[Fold, Path, list[str]]], parallel: int) -> dict[i
         while pending and len(running) < parallel:
             fold, fold_dir, cmd = pending.pop(0)
             fold_dir.mkdir(parents=True, exist_ok=True)
-            (fold_dir / JOB_FILE).write_text(json.dumps({"command": cmd[1:], "fold": asdict(fold)}, indent=2))
+            job = {"command": cmd[1:], "recipe": recipe, "fold": asdict(fold)}
+            (fold_dir / JOB_FILE).write_text(json.dumps(job, indent=2))
             log = (fold_dir / "cv_train.log").open("a")
             print(f"fold {fold.index}: training -> {fold_dir} (log: {fold_dir / 'cv_train.log'})", flush=True)
             running[fold.index] = (
@@ -219,14 +239,18 @@ def summarise(folds: list[dict[str, Any]], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def labels_csv(overrides: Sequence[str]) -> Path:
-    """The labels CSV the experiment reads (`data.source.csv_path` of the composed train config)."""
+def compose_recipe(overrides: Sequence[str]) -> Any:
+    """The train config the folds start from (the experiment and the user's overrides, no fold writers)."""
     from hydra import compose, initialize_config_dir
 
     from htr_lit.config import CONFIG_DIR
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="train", overrides=list(overrides))
+        return compose(config_name="train", overrides=list(overrides))
+
+
+def labels_csv(cfg: Any) -> Path:
+    """The labels CSV the experiment reads (`data.source.csv_path` of the composed train config)."""
     path = cfg.data.source.get("csv_path")
     if not path:
         raise SystemExit(
@@ -295,7 +319,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_intermixed_args(argv)  # overrides and options in any order
     overrides = list(args.overrides)
     exp = next((o.split("=", 1)[1] for o in overrides if o.startswith("experiment=")), "default")
-    csv_path = labels_csv(overrides)
+    recipe_cfg = compose_recipe(overrides)
+    csv_path = labels_csv(recipe_cfg)
+    recipe = recipe_digest(recipe_cfg)
     rows = read_writers(csv_path)
     folds = writer_folds(list(rows), k=args.folds, num_val=args.val_writers, seed=args.seed)
     if args.pilot and args.only:
@@ -319,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fold {fold.index}: test {', '.join(fold.test_writers)}; val {', '.join(fold.val_writers)}")
         if args.dry_run:
             print("  " + " ".join(cmd[1:]))
-        elif fold_done(fold_dir, cmd):
+        elif fold_done(fold_dir, cmd, recipe):
             print(f"fold {fold.index}: done before, skipped ({fold_dir / 'metrics.json'})")
         else:
             jobs.append((fold, fold_dir, cmd))
@@ -329,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{pilot} of {exp} on {csv_path} ({len(rows)} writers) -> {out}; {len(jobs)} to train, {args.jobs} at a time",
         flush=True,
     )
-    codes = run_folds(jobs, args.jobs)
+    codes = run_folds(jobs, args.jobs, recipe)
     results = []
     for fold in chosen:
         fold_dir = out / FOLD_DIR.format(fold.index)

@@ -58,6 +58,25 @@ def test_fold_done_needs_ok_status_and_the_same_command(tmp_path: Path) -> None:
     assert not cv.fold_done(tmp_path, [*cmd, "y=2"])  # another command: trained again
 
 
+def test_fold_done_ignores_the_run_folder_but_not_a_changed_recipe(tmp_path: Path) -> None:
+    cmd = ["python", "-m", "htr_lit.train", "x=1", "hydra.run.dir=/old/place/fold_0"]
+    (tmp_path / cv.JOB_FILE).write_text(json.dumps({"command": cmd[1:], "recipe": "aaaa"}))
+    (tmp_path / "metrics.json").write_text(json.dumps({"status": "ok"}))
+    moved = [*cmd[:-1], f"hydra.run.dir={tmp_path}"]
+    assert cv.fold_done(tmp_path, moved, "aaaa")  # the folder was moved or restored from docs/cv
+    assert not cv.fold_done(tmp_path, moved, "bbbb")  # same overrides, the recipe YAML changed since
+    (tmp_path / cv.JOB_FILE).write_text(json.dumps({"command": cmd[1:]}))  # a record from before the digest
+    assert cv.fold_done(tmp_path, moved, "bbbb")
+
+
+def test_recipe_digest_follows_the_composed_config_not_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    digest = cv.recipe_digest(cv.compose_recipe(["experiment=dilated_dhsd"]))
+    monkeypatch.setenv("HTR_DATA_DIR", "/somewhere/else")  # interpolations are hashed unresolved
+    assert cv.recipe_digest(cv.compose_recipe(["experiment=dilated_dhsd"])) == digest
+    assert cv.recipe_digest(cv.compose_recipe(["experiment=dilated_dhsd", "data.augment=handwriting"])) != digest
+    assert cv.recipe_digest(cv.compose_recipe(["experiment=crnn_dhsd"])) != digest
+
+
 def test_summary_table_has_folds_mean_and_writers() -> None:
     folds = [
         {"fold": 0, "test_writers": ["a"], "images": 10, "test/cer": 0.10, "test/wer": 0.4, "test/word_acc": 0.6,
