@@ -396,7 +396,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     (out / f"{stem}.md").write_text(table)
     (out / f"{stem}.json").write_text(
         json.dumps(
-            {"experiment": exp, "overrides": overrides, "mode": pilot, "decoder": args.decoder, "folds": results},
+            {
+                "experiment": exp,
+                "overrides": overrides,
+                "mode": pilot,
+                "decoder": args.decoder,
+                "written_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),  # readers: the latest wins
+                "folds": results,
+            },
             indent=2,
         )
     )

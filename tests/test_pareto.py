@@ -16,15 +16,17 @@ from htr_lit.reporting.pareto_markdown import BEGIN, END
 WRITERS = {0: ["a", "b"], 1: ["c", "d"], 2: ["e", "f"], 3: ["g", "h"]}  # the test writers of each fold
 
 
-def write_cv(cv_dir: Path, cers: dict[int, float], mtime: float = 1_000_000.0) -> None:
-    """A `cv_folds_*.json` as htr_lit.cv writes it (greedy), fold -> test CER, with a given modification time."""
+def write_cv(cv_dir: Path, cers: dict[int, float], written: str = "2026-12-01T10:00:00Z") -> None:
+    """A `cv_folds_*.json` as htr_lit.cv writes it (greedy), fold -> test CER, written at `written` (its field
+    `written_utc`); the file time says the opposite, so a reader that trusted it would fail the tests."""
     records = [{"fold": i, "test_writers": WRITERS[i], "writers": {w: {"cer": c} for w in WRITERS[i]},
                 "test/cer": c, "test/wer": 0.5, "test/word_acc": 0.5} for i, c in cers.items()]
     cv_dir.mkdir(parents=True, exist_ok=True)
     path = cv_dir / ("cv_folds_" + "_".join(map(str, cers)) + ".json")
     path.write_text(json.dumps({"experiment": cv_dir.name, "overrides": [f"experiment={cv_dir.name}"],
-                                "decoder": "greedy", "folds": records}))
-    os.utime(path, (mtime, mtime))
+                                "decoder": "greedy", "written_utc": written, "folds": records}))
+    stamp = 3_000_000_000 - int(written[:4] + written[5:7] + written[8:10])  # later written: older file time
+    os.utime(path, (stamp, stamp))
 
 
 def row(sequence: str, infer: float, train: float, encoder: str = "", **kw) -> dict:
@@ -63,8 +65,9 @@ def cv_root(tmp_path: Path) -> Path:
     write_cv(root / "dilated_dhsd", {0: 0.13, 1: 0.15, 2: 0.17})
     write_cv(root / "separable_bilstm", {0: 0.08, 1: 0.11, 2: 0.14})
     write_cv(root / "ablation_cnn_only", {0: 0.20, 1: 0.22, 2: 0.24})
-    write_cv(root / "separable_dilated", {0: 0.30, 1: 0.10}, mtime=1_000_000.0)  # older: fold 0 replaced below
-    write_cv(root / "separable_dilated", {0: 0.09, 3: 0.50}, mtime=2_000_000.0)
+    # fold 0 twice: the table written later wins, although its name (cv_folds_0_1) sorts first
+    write_cv(root / "separable_dilated", {0: 0.09, 1: 0.10}, written="2026-12-02T10:00:00Z")
+    write_cv(root / "separable_dilated", {0: 0.30, 3: 0.50}, written="2026-12-01T10:00:00Z")
     write_cv(root / "separable_cnn_only", {2: 0.40})  # cv only, and speed missing
     return root
 
@@ -95,11 +98,11 @@ def test_front_goal_and_ratios_match_the_hand_computation(cv_root):
                                  "training x1.60) meets the goal.")
 
 
-def test_only_folds_shared_with_the_bilstm_count_and_the_newest_file_wins(cv_root):
+def test_only_folds_shared_with_the_bilstm_count_and_the_table_written_last_wins(cv_root):
     r = analyse(cv_root)["configs"]["separable+dilated"]
     assert r["folds_done"] == [0, 1, 3] and r["folds"] == [0, 1]  # fold 3: the BiLSTM has none
     assert r["cer"]["per_fold"] == {0: pytest.approx(0.09), 1: pytest.approx(0.10)}
-    assert r["cer"]["mean"] == pytest.approx(0.095)  # fold 0 from the newer file, not 0.30, and fold 3 unused
+    assert r["cer"]["mean"] == pytest.approx(0.095)  # fold 0 from the table written later, not 0.30; fold 3 unused
     assert r["baseline_cer"] == pytest.approx(0.11)  # the BiLSTM over folds 0 and 1 only
 
 

@@ -2,7 +2,8 @@
 with the BiLSTM fold by fold and writer by writer, and learning curves -> ablation_cv.{md,json,_curves.png}.
 
 It reads what `python -m htr_lit.cv` left in each configuration's folder: the greedy summaries (`cv.json`,
-`cv_folds_*.json`; for a fold in several, the newest file wins), `fold_<i>/metrics.json` (parameters) and
+`cv_folds_*.json`; for a fold in several, the table written last:
+htr_lit/reporting/cv_tables.py), `fold_<i>/metrics.json` (parameters) and
 each fold's CSV log (curves). A configuration with no finished fold is listed as not run yet.
 """
 
@@ -22,9 +23,9 @@ from typing import Any
 from htr_lit.cv import FOLD_DIR
 from htr_lit.reporting.ablation_cv_curves import mean_curve, plot_curves, read_val_curve
 from htr_lit.reporting.compare_cv import format_p, pair_folds, paired_stats
+from htr_lit.reporting.cv_tables import load_cv_folds
 
 BASELINE = "bilstm"
-SUMMARIES = ("cv.json", "cv_folds_*.json")  # greedy decoding only; cv_<decoder>*.json are other decoders
 FIGURES = (("test/cer", "test CER %"), ("test/wer", "test WER %"), ("test/word_acc", "word acc %"))
 NAME = "ablation_cv"
 
@@ -46,21 +47,10 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def load_folds(cv_dir: Path, folds: Sequence[int] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
-    """The finished folds among `folds` (by index; None: every fold) in cv_dir's greedy summaries, and the
-    summary files read. Each fold dict is cv.py's, plus `overrides` (the summary's extra Hydra overrides)."""
-    files = sorted((p for pattern in SUMMARIES for p in cv_dir.glob(pattern)), key=lambda p: p.stat().st_mtime)
-    found: dict[int, dict[str, Any]] = {}
-    used = []
-    for path in files:
-        summary = _read_json(path)
-        if summary.get("decoder", "greedy") != "greedy":
-            continue
-        extra = [o for o in summary.get("overrides", []) if not o.startswith("experiment=")]
-        hits = [f for f in summary.get("folds", []) if folds is None or f.get("fold") in folds]
-        for fold in hits:
-            found[fold["fold"]] = {**fold, "overrides": extra}
-        used += [str(path)] if hits else []
-    return [found[i] for i in sorted(found)], used
+    """The finished folds among `folds` (by index; None: every fold) in cv_dir's greedy tables, and the tables
+    read (htr_lit/reporting/cv_tables.py's rule). Each fold dict is cv.py's plus `overrides`."""
+    found, used = load_cv_folds(cv_dir, "greedy")
+    return [f for f in found if folds is None or f["fold"] in folds], used
 
 
 def _stats(values: list[float]) -> dict[str, float | None]:

@@ -12,32 +12,26 @@ permutation p-values (htr_lit/reporting/paired.py). The folds must be the same w
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from htr_lit.reporting.cv_tables import load_cv_folds
 from htr_lit.reporting.paired import paired_summary
 
 
 def load_cv(folder: Path, decoder: str = "greedy") -> dict[str, Any]:
-    """The folds `python -m htr_lit.cv` scored with `decoder` in `folder`: its full table (`cv.json`, or
-    `cv_<decoder>.json`) merged with the tables of runs over some folds (`--only`: `cv_folds_3_4.json`, ...).
-    A fold in several tables is taken from the full one, then from the partial tables in name order."""
-    stem = "cv" if decoder == "greedy" else f"cv_{decoder}"
-    paths = sorted(folder.glob(f"{stem}_folds_*.json"))
-    paths += [folder / f"{stem}.json"] if (folder / f"{stem}.json").is_file() else []
-    if not paths:
+    """The folds `python -m htr_lit.cv` scored with `decoder` in `folder`: its full and partial tables merged
+    (htr_lit/reporting/cv_tables.py: for a fold in several tables, the one written last)."""
+    folds, sources = load_cv_folds(folder, decoder)
+    if not folds:
+        stem = "cv" if decoder == "greedy" else f"cv_{decoder}"
         raise SystemExit(
             f"error: {folder}: no cross-validation summary {stem}.json or {stem}_folds_*.json "
             f"(run python -m htr_lit.cv ... --out {folder})"
         )
-    folds: dict[int, dict[str, Any]] = {}
-    for path in paths:
-        for fold in json.loads(path.read_text(encoding="utf-8")).get("folds", []):
-            folds[fold["fold"]] = fold
-    return {"folds": [folds[i] for i in sorted(folds)], "sources": [str(p) for p in paths]}
+    return {"folds": folds, "sources": sources}
 
 
 def pair_folds(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[dict, dict]]:

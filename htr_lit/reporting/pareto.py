@@ -5,7 +5,7 @@
 
 Speed comes from the rows `python -m htr_lit.reporting.bench` wrote (cpu, 32-true only; `--encoders` rows carry
 `model/encoder=...` in their overrides), accuracy from the greedy summaries `python -m htr_lit.cv` wrote in each
-configuration's folder (`cv.json`, `cv_folds_*.json`; newest file wins per fold: ablation_cv_report.load_folds).
+configuration's folder (`cv.json`, `cv_folds_*.json`; the table written last wins per fold: reporting/cv_tables.py).
 A configuration is compared with the BiLSTM CRNN (compact+bilstm) only over the folds both finished. The goal:
 CER at or below the BiLSTM CRNN's with at least 2x its inference img/s at batch 64 and 1.5x its training img/s.
 Writes `<out>/pareto.{png,json}` and the `pareto` block of `<out>/performance.md`.
