@@ -29,7 +29,10 @@ from typing import Any
 FOLD_DIR = "fold_{}"
 ALL = "ALL"  # score_writers' key for the figures over every row of a fold
 JOB_FILE = "cv_job.json"  # a fold's train command and recipe digest, so a re-run knows whether it may skip it
-RUN_DIR = "hydra.run.dir="  # where a fold lives; not part of what it trained (a moved fold folder still counts)
+# Overrides that say where a fold lives and how long it may run, not what it trains: a moved fold folder, or a
+# longer time limit for a slower machine, still finds its finished folds (a fold cut by the limit is finished
+# by the original command too; the table shows its epochs).
+NOT_COMPARED = ("hydra.run.dir=", "trainer.max_time=")
 
 
 @dataclass(frozen=True)
@@ -97,11 +100,11 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _what_trains(command: Sequence[str]) -> list[str]:
-    return [arg for arg in command if not arg.startswith(RUN_DIR)]
+    return [arg for arg in command if not arg.startswith(NOT_COMPARED)]
 
 
 def fold_done(fold_dir: Path, command: list[str], recipe: str | None = None) -> bool:
-    """True when the fold finished ok with the same command (the run folder aside) and, when both sides
+    """True when the fold finished ok with the same command (NOT_COMPARED aside) and, when both sides
     know it, the same recipe digest: the same overrides on a recipe whose YAML changed since train again."""
     job = _read_json(fold_dir / JOB_FILE)
     metrics = _read_json(fold_dir / "metrics.json")

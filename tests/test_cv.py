@@ -64,6 +64,7 @@ def test_fold_done_ignores_the_run_folder_but_not_a_changed_recipe(tmp_path: Pat
     (tmp_path / "metrics.json").write_text(json.dumps({"status": "ok"}))
     moved = [*cmd[:-1], f"hydra.run.dir={tmp_path}"]
     assert cv.fold_done(tmp_path, moved, "aaaa")  # the folder was moved or restored from docs/cv
+    assert cv.fold_done(tmp_path, [*moved, "trainer.max_time=00:02:00:00"], "aaaa")  # a longer safety net
     assert not cv.fold_done(tmp_path, moved, "bbbb")  # same overrides, the recipe YAML changed since
     (tmp_path / cv.JOB_FILE).write_text(json.dumps({"command": cmd[1:]}))  # a record from before the digest
     assert cv.fold_done(tmp_path, moved, "bbbb")
