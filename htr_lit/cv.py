@@ -13,35 +13,19 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
-import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from htr_lit.runs.cv_jobs import Fold, fold_done, read_json, recipe_digest, run_folds
+
 FOLD_DIR = "fold_{}"
 ALL = "ALL"  # score_writers' key for the figures over every row of a fold
-JOB_FILE = "cv_job.json"  # a fold's train command and recipe digest, so a re-run knows whether it may skip it
-# Overrides that say where a fold lives and how long it may run, not what it trains: a moved fold folder, or a
-# longer time limit for a slower machine, still finds its finished folds (a fold cut by the limit is finished
-# by the original command too; the table shows its epochs).
-NOT_COMPARED = ("hydra.run.dir=", "trainer.max_time=")
-
-
-@dataclass(frozen=True)
-class Fold:
-    """One cross-validation fold: the writers it tests on and the ones that pick its best epoch."""
-
-    index: int
-    test_writers: tuple[str, ...]
-    val_writers: tuple[str, ...]
 
 
 def writer_folds(writers: Sequence[str], k: int = 5, num_val: int = 3, seed: int = 0) -> list[Fold]:
@@ -90,65 +74,6 @@ def train_command(fold: Fold, out_dir: Path, overrides: Sequence[str], threads: 
         f"data.source.val_writers={_list(fold.val_writers)}",
         f"hydra.run.dir={out_dir}", "resume=true", f"torch_threads={threads}",
     ]
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _what_trains(command: Sequence[str]) -> list[str]:
-    return [arg for arg in command if not arg.startswith(NOT_COMPARED)]
-
-
-def fold_done(fold_dir: Path, command: list[str], recipe: str | None = None) -> bool:
-    """True when the fold finished ok with the same command (NOT_COMPARED aside) and, when both sides
-    know it, the same recipe digest: the same overrides on a recipe whose YAML changed since train again."""
-    job = _read_json(fold_dir / JOB_FILE)
-    metrics = _read_json(fold_dir / "metrics.json")
-    if not (job and metrics and metrics.get("status") == "ok"):
-        return False
-    same_recipe = recipe is None or job.get("recipe") in (None, recipe)  # records older than the digest: trusted
-    return _what_trains(job.get("command", [])) == _what_trains(command[1:]) and same_recipe
-
-
-def recipe_digest(cfg: Any) -> str:
-    """A short hash of the composed train config before interpolation (so the same on every machine; the
-    fold's writers, run folder and threads are overrides on top of it, compared through the command)."""
-    from omegaconf import OmegaConf
-
-    text = OmegaConf.to_yaml(cfg, resolve=False, sort_keys=True)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def run_folds(jobs: list[tuple[Fold, Path, list[str]]], parallel: int, recipe: str | None = None) -> dict[int, int]:
-    """Run the fold commands `parallel` at a time (one torch thread each); fold index -> exit code."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    pending, running, codes = list(jobs), {}, {}
-    while pending or running:
-        while pending and len(running) < parallel:
-            fold, fold_dir, cmd = pending.pop(0)
-            fold_dir.mkdir(parents=True, exist_ok=True)
-            job = {"command": cmd[1:], "recipe": recipe, "fold": asdict(fold)}
-            (fold_dir / JOB_FILE).write_text(json.dumps(job, indent=2))
-            log = (fold_dir / "cv_train.log").open("a")
-            print(f"fold {fold.index}: training -> {fold_dir} (log: {fold_dir / 'cv_train.log'})", flush=True)
-            running[fold.index] = (
-                subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env),
-                log,
-                time.time(),
-            )
-        time.sleep(2)
-        for index, (proc, log, start) in list(running.items()):
-            if proc.poll() is not None:
-                log.close()
-                codes[index] = proc.returncode
-                status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
-                print(f"fold {index}: {status} after {(time.time() - start) / 60:.1f} min", flush=True)
-                del running[index]
-    return codes
 
 
 def decoder_spec(name: str) -> Any:
@@ -362,13 +287,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = []
     for fold in chosen:
         fold_dir = out / FOLD_DIR.format(fold.index)
-        metrics = _read_json(fold_dir / "metrics.json") or {}
+        metrics = read_json(fold_dir / "metrics.json") or {}
         if metrics.get("status") != "ok" or not metrics.get("best_ckpt"):
             print(f"fold {fold.index}: no result (see {fold_dir / 'cv_train.log'})", file=sys.stderr)
             continue
         greedy = args.decoder == "greedy"
         scores_file = fold_dir / ("per_writer.json" if greedy else f"per_writer_{args.decoder}.json")
-        per_writer = _read_json(scores_file)
+        per_writer = read_json(scores_file)
         stale = per_writer is None or set(per_writer) - {ALL} != set(fold.test_writers)
         if stale or (not greedy and ALL not in per_writer):
             print(f"fold {fold.index}: scoring the test writers ({args.decoder})", flush=True)

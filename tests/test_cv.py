@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from htr_lit import cv
+from htr_lit.runs import cv_jobs
 
 
 def writers(n: int) -> list[str]:
@@ -49,33 +50,33 @@ def test_train_command_pins_the_fold_writers(tmp_path: Path) -> None:
 
 def test_fold_done_needs_ok_status_and_the_same_command(tmp_path: Path) -> None:
     cmd = ["python", "-m", "htr_lit.train", "x=1"]
-    assert not cv.fold_done(tmp_path, cmd)
-    (tmp_path / cv.JOB_FILE).write_text(json.dumps({"command": cmd[1:]}))
+    assert not cv_jobs.fold_done(tmp_path, cmd)
+    (tmp_path / cv_jobs.JOB_FILE).write_text(json.dumps({"command": cmd[1:]}))
     (tmp_path / "metrics.json").write_text(json.dumps({"status": "running"}))
-    assert not cv.fold_done(tmp_path, cmd)
+    assert not cv_jobs.fold_done(tmp_path, cmd)
     (tmp_path / "metrics.json").write_text(json.dumps({"status": "ok"}))
-    assert cv.fold_done(tmp_path, cmd)
-    assert not cv.fold_done(tmp_path, [*cmd, "y=2"])  # another command: trained again
+    assert cv_jobs.fold_done(tmp_path, cmd)
+    assert not cv_jobs.fold_done(tmp_path, [*cmd, "y=2"])  # another command: trained again
 
 
 def test_fold_done_ignores_the_run_folder_but_not_a_changed_recipe(tmp_path: Path) -> None:
     cmd = ["python", "-m", "htr_lit.train", "x=1", "hydra.run.dir=/old/place/fold_0"]
-    (tmp_path / cv.JOB_FILE).write_text(json.dumps({"command": cmd[1:], "recipe": "aaaa"}))
+    (tmp_path / cv_jobs.JOB_FILE).write_text(json.dumps({"command": cmd[1:], "recipe": "aaaa"}))
     (tmp_path / "metrics.json").write_text(json.dumps({"status": "ok"}))
     moved = [*cmd[:-1], f"hydra.run.dir={tmp_path}"]
-    assert cv.fold_done(tmp_path, moved, "aaaa")  # the folder was moved or restored from docs/cv
-    assert cv.fold_done(tmp_path, [*moved, "trainer.max_time=00:02:00:00"], "aaaa")  # a longer safety net
-    assert not cv.fold_done(tmp_path, moved, "bbbb")  # same overrides, the recipe YAML changed since
-    (tmp_path / cv.JOB_FILE).write_text(json.dumps({"command": cmd[1:]}))  # a record from before the digest
-    assert cv.fold_done(tmp_path, moved, "bbbb")
+    assert cv_jobs.fold_done(tmp_path, moved, "aaaa")  # the folder was moved or restored from docs/cv
+    assert cv_jobs.fold_done(tmp_path, [*moved, "trainer.max_time=00:02:00:00"], "aaaa")  # a longer safety net
+    assert not cv_jobs.fold_done(tmp_path, moved, "bbbb")  # same overrides, the recipe YAML changed since
+    (tmp_path / cv_jobs.JOB_FILE).write_text(json.dumps({"command": cmd[1:]}))  # a record from before the digest
+    assert cv_jobs.fold_done(tmp_path, moved, "bbbb")
 
 
 def test_recipe_digest_follows_the_composed_config_not_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    digest = cv.recipe_digest(cv.compose_recipe(["experiment=dilated_dhsd"]))
+    digest = cv_jobs.recipe_digest(cv.compose_recipe(["experiment=dilated_dhsd"]))
     monkeypatch.setenv("HTR_DATA_DIR", "/somewhere/else")  # interpolations are hashed unresolved
-    assert cv.recipe_digest(cv.compose_recipe(["experiment=dilated_dhsd"])) == digest
-    assert cv.recipe_digest(cv.compose_recipe(["experiment=dilated_dhsd", "data.augment=handwriting"])) != digest
-    assert cv.recipe_digest(cv.compose_recipe(["experiment=crnn_dhsd"])) != digest
+    assert cv_jobs.recipe_digest(cv.compose_recipe(["experiment=dilated_dhsd"])) == digest
+    assert cv_jobs.recipe_digest(cv.compose_recipe(["experiment=dilated_dhsd", "data.augment=handwriting"])) != digest
+    assert cv_jobs.recipe_digest(cv.compose_recipe(["experiment=crnn_dhsd"])) != digest
 
 
 def test_summary_table_has_folds_mean_and_writers() -> None:

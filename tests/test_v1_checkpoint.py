@@ -45,4 +45,11 @@ def test_the_stored_checkpoint_predates_the_change() -> None:
 def test_old_checkpoint_predicts_what_it_predicted_before(capsys, name, overrides) -> None:
     got, want = predictions(capsys, *overrides), expected(name)
     assert len(got) == len(want) == 10
-    assert got == want  # texts, confidences and beam scores (rounded to 4 digits), in input order
+    # Same paths and texts in input order; confidences and beam scores are stored rounded to 4 digits and may
+    # differ in the last digit between CPUs (float sums in another order), so they are compared to 2e-4.
+    assert [(g["path"], g["text"]) for g in got] == [(w["path"], w["text"]) for w in want]
+    assert [g["confidence"] for g in got] == pytest.approx([w["confidence"] for w in want], abs=2e-4)
+    for g, w in zip(got, want, strict=True):
+        assert [h["text"] for h in g.get("hypotheses", [])] == [h["text"] for h in w.get("hypotheses", [])]
+        assert [h["score"] for h in g.get("hypotheses", [])] == pytest.approx(
+            [h["score"] for h in w.get("hypotheses", [])], abs=2e-4)
