@@ -13,6 +13,16 @@ SRC=${1:-outputs/cv}
 DEST=${2:-docs/cv}
 [ -d "$SRC" ] || { echo "error: $SRC: no cross-validation runs here" >&2; exit 2; }
 mkdir -p "$DEST"
-(cd "$SRC" && find . -type f \( -name 'cv*.json' -o -name 'cv*.md' -o -name metrics.json -o -name 'per_writer*.json' \
-  -o -name cv_job.json -o -name metrics.csv \) -not -path '*/checkpoints/*' -exec cp --parents {} "$OLDPWD/$DEST/" \;)
+DEST_ABS=$(cd "$DEST" && pwd)
+# A fold still training (or failed) is left out: its metrics.json does not say "status": "ok" yet.
+skipped=0
+while IFS= read -r -d '' f; do
+  fold=$(printf '%s\n' "$f" | grep -oE '^\./([^/]+/)*fold_[0-9]+' || true)
+  if [ -n "$fold" ] && ! grep -qs '"status": "ok"' "$SRC/$fold/metrics.json"; then
+    skipped=$((skipped + 1)); continue
+  fi
+  (cd "$SRC" && cp --parents "$f" "$DEST_ABS/")
+done < <(cd "$SRC" && find . -type f \( -name 'cv*.json' -o -name 'cv*.md' -o -name metrics.json -o -name 'per_writer*.json' \
+  -o -name cv_job.json -o -name metrics.csv \) -not -path '*/checkpoints/*' -print0)
+[ "$skipped" -eq 0 ] || echo "left out $skipped file(s) of folds not finished ok (still training or failed)"
 echo "kept $(find "$DEST" -type f | wc -l) record files in $DEST ($(du -sh "$DEST" | cut -f1))"
