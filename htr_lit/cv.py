@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from htr_lit.runs.cv_jobs import Fold, fold_done, read_json, recipe_digest, run_folds
+from htr_lit.runs.records import read_metrics
 
 FOLD_DIR = "fold_{}"
 ALL = "ALL"  # score_writers' key for the figures over every row of a fold
@@ -287,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = []
     for fold in chosen:
         fold_dir = out / FOLD_DIR.format(fold.index)
-        metrics = read_json(fold_dir / "metrics.json") or {}
+        metrics = read_metrics(fold_dir) or {}
         if metrics.get("status") != "ok" or not metrics.get("best_ckpt"):
             print(f"fold {fold.index}: no result (see {fold_dir / 'cv_train.log'})", file=sys.stderr)
             continue

@@ -24,6 +24,7 @@ from htr_lit.cv import FOLD_DIR
 from htr_lit.reporting.ablation_cv_curves import mean_curve, plot_curves, read_val_curve
 from htr_lit.reporting.compare_cv import format_p, pair_folds, paired_stats
 from htr_lit.reporting.cv_tables import load_cv_folds
+from htr_lit.runs.records import read_metrics
 
 BASELINE = "bilstm"
 FIGURES = (("test/cer", "test CER %"), ("test/wer", "test WER %"), ("test/word_acc", "word acc %"))
@@ -37,13 +38,6 @@ class CvConfig:
     name: str
     experiment: str
     cv_dir: Path
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def load_folds(cv_dir: Path, folds: Sequence[int] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
@@ -68,7 +62,7 @@ def config_numbers(config: CvConfig, folds: Sequence[int]) -> dict[str, Any]:
         out[key] = {**_stats([f[key] for f in done]), "per_fold": {f["fold"]: f[key] for f in done}}
     out["epochs"] = {f["fold"]: f.get("epochs") for f in done}
     out["train_min"] = {f["fold"]: f["train_s"] / 60 for f in done if f.get("train_s") is not None}
-    params = {f["fold"]: _read_json(config.cv_dir / FOLD_DIR.format(f["fold"]) / "metrics.json").get("params")
+    params = {f["fold"]: (read_metrics(config.cv_dir / FOLD_DIR.format(f["fold"])) or {}).get("params")
               for f in done}
     out["params"] = {i: p for i, p in params.items() if p is not None}
     out["overrides"] = sorted({" ".join(f["overrides"]) for f in done} - {""})

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from htr_lit.runs.records import read_metrics
+
 JOB_FILE = "cv_job.json"  # a fold's train command and recipe digest, so a re-run knows whether it may skip it
 # Overrides that say where a fold lives and how long it may run, not what it trains: a moved fold folder, or a
 # longer time limit for a slower machine, still finds its finished folds (a fold cut by the limit is finished
@@ -45,7 +47,7 @@ def fold_done(fold_dir: Path, command: list[str], recipe: str | None = None) -> 
     """True when the fold finished ok with the same command (NOT_COMPARED aside) and, when both sides
     know it, the same recipe digest: the same overrides on a recipe whose YAML changed since train again."""
     job = read_json(fold_dir / JOB_FILE)
-    metrics = read_json(fold_dir / "metrics.json")
+    metrics = read_metrics(fold_dir)
     if not (job and metrics and metrics.get("status") == "ok"):
         return False
     same_recipe = recipe is None or job.get("recipe") in (None, recipe)  # records older than the digest: trusted
