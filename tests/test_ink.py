@@ -16,7 +16,9 @@ from htr_lit.data.ink import (
     estimate_slant,
     ink_box,
     ink_threshold,
+    is_blank,
     normalize_contrast,
+    paper_is_dark,
 )
 
 DHSD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dhsd"
@@ -75,6 +77,25 @@ def test_no_ink_returns_the_image_unchanged(img):
     assert crop_to_ink(img) is img
     assert normalize_contrast(img) is img
     assert deslant(img) is img
+
+
+@pytest.mark.parametrize("level", [0, 128, 255])
+def test_uniform_images_are_blank_and_faint_or_speckled_ones_are_not(level):
+    assert is_blank(np.full((64, 256), level, np.uint8)) and is_blank(np.zeros((0, 0), np.uint8))
+    faint = paper(level=250, noise=2)
+    cv2.line(faint, (30, 30), (200, 34), 215, 2)
+    assert not is_blank(faint)
+    speck = np.full((64, 256), 250, np.uint8)
+    speck[30, 100] = 0
+    assert not is_blank(speck) and not paper_is_dark(np.full((64, 256), level, np.uint8))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_dark_paper_is_found_on_negatives_only(seed):
+    img = paper(seed=seed)
+    cv2.putText(img, "Leipzig-Mitte", (8, 44), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 30, 3)  # bold: a large ink share
+    assert not paper_is_dark(img)
+    assert paper_is_dark(255 - img)
 
 
 def test_one_pixel_and_tiny_ink():
@@ -140,6 +161,16 @@ def _dhsd_images(count: int) -> list[np.ndarray]:
 
 
 @pytest.mark.skipif(not (DHSD / "labels.csv").is_file(), reason="DHSD (../shared/data/dhsd) not present")
+def test_no_real_scan_counts_as_a_negative_and_only_the_empty_one_as_blank():
+    if not (DHSD / "labels.csv").exists():
+        pytest.skip("../shared/data/dhsd not here")
+    with open(DHSD / "labels.csv", encoding="utf-8") as f:
+        names = [row["file_name"] for row in csv.DictReader(f)]  # 4,815
+    grays = [cv2.imread(str(DHSD / n), cv2.IMREAD_GRAYSCALE) for n in names]
+    assert not any(paper_is_dark(g) for g in grays)
+    assert [n for n, g in zip(names, grays) if is_blank(g)] == ["images/writer33/33_43.png"]  # all white
+
+
 def test_real_scans_crop_keeps_all_writing():
     """Every clearly dark stroke (10+ px component, not a 1-2 px form rule) stays inside the crop."""
     ratios = []

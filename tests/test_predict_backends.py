@@ -104,6 +104,8 @@ class WidthEcho:
 def test_width_sorted_batches_come_back_in_input_order():
     widths = [30, 17, 25, 16, 40, 22, 19]
     images = [np.full((8, w), 255, dtype=np.uint8) for w in widths]
+    for im in images:
+        im[2:6, 1:4] = 0  # some ink: a blank image would not reach the backend
     tokens = ["", *(chr(ord("A") + i) for i in range(39))]  # class k -> letter k-1
     backend = WidthEcho()
     texts = [h[0].text for h in decode_images(images, backend, GreedyDecoder(tokens), batch_size=3)]
@@ -111,6 +113,30 @@ def test_width_sorted_batches_come_back_in_input_order():
     assert [b for _, b in backend.batches] == [[16, 17, 19], [22, 25, 30], [40]]  # narrowest first
     assert [padded for padded, _ in backend.batches] == [19, 30, 40]  # each padded to its own widest
     assert width_batches([5, 5, 3], 2) == [[2, 0], [1]]  # stable for equal widths
+
+
+def test_blank_images_read_as_empty_text_without_the_model():
+    images = [np.full((8, 20), 255, np.uint8), np.full((8, 30), 255, np.uint8), np.full((8, 25), 0, np.uint8)]
+    images[1][2:6, 1:4] = 0
+    tokens = ["", *(chr(ord("A") + i) for i in range(39))]
+    backend = WidthEcho()
+    texts = [h[0].text for h in decode_images(images, backend, GreedyDecoder(tokens), batch_size=4)]
+    assert texts == ["", tokens[30 - 15], ""] and backend.batches == [(30, [30])]
+
+
+def test_predict_reads_blank_and_transparent_images_as_empty_and_negatives_like_positives(capsys, ckpt, tmp_path):
+    from PIL import Image, ImageOps
+
+    folder = tmp_path / "odd"
+    write_word_png(folder / "word.png", WORDS[0])
+    ImageOps.invert(Image.open(folder / "word.png").convert("L")).save(folder / "negative.png")
+    Image.new("L", (120, 40), 255).save(folder / "white.png")
+    Image.new("RGBA", (120, 40), (0, 0, 0, 0)).save(folder / "transparent.png")
+    failed = predict(compose_cfg("predict", [f"ckpt_path={ckpt}", f"input={folder}"]))
+    out = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
+    assert failed == 0
+    assert out[str(folder / "white.png")] == "" and out[str(folder / "transparent.png")] == ""
+    assert out[str(folder / "negative.png")] == out[str(folder / "word.png")]
 
 
 def test_pad_batch_is_collate_of_to_tensor():

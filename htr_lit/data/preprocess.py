@@ -39,8 +39,12 @@ class Preprocess:
         return asdict(self)
 
     def load(self, path: str | Path) -> np.ndarray:
-        """Read an image file -> uint8 (img_height, W) array, dark ink on light paper."""
-        return self.normalize(self.clean(read_gray(path)))
+        """Read an image file -> uint8 (img_height, W) array, dark ink on light paper (a light-on-dark
+        image is inverted first; a no-op on every DHSD and synthetic image)."""
+        gray = read_gray(path)
+        if ink.paper_is_dark(gray):
+            gray = 255 - gray
+        return self.normalize(self.clean(gray))
 
     def clean(self, img: np.ndarray) -> np.ndarray:
         """The real-scan steps that are switched on, in order: contrast, deslant, crop to the ink. An image

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from htr_lit.data import ink
 from htr_lit.data.preprocess import ImageLoadError, Preprocess
 from htr_lit.decoding.base import Decoder, Hypothesis
 from htr_lit.inference.backend import Backend
@@ -20,6 +21,7 @@ from htr_lit.inference.backend import Backend
 # WINDOW_IMAGES, so that small batches (onnx's 8) still find neighbours of their width.
 WINDOW_BATCHES = 8
 WINDOW_IMAGES = 256
+EMPTY = Hypothesis("", 0.0)  # what a blank image reads as (log-score 0: certain)
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,13 @@ def width_batches(widths: Sequence[int], batch_size: int) -> list[list[int]]:
 
 def decode_images(images: Sequence[np.ndarray], backend: Backend, decoder: Decoder,
                   batch_size: int) -> list[list[Hypothesis]]:
-    """Hypotheses for preprocessed images, batched by width, returned in the order given."""
-    results: list[list[Hypothesis]] = [[] for _ in images]
-    for idx in width_batches([im.shape[1] for im in images], batch_size):
+    """Hypotheses for preprocessed images, batched by width, returned in the order given. A blank image
+    (`ink.is_blank`: nothing written) reads as the empty text without running the model, which would
+    otherwise invent a word for it."""
+    results: list[list[Hypothesis]] = [[EMPTY] if ink.is_blank(im) else [] for im in images]
+    written = [i for i, hyps in enumerate(results) if not hyps]
+    for batch in width_batches([images[i].shape[1] for i in written], batch_size):
+        idx = [written[b] for b in batch]
         log_probs, lengths = backend.run(*pad_batch([images[i] for i in idx]))  # (B, T, C), (B,)
         for i, hyps in zip(idx, decoder(log_probs, lengths)):
             results[i] = hyps
