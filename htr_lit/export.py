@@ -114,7 +114,7 @@ def metadata(model: HTRModule, pre: Preprocess, fmt: str) -> dict[str, Any]:
         # What htr_lit.data.preprocess.Preprocess(**preprocess).load(path) does (numpy + OpenCV, no torch):
         "preprocess_steps": [
             "decode as 8-bit grayscale (alpha composited on white)",
-            "invert if the paper is dark: over 60 % of the pixels at or below Otsu's threshold (and a grey range of 20+)",
+            "invert if the paper is dark: over 60 % of the pixels at or below Otsu's threshold, grey range 20+",
             "contrast: stretch darkest ink to 0, median paper to 255 (if contrast)",
             "deslant: shear the writing upright (if deslant)",
             "crop to the ink box + crop_margin x its height (if crop_ink; no ink: unchanged)",
