@@ -1,0 +1,27 @@
+"""scripts/bench_augment.py times every preset asked for on the images of a labels CSV."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers import WORDS, write_word_png
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_augment_prints_a_time_per_preset(tmp_path):
+    lines = ["file_name,text"]
+    for i, text in enumerate(WORDS[:4]):
+        write_word_png(tmp_path / f"{i}.png", text)
+        lines.append(f"{i}.png,{text}")
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts/bench_augment.py"), "--labels",
+                           str(tmp_path / "labels.csv"), "--repeats", "1", "--presets", "none", "light"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.splitlines()
+    assert [line.split(":")[0] for line in out] == ["none", "light"]
+    assert all(re.search(r": \d+\.\d\d ms an image \(median of 1, 4 images, one core\)$", line) for line in out)
