@@ -28,7 +28,7 @@ def is_blank(gray: np.ndarray, min_contrast: float = MIN_CONTRAST) -> bool:
 
 def paper_is_dark(gray: np.ndarray, min_contrast: float = MIN_CONTRAST) -> bool:
     """Light writing on dark paper (a negative, chalk on a board): more than MAX_INK_SHARE of the pixels
-    lie on the dark side of Otsu's threshold. Real and synthetic word images: at most 0.46 (DHSD 0.13)."""
+    lie on the dark side of Otsu's threshold (no DHSD scan does: tests/test_ink.py)."""
     if is_blank(gray, min_contrast):
         return False
     threshold, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
