@@ -3,7 +3,7 @@
 The writers of a labels CSV (DHSD by default) are shuffled once (seeded) and cut into k disjoint test
 folds that together cover every writer exactly once; each fold's validation writers are drawn from the
 remaining ones. Every fold is an ordinary `htr_lit.train` run in `<out>/fold_<i>/` (resumable: a fold
-recorded `ok` with the same command and recipe digest is skipped, a killed one continues from its
+recorded `ok` training the same config (cv_jobs.fold_done) is skipped, a killed one continues from its
 last.ckpt), run `--jobs` at a time with one torch thread each. The best checkpoint of every fold is then scored per
 writer, and one table (per fold, mean ± std, CER per writer) is printed and written to `<out>/cv.md`
 and `<out>/cv.json`.
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from htr_lit.runs.cv_jobs import Fold, fold_done, read_json, recipe_digest, run_folds
+from htr_lit.runs.cv_jobs import Fold, fold_done, read_json, recipe_digest, run_folds, what_trains
 from htr_lit.runs.records import read_metrics
 
 FOLD_DIR = "fold_{}"
@@ -178,6 +178,11 @@ def compose_recipe(overrides: Sequence[str]) -> Any:
         return compose(config_name="train", overrides=list(overrides))
 
 
+def digest_of(overrides: Sequence[str]) -> str:
+    """The recipe digest of the config `overrides` compose to today (fold_done's check of an older record)."""
+    return recipe_digest(compose_recipe(overrides))
+
+
 def labels_csv(cfg: Any) -> Path:
     """The labels CSV the experiment reads (`data.source.csv_path` of the composed train config)."""
     path = cfg.data.source.get("csv_path")
@@ -250,7 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     exp = next((o.split("=", 1)[1] for o in overrides if o.startswith("experiment=")), "default")
     recipe_cfg = compose_recipe(overrides)
     csv_path = labels_csv(recipe_cfg)
-    recipe = recipe_digest(recipe_cfg)
+    # what the folds train: the overrides' config without the NOT_COMPARED ones (a longer time limit, another folder)
+    recipe = digest_of(what_trains(overrides))
     rows = read_writers(csv_path)
     folds = writer_folds(list(rows), k=args.folds, num_val=args.val_writers, seed=args.seed)
     if args.pilot and args.only:
@@ -274,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fold {fold.index}: test {', '.join(fold.test_writers)}; val {', '.join(fold.val_writers)}")
         if args.dry_run:
             print("  " + " ".join(cmd[1:]))
-        elif fold_done(fold_dir, cmd, recipe):
+        elif fold_done(fold_dir, cmd, recipe, digest_of):
             print(f"fold {fold.index}: done before, skipped ({fold_dir / 'metrics.json'})")
         else:
             jobs.append((fold, fold_dir, cmd))

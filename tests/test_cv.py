@@ -59,16 +59,65 @@ def test_fold_done_needs_ok_status_and_the_same_command(tmp_path: Path) -> None:
     assert not cv_jobs.fold_done(tmp_path, [*cmd, "y=2"])  # another command: trained again
 
 
+def _record(fold_dir: Path, command: list[str], recipe: str | None) -> None:
+    job = {"command": command} if recipe is None else {"command": command, "recipe": recipe}
+    (fold_dir / cv_jobs.JOB_FILE).write_text(json.dumps(job))
+    (fold_dir / "metrics.json").write_text(json.dumps({"status": "ok"}))
+
+
 def test_fold_done_ignores_the_run_folder_but_not_a_changed_recipe(tmp_path: Path) -> None:
     cmd = ["python", "-m", "htr_lit.train", "x=1", "hydra.run.dir=/old/place/fold_0"]
-    (tmp_path / cv_jobs.JOB_FILE).write_text(json.dumps({"command": cmd[1:], "recipe": "aaaa"}))
-    (tmp_path / "metrics.json").write_text(json.dumps({"status": "ok"}))
+    _record(tmp_path, cmd[1:], "aaaa")
     moved = [*cmd[:-1], f"hydra.run.dir={tmp_path}"]
     assert cv_jobs.fold_done(tmp_path, moved, "aaaa")  # the folder was moved or restored from docs/cv
     assert cv_jobs.fold_done(tmp_path, [*moved, "trainer.max_time=00:02:00:00"], "aaaa")  # a longer safety net
     assert not cv_jobs.fold_done(tmp_path, moved, "bbbb")  # same overrides, the recipe YAML changed since
-    (tmp_path / cv_jobs.JOB_FILE).write_text(json.dumps({"command": cmd[1:]}))  # a record from before the digest
+    _record(tmp_path, cmd[1:], None)  # a record from before the digest
     assert cv_jobs.fold_done(tmp_path, moved, "bbbb")
+
+
+def test_fold_done_recognises_the_same_config_under_other_overrides(tmp_path: Path) -> None:
+    # digests of what overrides compose to: "aug=hw" made the default, so both spell the new recipe
+    today = {("exp=a", "aug=hw"): "NEW", ("exp=a",): "NEW", ("exp=a", "aug=light"): "OLD"}
+    calls: list[tuple[str, ...]] = []
+
+    def digest_of(overrides: list[str]) -> str:
+        calls.append(tuple(overrides))
+        timed = [o for o in overrides if o.startswith("trainer.max_time=")]
+        return today[tuple(o for o in overrides if o not in timed)] + ("+time" if timed else "")
+
+    fold = ["data.source.test_writers=['1']", "data.source.val_writers=['2']", "resume=true", "torch_threads=1"]
+    now = ["python", "-m", "htr_lit.train", "exp=a", *fold]
+    # a lever run recorded before the default changed, hashed with its time limit as records were then
+    _record(tmp_path, ["-m", "htr_lit.train", "exp=a", "aug=hw", "trainer.max_time=9", *fold], "NEW+time")
+    assert cv_jobs.fold_done(tmp_path, now, "NEW", digest_of)
+    assert not cv_jobs.fold_done(tmp_path, now, "NEW")  # without a way to compose: only the same overrides count
+    assert not cv_jobs.fold_done(tmp_path, now, "OTHER", digest_of)  # today the command means something else
+    # the old default recorded before the change: its overrides compose to the new recipe today, but its
+    # recorded digest says it trained something else
+    _record(tmp_path, ["-m", "htr_lit.train", "exp=a", *fold], "OLD")
+    assert not cv_jobs.fold_done(tmp_path, now, "NEW", digest_of)
+    # another fold's writers never count, whatever the config
+    other = [a.replace("['1']", "['3']") for a in now]
+    _record(tmp_path, now[1:], "NEW")
+    assert cv_jobs.fold_done(tmp_path, now, "NEW", digest_of)
+    assert not cv_jobs.fold_done(tmp_path, other, "NEW", digest_of)
+    assert calls  # the composing path was taken above
+
+
+def test_fold_done_with_the_real_recipe_and_a_spelled_out_default(tmp_path: Path) -> None:
+    default = cv.compose_recipe(["experiment=dilated_dhsd"]).data.augment
+    fold = cv.Fold(0, ("10",), ("11",))
+    then = cv.train_command(fold, tmp_path, ["experiment=dilated_dhsd", f"data.augment={default}",
+                                             "trainer.max_time=00:02:30:00"], threads=1)
+    _record(tmp_path, then[1:], cv.digest_of(cv_jobs.user_overrides(then[1:])))  # digest as recorded before
+    now = cv.train_command(fold, tmp_path, ["experiment=dilated_dhsd"], threads=1)
+    recipe = cv.digest_of(["experiment=dilated_dhsd"])
+    assert cv_jobs.fold_done(tmp_path, now, recipe, cv.digest_of)
+    other = "light" if default != "light" else "handwriting"
+    assert not cv_jobs.fold_done(tmp_path, now, cv.digest_of([f"data.augment={other}"]), cv.digest_of)
+    _record(tmp_path, then[1:], "0123456789abcdef")  # trained under a YAML that composes differently today
+    assert not cv_jobs.fold_done(tmp_path, now, recipe, cv.digest_of)
 
 
 def test_recipe_digest_follows_the_composed_config_not_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,19 +39,54 @@ def read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _what_trains(command: Sequence[str]) -> list[str]:
+# The arguments cv adds to every fold's train command; the rest of the command are the user's overrides.
+FOLD_ARGS = ("data.source.test_writers=", "data.source.val_writers=", "hydra.run.dir=", "resume=", "torch_threads=")
+
+
+def what_trains(command: Sequence[str]) -> list[str]:
+    """`command` without the NOT_COMPARED overrides."""
     return [arg for arg in command if not arg.startswith(NOT_COMPARED)]
 
 
-def fold_done(fold_dir: Path, command: list[str], recipe: str | None = None) -> bool:
-    """True when the fold finished ok with the same command (NOT_COMPARED aside) and, when both sides
-    know it, the same recipe digest: the same overrides on a recipe whose YAML changed since train again."""
+def user_overrides(command: Sequence[str]) -> list[str]:
+    """The user's Hydra overrides in a fold's train command (not `-m htr_lit.train`, not the fold's own args)."""
+    return [arg for arg in command if "=" in arg and not arg.startswith(FOLD_ARGS)]
+
+
+def _fold_args(command: Sequence[str]) -> list[str]:
+    return [arg for arg in what_trains(command) if arg.startswith(FOLD_ARGS)]
+
+
+def fold_done(
+    fold_dir: Path, command: list[str], recipe: str | None = None, digest_of: Callable[[list[str]], str] | None = None
+) -> bool:
+    """True when the fold finished ok training what `command` trains today.
+
+    `recipe` is the digest of the config the user's overrides compose to (NOT_COMPARED ones left out), and
+    `digest_of(overrides)` composes and hashes other overrides the same way. A record counts when its fold
+    arguments match and (a) it has no digest (a record from before them) and the same command, or (b) the same
+    overrides and digest, or (c) its overrides, composed today, still give the digest recorded when it trained
+    (its YAML has not changed since) and the same config as `command` does: `data.augment=handwriting` recorded
+    before that became the default is the default recipe afterwards, while a record of the old default is not.
+    """
     job = read_json(fold_dir / JOB_FILE)
     metrics = read_metrics(fold_dir)
     if not (job and metrics and metrics.get("status") == "ok"):
         return False
-    same_recipe = recipe is None or job.get("recipe") in (None, recipe)  # records older than the digest: trusted
-    return _what_trains(job.get("command", [])) == _what_trains(command[1:]) and same_recipe
+    then = job.get("command", [])
+    if _fold_args(then) != _fold_args(command[1:]):
+        return False
+    if recipe is None or job.get("recipe") is None:  # records older than the digest: the same command
+        return what_trains(then) == what_trains(command[1:])
+    then_overrides, now_overrides = user_overrides(then), user_overrides(command[1:])
+    if job["recipe"] == recipe and what_trains(then_overrides) == what_trains(now_overrides):
+        return True
+    if digest_of is None:
+        return False
+    meant_then = digest_of(what_trains(then_overrides))  # what the recorded overrides compose to today
+    # records before this rule hashed the NOT_COMPARED overrides too
+    unchanged = job["recipe"] in (meant_then, digest_of(then_overrides))
+    return unchanged and meant_then == recipe
 
 
 def recipe_digest(cfg: Any) -> str:
