@@ -145,7 +145,7 @@ def test_report_is_spliced_into_results_md(cv_root: Path, tmp_path: Path, no_plo
     assert "\nold\n" not in results and "## Dilated convolutions vs BiLSTM over writer folds" in results
 
 
-def test_dry_run_prints_one_cv_command_per_configuration(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_dry_run_prints_one_cv_command_per_configuration_and_fold(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("dry run must not start anything"))
     root = tmp_path / "cv"
     args = ["--dry-run", "--cv-root", str(root), "--out", str(tmp_path / "docs"), "trainer.max_epochs=1"]
@@ -155,8 +155,8 @@ def test_dry_run_prints_one_cv_command_per_configuration(tmp_path: Path, monkeyp
                 ("dilated_unshared", "ablation/dilated_unshared", "ablation_dilated_unshared"),
                 ("dilated_1d", "ablation/dilated_1d", "ablation_dilated_1d"),
                 ("cnn_only", "ablation/cnn_only", "ablation_cnn_only"), ("tcn", "ablation/tcn", "ablation_tcn")]
-    assert lines == [f"{name}: python -m htr_lit.cv experiment={exp} --only 2,3,4 --jobs 2 --out {root / folder} "
-                     "trainer.max_epochs=1" for name, exp, folder in expected]
+    assert lines == [f"{name} fold {i}: python -m htr_lit.cv experiment={exp} --only {i} --jobs 1 "
+                     f"--out {root / folder} trainer.max_epochs=1" for name, exp, folder in expected for i in (2, 3, 4)]
     assert not (tmp_path / "docs").exists() and not root.exists()
 
 
@@ -165,17 +165,20 @@ def test_a_failed_configuration_does_not_stop_the_others(cv_root: Path, tmp_path
     started = []
 
     def fake_run(cmd: list[str], check: bool = False) -> subprocess.CompletedProcess:
-        started.append(cmd[3])
-        return subprocess.CompletedProcess(cmd, 1 if cmd[3] == "experiment=dilated_dhsd" else 0)
+        started.append((cmd[3], cmd[5]))
+        return subprocess.CompletedProcess(cmd, 1 if cmd[3:6] == ["experiment=dilated_dhsd", "--only", "1"] else 0)
 
     monkeypatch.setattr(subprocess, "run", fake_run)
     args = ["--configs", "bilstm,dilated,tcn", "--folds", "0,1", "--jobs", "1", "--cv-root", str(cv_root),
             "--out", str(tmp_path / "docs")]
     assert ablation_cv.main(args) == 1
-    assert started == ["experiment=crnn_dhsd", "experiment=dilated_dhsd", "experiment=ablation/tcn"]
+    assert started == [(f"experiment={exp}", str(i)) for exp in ("crnn_dhsd", "dilated_dhsd", "ablation/tcn")
+                       for i in (0, 1)]
     captured = capsys.readouterr()
-    assert "3 configurations x 2 folds = 6 fold trainings" in captured.out and "about 4.0 h" in captured.out
-    assert "failed: dilated (exit 1)" in captured.err
+    # the fixture's BiLSTM and dilated folders hold fold records: 2 of 6 to go, one at a time, 60 min each
+    assert "3 configurations x 2 folds = 6 fold trainings, 4 finished before" in captured.out
+    assert "about 2.0 h to go" in captured.out
+    assert "failed: dilated fold 1 (exit 1)" in captured.err
     assert (tmp_path / "docs" / "ablation_cv.md").is_file()  # the report of what is there, all the same
 
 

@@ -3,12 +3,12 @@
     python -m htr_lit.reporting.ablation_cv [--configs bilstm,dilated,...] [--folds 2,3,4] [--jobs 2]
         [--cv-root outputs/cv] [--out docs] [--report-only] [--dry-run] [Hydra overrides for every fold]
 
-Each configuration runs `python -m htr_lit.cv experiment=<exp> --only <folds> ...` as a subprocess (resumable:
-finished folds are skipped). `bilstm` and `dilated` are the recipes themselves (`crnn_dhsd`, `dilated_dhsd`,
-folders of the same names), so their own cross-validation folds are reused, not retrained; any other name X is
-the cell `experiment=ablation/X` (folder `ablation_X`). Then `<out>/ablation_cv.{md,json}` and
-`ablation_cv_curves.png` are written (htr_lit/reporting/ablation_cv_report.py) and the markdown is spliced into
-`<out>/results.md` (block `ablation_cv`).
+Every (configuration, fold) is one `python -m htr_lit.cv experiment=<exp> --only <fold> --jobs 1 ...`
+subprocess, `--jobs` of them at a time (resumable: finished folds are skipped). `bilstm` and `dilated` are the
+recipes themselves (`crnn_dhsd`, `dilated_dhsd`, folders of the same names), so their own cross-validation folds
+are reused, not retrained; any other name X is the cell `experiment=ablation/X` (folder `ablation_X`). Then
+`<out>/ablation_cv.{md,json}` and `ablation_cv_curves.png` are written (htr_lit/reporting/ablation_cv_report.py)
+and the markdown is spliced into `<out>/results.md` (block `ablation_cv`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from htr_lit.config import CONFIG_DIR, project_root
@@ -28,7 +29,9 @@ from htr_lit.reporting.ablation_cv_report import CvConfig, write_report
 ABLATION_DIR = Path(CONFIG_DIR) / "experiment" / "ablation"
 DEFAULT_CONFIGS = ("bilstm", "dilated", "dilated_unshared", "dilated_1d", "cnn_only", "tcn")
 RECIPES = {"bilstm": "crnn_dhsd", "dilated": "dilated_dhsd"}  # cells that are a recipe with its own cv folder
-MIN_PER_FOLD = 40  # minutes: one fold of the DHSD recipe, one torch thread, next to another fold on 2 cores
+# minutes: one fold of a dilated DHSD recipe, one torch thread, next to another fold on the 2-core CPU (measured:
+# 37-55 light augmentation, 57-63 handwriting augmentation; the BiLSTM's 83 with it are reused, not retrained)
+MIN_PER_FOLD = 60
 
 
 def known_configs() -> list[str]:
@@ -55,6 +58,30 @@ def cv_command(config: CvConfig, folds: Sequence[int], jobs: int, overrides: Seq
         sys.executable, "-m", "htr_lit.cv", f"experiment={config.experiment}",
         "--only", ",".join(map(str, folds)), "--jobs", str(jobs), "--out", str(config.cv_dir), *overrides,
     ]
+
+
+def fold_commands(
+    configs: Sequence[CvConfig], folds: Sequence[int], overrides: Sequence[str]
+) -> list[tuple[CvConfig, int, list[str]]]:
+    """One `htr_lit.cv --only <fold> --jobs 1` call per (configuration, fold), configuration by configuration:
+    run `--jobs` at a time, no core waits while one configuration's last fold trains alone."""
+    return [(c, i, cv_command(c, [i], 1, overrides)) for c in configs for i in folds]
+
+
+def run_fold_commands(items: Sequence[tuple[CvConfig, int, list[str]]], jobs: int) -> list[str]:
+    """Run the calls `jobs` at a time (a failed one does not stop the rest); the failed ones, named."""
+
+    def run(item: tuple[CvConfig, int, list[str]]) -> str | None:
+        config, fold, cmd = item
+        print(f">> {config.name} fold {fold}: {shlex.join(['python', *cmd[1:]])}", flush=True)
+        code = subprocess.run(cmd, check=False).returncode
+        if code == 0:
+            return None
+        print(f">> {config.name} fold {fold}: FAILED (exit {code}); going on with the others", flush=True)
+        return f"{config.name} fold {fold} (exit {code})"
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return [f for f in pool.map(run, items) if f]
 
 
 def folds_done_before(configs: Sequence[CvConfig], folds: Sequence[int]) -> int:
@@ -105,24 +132,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     cv_root = (args.cv_root or project_root() / "outputs" / "cv").resolve()
     out = (args.out or project_root() / "docs").resolve()
     configs = resolve_configs(args.configs, cv_root)
-    commands = [cv_command(c, args.folds, args.jobs, args.overrides) for c in configs]
+    items = fold_commands(configs, args.folds, args.overrides)
     if args.dry_run:
-        for config, cmd in zip(configs, commands):
-            print(f"{config.name}: {shlex.join(['python', *cmd[1:]])}")
+        for config, fold, cmd in items:
+            print(f"{config.name} fold {fold}: {shlex.join(['python', *cmd[1:]])}")
         return 0
     failed: list[str] = []
     if not args.report_only:
-        n = len(configs) * len(args.folds)
-        print(f"{len(configs)} configurations x {len(args.folds)} folds = {n} fold trainings, about {MIN_PER_FOLD} "
-              f"min each on the 2-core CPU, {args.jobs} at a time: about {n * MIN_PER_FOLD / args.jobs / 60:.1f} h. "
-              f"Resumable: re-run the same command, finished folds are skipped "
-              f"({folds_done_before(configs, args.folds)} of the {n} hold a finished run now).", flush=True)
-        for config, cmd in zip(configs, commands):
-            print(f">> {config.name}: {shlex.join(['python', *cmd[1:]])}", flush=True)
-            code = subprocess.run(cmd, check=False).returncode
-            if code != 0:
-                print(f">> {config.name}: FAILED (exit {code}); going on with the next configuration", flush=True)
-                failed.append(f"{config.name} (exit {code})")
+        n, done = len(items), folds_done_before(configs, args.folds)
+        print(f"{len(configs)} configurations x {len(args.folds)} folds = {n} fold trainings, {done} finished before; "
+              f"about {MIN_PER_FOLD} min each on the 2-core CPU, {args.jobs} at a time: about "
+              f"{(n - done) * MIN_PER_FOLD / args.jobs / 60:.1f} h to go. Resumable: re-run the same command, "
+              "finished folds are skipped.", flush=True)
+        failed = run_fold_commands(items, args.jobs)
     command = shlex.join(["python", "-m", "htr_lit.reporting.ablation_cv", *argv])
     write_report(configs, args.folds, out, command)
     png = out / "ablation_cv_curves.png"
