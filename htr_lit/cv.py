@@ -273,10 +273,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from htr_lit.config import PROJECT_ROOT
 
     out = Path(args.out or PROJECT_ROOT / "outputs" / "cv" / (exp.replace("/", "_") + ("_pilot" if args.pilot else "")))
+    # A recipe's max_time is a safety net for one run on idle cores; folds trained side by side, one thread each,
+    # would be cut at an epoch that depends on the machine's load. Every fold trains the recipe's epochs instead.
+    fold_overrides = overrides if any(o.startswith("trainer.max_time=") for o in overrides) else [
+        *overrides, "trainer.max_time=null"]
     jobs = []
     for fold in chosen:
         fold_dir = out / FOLD_DIR.format(fold.index)
-        cmd = train_command(fold, fold_dir, overrides, threads=1)
+        cmd = train_command(fold, fold_dir, fold_overrides, threads=1)
         print(f"fold {fold.index}: test {', '.join(fold.test_writers)}; val {', '.join(fold.val_writers)}")
         if args.dry_run:
             print("  " + " ".join(cmd[1:]))

@@ -157,6 +157,19 @@ def test_dry_run_prints_every_fold(tmp_path: Path, capsys: pytest.CaptureFixture
         "fold 2",
     ]
     assert not (tmp_path / "cv").exists()  # nothing trained
+    commands = [line for line in out.splitlines() if line.startswith("  ")]
+    assert len(commands) == 3 and all("trainer.max_time=null" in c.split() for c in commands)  # all epochs
+
+
+def test_a_time_limit_given_to_cv_is_kept(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.helpers import write_writer_labels
+
+    csv_path = write_writer_labels(tmp_path)
+    assert cv.main(["data=csv", "--folds", "3", f"data.source.csv_path={csv_path}", "--val-writers", "1",
+                    "trainer.max_time=00:01:00:00", "--dry-run"]) == 0
+    commands = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert len(commands) == 3
+    assert all("trainer.max_time=00:01:00:00" in c and "max_time=null" not in c for c in commands)
 
 
 def test_only_runs_the_chosen_folds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
