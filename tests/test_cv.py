@@ -114,8 +114,9 @@ def test_fold_done_with_the_real_recipe_and_a_spelled_out_default(tmp_path: Path
     now = cv.train_command(fold, tmp_path, ["experiment=dilated_dhsd"], threads=1)
     recipe = cv.digest_of(["experiment=dilated_dhsd"])
     assert cv_jobs.fold_done(tmp_path, now, recipe, cv.digest_of)
-    other = "light" if default != "light" else "handwriting"
-    assert not cv_jobs.fold_done(tmp_path, now, cv.digest_of([f"data.augment={other}"]), cv.digest_of)
+    other = ["experiment=dilated_dhsd", "data.augment=strong"]  # never the recipe's default
+    assert not cv_jobs.fold_done(tmp_path, cv.train_command(fold, tmp_path, other, threads=1), cv.digest_of(other),
+                                 cv.digest_of)
     _record(tmp_path, then[1:], "0123456789abcdef")  # trained under a YAML that composes differently today
     assert not cv_jobs.fold_done(tmp_path, now, recipe, cv.digest_of)
 
@@ -124,7 +125,7 @@ def test_recipe_digest_follows_the_composed_config_not_the_machine(monkeypatch: 
     digest = cv_jobs.recipe_digest(cv.compose_recipe(["experiment=dilated_dhsd"]))
     monkeypatch.setenv("HTR_DATA_DIR", "/somewhere/else")  # interpolations are hashed unresolved
     assert cv_jobs.recipe_digest(cv.compose_recipe(["experiment=dilated_dhsd"])) == digest
-    assert cv_jobs.recipe_digest(cv.compose_recipe(["experiment=dilated_dhsd", "data.augment=handwriting"])) != digest
+    assert cv_jobs.recipe_digest(cv.compose_recipe(["experiment=dilated_dhsd", "data.augment=strong"])) != digest
     assert cv_jobs.recipe_digest(cv.compose_recipe(["experiment=crnn_dhsd"])) != digest
 
 
