@@ -4,9 +4,9 @@ The writers of a labels CSV (DHSD by default) are shuffled once (seeded) and cut
 folds that together cover every writer exactly once; each fold's validation writers are drawn from the
 remaining ones. Every fold is an ordinary `htr_lit.train` run in `<out>/fold_<i>/` (resumable: a fold
 recorded `ok` training the same config (cv_jobs.fold_done) is skipped, a killed one continues from its
-last.ckpt), run `--jobs` at a time with one torch thread each. The best checkpoint of every fold is then scored per
-writer, and one table (per fold, mean ± std, CER per writer) is printed and written to `<out>/cv.md`
-and `<out>/cv.json`.
+last.ckpt), run `--jobs` at a time, the CPU cores shared among them (`--threads`), for all the recipe's epochs.
+The best checkpoint of every fold is then scored per writer, and one table (per fold, mean ± std, CER per
+writer) is printed and written to `<out>/cv.md` and `<out>/cv.json`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
 import statistics
 import sys
@@ -236,7 +237,14 @@ def _parser() -> argparse.ArgumentParser:
         help="train and score only these fold indices (e.g. 3,4: split one cross-validation over sittings or "
         "machines); their table is written as cv_folds_3_4.md beside the full one",
     )
-    p.add_argument("--jobs", type=int, default=2, help="folds trained at a time, one torch thread each")
+    p.add_argument("--jobs", type=int, default=2, help="folds trained at a time (default 2)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads of each training (default: the CPU cores divided among the trainings that run at once, "
+        "so 1 each for two folds on 2 cores, 2 for the last fold alone)",
+    )
     p.add_argument("--out", default=None, help="output folder (default outputs/cv/<experiment>[_pilot])")
     p.add_argument("--dry-run", action="store_true", help="print the folds and commands, train nothing")
     p.add_argument(
@@ -277,24 +285,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     # would be cut at an epoch that depends on the machine's load. Every fold trains the recipe's epochs instead.
     fold_overrides = overrides if any(o.startswith("trainer.max_time=") for o in overrides) else [
         *overrides, "trainer.max_time=null"]
-    jobs = []
+    todo = []
     for fold in chosen:
         fold_dir = out / FOLD_DIR.format(fold.index)
-        cmd = train_command(fold, fold_dir, fold_overrides, threads=1)
+        cmd = train_command(fold, fold_dir, fold_overrides, threads=1)  # threads are not compared by fold_done
         print(f"fold {fold.index}: test {', '.join(fold.test_writers)}; val {', '.join(fold.val_writers)}")
-        if args.dry_run:
-            print("  " + " ".join(cmd[1:]))
-        elif fold_done(fold_dir, cmd, recipe, digest_of):
+        if not args.dry_run and fold_done(fold_dir, cmd, recipe, digest_of):
             print(f"fold {fold.index}: done before, skipped ({fold_dir / 'metrics.json'})")
         else:
-            jobs.append((fold, fold_dir, cmd))
+            todo.append((fold, fold_dir))
+    # the cores shared among the trainings that run at once: one fold left alone gets both cores of 2
+    threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, min(args.jobs, len(todo))))
+    jobs = [(fold, fold_dir, train_command(fold, fold_dir, fold_overrides, threads)) for fold, fold_dir in todo]
     if args.dry_run:
+        for _, _, cmd in jobs:
+            print("  " + " ".join(cmd[1:]))
         return 0
     print(
-        f"{pilot} of {exp} on {csv_path} ({len(rows)} writers) -> {out}; {len(jobs)} to train, {args.jobs} at a time",
+        f"{pilot} of {exp} on {csv_path} ({len(rows)} writers) -> {out}; {len(jobs)} to train, {args.jobs} at a "
+        f"time, {threads} torch thread{'s' if threads > 1 else ''} each",
         flush=True,
     )
-    codes = run_folds(jobs, args.jobs, recipe)
+    codes = run_folds(jobs, args.jobs, recipe, threads)
     results = []
     for fold in chosen:
         fold_dir = out / FOLD_DIR.format(fold.index)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,22 @@ def test_dry_run_prints_every_fold(tmp_path: Path, capsys: pytest.CaptureFixture
     assert not (tmp_path / "cv").exists()  # nothing trained
     commands = [line for line in out.splitlines() if line.startswith("  ")]
     assert len(commands) == 3 and all("trainer.max_time=null" in c.split() for c in commands)  # all epochs
+
+
+def test_the_cores_are_shared_among_the_trainings_that_run_at_once(tmp_path: Path, capsys) -> None:
+    from tests.helpers import write_writer_labels
+
+    csv_path = write_writer_labels(tmp_path)
+    base = ["data=csv", "--folds", "3", f"data.source.csv_path={csv_path}", "--val-writers", "1", "--dry-run"]
+    cores = os.cpu_count() or 1
+
+    def threads(*extra: str) -> set[str]:
+        assert cv.main([*base, *extra]) == 0
+        return {a for line in capsys.readouterr().out.splitlines() for a in line.split() if a.startswith("torch_t")}
+
+    assert threads("--jobs", "2") == {f"torch_threads={max(1, cores // 2)}"}
+    assert threads("--jobs", "2", "--only", "1") == {f"torch_threads={cores}"}  # the last fold alone
+    assert threads("--jobs", "2", "--threads", "3") == {"torch_threads=3"}
 
 
 def test_a_time_limit_given_to_cv_is_kept(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

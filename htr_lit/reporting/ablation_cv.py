@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -52,20 +53,25 @@ def resolve_configs(names: Sequence[str], cv_root: Path) -> list[CvConfig]:
     return configs
 
 
-def cv_command(config: CvConfig, folds: Sequence[int], jobs: int, overrides: Sequence[str]) -> list[str]:
+def cv_command(
+    config: CvConfig, folds: Sequence[int], jobs: int, overrides: Sequence[str], threads: int | None = None
+) -> list[str]:
     """The `htr_lit.cv` command that trains (or skips, when done) `folds` of one configuration."""
     return [
         sys.executable, "-m", "htr_lit.cv", f"experiment={config.experiment}",
-        "--only", ",".join(map(str, folds)), "--jobs", str(jobs), "--out", str(config.cv_dir), *overrides,
+        "--only", ",".join(map(str, folds)), "--jobs", str(jobs),
+        *(["--threads", str(threads)] if threads else []), "--out", str(config.cv_dir), *overrides,
     ]
 
 
 def fold_commands(
-    configs: Sequence[CvConfig], folds: Sequence[int], overrides: Sequence[str]
+    configs: Sequence[CvConfig], folds: Sequence[int], overrides: Sequence[str], jobs: int
 ) -> list[tuple[CvConfig, int, list[str]]]:
-    """One `htr_lit.cv --only <fold> --jobs 1` call per (configuration, fold), configuration by configuration:
-    run `--jobs` at a time, no core waits while one configuration's last fold trains alone."""
-    return [(c, i, cv_command(c, [i], 1, overrides)) for c in configs for i in folds]
+    """One `htr_lit.cv --only <fold> --jobs 1` call per (configuration, fold), configuration by configuration, each
+    with its share of the CPU cores: run `jobs` at a time, no core waits while a configuration's last fold trains
+    alone."""
+    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+    return [(c, i, cv_command(c, [i], 1, overrides, threads)) for c in configs for i in folds]
 
 
 def run_fold_commands(items: Sequence[tuple[CvConfig, int, list[str]]], jobs: int) -> list[str]:
@@ -132,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cv_root = (args.cv_root or project_root() / "outputs" / "cv").resolve()
     out = (args.out or project_root() / "docs").resolve()
     configs = resolve_configs(args.configs, cv_root)
-    items = fold_commands(configs, args.folds, args.overrides)
+    items = fold_commands(configs, args.folds, args.overrides, args.jobs)
     if args.dry_run:
         for config, fold, cmd in items:
             print(f"{config.name} fold {fold}: {shlex.join(['python', *cmd[1:]])}")

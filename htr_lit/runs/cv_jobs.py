@@ -16,10 +16,10 @@ from typing import Any
 from htr_lit.runs.records import read_metrics
 
 JOB_FILE = "cv_job.json"  # a fold's train command and recipe digest, so a re-run knows whether it may skip it
-# Overrides that say where a fold lives and how long it may run, not what it trains: a moved fold folder, or a
-# longer time limit for a slower machine, still finds its finished folds (a fold cut by the limit is finished
-# by the original command too; the table shows its epochs).
-NOT_COMPARED = ("hydra.run.dir=", "trainer.max_time=")
+# Overrides that say where a fold lives and how long and on how many threads it may run, not what it trains: a
+# moved fold folder, a longer time limit for a slower machine or a fold left alone on 2 threads still finds its
+# finished folds (a fold cut by a limit is finished by the original command too; the table shows its epochs).
+NOT_COMPARED = ("hydra.run.dir=", "trainer.max_time=", "torch_threads=")
 
 
 @dataclass(frozen=True)
@@ -98,9 +98,11 @@ def recipe_digest(cfg: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def run_folds(jobs: list[tuple[Fold, Path, list[str]]], parallel: int, recipe: str | None = None) -> dict[int, int]:
-    """Run the fold commands `parallel` at a time (one torch thread each); fold index -> exit code."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+def run_folds(
+    jobs: list[tuple[Fold, Path, list[str]]], parallel: int, recipe: str | None = None, threads: int = 1
+) -> dict[int, int]:
+    """Run the fold commands `parallel` at a time (`threads` torch threads each); fold index -> exit code."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     pending, running, codes = list(jobs), {}, {}
     while pending or running:
         while pending and len(running) < parallel:
