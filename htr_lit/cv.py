@@ -78,6 +78,13 @@ def train_command(fold: Fold, out_dir: Path, overrides: Sequence[str], threads: 
     ]
 
 
+def fold_checkpoint(fold_dir: Path, recorded: str) -> Path:
+    """A fold's best checkpoint: the path its metrics.json recorded, or the file of that name under the fold's
+    own `checkpoints/` when the fold folder was moved or renamed since."""
+    path, moved = Path(recorded), fold_dir / "checkpoints" / Path(recorded).name
+    return moved if not path.is_file() and moved.is_file() else path
+
+
 def decoder_spec(name: str) -> Any:
     """The `htr_lit/conf/decoder/<name>.yaml` node, as eval and predict compose it (`decoder=<name>`)."""
     from hydra import compose, initialize_config_dir
@@ -321,7 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if stale or (not greedy and ALL not in per_writer):
             print(f"fold {fold.index}: scoring the test writers ({args.decoder})", flush=True)
             per_writer = score_writers(
-                Path(metrics["best_ckpt"]), {w: rows[w] for w in fold.test_writers}, decoder=args.decoder
+                fold_checkpoint(fold_dir, metrics["best_ckpt"]), {w: rows[w] for w in fold.test_writers},
+                decoder=args.decoder,
             )
             scores_file.write_text(json.dumps(per_writer, indent=2))
         total = per_writer.pop(ALL, None)

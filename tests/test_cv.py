@@ -122,6 +122,17 @@ def test_fold_done_with_the_real_recipe_and_a_spelled_out_default(tmp_path: Path
     assert not cv_jobs.fold_done(tmp_path, now, recipe, cv.digest_of)
 
 
+def test_a_moved_fold_finds_its_checkpoint(tmp_path: Path) -> None:
+    fold_dir = tmp_path / "renamed" / "fold_0"
+    (fold_dir / "checkpoints").mkdir(parents=True)
+    (fold_dir / "checkpoints" / "best.ckpt").write_bytes(b"x")
+    recorded = str(tmp_path / "old_name" / "fold_0" / "checkpoints" / "best.ckpt")
+    assert cv.fold_checkpoint(fold_dir, recorded) == fold_dir / "checkpoints" / "best.ckpt"
+    (tmp_path / "old_name" / "fold_0" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "old_name" / "fold_0" / "checkpoints" / "best.ckpt").write_bytes(b"y")
+    assert cv.fold_checkpoint(fold_dir, recorded) == Path(recorded)  # where it was recorded, while it is there
+
+
 def test_recipe_digest_follows_the_composed_config_not_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     digest = cv_jobs.recipe_digest(cv.compose_recipe(["experiment=dilated_dhsd"]))
     monkeypatch.setenv("HTR_DATA_DIR", "/somewhere/else")  # interpolations are hashed unresolved
