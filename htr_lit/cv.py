@@ -297,8 +297,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         fold_dir = out / FOLD_DIR.format(fold.index)
         cmd = train_command(fold, fold_dir, fold_overrides, threads=1)  # threads are not compared by fold_done
         print(f"fold {fold.index}: test {', '.join(fold.test_writers)}; val {', '.join(fold.val_writers)}")
-        if not args.dry_run and fold_done(fold_dir, cmd, recipe, digest_of):
-            print(f"fold {fold.index}: done before, skipped ({fold_dir / 'metrics.json'})")
+        if fold_done(fold_dir, cmd, recipe, digest_of):
+            print(f"fold {fold.index}: done before, {'would be ' if args.dry_run else ''}skipped "
+                  f"({fold_dir / 'metrics.json'})")
         else:
             todo.append((fold, fold_dir))
     # the cores shared among the trainings that run at once: one fold left alone gets both cores of 2

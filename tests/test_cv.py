@@ -104,6 +104,10 @@ def test_fold_done_recognises_the_same_config_under_other_overrides(tmp_path: Pa
     assert cv_jobs.fold_done(tmp_path, now, "NEW", digest_of)
     assert not cv_jobs.fold_done(tmp_path, other, "NEW", digest_of)
     assert calls  # the composing path was taken above
+    # a record from before the digests: its overrides mean today what the command means
+    _record(tmp_path, ["-m", "htr_lit.train", "exp=a", "aug=hw", *fold], None)
+    assert cv_jobs.fold_done(tmp_path, now, "NEW", digest_of)
+    assert not cv_jobs.fold_done(tmp_path, [*now[:3], "exp=a", "aug=light", *fold], "OLD", digest_of)
 
 
 def test_fold_done_with_the_real_recipe_and_a_spelled_out_default(tmp_path: Path) -> None:

@@ -64,10 +64,11 @@ def fold_done(
 
     `recipe` is the digest of the config the user's overrides compose to (NOT_COMPARED ones left out), and
     `digest_of(overrides)` composes and hashes other overrides the same way. A record counts when its fold
-    arguments match and (a) it has no digest (a record from before them) and the same command, or (b) the same
-    overrides and digest, or (c) its overrides, composed today, still give the digest recorded when it trained
-    (its YAML has not changed since) and the same config as `command` does: `data.augment=handwriting` recorded
-    before that became the default is the default recipe afterwards, while a record of the old default is not.
+    arguments match and (a) it has no digest (a record from before them) and the same command or overrides that
+    compose to the same config today, or (b) the same overrides and digest, or (c) its overrides, composed today,
+    still give the digest recorded when it trained (its YAML has not changed since) and the same config as
+    `command` does: `data.augment=handwriting` recorded before that became the default is the default recipe
+    afterwards, while a record of the old default is not.
     """
     job = read_json(fold_dir / JOB_FILE)
     metrics = read_metrics(fold_dir)
@@ -76,9 +77,12 @@ def fold_done(
     then = job.get("command", [])
     if _fold_args(then) != _fold_args(command[1:]):
         return False
-    if recipe is None or job.get("recipe") is None:  # records older than the digest: the same command
-        return what_trains(then) == what_trains(command[1:])
     then_overrides, now_overrides = user_overrides(then), user_overrides(command[1:])
+    if recipe is None or job.get("recipe") is None:  # records older than the digest: the same command, or
+        # overrides that mean the same config today (trusted as far as the same command was: no digest to check)
+        return what_trains(then) == what_trains(command[1:]) or (
+            recipe is not None and digest_of is not None and digest_of(what_trains(then_overrides)) == recipe
+        )
     if job["recipe"] == recipe and what_trains(then_overrides) == what_trains(now_overrides):
         return True
     if digest_of is None:
