@@ -201,3 +201,10 @@ def test_other_writers_under_a_fold_index_are_not_paired(cv_root: Path, tmp_path
     cnn_only = numbers["paired"]["cnn_only"]
     assert cnn_only["pairs"] == 0 and "not the same folds" in cnn_only["error"]
     assert numbers["paired"]["dilated"]["pairs"] == 3  # the others are still paired
+
+
+def test_sources_are_named_relative_to_the_working_directory(tmp_path: Path) -> None:
+    inside = tmp_path / "docs" / "cv" / "crnn_dhsd" / "cv.json"
+    assert ablation_cv_report.shown_path(inside, base=tmp_path) == "docs/cv/crnn_dhsd/cv.json"
+    outside = Path("/elsewhere/cv.json")
+    assert ablation_cv_report.shown_path(outside, base=tmp_path) == "/elsewhere/cv.json"

@@ -47,6 +47,15 @@ def load_folds(cv_dir: Path, folds: Sequence[int] | None = None) -> tuple[list[d
     return [f for f in found if folds is None or f["fold"] in folds], used
 
 
+def shown_path(path: str | Path, base: Path | None = None) -> str:
+    """`path` relative to `base` (default: the working directory) when it lies under it, so that a report
+    written from the repository names `docs/cv/...` rather than one machine's absolute path."""
+    try:
+        return str(Path(path).resolve().relative_to((base or Path.cwd()).resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _stats(values: list[float]) -> dict[str, float | None]:
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else None}
 
@@ -197,7 +206,8 @@ def render(numbers: dict[str, dict[str, Any]], paired: dict[str, dict[str, Any]]
     else:
         lines.append("No learning curve yet (no finished fold with a CSV log).")
     lines += ["", "## Run", "", f"Machine: {_machine()}.", "", f"Command: `{command}`.", ""]
-    sources = [f"{name}: " + ", ".join(f"`{s}`" for s in n["sources"]) for name, n in numbers.items() if n["sources"]]
+    sources = [f"{name}: " + ", ".join(f"`{shown_path(s)}`" for s in n["sources"])
+               for name, n in numbers.items() if n["sources"]]
     if sources:
         lines += ["Results read from " + "; ".join(sources) + ".", ""]
     extra = [f"{name}: `{o}`" for name, n in numbers.items() for o in n.get("overrides", [])]
