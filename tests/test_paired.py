@@ -96,3 +96,8 @@ def test_compare_merges_the_tables_of_runs_over_some_folds(tmp_path: Path, capsy
     out = capsys.readouterr().out
     assert "| 3 | 2 | 10.00 | 12.00 | +2.00 |" in out and "| 4 | 3 | 20.00 | 21.00 | +1.00 |" in out
     assert "paired over 2 writer folds" in out
+
+
+def test_std_of_one_paired_difference_is_left_blank() -> None:
+    assert compare_cv.format_std_points({"pairs": 1, "std_diff": 0.0}) == ""
+    assert compare_cv.format_std_points({"pairs": 3, "std_diff": 0.0119}) == "1.19"

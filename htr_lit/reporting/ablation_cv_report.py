@@ -22,7 +22,7 @@ from typing import Any
 
 from htr_lit.cv import FOLD_DIR
 from htr_lit.reporting.ablation_cv_curves import mean_curve, plot_curves, read_val_curve
-from htr_lit.reporting.compare_cv import format_p, pair_folds, paired_stats
+from htr_lit.reporting.compare_cv import format_p, format_std_points, pair_folds, paired_stats
 from htr_lit.reporting.cv_tables import load_cv_folds
 from htr_lit.runs.records import read_metrics
 
@@ -142,7 +142,7 @@ def paired_table(paired: dict[str, dict[str, Any]]) -> list[str]:
             s = p[label]
             lines.append(
                 f"| {name} | {label} | {s['pairs']} | {per_fold if label == 'folds' else ''} "
-                f"| {100 * s['mean_diff']:+.2f} | {100 * s['std_diff']:.2f} "
+                f"| {100 * s['mean_diff']:+.2f} | {format_std_points(s)} "
                 f"| {s['b_better']} / {s['b_worse']} / {s['ties']} | {format_p(s['sign_p'])} "
                 f"| {format_p(s['permutation_p'])} |"
             )

@@ -56,6 +56,11 @@ def format_p(value: float) -> str:
     return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
 
 
+def format_std_points(summary: dict[str, float]) -> str:
+    """The std of the paired differences in points, blank for a single pair (a spread of one value is no spread)."""
+    return f"{100 * summary['std_diff']:.2f}" if summary["pairs"] > 1 else ""
+
+
 def paired_stats(pairs: list[tuple[dict, dict]]) -> dict[str, dict[str, float]]:
     """Paired summaries of test CER, B - A, over the paired folds and over their test writers."""
     by_fold = paired_summary([fa["test/cer"] for fa, _ in pairs], [fb["test/cer"] for _, fb in pairs])
@@ -89,7 +94,7 @@ def compare(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str) -> t
     ]
     for label, s in (("folds", by_fold), ("writers", by_writer)):
         lines.append(
-            f"| {label} | {s['pairs']} | {100 * s['mean_diff']:+.2f} | {100 * s['std_diff']:.2f} | "
+            f"| {label} | {s['pairs']} | {100 * s['mean_diff']:+.2f} | {format_std_points(s)} | "
             f"{s['b_better']} / {s['b_worse']} / {s['ties']} | {format_p(s['sign_p'])} | "
             f"{format_p(s['permutation_p'])} |"
         )
