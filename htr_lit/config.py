@@ -21,6 +21,15 @@ def project_root() -> Path:
     return PROJECT_ROOT if from_checkout else Path.cwd()
 
 
+def shown_path(path: Path | str, base: Path | None = None) -> str:
+    """A path as reports and docs print it: relative to `base` (default: the checkout, `project_root()`) when it
+    lies under it, so that docs in git name `docs/cv/...` rather than one machine's absolute path; else as given."""
+    try:
+        return str(Path(path).resolve().relative_to((base or project_root()).resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _gpu_slot() -> int:
     """The GPU for this sweep job on a multi-GPU box: hydra.job.num modulo the visible GPUs."""
     import torch

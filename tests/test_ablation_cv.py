@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from htr_lit.config import shown_path
 from htr_lit.reporting import ablation_cv, ablation_cv_report
 from htr_lit.reporting.ablation_cv_curves import mean_curve, read_val_curve
 
@@ -203,8 +204,8 @@ def test_other_writers_under_a_fold_index_are_not_paired(cv_root: Path, tmp_path
     assert numbers["paired"]["dilated"]["pairs"] == 3  # the others are still paired
 
 
-def test_sources_are_named_relative_to_the_working_directory(tmp_path: Path) -> None:
+def test_sources_are_named_relative_to_the_checkout(tmp_path: Path) -> None:
     inside = tmp_path / "docs" / "cv" / "crnn_dhsd" / "cv.json"
-    assert ablation_cv_report.shown_path(inside, base=tmp_path) == "docs/cv/crnn_dhsd/cv.json"
+    assert shown_path(inside, base=tmp_path) == "docs/cv/crnn_dhsd/cv.json"
     outside = Path("/elsewhere/cv.json")
-    assert ablation_cv_report.shown_path(outside, base=tmp_path) == "/elsewhere/cv.json"
+    assert shown_path(outside, base=tmp_path) == "/elsewhere/cv.json"

@@ -20,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from htr_lit.config import shown_path
 from htr_lit.cv import FOLD_DIR
 from htr_lit.reporting.ablation_cv_curves import mean_curve, plot_curves, read_val_curve
 from htr_lit.reporting.compare_cv import format_p, format_std_points, pair_folds, paired_stats
@@ -45,15 +46,6 @@ def load_folds(cv_dir: Path, folds: Sequence[int] | None = None) -> tuple[list[d
     read (htr_lit/reporting/cv_tables.py's rule). Each fold dict is cv.py's plus `overrides`."""
     found, used = load_cv_folds(cv_dir, "greedy")
     return [f for f in found if folds is None or f["fold"] in folds], used
-
-
-def shown_path(path: str | Path, base: Path | None = None) -> str:
-    """`path` relative to `base` (default: the working directory) when it lies under it, so that a report
-    written from the repository names `docs/cv/...` rather than one machine's absolute path."""
-    try:
-        return str(Path(path).resolve().relative_to((base or Path.cwd()).resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _stats(values: list[float]) -> dict[str, float | None]:

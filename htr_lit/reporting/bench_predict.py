@@ -30,7 +30,7 @@ from torchmetrics.functional.text import char_error_rate
 
 from htr_lit.assets import ASSETS_DIR
 from htr_lit.checkpoint import load_model
-from htr_lit.config import project_root
+from htr_lit.config import project_root, shown_path
 from htr_lit.data.formats import IMAGE_SUFFIXES
 from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.inference.backend import build_backend
@@ -64,14 +64,6 @@ def read_folder(folder: Path, labels_csv: Path | None, n: int) -> dict[Path, str
             texts = {(labels_csv.parent / r["file_name"]).resolve(): r["text"] for r in csv.DictReader(f)}
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:n]
     return {p: texts.get(p.resolve()) for p in paths}
-
-
-def shown_path(path: Path) -> str:
-    """`path` relative to the checkout when inside it (what the docs show), else as given."""
-    try:
-        return str(path.resolve().relative_to(project_root()))
-    except ValueError:
-        return str(path)
 
 
 def import_seconds() -> float:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from htr_lit.config import project_root
+from htr_lit.config import project_root, shown_path
 from htr_lit.reporting.ablation_cv_report import load_folds
 from htr_lit.reporting.compare_cv import pair_folds
 
@@ -86,14 +86,6 @@ def speed_rows(perf: Mapping[str, Any]) -> tuple[dict[Config, dict[str, Any]], l
             continue
         rows[Config.parse(f"{_encoder_and_rest(row)[0]}+{row['sequence']}")] = row
     return rows, common, skipped
-
-
-def shown_path(path: Path | str) -> str:
-    """A path as the report prints it: relative to the checkout when inside it (docs in git stay portable)."""
-    try:
-        return str(Path(path).resolve().relative_to(project_root().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _read_perf(path: Path) -> dict[str, Any]:
