@@ -78,18 +78,18 @@ def fold_done(
     if _fold_args(then) != _fold_args(command[1:]):
         return False
     then_overrides, now_overrides = user_overrides(then), user_overrides(command[1:])
-    if recipe is None or job.get("recipe") is None:  # records older than the digest: the same command, or
-        # overrides that mean the same config today (trusted as far as the same command was: no digest to check)
-        return what_trains(then) == what_trains(command[1:]) or (
-            recipe is not None and digest_of is not None and digest_of(what_trains(then_overrides)) == recipe
-        )
-    if job["recipe"] == recipe and what_trains(then_overrides) == what_trains(now_overrides):
+    recorded = job.get("recipe")
+    if recipe is None or recorded is None:  # no digest to compare: the same command
+        if what_trains(then) == what_trains(command[1:]):
+            return True
+    elif recorded == recipe and what_trains(then_overrides) == what_trains(now_overrides):
         return True
-    if digest_of is None:
+    if recipe is None or digest_of is None:
         return False
     meant_then = digest_of(what_trains(then_overrides))  # what the recorded overrides compose to today
-    # records before this rule hashed the NOT_COMPARED overrides too
-    unchanged = job["recipe"] in (meant_then, digest_of(then_overrides))
+    # a record without a digest is trusted as far as its command was; one with a digest while its YAML is
+    # unchanged (records before this rule hashed the NOT_COMPARED overrides too)
+    unchanged = recorded is None or recorded in (meant_then, digest_of(then_overrides))
     return unchanged and meant_then == recipe
 
 
