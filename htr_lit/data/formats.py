@@ -19,7 +19,7 @@ from htr_lit.errors import UserError
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif"})
 CSV_REQUIRED_COLUMNS = ("file_name", "text")
 IAM_MIN_FIELDS = 9
 _UTF8_BOM = b"\xef\xbb\xbf"

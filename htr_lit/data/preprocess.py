@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from htr_lit.data import ink
 from htr_lit.errors import UserError
@@ -76,9 +76,10 @@ def read_gray(path: str | Path) -> np.ndarray:
                 raise ImageLoadError(f"{path}: image is {im.width}x{im.height}, over the {MAX_DECODE_PIXELS} pixel cap")
             if im.width < 2 or im.height < 2:
                 raise ImageLoadError(f"{path}: image is {im.width}x{im.height} pixels, too small to read")
+            im = ImageOps.exif_transpose(im)  # phone and camera JPEGs: upright as a viewer shows them
             if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
                 im = _flatten_alpha(im)
-            arr = np.asarray(im.convert("L"), dtype=np.uint8)
+            arr = _gray_uint8(im)
     except FileNotFoundError as e:
         raise ImageLoadError(f"{path}: file not found") from e
     except ImageLoadError:
@@ -86,6 +87,23 @@ def read_gray(path: str | Path) -> np.ndarray:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise ImageLoadError(f"{path}: cannot decode image ({e})") from e
     return arr
+
+
+def _gray_uint8(im: Image.Image) -> np.ndarray:
+    """Grayscale uint8 (H, W) of any Pillow mode. 16-bit and 32-bit scans are scaled down to 8 bits
+    (Pillow's convert("L") clips them, which turns a 16-bit scan into blank paper); float images are read
+    as 0..1 when their maximum is at most 1, else as 0..255 (0..65535 above 255)."""
+    if im.mode not in ("I", "F") and not im.mode.startswith("I;16"):
+        return np.asarray(im.convert("L"), dtype=np.uint8)
+    values = np.asarray(im, dtype=np.float64)
+    top = float(values.max(initial=0.0))
+    if im.mode.startswith("I;16") or top > 255:
+        full_scale = 65535.0
+    elif im.mode == "F" and top <= 1.0:
+        full_scale = 1.0
+    else:
+        full_scale = 255.0
+    return np.clip(np.rint(values * (255.0 / full_scale)), 0, 255).astype(np.uint8)
 
 
 def _flatten_alpha(im: Image.Image) -> Image.Image:
