@@ -113,7 +113,7 @@ def metadata(model: HTRModule, pre: Preprocess, fmt: str) -> dict[str, Any]:
         "preprocess": pre.to_dict(),
         # What htr_lit.data.preprocess.Preprocess(**preprocess).load(path) does (numpy + OpenCV, no torch):
         "preprocess_steps": [
-            "decode as 8-bit grayscale (alpha composited on white)",
+            "decode as 8-bit grayscale (EXIF orientation applied, alpha composited on white, 16-bit / float scaled)",
             "invert if the paper is dark: over 60 % of the pixels at or below Otsu's threshold, grey range 20+",
             "contrast: stretch darkest ink to 0, median paper to 255 (if contrast)",
             "deslant: shear the writing upright (if deslant)",
