@@ -11,7 +11,7 @@ from pathlib import Path
 
 import hydra
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
@@ -33,11 +33,18 @@ def expand_inputs(spec: str) -> list[Path]:
     """An image, a folder (searched recursively), a glob pattern, or a text file listing paths."""
     p = Path(spec)
     if p.is_dir():
-        return sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
+        found = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
+        if not found:
+            kinds = "/".join(sorted(IMAGE_SUFFIXES))
+            raise InputNotFoundError(f"input={spec}: the folder holds no image files ({kinds}, searched recursively)")
+        return found
     if p.is_file() and p.suffix.lower() in (".txt", ".lst", ".list"):
         lines = p.read_text(encoding="utf-8").splitlines()
-        return [Path(x.strip()) if Path(x.strip()).is_absolute() else p.parent / x.strip()
-                for x in lines if x.strip() and not x.startswith("#")]
+        listed = [Path(x.strip()) if Path(x.strip()).is_absolute() else p.parent / x.strip()
+                  for x in lines if x.strip() and not x.startswith("#")]
+        if not listed:
+            raise InputNotFoundError(f"input={spec}: the list file names no image (one path per line, # comments)")
+        return listed
     if p.is_file():
         return [p]
     matches = sorted(Path(m) for m in glob.glob(spec, recursive=True))
@@ -71,6 +78,10 @@ def _report_unreadable(message: str) -> None:
 
 def predict(cfg: DictConfig) -> int:
     """Returns the number of inputs that could not be transcribed (each reported on stderr)."""
+    if OmegaConf.is_missing(cfg, "input"):
+        raise ConfigError("input= is required: an image, a folder, a glob or a .txt list of paths "
+                          "(python -m htr_lit.predict input=word.png; --help for more)")
+    inputs = expand_inputs(str(cfg.input))  # before the model loads: a wrong path fails at once
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
     model, pre = load_model(cfg.ckpt_path)
@@ -80,7 +91,7 @@ def predict(cfg: DictConfig) -> int:
                             threads=cfg.get("torch_threads"), device=str(cfg.device), cache_dir=cfg.get("cache_dir"))
     failed = 0
     batch_size = int(cfg.batch_size or backend.batch_size)
-    for result in transcribe(expand_inputs(str(cfg.input)), pre, backend, decoder, batch_size,
+    for result in transcribe(inputs, pre, backend, decoder, batch_size,
                              on_error=_report_unreadable):
         if result.error is not None:
             failed += 1

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from htr_lit.checkpoint import FORMAT_VERSION, CheckpointError, load_model
+from htr_lit.errors import ConfigError
 from htr_lit.predict import expand_inputs, predict
 from tests.helpers import compose_cfg
 from tests.tiny_ckpt import tiny_checkpoint, word_images
@@ -93,6 +94,18 @@ def test_unreadable_inputs_are_reported_and_the_rest_transcribed(capsys, ckpt, i
 def test_missing_input_is_a_clear_error(ckpt, tmp_path):
     with pytest.raises(FileNotFoundError, match="no such image, folder, list file or glob match"):
         expand_inputs(str(tmp_path / "nothing*.png"))
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("no images here", encoding="utf-8")
+    with pytest.raises(FileNotFoundError, match=r"notes: the folder holds no image files \(.*\.png.*searched"):
+        expand_inputs(str(tmp_path / "notes"))
+    (tmp_path / "inputs.txt").write_text("# nothing listed\n\n", encoding="utf-8")
+    with pytest.raises(FileNotFoundError, match="inputs.txt: the list file names no image"):
+        expand_inputs(str(tmp_path / "inputs.txt"))
+
+
+def test_predict_without_input_says_what_to_pass(ckpt):
+    with pytest.raises(ConfigError, match="input= is required: an image, a folder, a glob"):
+        predict(compose_cfg("predict", [f"ckpt_path={ckpt}"]))
 
 
 # ------------------------------------------------------------------------------------ checkpoint errors
