@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from hydra.errors import InstantiationException
+from omegaconf.errors import MissingMandatoryValue
 
 
 class UserError(Exception):
@@ -37,9 +38,13 @@ def find_user_error(err: BaseException) -> UserError | None:
 @contextmanager
 def exit_on_user_error() -> Iterator[None]:
     """Around an entry point's work (inside `@hydra.main`, which would wrap it): a UserError exits with
-    `error: <message>` on stderr and status 1; any other exception keeps its traceback."""
+    `error: <message>` on stderr and status 1, as does a required key left at `???` (`ckpt_path= is
+    required`); any other exception keeps its traceback."""
     try:
         yield
+    except MissingMandatoryValue as err:
+        key = getattr(err, "full_key", None) or "a required key"
+        sys.exit(f"error: {key}= is required (pass it as {key}=VALUE; --help lists every key)")
     except Exception as err:
         found = find_user_error(err)
         if found is None:

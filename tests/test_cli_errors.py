@@ -31,6 +31,14 @@ def test_user_errors_are_found_through_hydra_instantiate_wrapping():
     assert isinstance(inner, ValueError) and isinstance(inner, UserError)
 
 
+def test_a_required_key_left_unset_is_named_without_a_traceback(tmp_path):
+    # eval and export need ckpt_path=, predict input=: a one-line message and exit 1, not Hydra's traceback.
+    proc = subprocess.run([sys.executable, "-m", "htr_lit.export"], capture_output=True, text=True, env=ENV,
+                          cwd=tmp_path, timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert "error: ckpt_path= is required (pass it as ckpt_path=VALUE; --help lists every key)" in proc.stderr
+
+
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
     return tiny_checkpoint(tmp_path_factory.mktemp("ckpt"), "cnn_only", steps=2)
