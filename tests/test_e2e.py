@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from htr_lit.train import train
-from tests.helpers import TINY, compose_cfg, csv_data, write_writer_labels
+from tests.helpers import TINY, compose_cfg, csv_data, write_word_png, write_writer_labels
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled"}
 
@@ -86,6 +86,7 @@ def test_predict_prints_path_tab_text_and_reports_bad_inputs(trained_run, tmp_pa
 
 @pytest.mark.slow
 def test_predict_unknown_checkpoint_is_a_clear_error(tmp_path):
+    write_word_png(tmp_path / "word.png", "Haus")
     proc = run_cli("htr_lit.predict", f"ckpt_path={tmp_path / 'nope.ckpt'}", f"input={tmp_path}", check=False)
     assert proc.returncode != 0 and "checkpoint not found" in proc.stderr
 
