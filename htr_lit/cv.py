@@ -155,7 +155,7 @@ def summarise(folds: list[dict[str, Any]], title: str) -> str:
         train_min = f"{f['train_s'] / 60:.0f}" if f.get("train_s") is not None else ""
         writers = ", ".join(f["test_writers"])
         lines.append(f"| {f['fold']} | {writers} | {f['images']} | {cells} | {f.get('epochs', '')} | {train_min} |")
-    if folds:
+    if len(folds) > 1:  # one fold is its own mean and has no spread
         stats = [_mean_std([f[k] for f in folds]) for k, _ in keys]
         lines.append(
             "| **mean ± std** | | | " + " | ".join(f"**{100 * m:.2f} ± {100 * s:.2f}**" for m, s in stats) + " | | |"

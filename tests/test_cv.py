@@ -158,6 +158,7 @@ def test_summary_table_has_folds_mean_and_writers() -> None:
     assert "| 1 | b | 10 | 20.00 | 60.00 | 40.00 |  |  |" in table  # unknown: left blank
     assert "| a | 0 | 10 | 10.00 | 40.00 |" in table
     assert table.index("| a |") < table.index("| b |")  # best writer first
+    assert "mean ± std" not in cv.summarise(folds[:1], "ONE")  # one fold: no mean row with a 0.00 spread
 
 
 def test_dry_run_prints_every_fold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
