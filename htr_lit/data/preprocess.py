@@ -76,7 +76,7 @@ def read_gray(path: str | Path) -> np.ndarray:
                 raise ImageLoadError(f"{path}: image is {im.width}x{im.height}, over the {MAX_DECODE_PIXELS} pixel cap")
             if im.width < 2 or im.height < 2:
                 raise ImageLoadError(f"{path}: image is {im.width}x{im.height} pixels, too small to read")
-            im = ImageOps.exif_transpose(im)  # phone and camera JPEGs: upright as a viewer shows them
+            im = _upright(im)
             if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
                 im = _flatten_alpha(im)
             arr = _gray_uint8(im)
@@ -87,6 +87,15 @@ def read_gray(path: str | Path) -> np.ndarray:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise ImageLoadError(f"{path}: cannot decode image ({e})") from e
     return arr
+
+
+def _upright(im: Image.Image) -> Image.Image:
+    """Apply an EXIF orientation tag (phone and camera JPEGs: upright as a viewer shows them); a broken
+    EXIF block leaves the pixels as stored rather than rejecting a readable image."""
+    try:
+        return ImageOps.exif_transpose(im)
+    except Exception:  # noqa: BLE001 - malformed metadata is not a reason to refuse the pixels
+        return im
 
 
 def _gray_uint8(im: Image.Image) -> np.ndarray:
