@@ -29,28 +29,58 @@ class InputNotFoundError(UserError, FileNotFoundError):
     """`input=` matches no image, folder, list file or glob pattern."""
 
 
+LIST_SUFFIXES = (".txt", ".lst", ".list")
+
+
 def expand_inputs(spec: str) -> list[Path]:
-    """An image, a folder (searched recursively), a glob pattern, or a text file listing paths."""
+    """An image, a folder (searched recursively), a glob pattern, or a text file listing paths.
+
+    A glob's matches are taken like the inputs they are: a folder gives its images, an image file itself;
+    other files it matches (a labels.csv beside the scans) are skipped with a warning naming how many.
+    """
     p = Path(spec)
     if p.is_dir():
-        found = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
+        found = _folder_images(p)
         if not found:
             kinds = "/".join(sorted(IMAGE_SUFFIXES))
             raise InputNotFoundError(f"input={spec}: the folder holds no image files ({kinds}, searched recursively)")
         return found
-    if p.is_file() and p.suffix.lower() in (".txt", ".lst", ".list"):
-        lines = p.read_text(encoding="utf-8").splitlines()
-        listed = [Path(x.strip()) if Path(x.strip()).is_absolute() else p.parent / x.strip()
-                  for x in lines if x.strip() and not x.startswith("#")]
-        if not listed:
-            raise InputNotFoundError(f"input={spec}: the list file names no image (one path per line, # comments)")
-        return listed
+    if p.is_file() and p.suffix.lower() in LIST_SUFFIXES:
+        return _listed_paths(p, spec)
     if p.is_file():
         return [p]
     matches = sorted(Path(m) for m in glob.glob(spec, recursive=True))
     if not matches:
         raise InputNotFoundError(f"input={spec}: no such image, folder, list file or glob match")
-    return matches
+    found = [f for m in matches for f in (_folder_images(m) if m.is_dir() else [m])]
+    images = [f for f in found if f.suffix.lower() in IMAGE_SUFFIXES]
+    if not images:
+        raise InputNotFoundError(f"input={spec}: the pattern matches {len(matches)} path(s) but no image file "
+                                 f"({'/'.join(sorted(IMAGE_SUFFIXES))})")
+    if len(images) < len(found):
+        log.warning("input=%s: skipped %d matched file(s) that are not images, e.g. %s",
+                    spec, len(found) - len(images), next(f for f in found if f.suffix.lower() not in IMAGE_SUFFIXES))
+    return images
+
+
+def _folder_images(folder: Path) -> list[Path]:
+    return sorted(f for f in folder.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+
+
+def _listed_paths(listing: Path, spec: str) -> list[Path]:
+    """One path per line (relative to the list file's folder); blank lines and `#` comments skipped; a
+    UTF-8 BOM (Windows editors) is dropped."""
+    try:
+        lines = listing.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as e:
+        raise InputNotFoundError(f"input={spec}: the list file is not UTF-8 text (bad byte at offset {e.start}); "
+                                 "save it as UTF-8, one image path per line") from e
+    entries = [line.strip() for line in lines]
+    listed = [Path(x) if Path(x).is_absolute() else listing.parent / x
+              for x in entries if x and not x.startswith("#")]
+    if not listed:
+        raise InputNotFoundError(f"input={spec}: the list file names no image (one path per line, # comments)")
+    return listed
 
 
 def _score(h: Hypothesis) -> float | None:
@@ -102,7 +132,7 @@ def predict(cfg: DictConfig) -> int:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
 def main(cfg: DictConfig) -> None:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s: %(message)s")
     with exit_on_user_error():
         if cfg.format not in ("tsv", "jsonl"):
             raise ConfigError(f"format={cfg.format}: choose tsv or jsonl")

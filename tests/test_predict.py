@@ -103,6 +103,29 @@ def test_missing_input_is_a_clear_error(ckpt, tmp_path):
         expand_inputs(str(tmp_path / "inputs.txt"))
 
 
+def test_list_file_with_bom_indented_comments_or_other_encoding(images, tmp_path):
+    listing = tmp_path / "inputs.txt"
+    listing.write_bytes(b"\xef\xbb\xbf" + f"{images[2]}\n  # skipped\n\n  {images[0]}  \n".encode())
+    assert expand_inputs(str(listing)) == [images[2], images[0]]
+    listing.write_bytes(f"{images[0]}\n".encode() + "Köln.png\n".encode("latin-1"))
+    with pytest.raises(FileNotFoundError, match=r"inputs.txt: the list file is not UTF-8 text \(bad byte at offset"):
+        expand_inputs(str(listing))
+
+
+def test_glob_takes_images_and_matched_folders_and_skips_other_files(images, tmp_path, caplog):
+    scans = tmp_path / "scans"
+    (scans / "batch_2").mkdir(parents=True)
+    (scans / "labels.csv").write_text("file_name,text\n", encoding="utf-8")
+    first, second = scans / "a.png", scans / "batch_2" / "b.png"
+    first.write_bytes(images[0].read_bytes())
+    second.write_bytes(images[1].read_bytes())
+    with caplog.at_level("WARNING", logger="htr_lit.predict"):
+        assert expand_inputs(str(scans / "*")) == [first, second]
+    assert "skipped 1 matched file(s) that are not images, e.g." in caplog.text and "labels.csv" in caplog.text
+    with pytest.raises(FileNotFoundError, match=r"the pattern matches 1 path\(s\) but no image file"):
+        expand_inputs(str(scans / "*.csv"))
+
+
 def test_predict_without_input_says_what_to_pass(ckpt):
     with pytest.raises(ConfigError, match="input= is required: an image, a folder, a glob"):
         predict(compose_cfg("predict", [f"ckpt_path={ckpt}"]))
