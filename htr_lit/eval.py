@@ -21,6 +21,7 @@ from htr_lit.decoding.base import Decoder, Hypothesis
 from htr_lit.decoding.factory import build_decoder, decoder_name, decoder_options, describe
 from htr_lit.errors import exit_on_user_error
 from htr_lit.models.module import HTRModule
+from htr_lit.overrides import paths_quoted
 from htr_lit.runs.records import write_metrics
 from htr_lit.runs.runner import print_metrics, run_task, to_float_dict
 
@@ -85,6 +86,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return metrics
 
 
+@paths_quoted
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def main(cfg: DictConfig) -> float | None:
     with exit_on_user_error():

@@ -21,6 +21,7 @@ from htr_lit.decoding.factory import build_decoder
 from htr_lit.errors import ConfigError, UserError, exit_on_user_error
 from htr_lit.inference.backend import build_backend
 from htr_lit.inference.batching import transcribe
+from htr_lit.overrides import paths_quoted
 
 log = logging.getLogger("htr_lit.predict")
 
@@ -130,6 +131,7 @@ def predict(cfg: DictConfig) -> int:
     return failed
 
 
+@paths_quoted
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
 def main(cfg: DictConfig) -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s: %(message)s")

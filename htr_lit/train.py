@@ -18,6 +18,7 @@ from htr_lit.config import CONFIG_DIR
 from htr_lit.errors import exit_on_user_error
 from htr_lit.models.module import HTRModule
 from htr_lit.models.receptive_field import total_rf
+from htr_lit.overrides import paths_quoted
 from htr_lit.runs.callbacks import ValidationCurve
 from htr_lit.runs.records import JobRecord, objective
 from htr_lit.runs.runner import build_callbacks, build_loggers, print_metrics, run_task, to_float_dict
@@ -133,6 +134,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     return record
 
 
+@paths_quoted
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Returns the sweep objective (`optimized_metric`); +inf for a job that failed in a multirun."""
