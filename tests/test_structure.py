@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).parents[1] / "htr_lit"
 MAX_LINES = 400
 # Entry points and core at the top; everything else lives in a sub-package.
 TOP_LEVEL = {"__init__", "charset", "checkpoint", "config", "cv", "errors", "eval", "export", "inspect", "metrics",
-             "predict", "report", "train"}
+             "overrides", "predict", "report", "train"}
 
 
 def import_graph() -> dict[str, set[str]]:
