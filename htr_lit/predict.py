@@ -112,6 +112,9 @@ def predict(cfg: DictConfig) -> int:
     if OmegaConf.is_missing(cfg, "input"):
         raise ConfigError("input= is required: an image, a folder, a glob or a .txt list of paths "
                           "(python -m htr_lit.predict input=word.png; --help for more)")
+    if cfg.batch_size is not None and int(cfg.batch_size) < 0:
+        raise ConfigError(f"batch_size={cfg.batch_size}: images per forward pass, a positive number (null: the "
+                          "backend's default)")
     inputs = expand_inputs(str(cfg.input))  # before the model loads: a wrong path fails at once
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))

@@ -126,6 +126,17 @@ def test_glob_takes_images_and_matched_folders_and_skips_other_files(images, tmp
         expand_inputs(str(scans / "*.csv"))
 
 
+@pytest.mark.parametrize(("override", "message"), [
+    ("batch_size=-3", "batch_size=-3: images per forward pass, a positive number"),
+    ("device=gpu", r"device=gpu: not a torch device \(cpu, cuda, cuda:N, mps\)"),
+    pytest.param("device=cuda", "device=cuda: this torch sees no CUDA GPU",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is there")),
+])
+def test_a_bad_batch_size_or_device_is_a_clear_error(ckpt, images, override, message):
+    with pytest.raises(ConfigError, match=message):
+        predict(compose_cfg("predict", [f"ckpt_path={ckpt}", f"input={images[0]}", override]))
+
+
 def test_predict_without_input_says_what_to_pass(ckpt):
     with pytest.raises(ConfigError, match="input= is required: an image, a folder, a glob"):
         predict(compose_cfg("predict", [f"ckpt_path={ckpt}"]))

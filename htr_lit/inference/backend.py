@@ -32,6 +32,7 @@ def build_backend(backend: str, model: HTRModule, pre: Preprocess, ckpt_path: st
     sha256 in `cache_dir`), with `int8=true` quantized, and runs it with onnxruntime on `threads` threads."""
     if backend not in BACKENDS:
         raise ConfigError(f"backend={backend}: choose {' or '.join(BACKENDS)}")
+    check_device(device)
     threads = int(threads or torch.get_num_threads())
     if backend == "torch":
         if int8:
@@ -44,3 +45,18 @@ def build_backend(backend: str, model: HTRModule, pre: Preprocess, ckpt_path: st
     from htr_lit.inference.onnx_backend import OnnxBackend, cached_onnx
 
     return OnnxBackend(cached_onnx(model, pre, Path(ckpt_path), cache_dir, int8=int8), threads=threads)
+
+
+def check_device(device: str) -> None:
+    """A device this machine has: `cpu`, `cuda`, `cuda:N` with N GPUs visible, `mps` on Apple silicon."""
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise ConfigError(f"device={device}: not a torch device (cpu, cuda, cuda:N, mps)") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={device}: this torch sees no CUDA GPU (torch.cuda.is_available() is False); "
+                          "use device=cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"device={device}: only {torch.cuda.device_count()} CUDA GPU(s) visible")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device={device}: MPS is not available on this machine; use device=cpu")
