@@ -8,6 +8,7 @@ A checkpoint is a Lightning checkpoint (or the slim `{"state_dict", "htr_lit"}` 
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,15 +57,30 @@ def save(model: HTRModule, path: str | Path) -> Path:
     return path
 
 
+# torch.save writes a zip archive; files from torch < 1.6 are a bare pickle (protocol 2+).
+TORCH_FILE_STARTS = (b"PK\x03\x04", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+OTHER_FILE_STARTS = {b"\x89PNG": "PNG image", b"\xff\xd8\xff": "JPEG image", b"II*\x00": "TIFF image",
+                     b"MM\x00*": "TIFF image", b"%PDF": "PDF", b"\x08": "ONNX model (use backend=onnx with the .ckpt)"}
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint file's contents, read without running pickled code (weights_only)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if not head.startswith(TORCH_FILE_STARTS):
+        kind = next((name for magic, name in OTHER_FILE_STARTS.items() if head.startswith(magic)), None)
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({f'a {kind} file' if kind else 'unknown content'}); "
+                              "pass the .ckpt a training run wrote (its run folder's checkpoints/best.ckpt)")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(f"{path}: holds Python objects besides weights, which are not loaded (no pickled code "
+                              "runs here); not an htr-lit checkpoint") from e
     except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
-        raise CheckpointError(f"{path}: cannot read checkpoint ({type(e).__name__}: {e})") from e
+        raise CheckpointError(f"{path}: cannot read checkpoint, truncated or damaged? ({type(e).__name__}: {e})") from e
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path}: not a checkpoint (holds a {type(ckpt).__name__}, not a dict)")
     return ckpt

@@ -171,10 +171,17 @@ def test_format_version_is_checked_and_files_from_before_it_still_load(ckpt, tmp
         load_model(tmp_path / "new.ckpt")
 
 
+class ForeignObject:
+    """What another project's checkpoint may pickle besides tensors (a callback's state)."""
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"not a checkpoint at all", "cannot read checkpoint"),
+        (b"not a checkpoint at all", r"not a PyTorch checkpoint \(unknown content\); pass the .ckpt a training run"),
+        (b"\x89PNG\r\n\x1a\n....", r"not a PyTorch checkpoint \(a PNG image file\)"),
+        ("truncated", "cannot read checkpoint, truncated or damaged"),
+        ("object", "holds Python objects besides weights"),
         ({"state_dict": {}}, "not an htr-lit checkpoint"),
         ({"state_dict": {}, "htr_lit": {"model_cfg": {}}}, "without \\['charset', 'preprocess'\\]"),
     ],
@@ -183,6 +190,11 @@ def test_foreign_or_broken_files_are_clear_errors(tmp_path, content, message):
     path = tmp_path / "x.ckpt"
     if isinstance(content, bytes):
         path.write_bytes(content)
+    elif content == "truncated":
+        torch.save({"state_dict": {"w": torch.zeros(1000)}}, path)
+        path.write_bytes(path.read_bytes()[:2000])
+    elif content == "object":
+        torch.save({"state_dict": {}, "callback": ForeignObject()}, path)
     else:
         torch.save(content, path)
     with pytest.raises(CheckpointError, match=rf"x\.ckpt: .*{message}"):
