@@ -70,6 +70,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: checkpoint not found")
     with open(path, "rb") as f:
         head = f.read(8)
+    if not head.strip(b"\x00"):
+        raise CheckpointError(f"{path}: cannot read checkpoint: the file is empty or zero-filled (a save cut short?)")
     if not head.startswith(TORCH_FILE_STARTS):
         kind = next((name for magic, name in OTHER_FILE_STARTS.items() if head.startswith(magic)), None)
         raise CheckpointError(f"{path}: not a PyTorch checkpoint ({f'a {kind} file' if kind else 'unknown content'}); "

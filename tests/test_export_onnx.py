@@ -124,5 +124,5 @@ def test_onnx_export_cli_and_bad_checkpoint(ckpts, tmp_path):
     (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
     proc = subprocess.run([*run, f"ckpt_path={tmp_path / 'junk.ckpt'}"], capture_output=True, text=True, env=env,
                           timeout=120)
-    assert proc.returncode == 1 and "junk.ckpt: cannot read checkpoint" in proc.stderr
+    assert proc.returncode == 1 and "junk.ckpt: not a PyTorch checkpoint" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -74,7 +74,7 @@ def test_resolve_ckpt_path(tmp_path):
     broken = tmp_path / "checkpoints/last.ckpt"
     broken.parent.mkdir()
     broken.write_bytes(b"\x00" * 10)
-    with pytest.raises(CheckpointError, match="last.ckpt: cannot read checkpoint"):
+    with pytest.raises(CheckpointError, match="last.ckpt: cannot read checkpoint: the file is empty or zero-filled"):
         resolve_ckpt_path(None, True, tmp_path)
     torch.save({"state_dict": {}}, broken)  # weights only, e.g. an exported file: cannot resume
     with pytest.raises(CheckpointError, match="not a Lightning training checkpoint"):
