@@ -116,6 +116,8 @@ def metadata(model: HTRModule, pre: Preprocess, fmt: str) -> dict[str, Any]:
         "preprocess_steps": [
             "decode as 8-bit grayscale (EXIF orientation applied, alpha composited on white, 16-bit / float scaled)",
             "invert if the paper is dark: over 60 % of the pixels at or below Otsu's threshold, grey range 20+",
+            "flatten uneven lighting: paper = grey closing, k x k rectangle, k = max(15, min(H, W) // 3 | 1); if its "
+            "range exceeds 48 grey levels, gray = gray * 255 / paper",
             "contrast: stretch darkest ink to 0, median paper to 255 (if contrast)",
             "deslant: shear the writing upright (if deslant)",
             "crop to the ink box + crop_margin x its height (if crop_ink; no ink: unchanged)",

@@ -1,4 +1,5 @@
-"""Ink threshold, box, crop, contrast and deslant on canvases with known ink, edge cases, and real DHSD scans."""
+"""Ink threshold, box, crop, contrast, deslant and uneven lighting on canvases with known ink, edge cases,
+and real DHSD scans."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from htr_lit.data.ink import (
     crop_to_ink,
     deslant,
     estimate_slant,
+    flatten_paper,
     ink_box,
     ink_threshold,
     is_blank,
@@ -168,6 +170,7 @@ def test_no_real_scan_counts_as_a_negative_and_only_the_empty_one_as_blank():
         names = [row["file_name"] for row in csv.DictReader(f)]  # 4,815
     grays = [cv2.imread(str(DHSD / n), cv2.IMREAD_GRAYSCALE) for n in names]
     assert not any(paper_is_dark(g) for g in grays)
+    assert all(flatten_paper(g) is g for g in grays)  # evenly lit: the lighting step leaves every scan alone
     assert [n for n, g in zip(names, grays) if is_blank(g)] == ["images/writer33/33_43.png"]  # all white
 
 
@@ -190,3 +193,49 @@ def test_real_scans_crop_keeps_all_writing():
         ratios.append(img.shape[0] / crop.shape[0])
     print(f"mean height gain after crop + height normalisation: x{np.mean(ratios):.2f}")
     assert np.mean(ratios) > 1.3
+
+
+def word_on(background: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Dark strokes (ink at 45 % of the paper's brightness) in a known box on a given paper."""
+    img = background.astype(np.float32)
+    ink = np.zeros(background.shape, np.uint8)
+    cv2.putText(ink, "Hagenweg", (40, 44), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 255, 2)
+    img[ink > 0] *= 0.45
+    ys, xs = np.nonzero(ink)
+    return img.astype(np.uint8), (int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1)
+
+
+@pytest.mark.parametrize("dark_side", [90, 130])
+def test_a_shadow_across_the_paper_is_divided_out_and_the_word_found(dark_side):
+    shade = np.linspace(dark_side, 240, 256, dtype=np.float32)[None, :].repeat(64, axis=0)  # left in shadow
+    img, box = word_on(shade)
+    assert ink_box(img) != box  # without flattening, the shadow is taken for ink
+    flat = flatten_paper(img)
+    assert ink_box(flat) is not None and np.abs(np.array(ink_box(flat)) - np.array(box)).max() <= 1
+    paper_mask = np.ones_like(img, bool)
+    paper_mask[box[0] - 3:box[1] + 3, box[2] - 3:box[3] + 3] = False
+    assert flat[paper_mask].min() >= 235  # the paper is white on both sides of the shadow
+
+
+@pytest.mark.parametrize("spread", [0, 30, 48])
+def test_even_or_gently_shaded_paper_is_left_alone(spread):
+    img, _ = word_on(np.linspace(240 - spread, 240, 256, dtype=np.float32)[None, :].repeat(64, axis=0))
+    assert flatten_paper(img) is img
+    blank = np.full((64, 256), 30, np.uint8)
+    assert flatten_paper(blank) is blank
+
+
+def test_shadowed_and_negative_words_load_like_the_clean_word(tmp_path):
+    """Through Preprocess.load (train, eval, predict): a word in a shadow, and a negative, give the image of
+    the evenly lit word (the negative is inverted first, so the lighting step never sees dark paper)."""
+    from htr_lit.data.preprocess import Preprocess
+
+    clean, _ = word_on(np.full((64, 256), 240, np.float32))
+    shadowed, _ = word_on(np.linspace(90, 240, 256, dtype=np.float32)[None, :].repeat(64, axis=0))
+    for name, img in [("clean", clean), ("shadow", shadowed), ("negative", 255 - clean)]:
+        cv2.imwrite(str(tmp_path / f"{name}.png"), img)
+    pre = Preprocess(crop_ink=True)
+    ref = pre.load(tmp_path / "clean.png").astype(int)
+    for name in ["shadow", "negative"]:
+        got = pre.load(tmp_path / f"{name}.png").astype(int)
+        assert got.shape == ref.shape and np.abs(got - ref).mean() < 12, name

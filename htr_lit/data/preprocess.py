@@ -40,11 +40,12 @@ class Preprocess:
 
     def load(self, path: str | Path) -> np.ndarray:
         """Read an image file -> uint8 (img_height, W) array, dark ink on light paper (a light-on-dark
-        image is inverted first; a no-op on every DHSD and synthetic image)."""
+        image is inverted first, then uneven lighting is divided out; both a no-op on every DHSD scan and
+        synthetic image)."""
         gray = read_gray(path)
         if ink.paper_is_dark(gray):
             gray = 255 - gray
-        return self.normalize(self.clean(gray))
+        return self.normalize(self.clean(ink.flatten_paper(gray)))
 
     def clean(self, img: np.ndarray) -> np.ndarray:
         """The real-scan steps that are switched on, in order: contrast, deslant, crop to the ink. An image
