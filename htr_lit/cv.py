@@ -200,7 +200,8 @@ def labels_csv(cfg: Any) -> Path:
             "e.g. experiment=crnn_dhsd or data=csv data.source.csv_path=..."
         )
     if not Path(path).is_file():
-        raise SystemExit(f"error: {path}: labels CSV not found (set HTR_DHSD_DIR or data.source.csv_path)")
+        raise SystemExit(f"error: {path}: labels CSV not found (set HTR_DHSD_DIR or data.source.csv_path; "
+                         "`make fetch-dhsd` downloads DHSD into data/dhsd: then HTR_DHSD_DIR=data/dhsd)")
     return Path(path)
 
 

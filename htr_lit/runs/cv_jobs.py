@@ -95,7 +95,9 @@ def fold_done(
 
 def recipe_digest(cfg: Any) -> str:
     """A short hash of the composed train config before interpolation (so the same on every machine; the
-    fold's writers, run folder and threads are overrides on top of it, compared through the command)."""
+    fold's writers, run folder and threads are overrides on top of it, compared through the command).
+    Every config file the recipe composes counts, `paths/default.yaml` included: editing one, even its
+    unresolved interpolations, makes the kept fold records (docs/cv) stale for `htr_lit.cv`."""
     from omegaconf import OmegaConf
 
     text = OmegaConf.to_yaml(cfg, resolve=False, sort_keys=True)
