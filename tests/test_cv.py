@@ -268,3 +268,23 @@ def test_pilot_trains_scores_writers_and_a_rerun_skips_done_folds(tmp_path: Path
     part = json.loads((tmp_path / "cv" / "cv_folds_1.json").read_text())
     assert [f["fold"] for f in part["folds"]] == [1] and part["mode"].startswith("folds 1 of 3")
     assert part["folds"][0]["test/cer"] == result["folds"][1]["test/cer"]
+
+
+KEPT = Path(__file__).resolve().parents[1] / "docs" / "cv"
+SHARED_DHSD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dhsd" / "labels.csv"
+
+
+@pytest.mark.skipif(not SHARED_DHSD.is_file(), reason="the folds are drawn from ../shared/data/dhsd's writers")
+@pytest.mark.parametrize(("experiment", "record", "folds"), [
+    ("crnn_dhsd", "crnn_dhsd", [0, 1, 2, 3, 4]),
+    ("dilated_dhsd", "dilated_dhsd", [0, 1, 2, 3, 4]),
+    ("ablation/cnn_only", "ablation_cnn_only", [2, 3, 4]),
+    ("ablation/dilated_unshared", "ablation_dilated_unshared", [2, 3]),
+])
+def test_the_kept_fold_records_still_count_as_todays_recipe(capsys, experiment, record, folds):
+    """A config edit that changes what a recipe composes to (paths/default.yaml included) would send every
+    kept fold back to training: the committed records must stay 'done' for the recipe as it is today."""
+    only = ",".join(map(str, folds))
+    assert cv.main([f"experiment={experiment}", "--only", only, "--dry-run", "--out", str(KEPT / record)]) == 0
+    out = capsys.readouterr().out
+    assert [f"fold {i}: done before, would be skipped" in out for i in folds] == [True] * len(folds), out
