@@ -31,3 +31,18 @@ def csv_dataset(tmp_path: Path) -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def onnx_cache_in_a_temp_folder(tmp_path_factory):
+    """predict's default backend exports checkpoints to ONNX into a cache: the tests' cache is their own
+    (also for the CLIs they start), never the user's ~/.cache."""
+    import os
+
+    old = os.environ.get("HTR_LIT_CACHE")
+    os.environ["HTR_LIT_CACHE"] = str(tmp_path_factory.mktemp("htr_lit_cache"))
+    yield
+    if old is None:
+        os.environ.pop("HTR_LIT_CACHE", None)
+    else:
+        os.environ["HTR_LIT_CACHE"] = old

@@ -151,13 +151,44 @@ def test_backend_choices_are_checked(ckpt, monkeypatch, tmp_path):
     from htr_lit.checkpoint import load_model
 
     model, pre = load_model(ckpt)
-    with pytest.raises(ConfigError, match="backend=tensorrt: choose torch or onnx"):
+    with pytest.raises(ConfigError, match="backend=tensorrt: choose auto, torch or onnx"):
         build_backend("tensorrt", model, pre, ckpt)
     with pytest.raises(ConfigError, match="int8=true needs backend=onnx"):
         build_backend("torch", model, pre, ckpt, int8=True)
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
     with pytest.raises(MissingExtraError, match=r"pip install htr-lit\[export\]"):
         cached_onnx(model, pre, ckpt, tmp_path)
+
+
+def test_auto_runs_onnx_on_the_cpu_and_torch_without_onnxruntime_or_when_the_export_fails(
+        ckpt, cache, monkeypatch, caplog):
+    from htr_lit.checkpoint import load_model
+    from htr_lit.inference import backend as backends
+
+    model, pre = load_model(ckpt)
+    assert backends.onnx_installed()  # the base install has it
+    assert build_backend("auto", model, pre, ckpt, cache_dir=cache).name == "onnx"
+    assert build_backend("auto", model, pre, ckpt, cache_dir=cache, int8=True).name == "onnx-int8"
+    monkeypatch.setattr(backends, "onnx_installed", lambda: False)
+    assert build_backend("auto", model, pre, ckpt, cache_dir=cache).name == "torch"
+    monkeypatch.undo()
+
+    def broken_export(*args, **kwargs):
+        raise RuntimeError("Exporting the operator 'aten::fancy' to ONNX opset 17 is not supported")
+
+    monkeypatch.setattr("htr_lit.inference.onnx_backend.cached_onnx", broken_export)
+    with caplog.at_level("WARNING", logger="htr_lit.predict"):
+        assert build_backend("auto", model, pre, ckpt, cache_dir=cache).name == "torch"
+    assert "backend=auto: ONNX is not usable for" in caplog.text and "aten::fancy" in caplog.text
+    with pytest.raises(RuntimeError, match="aten::fancy"):  # asked for by name, the failure is not hidden
+        build_backend("onnx", model, pre, ckpt, cache_dir=cache)
+
+
+def test_predict_defaults_to_auto_and_reads_like_torch(capsys, ckpt, images, cache):
+    assert compose_cfg("predict", ["input=x.png"]).backend == "auto"
+    auto = run(capsys, ckpt, images, cache)
+    torch_run = run(capsys, ckpt, images, cache, "backend=torch")
+    assert auto[0] == torch_run[0] == 0 and auto[1] == torch_run[1] and len(auto[1]) == 30
 
 
 # ------------------------------------------------------------------------------------ the predict benchmark

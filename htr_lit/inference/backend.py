@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -9,11 +11,13 @@ import torch
 
 from htr_lit.errors import ConfigError
 
+log = logging.getLogger("htr_lit.predict")
+
 if TYPE_CHECKING:
     from htr_lit.data.preprocess import Preprocess
     from htr_lit.models.module import HTRModule
 
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("auto", "torch", "onnx")
 
 
 class Backend(Protocol):
@@ -29,11 +33,17 @@ class Backend(Protocol):
 def build_backend(backend: str, model: HTRModule, pre: Preprocess, ckpt_path: str | Path, *, int8: bool = False,
                   threads: int | None = None, device: str = "cpu", cache_dir: str | Path | None = None) -> Backend:
     """`backend=torch` runs the model as loaded; `backend=onnx` exports the checkpoint once (cached by its
-    sha256 in `cache_dir`), with `int8=true` quantized, and runs it with onnxruntime on `threads` threads."""
+    sha256 in `cache_dir`), with `int8=true` quantized, and runs it with onnxruntime on `threads` threads;
+    `backend=auto` (predict's default) is onnx on the CPU when onnxruntime is installed, else torch, and
+    falls back to torch with a warning if the export fails (an operator ONNX lacks, a read-only cache)."""
     if backend not in BACKENDS:
-        raise ConfigError(f"backend={backend}: choose {' or '.join(BACKENDS)}")
+        raise ConfigError(f"backend={backend}: choose {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}")
     check_device(device)
     threads = int(threads or torch.get_num_threads())
+    if backend == "auto":
+        if int8 or (device == "cpu" and onnx_installed()):
+            return _auto_onnx(model, pre, Path(ckpt_path), cache_dir, int8, threads, device)
+        backend = "torch"
     if backend == "torch":
         if int8:
             raise ConfigError("int8=true needs backend=onnx (onnxruntime quantization)")
@@ -45,6 +55,23 @@ def build_backend(backend: str, model: HTRModule, pre: Preprocess, ckpt_path: st
     from htr_lit.inference.onnx_backend import OnnxBackend, cached_onnx
 
     return OnnxBackend(cached_onnx(model, pre, Path(ckpt_path), cache_dir, int8=int8), threads=threads)
+
+
+def onnx_installed() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxruntime"))
+
+
+def _auto_onnx(model: HTRModule, pre: Preprocess, ckpt_path: Path, cache_dir: str | Path | None, int8: bool,
+               threads: int, device: str) -> Backend:
+    if int8:  # quantization is onnxruntime's: asked for, it is not silently dropped
+        return build_backend("onnx", model, pre, ckpt_path, int8=True, threads=threads, device=device,
+                             cache_dir=cache_dir)
+    try:
+        return build_backend("onnx", model, pre, ckpt_path, threads=threads, device=device, cache_dir=cache_dir)
+    except Exception as err:  # noqa: BLE001 - any export / session failure leaves the torch path
+        log.warning("backend=auto: ONNX is not usable for %s (%s: %s); running it with torch (backend=torch "
+                    "skips this try)", ckpt_path, type(err).__name__, err)
+        return build_backend("torch", model, pre, ckpt_path, threads=threads, device=device)
 
 
 def check_device(device: str) -> None:
