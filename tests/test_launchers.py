@@ -73,6 +73,11 @@ def loopback_only_prefix() -> list[str]:
     return []
 
 
+# A local Ray instance takes ~60 s to start on an idle 2-core machine and 227 s measured beside two trainings:
+# the limit catches a hang, not slowness.
+MULTIRUN_TIMEOUT_S = 600
+
+
 def multirun(tmp_path: Path, csv_path: Path, *launcher: str, prefix: Sequence[str] = ()) -> tuple[str, Path]:
     sweep_dir = tmp_path / "sweep"
     args = ["-m", *launcher, *csv_data(csv_path), *TINY, "trainer.limit_train_batches=2",
@@ -80,7 +85,7 @@ def multirun(tmp_path: Path, csv_path: Path, *launcher: str, prefix: Sequence[st
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1",
            "RAY_DEDUP_LOGS": "0", "RAY_USAGE_STATS_ENABLED": "0"}
     proc = subprocess.run([*prefix, sys.executable, "-m", "htr_lit.train", *args], capture_output=True, text=True,
-                          env=env, timeout=240, cwd=ROOT)
+                          env=env, timeout=MULTIRUN_TIMEOUT_S, cwd=ROOT)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     for job in ("0", "1"):  # both sweep points trained and wrote their metrics
