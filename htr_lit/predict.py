@@ -39,7 +39,7 @@ def expand_inputs(spec: str) -> list[Path]:
     A glob's matches are taken like the inputs they are: a folder gives its images, an image file itself;
     other files it matches (a labels.csv beside the scans) are skipped with a warning naming how many.
     """
-    p = Path(spec)
+    p = Path(spec).expanduser()
     if p.is_dir():
         found = _folder_images(p)
         if not found:
@@ -50,7 +50,7 @@ def expand_inputs(spec: str) -> list[Path]:
         return _listed_paths(p, spec)
     if p.is_file():
         return [p]
-    matches = sorted(Path(m) for m in glob.glob(spec, recursive=True))
+    matches = sorted(Path(m) for m in glob.glob(str(p), recursive=True))
     if not matches:
         raise InputNotFoundError(f"input={spec}: no such image, folder, list file or glob match")
     found = [f for m in matches for f in (_folder_images(m) if m.is_dir() else [m])]
@@ -77,8 +77,8 @@ def _listed_paths(listing: Path, spec: str) -> list[Path]:
         raise InputNotFoundError(f"input={spec}: the list file is not UTF-8 text (bad byte at offset {e.start}); "
                                  "save it as UTF-8, one image path per line") from e
     entries = [line.strip() for line in lines]
-    listed = [Path(x) if Path(x).is_absolute() else listing.parent / x
-              for x in entries if x and not x.startswith("#")]
+    paths = [Path(x).expanduser() for x in entries if x and not x.startswith("#")]
+    listed = [x if x.is_absolute() else listing.parent / x for x in paths]
     if not listed:
         raise InputNotFoundError(f"input={spec}: the list file names no image (one path per line, # comments)")
     return listed

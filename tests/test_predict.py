@@ -112,6 +112,15 @@ def test_list_file_with_bom_indented_comments_or_other_encoding(images, tmp_path
         expand_inputs(str(listing))
 
 
+def test_a_home_relative_path_is_expanded(images, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "w.png").write_bytes(images[0].read_bytes())
+    (tmp_path / "list.txt").write_text("~/w.png\n", encoding="utf-8")
+    assert expand_inputs("~/w.png") == [tmp_path / "w.png"]
+    assert expand_inputs("~/*.png") == [tmp_path / "w.png"]
+    assert expand_inputs("~/list.txt") == [tmp_path / "w.png"]
+
+
 def test_glob_takes_images_and_matched_folders_and_skips_other_files(images, tmp_path, caplog):
     scans = tmp_path / "scans"
     (scans / "batch_2").mkdir(parents=True)
