@@ -65,7 +65,7 @@ OTHER_FILE_STARTS = {b"\x89PNG": "PNG image", b"\xff\xd8\xff": "JPEG image", b"I
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint file's contents, read without running pickled code (weights_only)."""
-    path = Path(path)
+    path = Path(path).expanduser()
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     with open(path, "rb") as f:

@@ -121,6 +121,12 @@ def test_a_home_relative_path_is_expanded(images, tmp_path, monkeypatch):
     assert expand_inputs("~/list.txt") == [tmp_path / "w.png"]
 
 
+def test_a_home_relative_checkpoint_is_found(capsys, ckpt, images, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(ckpt.parent))
+    failed, lines, err = run_predict(capsys, f"~/{ckpt.name}", images[0])  # type: ignore[arg-type]
+    assert failed == 0 and len(lines) == 1 and "not usable" not in err
+
+
 def test_glob_takes_images_and_matched_folders_and_skips_other_files(images, tmp_path, caplog):
     scans = tmp_path / "scans"
     (scans / "batch_2").mkdir(parents=True)

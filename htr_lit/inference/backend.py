@@ -40,9 +40,10 @@ def build_backend(backend: str, model: HTRModule, pre: Preprocess, ckpt_path: st
         raise ConfigError(f"backend={backend}: choose {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}")
     check_device(device)
     threads = int(threads or torch.get_num_threads())
+    ckpt_path = Path(ckpt_path).expanduser()
     if backend == "auto":
         if int8 or (device == "cpu" and onnx_installed()):
-            return _auto_onnx(model, pre, Path(ckpt_path), cache_dir, int8, threads, device)
+            return _auto_onnx(model, pre, ckpt_path, cache_dir, int8, threads, device)
         backend = "torch"
     if backend == "torch":
         if int8:
@@ -54,7 +55,7 @@ def build_backend(backend: str, model: HTRModule, pre: Preprocess, ckpt_path: st
         raise ConfigError(f"backend=onnx runs on the CPU (onnxruntime CPU provider); drop device={device}")
     from htr_lit.inference.onnx_backend import OnnxBackend, cached_onnx
 
-    return OnnxBackend(cached_onnx(model, pre, Path(ckpt_path), cache_dir, int8=int8), threads=threads)
+    return OnnxBackend(cached_onnx(model, pre, ckpt_path, cache_dir, int8=int8), threads=threads)
 
 
 def onnx_installed() -> bool:
