@@ -17,7 +17,7 @@ def parsed_value(arg: str) -> str:
 
 
 @pytest.mark.parametrize("path", ["Köln.png", "scans/Straße 1.png", "a,b.png", "scan (1).png", "word_[12].png",
-                                  "it's.png"])
+                                  "it's.png", "~/scans/w.png"])
 def test_path_values_hydra_would_reject_or_sweep_are_quoted_and_read_back_as_typed(path):
     (arg,) = quote_path_values([f"input={path}"])
     assert arg != f"input={path}"
