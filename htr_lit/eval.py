@@ -1,4 +1,5 @@
-"""Evaluate a checkpoint on any dataset option: `python -m htr_lit.eval ckpt_path=PATH data=... decoder=...`."""
+"""Evaluate a checkpoint (default: the shipped recognizer) on any dataset option:
+`python -m htr_lit.eval [ckpt_path=PATH] data=... | test_csv=... decoder=...`."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ def test_user_errors_are_found_through_hydra_instantiate_wrapping():
 
 
 def test_a_required_key_left_unset_is_named_without_a_traceback(tmp_path):
-    # eval and export need ckpt_path=, predict input=: a one-line message and exit 1, not Hydra's traceback.
+    # export needs ckpt_path=, predict input=: a one-line message and exit 1, not Hydra's traceback.
     proc = subprocess.run([sys.executable, "-m", "htr_lit.export"], capture_output=True, text=True, env=ENV,
                           cwd=tmp_path, timeout=300)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
