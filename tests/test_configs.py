@@ -151,3 +151,9 @@ def test_debug_fast_dev_run_is_one_cpu_batch_without_loggers(tmp_path, trainer):
     assert cfg.trainer.fast_dev_run is True and cfg.logger is None and cfg.data.num_workers == 0
     assert isinstance(instantiate(cfg.trainer, logger=False), L.Trainer)  # cpu, whatever the trainer option
     assert options("debug") == ["fast_dev_run", "tiny"] and options("size") == ["full", "tiny"]
+
+
+@pytest.mark.parametrize("entry", ["eval", "predict", "inspect"])
+def test_inference_entry_points_default_to_the_shipped_recognizer(entry):
+    ckpt = Path(compose_cfg(entry, ["input=x.png"] if entry == "predict" else []).ckpt_path)
+    assert ckpt.name == "recognizer.ckpt" and ckpt.parent.name == "models" and ckpt.is_file()
