@@ -12,6 +12,7 @@ from pathlib import Path
 import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
 
 from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
@@ -121,17 +122,26 @@ def predict(cfg: DictConfig) -> int:
     model, pre = load_model(cfg.ckpt_path)
     top_n = int(cfg.top_n if cfg.get("top_n") is not None else cfg.decoder.get("top_n", 1))
     decoder = build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts"), top_n=top_n)
-    backend = build_backend(str(cfg.get("backend", "torch")), model, pre, cfg.ckpt_path, int8=bool(cfg.get("int8")),
+    backend = build_backend(str(cfg.get("backend", "auto")), model, pre, cfg.ckpt_path, int8=bool(cfg.get("int8")),
                             threads=cfg.get("torch_threads"), device=str(cfg.device), cache_dir=cfg.get("cache_dir"))
     failed = 0
     batch_size = int(cfg.batch_size or backend.batch_size)
-    for result in transcribe(inputs, pre, backend, decoder, batch_size,
-                             on_error=_report_unreadable):
-        if result.error is not None:
-            failed += 1
-        else:
-            print("\n".join(format_hypotheses(result.path, result.hypotheses, cfg.format, top_n)), flush=True)
+    with _progress(len(inputs), cfg.get("progress")) as bar:
+        for result in transcribe(inputs, pre, backend, decoder, batch_size, on_error=_report_unreadable):
+            bar.update(1)
+            if result.error is not None:
+                failed += 1
+            else:
+                print("\n".join(format_hypotheses(result.path, result.hypotheses, cfg.format, top_n)), flush=True)
     return failed
+
+
+def _progress(total: int, progress: bool | None) -> tqdm:
+    """A bar on stderr: `progress=null` shows it when the results go to a file or a pipe and stderr is a
+    terminal (`htr-predict input=scans/ > out.tsv`), so it never mixes with the lines it counts."""
+    if progress is None:
+        progress = sys.stderr.isatty() and not sys.stdout.isatty() and total > 1
+    return tqdm(total=total, unit="img", file=sys.stderr, disable=not progress, dynamic_ncols=True)
 
 
 @paths_quoted

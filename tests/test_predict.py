@@ -91,6 +91,13 @@ def test_unreadable_inputs_are_reported_and_the_rest_transcribed(capsys, ckpt, i
     assert f"{folder / 'broken.png'}: cannot decode image" in err and f"{folder / 'empty.jpg'}: empty file" in err
 
 
+def test_progress_bar_on_request_and_never_into_a_pipe(capsys, ckpt, images):
+    failed, lines, err = run_predict(capsys, ckpt, images[0].parent, "progress=true")
+    assert failed == 0 and f"{len(lines)}/{len(lines)}" in err and "img/s" in err
+    assert all("\t" in line for line in lines)  # the bar stays on stderr
+    assert "img/s" not in run_predict(capsys, ckpt, images[0].parent)[2]  # default: stderr is no terminal here
+
+
 def test_missing_input_is_a_clear_error(ckpt, tmp_path):
     with pytest.raises(FileNotFoundError, match="no such image, folder, list file or glob match"):
         expand_inputs(str(tmp_path / "nothing*.png"))
