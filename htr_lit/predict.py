@@ -32,6 +32,7 @@ class InputNotFoundError(UserError, FileNotFoundError):
 
 
 LIST_SUFFIXES = (".txt", ".lst", ".list")
+IMAGE_KINDS = "/".join(sorted(IMAGE_SUFFIXES))  # for messages: .bmp/.gif/...
 
 
 def expand_inputs(spec: str) -> list[Path]:
@@ -44,8 +45,8 @@ def expand_inputs(spec: str) -> list[Path]:
     if p.is_dir():
         found = _folder_images(p)
         if not found:
-            kinds = "/".join(sorted(IMAGE_SUFFIXES))
-            raise InputNotFoundError(f"input={spec}: the folder holds no image files ({kinds}, searched recursively)")
+            raise InputNotFoundError(f"input={spec}: the folder holds no image files ({IMAGE_KINDS}, searched "
+                                     "recursively)")
         return found
     if p.is_file() and p.suffix.lower() in LIST_SUFFIXES:
         return _listed_paths(p, spec)
@@ -58,7 +59,7 @@ def expand_inputs(spec: str) -> list[Path]:
     images = [f for f in found if f.suffix.lower() in IMAGE_SUFFIXES]
     if not images:
         raise InputNotFoundError(f"input={spec}: the pattern matches {len(matches)} path(s) but no image file "
-                                 f"({'/'.join(sorted(IMAGE_SUFFIXES))})")
+                                 f"({IMAGE_KINDS})")
     if len(images) < len(found):
         log.warning("input=%s: skipped %d matched file(s) that are not images, e.g. %s",
                     spec, len(found) - len(images), next(f for f in found if f.suffix.lower() not in IMAGE_SUFFIXES))

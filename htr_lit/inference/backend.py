@@ -42,9 +42,12 @@ def build_backend(backend: str, model: HTRModule, pre: Preprocess, ckpt_path: st
     threads = int(threads or torch.get_num_threads())
     ckpt_path = Path(ckpt_path).expanduser()
     if backend == "auto":
-        if int8 or (device == "cpu" and onnx_installed()):
-            return _auto_onnx(model, pre, ckpt_path, cache_dir, int8, threads, device)
-        backend = "torch"
+        if int8:  # quantization is onnxruntime's: asked for, it is not silently dropped
+            backend = "onnx"
+        elif device == "cpu" and onnx_installed():
+            return _onnx_or_torch(model, pre, ckpt_path, cache_dir, threads)
+        else:
+            backend = "torch"
     if backend == "torch":
         if int8:
             raise ConfigError("int8=true needs backend=onnx (onnxruntime quantization)")
@@ -62,17 +65,14 @@ def onnx_installed() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxruntime"))
 
 
-def _auto_onnx(model: HTRModule, pre: Preprocess, ckpt_path: Path, cache_dir: str | Path | None, int8: bool,
-               threads: int, device: str) -> Backend:
-    if int8:  # quantization is onnxruntime's: asked for, it is not silently dropped
-        return build_backend("onnx", model, pre, ckpt_path, int8=True, threads=threads, device=device,
-                             cache_dir=cache_dir)
+def _onnx_or_torch(model: HTRModule, pre: Preprocess, ckpt_path: Path, cache_dir: str | Path | None,
+                   threads: int) -> Backend:
     try:
-        return build_backend("onnx", model, pre, ckpt_path, threads=threads, device=device, cache_dir=cache_dir)
+        return build_backend("onnx", model, pre, ckpt_path, threads=threads, cache_dir=cache_dir)
     except Exception as err:  # noqa: BLE001 - any export / session failure leaves the torch path
         log.warning("backend=auto: ONNX is not usable for %s (%s: %s); running it with torch (backend=torch "
                     "skips this try)", ckpt_path, type(err).__name__, err)
-        return build_backend("torch", model, pre, ckpt_path, threads=threads, device=device)
+        return build_backend("torch", model, pre, ckpt_path, threads=threads)
 
 
 def check_device(device: str) -> None:
