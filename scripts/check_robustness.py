@@ -1,0 +1,115 @@
+"""How a recognizer's readings hold up when a word image is degraded, and how even the paper of real and
+synthetic images is (what `ink.flatten_paper` leaves alone).
+
+1. Robustness: the first `--words` rows of a labels CSV (default: DHSD writer 2 in ../shared) are read clean
+   and as variants (3x upscaled, rotated 5°, Gaussian blur 1.5 px, JPEG quality 15, downscaled to a third,
+   a shadow from grey 90 to 240 across the word); per variant, how many words read differently from the
+   clean image, with the readings.
+2. Lighting: the range (max - min grey level) of `ink.paper_brightness` over every image of the labels CSV
+   and over `--synthetic N` images of a synthetic split, against `ink.MAX_SHADING`.
+
+    python scripts/check_robustness.py [--ckpt CKPT] [--labels CSV] [--writer 2] [--words 6]
+        [--synthetic-csv data/synth_names/train.csv --synthetic 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from htr_lit.checkpoint import load_model
+from htr_lit.config import PROJECT_ROOT
+from htr_lit.data import ink
+from htr_lit.data.preprocess import read_gray
+from htr_lit.decoding.greedy import GreedyDecoder
+from htr_lit.inference.backend import build_backend
+from htr_lit.inference.batching import transcribe
+
+
+def shadow(im: Image.Image) -> Image.Image:
+    """Paper lit from grey 90 on the left to 240 on the right; the ink keeps 20 % of its paper's brightness."""
+    gray = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+    light = np.linspace(90, 240, gray.shape[1], dtype=np.float32)[None, :]
+    return Image.fromarray((light * (0.2 + 0.8 * gray)).astype(np.uint8))
+
+
+VARIANTS: dict[str, Callable[[Image.Image], Image.Image]] = {
+    "upscaled 3x": lambda im: im.resize((im.width * 3, im.height * 3), Image.BICUBIC),
+    "rotated 5°": lambda im: im.rotate(5, expand=True, fillcolor=255),
+    "blur 1.5 px": lambda im: im.filter(ImageFilter.GaussianBlur(1.5)),
+    "JPEG quality 15": lambda im: im,  # saved with quality=15 below
+    "downscaled to 1/3": lambda im: im.resize((im.width // 3, im.height // 3), Image.BILINEAR),
+    "shadow 90-240": shadow,
+}
+
+
+def readings(ckpt: Path, paths: list[Path]) -> list[str]:
+    model, pre = load_model(ckpt)
+    backend = build_backend("torch", model, pre, ckpt, threads=1)
+    return [r.hypotheses[0].text if r.hypotheses else "" for r in
+            transcribe(paths, pre, backend, GreedyDecoder(model.charset.tokens), batch_size=16)]
+
+
+def robustness(ckpt: Path, rows: list[dict[str, str]], root: Path, tmp: Path) -> None:
+    paths = []
+    for i, row in enumerate(rows):
+        im = Image.open(root / row["file_name"]).convert("L")
+        for j, (name, make) in enumerate({"clean": lambda im: im, **VARIANTS}.items()):
+            jpeg = name.startswith("JPEG")
+            out = tmp / f"{i}_{j}.{'jpg' if jpeg else 'png'}"
+            make(im).save(out, **({"quality": 15} if jpeg else {}))
+            paths.append(out)
+    texts = readings(ckpt, paths)
+    per_word = len(VARIANTS) + 1
+    clean = texts[::per_word]
+    print(f"{len(rows)} words ({', '.join(r['text'] for r in rows)}); clean readings: {', '.join(clean)}")
+    print("| variant | words read differently from the clean image | readings |\n|---|---:|---|")
+    for k, name in enumerate(VARIANTS, start=1):
+        got = texts[k::per_word]
+        changed = sum(a != b for a, b in zip(got, clean))
+        print(f"| {name} | {changed} of {len(rows)} | {', '.join(got)} |")
+
+
+def spread(paths: list[Path]) -> np.ndarray:
+    return np.array([int(np.ptp(ink.paper_brightness(read_gray(p)))) for p in paths])
+
+
+def lighting(name: str, paths: list[Path]) -> None:
+    s = spread(paths)
+    p99, p999 = np.percentile(s, [99, 99.9])
+    print(f"{name}: {len(s)} images, paper brightness range (grey levels): max {s.max()}, 99th percentile {p99:.0f}, "
+          f"99.9th {p999:.0f}; above MAX_SHADING={ink.MAX_SHADING} (flattened): {int((s > ink.MAX_SHADING).sum())}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ckpt", type=Path, default=PROJECT_ROOT / "htr_lit/assets/models/recognizer.ckpt")
+    parser.add_argument("--labels", type=Path, default=PROJECT_ROOT / "../shared/data/dhsd/labels.csv")
+    parser.add_argument("--writer", default="2", help="writer_id whose first words are degraded")
+    parser.add_argument("--words", type=int, default=6)
+    parser.add_argument("--synthetic-csv", type=Path, default=PROJECT_ROOT / "data/synth_names/train.csv")
+    parser.add_argument("--synthetic", type=int, default=20000, help="synthetic images sampled (seed 0); 0: none")
+    args = parser.parse_args()
+    with open(args.labels, encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    root = args.labels.parent
+    mine = [r for r in rows if r.get("writer_id", "") == args.writer][: args.words]
+    with tempfile.TemporaryDirectory() as tmp:
+        robustness(args.ckpt, mine, root, Path(tmp))
+    lighting(str(args.labels), [root / r["file_name"] for r in rows])
+    if args.synthetic and args.synthetic_csv.is_file():
+        with open(args.synthetic_csv, encoding="utf-8") as f:
+            names = [r["file_name"] for r in csv.DictReader(f)]
+        pick = random.Random(0).sample(names, min(args.synthetic, len(names)))
+        lighting(str(args.synthetic_csv), [args.synthetic_csv.parent / n for n in pick])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""scripts/check_robustness.py: every variant is read and counted against the clean reading, and the paper
+brightness range is reported for the labels CSV's images."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers import WORDS, write_word_png
+from tests.tiny_ckpt import tiny_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_check_robustness_counts_changed_readings_per_variant(tmp_path):
+    ckpt = tiny_checkpoint(tmp_path / "ckpt", "bilstm", steps=20)
+    lines = ["file_name,text,writer_id"]
+    for i, text in enumerate(WORDS[:3]):
+        write_word_png(tmp_path / f"{i}.png", text)
+        lines.append(f"{i}.png,{text},7")
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts/check_robustness.py"), "--ckpt", str(ckpt),
+                           "--labels", str(tmp_path / "labels.csv"), "--writer", "7", "--words", "3",
+                           "--synthetic", "0"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and " of 3 |" in line]
+    assert [r.split(" | ")[0][2:] for r in rows] == ["upscaled 3x", "rotated 5°", "blur 1.5 px", "JPEG quality 15",
+                                                      "downscaled to 1/3", "shadow 90-240"]
+    assert all(len(r.split(" | ")[2].split(", ")) == 3 for r in rows)  # three readings per variant
+    assert "labels.csv: 3 images, paper brightness range (grey levels): max 0" in proc.stdout
