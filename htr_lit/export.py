@@ -115,6 +115,7 @@ def metadata(model: HTRModule, pre: Preprocess, fmt: str) -> dict[str, Any]:
         # What htr_lit.data.preprocess.Preprocess(**preprocess).load(path) does (numpy + OpenCV, no torch):
         "preprocess_steps": [
             "decode as 8-bit grayscale (EXIF orientation applied, alpha composited on white, 16-bit / float scaled)",
+            "two grey levels only (binarised or dithered scan): Gaussian blur, sigma 1 px, edges replicated",
             "invert if the paper is dark: over 60 % of the pixels at or below Otsu's threshold, grey range 20+",
             "flatten uneven lighting: paper = grey closing, k x k rectangle, k = max(15, min(H, W) // 3 | 1); if its "
             "range exceeds 48 grey levels, gray = gray * 255 / paper",

@@ -5,10 +5,14 @@ synthetic images is (what `ink.flatten_paper` leaves alone).
    and as variants (3x upscaled, rotated 5°, Gaussian blur 1.5 px, JPEG quality 15, downscaled to a third,
    a shadow from grey 90 to 240 across the word); per variant, how many words read differently from the
    clean image, with the readings.
-2. Lighting: the range (max - min grey level) of `ink.paper_brightness` over every image of the labels CSV
+2. Bitonal scans: `--bitonal-words` words of each of `--bitonal-writers` saved as 1-bit images (Pillow's
+   Floyd-Steinberg dithering; Otsu's threshold), CER against their labels as read today and with
+   `ink.soften_bitonal` switched off (how they read before it).
+3. Lighting: the range (max - min grey level) of `ink.paper_brightness` over every image of the labels CSV
    and over `--synthetic N` images of a synthetic split, against `ink.MAX_SHADING`.
 
     python scripts/check_robustness.py [--ckpt CKPT] [--labels CSV] [--writer 2] [--words 6]
+        [--bitonal-writers 2,10,20,30,5 --bitonal-words 12]
         [--synthetic-csv data/synth_names/train.csv --synthetic 20000]
 """
 
@@ -20,9 +24,12 @@ import random
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
+import cv2
 import numpy as np
 from PIL import Image, ImageFilter
+from torchmetrics.functional.text import char_error_rate
 
 from htr_lit.checkpoint import load_model
 from htr_lit.config import PROJECT_ROOT
@@ -77,6 +84,35 @@ def robustness(ckpt: Path, rows: list[dict[str, str]], root: Path, tmp: Path) ->
         print(f"| {name} | {changed} of {len(rows)} | {', '.join(got)} |")
 
 
+def otsu_bitonal(im: Image.Image) -> Image.Image:
+    gray = np.asarray(im.convert("L"))
+    threshold, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return Image.fromarray(np.where(gray > threshold, 255, 0).astype(np.uint8)).convert("1", dither=Image.Dither.NONE)
+
+
+BITONAL: dict[str, Callable[[Image.Image], Image.Image]] = {
+    "scan (grey)": lambda im: im,
+    "1-bit, dithered": lambda im: im.convert("1"),
+    "1-bit, Otsu threshold": otsu_bitonal,
+}
+
+
+def bitonal(ckpt: Path, rows: list[dict[str, str]], root: Path, tmp: Path) -> None:
+    truth = [r["text"] for r in rows]
+    print(f"\n{len(rows)} words of writers {', '.join(sorted({r['writer_id'] for r in rows}, key=int))}, CER %:")
+    print("| image | read today | without ink.soften_bitonal |\n|---|---:|---:|")
+    for k, (name, make) in enumerate(BITONAL.items()):
+        paths = []
+        for i, row in enumerate(rows):
+            paths.append(tmp / f"bitonal_{k}_{i}.png")
+            make(Image.open(root / row["file_name"]).convert("L")).save(paths[-1])
+        today = readings(ckpt, paths)
+        with mock.patch.object(ink, "soften_bitonal", lambda gray: gray):
+            before = readings(ckpt, paths)
+        today_cer, before_cer = (100 * float(char_error_rate(texts, truth)) for texts in (today, before))
+        print(f"| {name} | {today_cer:.2f} | {before_cer:.2f} |")
+
+
 def spread(paths: list[Path]) -> np.ndarray:
     return np.array([int(np.ptp(ink.paper_brightness(read_gray(p)))) for p in paths])
 
@@ -94,6 +130,8 @@ def main() -> None:
     parser.add_argument("--labels", type=Path, default=PROJECT_ROOT / "../shared/data/dhsd/labels.csv")
     parser.add_argument("--writer", default="2", help="writer_id whose first words are degraded")
     parser.add_argument("--words", type=int, default=6)
+    parser.add_argument("--bitonal-writers", default="2,10,20,30,5", help="writer_ids for the bitonal check")
+    parser.add_argument("--bitonal-words", type=int, default=12, help="words per writer in the bitonal check")
     parser.add_argument("--synthetic-csv", type=Path, default=PROJECT_ROOT / "data/synth_names/train.csv")
     parser.add_argument("--synthetic", type=int, default=20000, help="synthetic images sampled (seed 0); 0: none")
     args = parser.parse_args()
@@ -103,6 +141,10 @@ def main() -> None:
     mine = [r for r in rows if r.get("writer_id", "") == args.writer][: args.words]
     with tempfile.TemporaryDirectory() as tmp:
         robustness(args.ckpt, mine, root, Path(tmp))
+        picked = [r for w in args.bitonal_writers.split(",") for r in
+                  [r for r in rows if r.get("writer_id", "") == w.strip()][: args.bitonal_words]]
+        if picked:
+            bitonal(args.ckpt, picked, root, Path(tmp))
     lighting(str(args.labels), [root / r["file_name"] for r in rows])
     if args.synthetic and args.synthetic_csv.is_file():
         with open(args.synthetic_csv, encoding="utf-8") as f:

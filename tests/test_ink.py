@@ -18,9 +18,11 @@ from htr_lit.data.ink import (
     flatten_paper,
     ink_box,
     ink_threshold,
+    is_bitonal,
     is_blank,
     normalize_contrast,
     paper_is_dark,
+    soften_bitonal,
 )
 
 DHSD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dhsd"
@@ -171,6 +173,7 @@ def test_no_real_scan_counts_as_a_negative_and_only_the_empty_one_as_blank():
     grays = [cv2.imread(str(DHSD / n), cv2.IMREAD_GRAYSCALE) for n in names]
     assert not any(paper_is_dark(g) for g in grays)
     assert all(flatten_paper(g) is g for g in grays)  # evenly lit: the lighting step leaves every scan alone
+    assert not any(is_bitonal(g) for g in grays)  # and no scan is two-level: the bitonal blur leaves them alone
     assert [n for n, g in zip(names, grays) if is_blank(g)] == ["images/writer33/33_43.png"]  # all white
 
 
@@ -196,12 +199,12 @@ def test_real_scans_crop_keeps_all_writing():
 
 
 def word_on(background: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """Dark strokes (ink at 45 % of the paper's brightness) in a known box on a given paper."""
+    """Dark strokes (ink at 45 % of the paper's brightness, anti-aliased edges) in a known box on a given paper."""
     img = background.astype(np.float32)
     ink = np.zeros(background.shape, np.uint8)
-    cv2.putText(ink, "Hagenweg", (40, 44), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 255, 2)
-    img[ink > 0] *= 0.45
-    ys, xs = np.nonzero(ink)
+    cv2.putText(ink, "Hagenweg", (40, 44), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 255, 2, cv2.LINE_AA)  # grey edges, as scanned
+    img *= 1.0 - 0.55 * ink.astype(np.float32) / 255.0
+    ys, xs = np.nonzero(ink > 127)
     return img.astype(np.uint8), (int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1)
 
 
@@ -230,7 +233,7 @@ def test_shadowed_and_negative_words_load_like_the_clean_word(tmp_path):
     the evenly lit word (the negative is inverted first, so the lighting step never sees dark paper)."""
     from htr_lit.data.preprocess import Preprocess
 
-    clean, _ = word_on(np.full((64, 256), 240, np.float32))
+    clean, _ = word_on(np.full((64, 256), 250, np.float32))
     shadowed, _ = word_on(np.linspace(90, 240, 256, dtype=np.float32)[None, :].repeat(64, axis=0))
     for name, img in [("clean", clean), ("shadow", shadowed), ("negative", 255 - clean)]:
         cv2.imwrite(str(tmp_path / f"{name}.png"), img)
@@ -239,3 +242,33 @@ def test_shadowed_and_negative_words_load_like_the_clean_word(tmp_path):
     for name in ["shadow", "negative"]:
         got = pre.load(tmp_path / f"{name}.png").astype(int)
         assert got.shape == ref.shape and np.abs(got - ref).mean() < 12, name
+
+
+def test_bitonal_scans_get_grey_stroke_edges_back():
+    """A thresholded and a Floyd-Steinberg dithered copy of a word are two-level images; blurred, the dithered
+    one's dots turn back into the word's strokes, and neither loses its ink box. (What it is worth to a
+    recognizer is measured on real scans: tests/test_shipped_models.py, scripts/check_robustness.py.)"""
+    from PIL import Image
+
+    clean, box = word_on(np.full((64, 256), 240, np.float32))
+    thresholded = np.where(clean > 170, 255, 0).astype(np.uint8)
+    dithered = np.asarray(Image.fromarray(clean).convert("1").convert("L"))  # paper 240 -> white + a few dots
+
+    def likeness(img: np.ndarray) -> float:
+        return float(np.corrcoef(img.ravel().astype(float), clean.ravel().astype(float))[0, 1])
+
+    assert not is_bitonal(clean)
+    for img in (thresholded, dithered):
+        assert is_bitonal(img)
+        soft = soften_bitonal(img)
+        assert len(np.unique(soft)) > 2 and soft.max() == 255  # grey edges, the paper still white
+        assert np.abs(np.array(ink_box(soft)) - np.array(box)).max() <= 1
+    assert likeness(dithered) < 0.6 and likeness(soften_bitonal(dithered)) > 0.9
+    assert likeness(soften_bitonal(thresholded)) > 0.95
+
+
+@pytest.mark.parametrize("levels", [1, 3, 256])
+def test_images_of_other_than_two_levels_are_not_blurred(levels):
+    img = (np.arange(64 * 256).reshape(64, 256) % levels * (255 // max(levels - 1, 1))).astype(np.uint8)
+    assert len(np.unique(img)) == levels
+    assert not is_bitonal(img) and soften_bitonal(img) is img

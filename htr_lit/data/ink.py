@@ -20,6 +20,7 @@ MAX_INK_SHARE = 0.6  # more "ink" than this share of the image: not a word on pa
 RULE_SPAN = (0.8, 0.5)  # straight vertical / horizontal runs this long (share of H / W) are form rules
 MAX_SHADING = 48  # paper brightness range (grey levels) left alone; above it (a photo's shadow) it is divided out
 FLAT = 0.1  # ink flatter than this share of the height is a dark line, not writing (DHSD words: >= 15 px of 64)
+BITONAL_SIGMA = 1.0  # Gaussian blur (px) that gives a two-level (binarised or dithered) scan its grey stroke edges back
 
 
 def is_blank(gray: np.ndarray, min_contrast: float = MIN_CONTRAST) -> bool:
@@ -59,6 +60,21 @@ def flatten_paper(gray: np.ndarray, max_shading: int = MAX_SHADING) -> np.ndarra
         return gray
     flat = gray.astype(np.float32) * (255.0 / np.maximum(paper, 1).astype(np.float32))
     return np.clip(flat, 0, 255).astype(np.uint8)
+
+
+def is_bitonal(gray: np.ndarray) -> bool:
+    """Exactly two grey levels: a binarised scan (fax, bitonal TIFF, a thresholded export) or a dithered one."""
+    return int(np.count_nonzero(np.bincount(gray.ravel(), minlength=256))) == 2
+
+
+def soften_bitonal(gray: np.ndarray, sigma: float = BITONAL_SIGMA) -> np.ndarray:
+    """A two-level image blurred by `sigma` px, other images unchanged. Scanners and photos give grey stroke
+    edges, which is all the recognizers were trained on; a dithered scan's scattered dots become strokes again.
+    `python scripts/check_robustness.py` (shipped recognizer, 60 DHSD words of 5 writers): Floyd-Steinberg
+    dithered 84.3 -> 6.8 % CER, Otsu-binarised 8.0 -> 6.6 %, the grey scans 3.8 %."""
+    if not is_bitonal(gray):
+        return gray
+    return cv2.GaussianBlur(gray, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REPLICATE)
 
 
 def ink_threshold(gray: np.ndarray, min_contrast: float = MIN_CONTRAST) -> float | None:

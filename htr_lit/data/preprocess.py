@@ -39,10 +39,10 @@ class Preprocess:
         return asdict(self)
 
     def load(self, path: str | Path) -> np.ndarray:
-        """Read an image file -> uint8 (img_height, W) array, dark ink on light paper (a light-on-dark
-        image is inverted first, then uneven lighting is divided out; both a no-op on every DHSD scan and
-        synthetic image)."""
-        gray = read_gray(path)
+        """Read an image file -> uint8 (img_height, W) array, dark ink on light paper (a two-level image is
+        blurred by 1 px, a light-on-dark one inverted, then uneven lighting is divided out; all three a no-op
+        on every DHSD scan and synthetic image)."""
+        gray = ink.soften_bitonal(read_gray(path))
         if ink.paper_is_dark(gray):
             gray = 255 - gray
         return self.normalize(self.clean(ink.flatten_paper(gray)))
