@@ -122,7 +122,8 @@ def metadata(model: HTRModule, pre: Preprocess, fmt: str) -> dict[str, Any]:
             "contrast: stretch darkest ink to 0, median paper to 255 (if contrast)",
             "deslant: shear the writing upright (if deslant)",
             "crop to the ink box + crop_margin x its height (if crop_ink; no ink: unchanged)",
-            "resize to img_height keeping the aspect ratio, width clamped to [min_width, max_width]",
+            "resize to img_height keeping the aspect ratio, width clamped to [min_width, max_width]; OpenCV INTER_AREA "
+            "when shrinking, INTER_LINEAR when enlarging up to 3x, INTER_LANCZOS4 beyond (a low-resolution word)",
             "images = 1 - gray / 255 (ink 1.0, paper 0.0)",
         ],
         "model_cfg": model.htr_meta.get("model_cfg"),

@@ -8,11 +8,15 @@ synthetic images is (what `ink.flatten_paper` leaves alone).
 2. Bitonal scans: `--bitonal-words` words of each of `--bitonal-writers` saved as 1-bit images (Pillow's
    Floyd-Steinberg dithering; Otsu's threshold), CER against their labels as read today and with
    `ink.soften_bitonal` switched off (how they read before it).
-3. Lighting: the range (max - min grey level) of `ink.paper_brightness` over every image of the labels CSV
+3. Low resolution (with `--lowres-ckpt`, e.g. a writer-CV fold's checkpoint and its test writers in
+   `--lowres-writers`): every image of those writers at full, half and a third of its size, CER with today's
+   resize and with `preprocess.SHARP_UPSCALE` switched off (bilinear at every scale, as before).
+4. Lighting: the range (max - min grey level) of `ink.paper_brightness` over every image of the labels CSV
    and over `--synthetic N` images of a synthetic split, against `ink.MAX_SHADING`.
 
     python scripts/check_robustness.py [--ckpt CKPT] [--labels CSV] [--writer 2] [--words 6]
         [--bitonal-writers 2,10,20,30,5 --bitonal-words 12]
+        [--lowres-ckpt outputs/cv/ablation_dilated_1d/fold_4/checkpoints/last.ckpt --lowres-writers 15,19,25,32,35,7]
         [--synthetic-csv data/synth_names/train.csv --synthetic 20000]
 """
 
@@ -33,7 +37,7 @@ from torchmetrics.functional.text import char_error_rate
 
 from htr_lit.checkpoint import load_model
 from htr_lit.config import PROJECT_ROOT
-from htr_lit.data import ink
+from htr_lit.data import ink, preprocess
 from htr_lit.data.preprocess import read_gray
 from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.inference.backend import build_backend
@@ -113,6 +117,24 @@ def bitonal(ckpt: Path, rows: list[dict[str, str]], root: Path, tmp: Path) -> No
         print(f"| {name} | {today_cer:.2f} | {before_cer:.2f} |")
 
 
+def lowres(ckpt: Path, rows: list[dict[str, str]], root: Path, tmp: Path) -> None:
+    truth = [r["text"] for r in rows]
+    print(f"\n{len(rows)} words of writers {', '.join(sorted({r['writer_id'] for r in rows}, key=int))} "
+          f"({ckpt}), CER %:")
+    print("| size | read today | bilinear only (SHARP_UPSCALE off) |\n|---|---:|---:|")
+    for scale in (1, 2, 3):
+        paths = []
+        for i, row in enumerate(rows):
+            im = Image.open(root / row["file_name"]).convert("L")
+            paths.append(tmp / f"lowres_{scale}_{i}.png")
+            im.resize((im.width // scale, im.height // scale), Image.BILINEAR).save(paths[-1])
+        today = readings(ckpt, paths)
+        with mock.patch.object(preprocess, "SHARP_UPSCALE", float("inf")):
+            before = readings(ckpt, paths)
+        today_cer, before_cer = (100 * float(char_error_rate(texts, truth)) for texts in (today, before))
+        print(f"| {'full' if scale == 1 else f'1/{scale}'} | {today_cer:.2f} | {before_cer:.2f} |")
+
+
 def spread(paths: list[Path]) -> np.ndarray:
     return np.array([int(np.ptp(ink.paper_brightness(read_gray(p)))) for p in paths])
 
@@ -132,6 +154,8 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=6)
     parser.add_argument("--bitonal-writers", default="2,10,20,30,5", help="writer_ids for the bitonal check")
     parser.add_argument("--bitonal-words", type=int, default=12, help="words per writer in the bitonal check")
+    parser.add_argument("--lowres-ckpt", type=Path, default=None, help="checkpoint for the low-resolution check")
+    parser.add_argument("--lowres-writers", default="", help="writer_ids for the low-res check (all images)")
     parser.add_argument("--synthetic-csv", type=Path, default=PROJECT_ROOT / "data/synth_names/train.csv")
     parser.add_argument("--synthetic", type=int, default=20000, help="synthetic images sampled (seed 0); 0: none")
     args = parser.parse_args()
@@ -145,6 +169,9 @@ def main() -> None:
                   [r for r in rows if r.get("writer_id", "") == w.strip()][: args.bitonal_words]]
         if picked:
             bitonal(args.ckpt, picked, root, Path(tmp))
+        if args.lowres_ckpt:
+            writers = {w.strip() for w in args.lowres_writers.split(",") if w.strip()}
+            lowres(args.lowres_ckpt, [r for r in rows if r.get("writer_id", "") in writers], root, Path(tmp))
     lighting(str(args.labels), [root / r["file_name"] for r in rows])
     if args.synthetic and args.synthetic_csv.is_file():
         with open(args.synthetic_csv, encoding="utf-8") as f:

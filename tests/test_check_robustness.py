@@ -1,5 +1,6 @@
 """scripts/check_robustness.py: every variant is read and counted against the clean reading, and the paper
-brightness range is reported for the labels CSV's images, and the 1-bit copies get a CER row each."""
+brightness range is reported for the labels CSV's images; the 1-bit copies and the half- and third-size copies
+get a CER row each."""
 
 from __future__ import annotations
 
@@ -22,14 +23,19 @@ def test_check_robustness_counts_changed_readings_per_variant(tmp_path):
     (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     proc = subprocess.run([sys.executable, str(ROOT / "scripts/check_robustness.py"), "--ckpt", str(ckpt),
                            "--labels", str(tmp_path / "labels.csv"), "--writer", "7", "--words", "3",
-                           "--synthetic", "0", "--bitonal-writers", "7", "--bitonal-words", "2"],
+                           "--synthetic", "0", "--bitonal-writers", "7", "--bitonal-words", "2",
+                           "--lowres-ckpt", str(ckpt), "--lowres-writers", "7"],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and " of 3 |" in line]
     assert [r.split(" | ")[0][2:] for r in rows] == ["upscaled 3x", "rotated 5°", "blur 1.5 px", "JPEG quality 15",
                                                       "downscaled to 1/3", "shadow 90-240"]
     assert all(len(r.split(" | ")[2].split(", ")) == 3 for r in rows)  # three readings per variant
-    bitonal = [line.split(" | ")[0][2:] for line in proc.stdout.split("words of writers 7, CER %:")[1].splitlines()
+    section = proc.stdout.split("words of writers 7, CER %:")[1].split("\n\n")[0]
+    bitonal = [line.split(" | ")[0][2:] for line in section.splitlines()
                if line.startswith("| ") and not line.startswith("| image")]
     assert bitonal == ["scan (grey)", "1-bit, dithered", "1-bit, Otsu threshold"]
+    sizes = [line.split(" | ")[0][2:] for line in proc.stdout.split("ckpt), CER %:")[1].split("\n\n")[0].splitlines()
+             if line.startswith("| ") and not line.startswith("| size")]
+    assert sizes == ["full", "1/2", "1/3"]
     assert "labels.csv: 3 images, paper brightness range (grey levels): max 0" in proc.stdout

@@ -71,7 +71,7 @@ def soften_bitonal(gray: np.ndarray, sigma: float = BITONAL_SIGMA) -> np.ndarray
     """A two-level image blurred by `sigma` px, other images unchanged. Scanners and photos give grey stroke
     edges, which is all the recognizers were trained on; a dithered scan's scattered dots become strokes again.
     `python scripts/check_robustness.py` (shipped recognizer, 60 DHSD words of 5 writers): Floyd-Steinberg
-    dithered 84.3 -> 6.8 % CER, Otsu-binarised 8.0 -> 6.6 %, the grey scans 3.8 %."""
+    dithered 83.9 -> 6.8 % CER, Otsu-binarised 8.0 -> 6.6 %, the grey scans 3.8 %."""
     if not is_bitonal(gray):
         return gray
     return cv2.GaussianBlur(gray, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REPLICATE)
