@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import hydra
@@ -17,6 +18,7 @@ from tqdm import tqdm
 from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
 from htr_lit.data.formats import IMAGE_SUFFIXES
+from htr_lit.data.preprocess import Preprocess
 from htr_lit.decoding.base import Hypothesis
 from htr_lit.decoding.factory import build_decoder
 from htr_lit.errors import ConfigError, UserError, exit_on_user_error
@@ -109,6 +111,17 @@ def _report_unreadable(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
 
 
+def reading_width(pre: Preprocess, max_width: int | None) -> Preprocess:
+    """The checkpoint's preprocessing with predict's width cap: the model reads any width, and training's cap
+    (`pre.max_width`, for memory) would squeeze a text line wider than it. None keeps the checkpoint's cap."""
+    if max_width is None:
+        return pre
+    if int(max_width) < pre.min_width:
+        raise ConfigError(f"max_width={max_width}: the widest image in pixels, at least the model's min_width "
+                          f"({pre.min_width}); null: the checkpoint's ({pre.max_width})")
+    return replace(pre, max_width=int(max_width))
+
+
 def predict(cfg: DictConfig) -> int:
     """Returns the number of inputs that could not be transcribed (each reported on stderr)."""
     if OmegaConf.is_missing(cfg, "input"):
@@ -121,6 +134,7 @@ def predict(cfg: DictConfig) -> int:
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
     model, pre = load_model(cfg.ckpt_path)
+    wide = reading_width(pre, cfg.get("max_width"))
     top_n = int(cfg.top_n if cfg.get("top_n") is not None else cfg.decoder.get("top_n", 1))
     decoder = build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts"), top_n=top_n)
     backend = build_backend(str(cfg.get("backend", "auto")), model, pre, cfg.ckpt_path, int8=bool(cfg.get("int8")),
@@ -128,7 +142,7 @@ def predict(cfg: DictConfig) -> int:
     failed = 0
     batch_size = int(cfg.batch_size or backend.batch_size)
     with _progress(len(inputs), cfg.get("progress")) as bar:
-        for result in transcribe(inputs, pre, backend, decoder, batch_size, on_error=_report_unreadable):
+        for result in transcribe(inputs, wide, backend, decoder, batch_size, on_error=_report_unreadable):
             bar.update(1)
             if result.error is not None:
                 failed += 1

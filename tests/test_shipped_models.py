@@ -84,3 +84,34 @@ def test_the_shipped_recognizer_reads_bitonal_scans(capsys, tmp_path, bitonal) -
     texts = [out[str(tmp_path / f"{i}.png")] for i in range(len(rows))]
     truth = [row["text"] for row in rows]
     assert float(char_error_rate(texts, truth)) < 0.25, list(zip(texts, truth))
+
+
+@pytest.mark.skipif(not (DHSD / "labels.csv").is_file(), reason=f"DHSD not found at {DHSD} (../shared)")
+def test_a_text_line_is_read_unsqueezed(capsys, tmp_path) -> None:
+    """Eight words of writer 5 side by side (a 2,048 px line; 2,489 px at the model's height after the ink crop):
+    predict's max_width (4096) reads it as it is, the checkpoint's training cap (1024, max_width=null) squeezed
+    it to 41 % of its width and lost letters."""
+    with (DHSD / "labels.csv").open(encoding="utf-8", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["writer_id"] == "5"][:8]
+    line = Image.new("L", (256 * len(rows), 64), 255)
+    for i, row in enumerate(rows):
+        line.paste(Image.open(DHSD / row["file_name"]).convert("L"), (256 * i, 0))
+    line.save(tmp_path / "line.png")
+    truth = " ".join(r["text"] for r in rows)
+    cers = {}
+    for max_width in ("4096", "null"):
+        assert predict(compose_cfg("predict", [f"input={tmp_path / 'line.png'}", f"max_width={max_width}",
+                                               "backend=torch"])) == 0
+        text = capsys.readouterr().out.split("\t", 1)[1].strip()
+        cers[max_width] = float(char_error_rate([text], [truth]))
+    assert cers["4096"] < 0.15 and cers["4096"] < cers["null"] - 0.05, cers
+
+
+def test_predict_max_width_must_hold_the_narrowest_image() -> None:
+    from htr_lit.errors import ConfigError
+    from htr_lit.predict import reading_width
+
+    _, pre = load_model(MODELS / "recognizer.ckpt")
+    assert reading_width(pre, None) is pre and reading_width(pre, 4096).max_width == 4096
+    with pytest.raises(ConfigError, match="max_width=3.*min_width \\(16\\)"):
+        reading_width(pre, 3)
