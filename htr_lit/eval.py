@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
 from htr_lit.data.datamodule import HTRDataModule
-from htr_lit.data.preprocess import Preprocess
+from htr_lit.data.preprocess import Preprocess, reading_width
 from htr_lit.data.sources import LabelsCSVSource
 from htr_lit.decoding.base import Decoder, Hypothesis
 from htr_lit.decoding.factory import build_decoder, decoder_name, decoder_options, describe
@@ -52,6 +52,7 @@ class TimedDecoder:
 
 def build_test_datamodule(cfg: DictConfig, model: HTRModule, pre: Preprocess) -> HTRDataModule:
     """The data option's test split (or `test_csv`), read with the checkpoint's charset and preprocessing."""
+    pre = reading_width(pre, cfg.get("max_width"))
     overrides: dict[str, Any] = dict(**pre.to_dict(), augment="none", charset=model.charset.chars)
     if cfg.get("test_csv"):
         overrides["source"] = LabelsCSVSource(test_csv=cfg.test_csv)

@@ -7,7 +7,6 @@ import json
 import logging
 import math
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import hydra
@@ -18,7 +17,7 @@ from tqdm import tqdm
 from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
 from htr_lit.data.formats import IMAGE_SUFFIXES
-from htr_lit.data.preprocess import Preprocess
+from htr_lit.data.preprocess import reading_width
 from htr_lit.decoding.base import Hypothesis
 from htr_lit.decoding.factory import build_decoder
 from htr_lit.errors import ConfigError, UserError, exit_on_user_error
@@ -109,17 +108,6 @@ def format_hypotheses(path: Path, hyps: list[Hypothesis], fmt: str, top_n: int) 
 
 def _report_unreadable(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
-
-
-def reading_width(pre: Preprocess, max_width: int | None) -> Preprocess:
-    """The checkpoint's preprocessing with predict's width cap: the model reads any width, and training's cap
-    (`pre.max_width`, for memory) would squeeze a text line wider than it. None keeps the checkpoint's cap."""
-    if max_width is None:
-        return pre
-    if int(max_width) < pre.min_width:
-        raise ConfigError(f"max_width={max_width}: the widest image in pixels, at least the model's min_width "
-                          f"({pre.min_width}); null: the checkpoint's ({pre.max_width})")
-    return replace(pre, max_width=int(max_width))
 
 
 def predict(cfg: DictConfig) -> int:

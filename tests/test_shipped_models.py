@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra.utils import instantiate
 from PIL import Image
@@ -108,10 +109,27 @@ def test_a_text_line_is_read_unsqueezed(capsys, tmp_path) -> None:
 
 
 def test_predict_max_width_must_hold_the_narrowest_image() -> None:
+    from htr_lit.data.preprocess import reading_width
     from htr_lit.errors import ConfigError
-    from htr_lit.predict import reading_width
 
     _, pre = load_model(MODELS / "recognizer.ckpt")
     assert reading_width(pre, None) is pre and reading_width(pre, 4096).max_width == 4096
     with pytest.raises(ConfigError, match="max_width=3.*min_width \\(16\\)"):
         reading_width(pre, 3)
+
+
+def test_eval_reads_a_labelled_line_as_predict_does(tmp_path) -> None:
+    """htr-eval (and htr-inspect) use predict's max_width, so a labelled image wider than training's 1,024 px is
+    scored as predict reads it, not squeezed."""
+    from htr_lit.eval import build_test_datamodule
+
+    line = np.full((64, 1800), 255, np.uint8)
+    line[4:60, 10:1790:20] = 0  # strokes over the full height and width: about 1,800 px wide at height 64 after the ink crop
+    Image.fromarray(line).save(tmp_path / "line.png")
+    (tmp_path / "labels.csv").write_text("file_name,text\nline.png,x\n", encoding="utf-8")
+    model, pre = load_model(MODELS / "recognizer.ckpt")
+    widths = {}
+    for max_width in ("4096", "null"):
+        cfg = compose_cfg("eval", [f"test_csv={tmp_path / 'labels.csv'}", f"max_width={max_width}"], tmp_path)
+        widths[max_width] = build_test_datamodule(cfg, model, pre).preprocess.load(tmp_path / "line.png").shape[1]
+    assert widths["null"] == pre.max_width == 1024 and widths["4096"] > 1700, widths

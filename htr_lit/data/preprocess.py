@@ -3,7 +3,7 @@ scans (crop to the ink, contrast stretch, deslant), fixed height, capped width."
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -12,7 +12,7 @@ import torch
 from PIL import Image, ImageOps
 
 from htr_lit.data import ink
-from htr_lit.errors import UserError
+from htr_lit.errors import ConfigError, UserError
 
 # Refuse to decode images larger than this many pixels (decompression bombs, scanner pages).
 MAX_DECODE_PIXELS = 40_000_000
@@ -74,6 +74,18 @@ class Preprocess:
         else:
             interp = cv2.INTER_LANCZOS4 if self.img_height > SHARP_UPSCALE * h else cv2.INTER_LINEAR
         return cv2.resize(img, (new_w, self.img_height), interpolation=interp)
+
+
+def reading_width(pre: Preprocess, max_width: int | None) -> Preprocess:
+    """The checkpoint's preprocessing with the width cap of predict and eval (their `max_width` key): the
+    model reads any width, and training's cap (`pre.max_width`, for memory) would squeeze a text line wider than
+    it. None keeps the checkpoint's cap."""
+    if max_width is None:
+        return pre
+    if int(max_width) < pre.min_width:
+        raise ConfigError(f"max_width={max_width}: the widest image in pixels, at least the model's min_width "
+                          f"({pre.min_width}); null: the checkpoint's ({pre.max_width})")
+    return replace(pre, max_width=int(max_width))
 
 
 def read_gray(path: str | Path) -> np.ndarray:
