@@ -53,6 +53,23 @@ def test_csv_accepts_bom_crlf_and_no_writer_column(tmp_path: Path) -> None:
     assert samples[1].origin.endswith("labels.csv:4")
 
 
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_csv_with_semicolons_or_tabs_from_a_spreadsheet(tmp_path: Path, delimiter: str) -> None:
+    # A spreadsheet's "CSV UTF-8" export in a German locale: BOM, CRLF, ";" between fields, commas in the text.
+    d = delimiter
+    data = f'\ufefffile_name{d}text{d}writer_id\r\nx.png{d}"Straße, Nord"{d}w1\r\ny.png{d}Am Markt, 3{d}w2\r\n'
+    samples = read_labels_csv(_write(tmp_path / "labels.csv", data.encode()))
+    assert [(s.path.name, s.text, s.writer_id) for s in samples] == [
+        ("x.png", "Straße, Nord", "w1"),
+        ("y.png", "Am Markt, 3", "w2"),
+    ]
+
+
+def test_csv_with_commas_keeps_semicolons_in_texts(tmp_path: Path) -> None:
+    samples = read_labels_csv(_write(tmp_path / "labels.csv", "file_name,text\nx.png,a;b\ty\n"))
+    assert [s.text for s in samples] == ["a;b\ty"]
+
+
 def test_csv_relative_path_argument_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _write(tmp_path / "d" / "labels.csv", "file_name,text\nx.png,a\n")
     monkeypatch.chdir(tmp_path)

@@ -124,7 +124,7 @@ def test_eval_reads_a_labelled_line_as_predict_does(tmp_path) -> None:
     from htr_lit.eval import build_test_datamodule
 
     line = np.full((64, 1800), 255, np.uint8)
-    line[4:60, 10:1790:20] = 0  # strokes over the full height and width: about 1,800 px wide at height 64 after the ink crop
+    line[4:60, 10:1790:20] = 0  # strokes over the height and width: ~1,800 px wide at height 64 after the crop
     Image.fromarray(line).save(tmp_path / "line.png")
     (tmp_path / "labels.csv").write_text("file_name,text\nline.png,x\n", encoding="utf-8")
     model, pre = load_model(MODELS / "recognizer.ckpt")

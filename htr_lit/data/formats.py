@@ -77,9 +77,23 @@ def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
 # --------------------------------------------------------------------------------------------- labels CSV
 
 
+CSV_DELIMITERS = (",", ";", "\t")  # ";": spreadsheets set to a German (or other decimal-comma) locale
+
+
+def _delimiter(text: str) -> str:
+    """The delimiter whose split of the header line holds the required columns: a comma, or the semicolon of
+    a spreadsheet's German CSV export, or a tab; a comma when none does (the error then names the header)."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    for delimiter in CSV_DELIMITERS:
+        names = {name.strip().strip('"') for name in header.split(delimiter)}
+        if set(CSV_REQUIRED_COLUMNS) <= names:
+            return delimiter
+    return ","
+
+
 def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(first line of the row, fields)`` for non-blank CSV rows, turning csv errors into ours."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
     while True:
         start = reader.line_num + 1
         try:
@@ -97,7 +111,8 @@ def _header_index(path: Path, line: int, header: list[str]) -> dict[str, int]:
     names = [h.strip() for h in header]
     missing = [c for c in CSV_REQUIRED_COLUMNS if c not in names]
     if missing:
-        raise _fail(path, f"missing required column(s) {missing}; header has columns {names}", line)
+        hint = " (columns are separated by ',', ';' or a tab)" if len(names) == 1 else ""
+        raise _fail(path, f"missing required column(s) {missing}; header has columns {names}{hint}", line)
     index: dict[str, int] = {}
     for i, name in enumerate(names):
         index.setdefault(name, i)
@@ -114,7 +129,8 @@ def _inside(root: Path, file_name: str) -> Path | None:
 
 
 def read_labels_csv(csv_path: str | Path) -> list[Sample]:
-    """Read a ``file_name,text[,writer_id]`` CSV (UTF-8, BOM ok); file names are relative to the CSV's folder.
+    """Read a ``file_name,text[,writer_id]`` CSV (UTF-8, BOM ok; `;` or tab instead of `,` when the header
+    uses it); file names are relative to the CSV's folder.
 
     A file that cannot be parsed raises. A row that cannot be used (wrong number of fields, empty
     file_name, a file_name outside the CSV's folder: absolute or escaping with ``..``) is returned
