@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-dev system-deps train test test-fast lint data fetch-dhsd train-dhsd pretrain recognizer predict inspect cv clean check-wheel
+.PHONY: help setup setup-dev system-deps train test test-fast lint data fetch-dhsd train-dhsd pretrain pretrain-separable recognizer predict inspect cv clean check-wheel
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -64,6 +64,11 @@ pretrain: setup  ## pre-train the shipped model on 116,000 synthetic names + wor
 	$(BIN)/python -m htr_lit.data.synthetic --style names --num-train 100000 --num-val 2000 --num-test 2000 --out data/synth_names
 	$(BIN)/python -m htr_lit.train experiment=pretrain_names torch_threads=1 resume=true hydra.run.dir=outputs/pretrain_names $(ARGS)
 	$(BIN)/python scripts/ship_model.py outputs/pretrain_names/checkpoints/best.ckpt htr_lit/assets/models/pretrained.ckpt
+
+pretrain-separable: setup  ## pre-train the depthwise-separable encoder (experiment=pretrain_names_separable, ~20 min, 1 thread) -> htr_lit/assets/models/pretrained_separable.ckpt
+	$(BIN)/python -m htr_lit.data.synthetic --style names --num-train 100000 --num-val 2000 --num-test 2000 --out data/synth_names
+	$(BIN)/python -m htr_lit.train experiment=pretrain_names_separable torch_threads=1 resume=true hydra.run.dir=outputs/pretrain_names_separable $(ARGS)
+	$(BIN)/python scripts/ship_model.py outputs/pretrain_names_separable/checkpoints/best.ckpt htr_lit/assets/models/pretrained_separable.ckpt
 
 recognizer: setup  ## train the shipped recognizer (BiLSTM CRNN recipe, all 30 DHSD writers, ~44 min alone on 2 cores; ARGS='model/sequence=dilated') -> htr_lit/assets/models/recognizer.ckpt
 	$(BIN)/python -m htr_lit.train experiment=recognizer resume=true hydra.run.dir=outputs/recognizer $(ARGS)

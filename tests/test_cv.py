@@ -282,11 +282,15 @@ SHARED_DHSD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "
     ("ablation/dilated_unshared", "ablation_dilated_unshared", [2, 3, 4]),
     ("ablation/dilated_1d", "ablation_dilated_1d", [2, 3, 4]),
     ("ablation/tcn", "ablation_tcn", [2, 3, 4]),
+    # trained with the encoder passed by absolute path (the same file the config names today)
+    ("separable_dhsd pretrained_encoder=/work/main/htr_lit/assets/models/pretrained_separable.ckpt",
+     "separable_bilstm", [2, 3]),
 ])
 def test_the_kept_fold_records_still_count_as_todays_recipe(capsys, experiment, record, folds):
     """A config edit that changes what a recipe composes to (paths/default.yaml included) would send every
     kept fold back to training: the committed records must stay 'done' for the recipe as it is today."""
     only = ",".join(map(str, folds))
-    assert cv.main([f"experiment={experiment}", "--only", only, "--dry-run", "--out", str(KEPT / record)]) == 0
+    name, *extra = experiment.split()
+    assert cv.main([f"experiment={name}", *extra, "--only", only, "--dry-run", "--out", str(KEPT / record)]) == 0
     out = capsys.readouterr().out
     assert [f"fold {i}: done before, would be skipped" in out for i in folds] == [True] * len(folds), out
