@@ -60,15 +60,19 @@ fetch-dhsd: setup  ## download DHSD v1.0.0 (37 writers), check every file's SHA-
 train-dhsd: setup  ## train CRNN on ../shared/data/dhsd, 5 writers held out (under 60 min on 2 cores)
 	$(BIN)/python -m htr_lit.train experiment=crnn_dhsd $(ARGS)
 
-pretrain: setup  ## pre-train the shipped model on 116,000 synthetic names + words (~55 min, 1 thread) -> htr_lit/assets/models/pretrained.ckpt
+# Pre-training recipe shared by `pretrain` and `pretrain-separable`: render the names once, train (resumable), ship.
+#   $(call pretrain_recipe,EXPERIMENT,SHIPPED_NAME)
+define pretrain_recipe
 	$(BIN)/python -m htr_lit.data.synthetic --style names --num-train 100000 --num-val 2000 --num-test 2000 --out data/synth_names
-	$(BIN)/python -m htr_lit.train experiment=pretrain_names torch_threads=1 resume=true hydra.run.dir=outputs/pretrain_names $(ARGS)
-	$(BIN)/python scripts/ship_model.py outputs/pretrain_names/checkpoints/best.ckpt htr_lit/assets/models/pretrained.ckpt
+	$(BIN)/python -m htr_lit.train experiment=$(1) torch_threads=1 resume=true hydra.run.dir=outputs/$(1) $(ARGS)
+	$(BIN)/python scripts/ship_model.py outputs/$(1)/checkpoints/best.ckpt htr_lit/assets/models/$(2).ckpt
+endef
+
+pretrain: setup  ## pre-train the shipped model on 116,000 synthetic names + words (~55 min, 1 thread) -> htr_lit/assets/models/pretrained.ckpt
+	$(call pretrain_recipe,pretrain_names,pretrained)
 
 pretrain-separable: setup  ## pre-train the depthwise-separable encoder (experiment=pretrain_names_separable, ~20 min, 1 thread) -> htr_lit/assets/models/pretrained_separable.ckpt
-	$(BIN)/python -m htr_lit.data.synthetic --style names --num-train 100000 --num-val 2000 --num-test 2000 --out data/synth_names
-	$(BIN)/python -m htr_lit.train experiment=pretrain_names_separable torch_threads=1 resume=true hydra.run.dir=outputs/pretrain_names_separable $(ARGS)
-	$(BIN)/python scripts/ship_model.py outputs/pretrain_names_separable/checkpoints/best.ckpt htr_lit/assets/models/pretrained_separable.ckpt
+	$(call pretrain_recipe,pretrain_names_separable,pretrained_separable)
 
 recognizer: setup  ## train the shipped recognizer (BiLSTM CRNN recipe, all 30 DHSD writers, ~44 min alone on 2 cores; ARGS='model/sequence=dilated') -> htr_lit/assets/models/recognizer.ckpt
 	$(BIN)/python -m htr_lit.train experiment=recognizer resume=true hydra.run.dir=outputs/recognizer $(ARGS)
