@@ -323,3 +323,23 @@ def test_handwriting_preset_has_distortion_and_stroke_width():
     ops = {c.operation for t in pipeline.transforms if isinstance(t, A.OneOf) for c in t.transforms
            if isinstance(c, A.Morphological)}
     assert ops == {"erosion", "dilation"}
+
+
+def test_lowres_preset_blurs_fine_strokes_sometimes():
+    """handwriting_lowres = handwriting + shrink-and-enlarge: 1-px stripes lose their contrast in some draws."""
+    pipeline = build_augment("handwriting_lowres").args[0]
+    downscale = [t for t in pipeline.transforms if isinstance(t, A.Downscale)]
+    assert len(downscale) == 1 and 0.0 < downscale[0].p < 1.0
+    img = np.full((64, 256), 255, np.uint8)
+    img[20:44, ::2] = 0  # 1-px vertical stripes: survive a geometric warp, not a shrink to half or less
+    only_lowres = A.Compose([A.Downscale(scale_range=downscale[0].scale_range,
+                                         interpolation_pair=downscale[0].interpolation_pair, p=1.0)])
+    only_lowres.set_random_seed(0)
+    out = only_lowres(image=img)["image"]
+    assert out.shape == img.shape
+    stripes = out[24:40, 40:200].astype(float)
+    assert stripes.std() < 0.5 * img[24:40, 40:200].astype(float).std()  # the stripes are washed out
+    fn = build_augment("handwriting_lowres")
+    torch.manual_seed(0)
+    outs = [fn(img) for _ in range(16)]
+    assert all(o.dtype == np.uint8 and o.ndim == 2 for o in outs)

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import torch
 
-PRESETS = ("none", "light", "strong", "handwriting")
+PRESETS = ("none", "light", "strong", "handwriting", "handwriting_lowres")
 
 
 def build_augment(preset: str) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -62,7 +62,22 @@ def build_augment(preset: str) -> Callable[[np.ndarray], np.ndarray] | None:
         ),
         A.GaussianBlur(blur_limit=(3, 3), p=0.15),
     ]
-    extra = {"light": [], "strong": strong, "handwriting": handwriting}[preset]
+    # Low-resolution scans (a phone photo from afar, a fax): `handwriting`, and sometimes the canvas is shrunk to
+    # 30-60 % of its size and blown up again, so thin strokes blur and merge as in an image read at a third of its
+    # resolution (scripts/check_robustness.py --lowres-ckpt measures that case).
+    lowres = [
+        A.Downscale(
+            scale_range=(0.3, 0.6),
+            interpolation_pair={"downscale": cv2.INTER_AREA, "upscale": cv2.INTER_LINEAR},
+            p=0.25,
+        )
+    ]
+    extra = {
+        "light": [],
+        "strong": strong,
+        "handwriting": handwriting,
+        "handwriting_lowres": handwriting + lowres,
+    }[preset]
     pipeline = A.Compose(light + extra)
     return partial(_apply, pipeline)  # a partial, not a lambda: picklable for worker processes
 
