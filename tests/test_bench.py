@@ -65,6 +65,7 @@ def test_reports_have_one_row_per_model(tmp_path):
     assert data["ratios"]["infer"] == pytest.approx(2.5) and data["ratios"]["train"] == pytest.approx(2.0)
     md = (tmp_path / "performance.md").read_text()
     assert md.count("| cpu | 32-true |") == 2 and "60.0 GFLOP/s" in md and "| none | 2 | 900.0 |" in md
+    assert "median width is 200 px), encoder `compact`," in md
 
 
 def test_ratio_compares_the_default_encoder_rows_even_when_other_encoders_follow(tmp_path):
@@ -80,6 +81,11 @@ def test_ratio_compares_the_default_encoder_rows_even_when_other_encoders_follow
     write(report, tmp_path)
     ratios = json.loads((tmp_path / "performance.json").read_text())["ratios"]
     assert ratios["infer"] == pytest.approx(1.5) and ratios["train"] == pytest.approx(1.5)  # 60/40, 15/10
+    named = [{**r, "overrides": r.get("overrides") or ["model/encoder=compact"]} for r in report["models"]]
+    write({**report, "models": named}, tmp_path / "named")  # `--encoders compact,separable` names compact too
+    assert json.loads((tmp_path / "named" / "performance.json").read_text())["ratios"]["infer"] == pytest.approx(1.5)
+    md = (tmp_path / "performance.md").read_text()  # no loader measured: no median width, both encoders named
+    assert "Input 64 x 256 px, encoder `compact`, `separable`, training batch" in md
 
 
 def test_rewrite_keeps_the_pareto_block(tmp_path):

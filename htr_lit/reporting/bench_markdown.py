@@ -15,8 +15,17 @@ def fmt(x: float, digits: int = 1) -> str:
     return f"{x:,.{digits}f}"
 
 
+def encoder_of(row: dict) -> str:
+    """The encoder a row was measured with: its `model/encoder=` override, else the benchmark's default."""
+    named = [o.split("=", 1)[1] for o in row.get("overrides", []) if o.startswith("model/encoder=")]
+    return named[-1] if named else "compact"
+
+
 def markdown(report: dict) -> str:
     m, st = report["machine"], report["settings"]
+    loader = report.get("data_loader") or []
+    median_width = f" (the synthetic words' median width is {loader[0]['median_width']} px)" if loader else ""
+    encoders = ", ".join(f"`{e}`" for e in dict.fromkeys(encoder_of(r) for r in report["models"]))
     lines = [
         "# Performance",
         "",
@@ -31,8 +40,7 @@ def markdown(report: dict) -> str:
         + ", ".join(f"{k} {fmt(v)} GFLOP/s" for k, v in report["matmul_gflops"].items())
         + ".",
         "",
-        f"Input {st['height']} x {st['width']} px (the synthetic words' median width is "
-        f"{report['data_loader'][0]['median_width'] if report['data_loader'] else '?'} px), encoder `compact`, "
+        f"Input {st['height']} x {st['width']} px{median_width}, encoder {encoders}, "
         f"training batch {st['train_batch']} (AdamW step included), inference batch {st['infer_batch']} "
         "under `torch.inference_mode`, latency at batch 1. Rates are medians of "
         f"{st['repeats']} repeats. FLOPs from `torch.utils.flop_counter.FlopCounterMode` plus an analytic count for "
@@ -79,7 +87,8 @@ def add_derived(report: dict) -> None:
         r["matmul_fraction"] = r["train_gflop_s"] / mm[key] if mm.get(key) else 0.0
     # the headline ratio compares the default encoder's rows only: with `--encoders` the same sequence model
     # appears once per encoder (its overrides say which), and a later row must not stand in for the default
-    by = {(r["sequence"], r["device"], r["precision"]): r for r in report["models"] if not r.get("overrides")}
+    by = {(r["sequence"], r["device"], r["precision"]): r for r in report["models"]
+          if all(o == "model/encoder=compact" for o in r.get("overrides", []))}
     if ("bilstm", "cpu", "32-true") in by and ("dilated", "cpu", "32-true") in by:
         b, d = by[("bilstm", "cpu", "32-true")], by[("dilated", "cpu", "32-true")]
         report["ratios"] = {
