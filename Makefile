@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-dev system-deps train test test-fast lint data fetch-dhsd train-dhsd pretrain pretrain-separable recognizer predict inspect cv clean check-wheel
+.PHONY: help setup setup-dev system-deps train test test-fast lint data fetch-dhsd train-dhsd pretrain pretrain-separable recognizer recognizer-separable predict inspect cv clean check-wheel
 
 help:  ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -74,9 +74,18 @@ pretrain: setup  ## pre-train the shipped model on 116,000 synthetic names + wor
 pretrain-separable: setup  ## pre-train the depthwise-separable encoder (experiment=pretrain_names_separable, ~20 min, 1 thread) -> htr_lit/assets/models/pretrained_separable.ckpt
 	$(call pretrain_recipe,pretrain_names_separable,pretrained_separable)
 
+# Recognizer recipe shared by `recognizer` and `recognizer-separable`: train on all 30 DHSD writers (resumable),
+# ship the last epoch.   $(call recognizer_recipe,EXPERIMENT)
+define recognizer_recipe
+	$(BIN)/python -m htr_lit.train experiment=$(1) resume=true hydra.run.dir=outputs/$(1) $(ARGS)
+	$(BIN)/python scripts/ship_model.py outputs/$(1)/checkpoints/last.ckpt htr_lit/assets/models/$(1).ckpt
+endef
+
 recognizer: setup  ## train the shipped recognizer (BiLSTM CRNN recipe, all 30 DHSD writers, ~44 min alone on 2 cores; ARGS='model/sequence=dilated') -> htr_lit/assets/models/recognizer.ckpt
-	$(BIN)/python -m htr_lit.train experiment=recognizer resume=true hydra.run.dir=outputs/recognizer $(ARGS)
-	$(BIN)/python scripts/ship_model.py outputs/recognizer/checkpoints/last.ckpt htr_lit/assets/models/recognizer.ckpt
+	$(call recognizer_recipe,recognizer)
+
+recognizer-separable: setup  ## train the fast recognizer (separable encoder + BiLSTM, 20 epochs, all 30 DHSD writers; ARGS='torch_threads=1') -> htr_lit/assets/models/recognizer_separable.ckpt
+	$(call recognizer_recipe,recognizer_separable)
 
 INPUT ?=
 predict: setup  ## transcribe INPUT=image|folder|glob|list.txt with the shipped recognizer (ARGS='ckpt_path=... format=jsonl')
