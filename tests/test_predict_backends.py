@@ -214,3 +214,24 @@ def test_bench_predict_times_every_backend_and_keeps_its_section(ckpt, images, t
     assert doc.startswith("# Performance\n\nmodel table\n\n" + BEGIN) and doc.rstrip().endswith(END)
     assert splice("new", doc) == "# Performance\n\nmodel table\n\n" + BEGIN + "\nnew\n" + END + "\n"
     assert kept_block(doc).strip() == doc.split("model table\n", 1)[1].strip()  # what bench_markdown re-appends
+
+
+def test_bench_predict_times_several_checkpoints_in_one_run(ckpt, images, tmp_path):
+    """--ckpt A B: one row per checkpoint x backend, each backend's CER checked against its own model's torch."""
+    import shutil
+
+    from htr_lit.reporting.bench_predict import bench
+    from htr_lit.reporting.bench_predict_markdown import section
+
+    other = shutil.copy(ckpt, tmp_path / "fast.ckpt")
+    labels = {p: WORDS[int(p.stem.split("_")[1])] for p in sorted(images.glob("32_*.png"))}
+    rows = bench(labels, [ckpt, other], ["torch", "onnx"], batch_size=4, threads=1, repeats=1, tmp=tmp_path)
+    assert [(r["model"], r["backend"]) for r in rows] == [
+        (Path(ckpt).stem, "torch"), (Path(ckpt).stem, "onnx"), ("fast", "torch"), ("fast", "onnx")]
+    assert [r["cer_vs_torch"] for r in rows] == [0.0, 0.0, 0.0, 0.0] and rows[0]["cer"] == rows[2]["cer"]
+    report = {"machine": {"date_utc": "d", "cpu": "c", "cpu_count": 2, "load_avg_1m_at_start": 0.5}, "import_s": 1.0,
+              "backends": rows, "settings": {"args": "", "images": 10, "source": "s", "ckpt": "k", "threads": 1,
+                                             "repeats": 1}}
+    md = section(report)
+    assert "| model | backend | batch | images/s | x torch of the first |" in md
+    assert "| fast | onnx | 4 |" in md and md.count("\n| ") == 6  # header, rule, four rows

@@ -1,7 +1,7 @@
 """End-to-end predict throughput per backend (torch, onnx, onnx-int8), part of `make bench`.
 
-    python -m htr_lit.reporting.bench_predict [--folder PNG_DIR [--labels CSV]] [--images 1000]
-        [--backends torch,onnx,onnx-int8] [--batch-size 32] [--threads N] [--repeats 3] [--out docs/]
+    python -m htr_lit.reporting.bench_predict [--ckpt A.ckpt [B.ckpt ...]] [--folder PNG_DIR [--labels CSV]]
+        [--images 1000] [--backends torch,onnx,onnx-int8] [--batch-size 32] [--threads N] [--repeats 3] [--out docs/]
 
 Without --folder, `--images` DHSD-like place names (256 x 64 canvases, the synthetic renderer) are written
 to a temporary folder with their texts, so CER is known. Each run times the whole of predict's path on
@@ -97,7 +97,7 @@ def timed_run(paths: list[Path], parts, out: Path) -> tuple[float, list[str]]:
     return len(paths) / (time.perf_counter() - t), texts
 
 
-def compute_note(labels: dict[Path, str | None], ckpt: Path, target: float = 500.0) -> str:
+def compute_note(labels: dict[Path, str | None], ckpt: Path, target: float = 500.0, named: bool = False) -> str:
     """The model's forward GFLOP per image at the inputs' median preprocessed width, and what a target rate
     would take: the ceiling any backend meets on this machine."""
     from torch.utils.flop_counter import FlopCounterMode
@@ -108,46 +108,52 @@ def compute_note(labels: dict[Path, str | None], ckpt: Path, target: float = 500
     with torch.inference_mode(), counter:
         model(torch.zeros(1, 1, pre.img_height, width), torch.tensor([width]))
     gflop = counter.get_total_flops() / 1e9
-    return (f"Compute: after preprocessing the median input is {pre.img_height} x {width} px, where the model costs "
+    return (f"Compute{f' ({ckpt.stem})' if named else ''}: after preprocessing the median input is "
+            f"{pre.img_height} x {width} px, where the model costs "
             f"{gflop:.2f} GFLOP per image (forward, `FlopCounterMode`), so {target:.0f} images/s needs "
             f"{target * gflop:.0f} GFLOP/s of sustained fp32 compute.")
 
 
-def bench(labels: dict[Path, str | None], ckpt: Path, names: list[str], batch_size: int | None, threads: int,
-          repeats: int, tmp: Path) -> list[dict]:
+def bench(labels: dict[Path, str | None], ckpts: Path | list[Path], names: list[str], batch_size: int | None,
+          threads: int, repeats: int, tmp: Path) -> list[dict]:
+    """One row per checkpoint x backend (checkpoint-major); every pair is timed in turn each round, so the
+    ratios between models and backends come from one run. A row's `model` is its checkpoint's file stem."""
     torch.set_num_threads(threads)
     paths = list(labels)
-    cache = tmp / "cache"
+    ckpts = [ckpts] if isinstance(ckpts, (str, Path)) else list(ckpts)
+    pairs = [(Path(c), name) for c in ckpts for name in names]
     rows, parts = {}, {}
-    for name in names:  # first use: export / quantize into an empty cache
+    for ckpt, name in pairs:  # first use: export / quantize into an empty cache
         kind, int8 = BACKENDS[name]
         t = time.perf_counter()
         if kind == "onnx":
             model, pre = load_model(ckpt)
-            build_backend(kind, model, pre, ckpt, int8=int8, threads=threads, cache_dir=cache)
-        rows[name] = {"backend": name, "first_use_s": time.perf_counter() - t if kind == "onnx" else 0.0,
-                      "runs_img_s": []}
-    for name in names:
-        parts[name], rows[name]["startup_s"] = start(name, ckpt, cache, threads, paths, batch_size)
-        rows[name]["batch_size"] = parts[name][3]
+            build_backend(kind, model, pre, ckpt, int8=int8, threads=threads, cache_dir=tmp / "cache")
+        rows[ckpt, name] = {"model": ckpt.stem, "backend": name, "runs_img_s": [],
+                            "first_use_s": time.perf_counter() - t if kind == "onnx" else 0.0}
+    for ckpt, name in pairs:
+        parts[ckpt, name], rows[ckpt, name]["startup_s"] = start(name, ckpt, tmp / "cache", threads, paths, batch_size)
+        rows[ckpt, name]["batch_size"] = parts[ckpt, name][3]
     texts = {}
-    for _ in range(repeats):  # round-robin: a slow spell of a shared machine hits every backend alike
-        for name in names:
-            img_s, texts[name] = timed_run(paths, parts[name], tmp / f"{name}.tsv")
-            rows[name]["runs_img_s"].append(round(img_s, 2))
-            print(f"{name}: {img_s:.1f} img/s", flush=True)
+    for _ in range(repeats):  # round-robin: a slow spell of a shared machine hits every pair alike
+        for ckpt, name in pairs:
+            img_s, texts[ckpt, name] = timed_run(paths, parts[ckpt, name], tmp / f"{name}.tsv")
+            rows[ckpt, name]["runs_img_s"].append(round(img_s, 2))
+            print(f"{ckpt.stem} {name}: {img_s:.1f} img/s", flush=True)
     truth = [labels[p] for p in paths]
-    for name in names:
-        r = rows[name]
+    for ckpt, name in pairs:
+        r = rows[ckpt, name]
         r["img_s"] = statistics.median(r["runs_img_s"])
-        r["cer"] = float(char_error_rate(texts[name], truth)) if all(t is not None for t in truth) else None
-        r["cer_vs_torch"] = float(char_error_rate(texts[name], texts["torch"])) if "torch" in texts else None
-    return [rows[n] for n in names]
+        r["cer"] = float(char_error_rate(texts[ckpt, name], truth)) if all(t is not None for t in truth) else None
+        base = texts.get((ckpt, "torch"))
+        r["cer_vs_torch"] = float(char_error_rate(texts[ckpt, name], base)) if base is not None else None
+    return [rows[pair] for pair in pairs]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m htr_lit.reporting.bench_predict", description=__doc__.split("\n\n")[0])
-    p.add_argument("--ckpt", type=Path, default=SHIPPED, help="checkpoint (default: the shipped recognizer)")
+    p.add_argument("--ckpt", type=Path, nargs="+", default=[SHIPPED],
+                   help="checkpoint(s), timed in turn in one run (default: the shipped recognizer)")
     p.add_argument("--folder", type=Path, help="PNG files to transcribe (default: rendered place names)")
     p.add_argument("--labels", type=Path, help="file_name,text CSV for --folder (CER column)")
     p.add_argument("--images", type=int, default=1000, help="images (rendered, or the first of --folder)")
@@ -171,10 +177,11 @@ def main(argv: list[str] | None = None) -> int:
             labels = render_folder(Path(tmp) / "images", args.images)
             source = "the synthetic place names' test split, seed 0, 256 x 64"
         rows = bench(labels, args.ckpt, names, args.batch_size, args.threads, args.repeats, Path(tmp))
-        notes = [compute_note(labels, args.ckpt)]  # while the rendered images still exist
+        notes = [compute_note(labels, c, named=len(args.ckpt) > 1) for c in args.ckpt]  # images still exist
+    shown_ckpts = ", ".join(shown_path(c) for c in args.ckpt)
     shown_args = shlex.join(argv if argv is not None else sys.argv[1:])
     report = {"machine": info, "import_s": import_seconds(), "backends": rows, "notes": notes,
-              "settings": {"args": shown_args, "images": len(labels), "source": source, "ckpt": shown_path(args.ckpt),
+              "settings": {"args": shown_args, "images": len(labels), "source": source, "ckpt": shown_ckpts,
                            "threads": args.threads, "repeats": args.repeats}}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "performance_predict.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -15,7 +15,7 @@ def section(report: dict) -> str:
         "## End-to-end predict throughput",
         "",
         f"Measured by `python -m htr_lit.reporting.bench_predict {s['args']}`".rstrip() + f" on {m['date_utc']} UTC: "
-        f"{s['images']} PNG files ({s['source']}), checkpoint `{s['ckpt']}`, "
+        f"{s['images']} PNG files ({s['source']}), checkpoint(s) `{s['ckpt']}`, "
         f"{s['threads']} thread(s) for torch / onnxruntime, on {m['cpu']} ({m['cpu_count']} logical CPUs; "
         f"1-min load average {m['load_avg_1m_at_start']} at start{', ' + m['note'] if m.get('note') else ''}).",
         "",
@@ -26,17 +26,24 @@ def section(report: dict) -> str:
         "the backend from a warm cache plus one warm-up batch; *first use* is the one-off ONNX export "
         "(+ int8 calibration) into an empty cache.",
         "",
-        "| backend | batch | images/s | x torch | runs (images/s) | start-up s | first use s | CER % "
-        "| CER vs torch % |",
-        "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
     ]
-    base = next((r["img_s"] for r in report["backends"] if r["backend"] == "torch"), None)
-    for r in report["backends"]:
+    rows = report["backends"]
+    models = list(dict.fromkeys(r.get("model", "") for r in rows))
+    several = len(models) > 1  # a model column, and "x torch" against the first checkpoint's torch row
+    lines += [
+        ("| model " if several else "") + "| backend | batch | images/s | "
+        + ("x torch of the first |" if several else "x torch |")
+        + " runs (images/s) | start-up s | first use s | CER % | CER vs torch % |",
+        ("| --- " if several else "") + "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    base = next((r["img_s"] for r in rows if r["backend"] == "torch" and r.get("model", "") == models[0]), None)
+    for r in rows:
         ratio = f"{r['img_s'] / base:.2f}" if base else "-"
         cer = f"{100 * r['cer']:.2f}" if r.get("cer") is not None else "-"
         vs = f"{100 * r['cer_vs_torch']:.2f}" if r.get("cer_vs_torch") is not None else "-"
         runs = ", ".join(f"{x:.1f}" for x in r["runs_img_s"])
-        lines.append(f"| {r['backend']} | {r['batch_size']} | {r['img_s']:.1f} | {ratio} | {runs} | "
+        lines.append((f"| {r['model']} " if several else "") + f"| {r['backend']} | {r['batch_size']} | "
+                     f"{r['img_s']:.1f} | {ratio} | {runs} | "
                      f"{r['startup_s']:.2f} | {r['first_use_s']:.1f} | {cer} | {vs} |")
     if report.get("notes"):
         lines += ["", *report["notes"]]
