@@ -67,7 +67,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint file's contents, read without running pickled code (weights_only)."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
+        shipped = sorted(p.stem for p in path.parent.glob("*.ckpt")) if path.parent.name == "models" else []
+        hint = f" (the shipped models there: {', '.join(shipped)})" if shipped else ""
+        raise CheckpointError(f"{path}: checkpoint not found{hint}")
     with open(path, "rb") as f:
         head = f.read(8)
     if not head.strip(b"\x00"):

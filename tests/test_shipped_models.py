@@ -133,3 +133,12 @@ def test_eval_reads_a_labelled_line_as_predict_does(tmp_path) -> None:
         cfg = compose_cfg("eval", [f"test_csv={tmp_path / 'labels.csv'}", f"max_width={max_width}"], tmp_path)
         widths[max_width] = build_test_datamodule(cfg, model, pre).preprocess.load(tmp_path / "line.png").shape[1]
     assert widths["null"] == pre.max_width == 1024 and widths["4096"] > 1700, widths
+
+
+def test_an_unknown_shipped_name_lists_the_shipped_models() -> None:
+    from htr_lit.checkpoint import CheckpointError
+
+    cfg = compose_cfg("predict", ["input=x.png", "shipped=recogniser"])
+    with pytest.raises(CheckpointError, match=r"recogniser.ckpt: checkpoint not found \(the shipped models there: "
+                                              r"pretrained, pretrained_separable, recognizer"):
+        load_model(cfg.ckpt_path)
