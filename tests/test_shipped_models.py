@@ -42,6 +42,20 @@ def test_predict_uses_the_shipped_recognizer_by_default() -> None:
     assert pre.crop_ink and {"ä", "ö", "ü", "ß", " ", "-"} <= set(model.charset.chars)
 
 
+@pytest.mark.parametrize("entry", ["predict", "eval", "inspect"])
+def test_shipped_picks_the_fast_recognizer(entry) -> None:
+    """`shipped=recognizer_separable` points every inference entry point at the fast shipped model, which
+    loads as the separable encoder + BiLSTM with the recognizer's charset and preprocessing."""
+    overrides = ["shipped=recognizer_separable"] + (["input=x.png"] if entry == "predict" else [])
+    cfg = compose_cfg(entry, overrides)
+    assert Path(cfg.ckpt_path) == MODELS / "recognizer_separable.ckpt"
+    model, pre = load_model(cfg.ckpt_path)
+    fast_enc, default = type(model.encoder).__name__, load_model(MODELS / "recognizer.ckpt")
+    assert fast_enc == "SeparableEncoder" and type(default[0].encoder).__name__ != fast_enc
+    assert type(model.sequence).__name__ == type(default[0].sequence).__name__
+    assert model.charset.chars == default[0].charset.chars and pre == default[1]
+
+
 def _first_word_of_ten_writers() -> list[dict[str, str]]:
     with (DHSD / "labels.csv").open(encoding="utf-8", newline="") as f:
         rows, seen = [], set()
@@ -66,6 +80,17 @@ def test_the_shipped_recognizer_reads_real_dhsd_images(capsys, tmp_path) -> None
     assert all(0 < o["confidence"] <= 1 for o in out)
     texts, truth = [o["text"] for o in out], [row["text"] for row in rows]
     assert float(char_error_rate(texts, truth)) < 0.25, list(zip(texts, truth))
+
+
+@pytest.mark.skipif(not (DHSD / "labels.csv").is_file(), reason=f"DHSD not found at {DHSD} (../shared)")
+def test_the_fast_recognizer_reads_real_dhsd_images(capsys, tmp_path) -> None:
+    """The same 10 real words through `shipped=recognizer_separable`: transcribed about as well."""
+    rows = _first_word_of_ten_writers()
+    listing = tmp_path / "images.txt"
+    listing.write_text("\n".join(str(DHSD / row["file_name"]) for row in rows) + "\n", encoding="utf-8")
+    assert predict(compose_cfg("predict", [f"input={listing}", "shipped=recognizer_separable"])) == 0
+    texts = [line.split("\t", 1)[1] for line in capsys.readouterr().out.splitlines()]
+    assert float(char_error_rate(texts, [row["text"] for row in rows])) < 0.25, texts
 
 
 @pytest.mark.skipif(not (DHSD / "labels.csv").is_file(), reason=f"DHSD not found at {DHSD} (../shared)")
@@ -140,5 +165,5 @@ def test_an_unknown_shipped_name_lists_the_shipped_models() -> None:
 
     cfg = compose_cfg("predict", ["input=x.png", "shipped=recogniser"])
     with pytest.raises(CheckpointError, match=r"recogniser.ckpt: checkpoint not found \(the shipped models there: "
-                                              r"pretrained, pretrained_separable, recognizer"):
+                                              r"pretrained, pretrained_separable, recognizer, recognizer_separable"):
         load_model(cfg.ckpt_path)
