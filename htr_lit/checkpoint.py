@@ -18,6 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
+from htr_lit.assets import MODELS_DIR
 from htr_lit.data.preprocess import Preprocess
 from htr_lit.errors import UserError
 
@@ -67,8 +68,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint file's contents, read without running pickled code (weights_only)."""
     path = Path(path).expanduser()
     if not path.is_file():
-        shipped = sorted(p.stem for p in path.parent.glob("*.ckpt")) if path.parent.name == "models" else []
-        hint = f" (the shipped models there: {', '.join(shipped)})" if shipped else ""
+        hint = ""
+        if path.parent.resolve() == MODELS_DIR:  # a misspelt shipped=NAME
+            hint = f" (the shipped models there: {', '.join(sorted(p.stem for p in MODELS_DIR.glob('*.ckpt')))})"
         raise CheckpointError(f"{path}: checkpoint not found{hint}")
     with open(path, "rb") as f:
         head = f.read(8)

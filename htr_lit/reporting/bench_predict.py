@@ -28,7 +28,7 @@ import torch
 from PIL import Image
 from torchmetrics.functional.text import char_error_rate
 
-from htr_lit.assets import ASSETS_DIR
+from htr_lit.assets import MODELS_DIR
 from htr_lit.checkpoint import load_model
 from htr_lit.config import project_root, shown_path
 from htr_lit.data.formats import IMAGE_SUFFIXES
@@ -39,7 +39,7 @@ from htr_lit.predict import format_hypotheses
 from htr_lit.reporting.bench import machine
 from htr_lit.reporting.bench_predict_markdown import section, splice
 
-SHIPPED = ASSETS_DIR / "models" / "recognizer.ckpt"
+SHIPPED = MODELS_DIR / "recognizer.ckpt"
 BACKENDS = {"torch": ("torch", False), "onnx": ("onnx", False), "onnx-int8": ("onnx", True)}
 
 
