@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from htr_lit.data.ink import (
+    RULE_SPAN,
+    _rules,
     _shear,
     crop_to_ink,
     deslant,
@@ -117,6 +119,37 @@ def test_form_rules_are_not_ink():
     img[:, 10] = 90  # vertical scan rule spanning the height
     img[60, 5:250] = 90  # horizontal rule
     assert ink_box(img) == (20, 40, 100, 150)
+
+
+def _rules_by_opening(ink: np.ndarray) -> np.ndarray:
+    """The rule mask by both openings always (what `_rules` computes, without its skip for rule-free images)."""
+    height, width = ink.shape
+    tall, wide = max(2, int(RULE_SPAN[0] * height)), max(2, int(RULE_SPAN[1] * width))
+    vertical = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((tall, 1), np.uint8))
+    horizontal = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, wide), np.uint8))
+    return cv2.dilate(vertical, np.ones((1, 3), np.uint8)) | cv2.dilate(horizontal, np.ones((3, 1), np.uint8))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_skipping_openings_never_changes_the_rules(seed):
+    """`_rules` skips an opening when no column / row has half a kernel of ink; runs that touch the border
+    (which an opening counts as ink) just above and below that length must still come out as with both
+    openings."""
+    rng = np.random.default_rng(seed)
+    for _ in range(300):
+        height, width = int(rng.integers(4, 100)), int(rng.integers(4, 300))
+        ink = (rng.random((height, width)) < rng.uniform(0.0, 0.2)).astype(np.uint8)  # (H, W) specks
+        tall, wide = max(2, int(RULE_SPAN[0] * height)), max(2, int(RULE_SPAN[1] * width))
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        run = tall // 2 + int(rng.integers(-1, 2))
+        ink[:run, x] = 1 if rng.random() < 0.5 else ink[:run, x]  # from the top border
+        run = wide // 2 + int(rng.integers(-1, 2))
+        ink[y, width - run:] = 1 if rng.random() < 0.5 else ink[y, width - run:]  # to the right border
+        assert np.array_equal(_rules(ink), _rules_by_opening(ink))
+    border = np.zeros((64, 256), np.uint8)
+    tall = int(RULE_SPAN[0] * 64)  # 51 px: the vertical kernel
+    border[: tall // 2 + 1, 7] = 1  # 26 px from the top border: the opening keeps it (the border counts as ink)
+    assert _rules(border)[:, 7].any() and np.array_equal(_rules(border), _rules_by_opening(border))
 
 
 @pytest.mark.parametrize("rule_width", [60, 240], ids=["short-line", "form-rule"])

@@ -21,6 +21,7 @@ MAX_DECODE_PIXELS = 40_000_000
 # (DHSD crops: 99 % at most 3.6x, synthetic renders: 99.9 % at most 2.9x). Chosen on one writer fold and checked
 # on two others (scripts/check_robustness.py --lowres-ckpt): scans read as before, half and third resolution better.
 SHARP_UPSCALE = 3.0
+EXIF_ORIENTATION = 0x0112  # the EXIF tag a camera writes when the picture is to be shown rotated
 
 
 class ImageLoadError(UserError, ValueError):
@@ -115,6 +116,8 @@ def _upright(im: Image.Image) -> Image.Image:
     """Apply an EXIF orientation tag (phone and camera JPEGs: upright as a viewer shows them); a broken
     EXIF block leaves the pixels as stored rather than rejecting a readable image."""
     try:
+        if im.getexif().get(EXIF_ORIENTATION, 1) in (None, 1):
+            return im  # upright already (most files): no transposed copy
         return ImageOps.exif_transpose(im)
     except Exception:  # noqa: BLE001 - malformed metadata is not a reason to refuse the pixels
         return im

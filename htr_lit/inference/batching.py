@@ -18,7 +18,7 @@ from htr_lit.decoding.base import Decoder, Hypothesis
 from htr_lit.inference.backend import Backend
 
 # Images loaded at a time: batches are formed by width inside such a window (less padding); at least
-# WINDOW_IMAGES, so that small batches (onnx's 8) still find neighbours of their width.
+# WINDOW_IMAGES, so that small batches still find neighbours of their width.
 WINDOW_BATCHES = 8
 WINDOW_IMAGES = 256
 EMPTY = Hypothesis("", 0.0)  # what a blank image reads as (log-score 0: certain)

@@ -94,10 +94,11 @@ def cached_onnx(model: HTRModule, pre: Preprocess, ckpt_path: Path, cache_dir: s
 
 class OnnxBackend:
     """An onnxruntime session on `threads` intra-op threads (one inter-op thread: the graph is a chain).
-    Its threads sleep instead of spinning between ops and its batches are small: both measured faster,
-    batch 8 by ~25 % over 32 (docs/performance.md), spinning off by ~5 % on a shared 2-core machine."""
+    Its threads sleep instead of spinning between ops (~5 % faster on a shared 2-core machine) and its batches
+    hold 16 images: end to end 1.09x batch 8 and 1.15x batch 32 on the compact recognizer, 1.09x and 1.11x on
+    the separable one (docs/performance.md, 2026-12-06)."""
 
-    batch_size = 8
+    batch_size = 16
 
     def __init__(self, path: Path, threads: int = 1) -> None:
         require_onnxruntime()
