@@ -203,6 +203,7 @@ def test_bench_predict_times_every_backend_and_keeps_its_section(ckpt, images, t
     assert [r["backend"] for r in rows] == ["torch", "onnx"]
     for r in rows:
         assert len(r["runs_img_s"]) == 2 and r["img_s"] > 0 and r["startup_s"] > 0 and 0 <= r["cer"] <= 1
+        assert r["load_ms"] > 0 and r["model_ms"] > 0
     assert rows[0]["first_use_s"] == 0 < rows[1]["first_use_s"] and rows[1]["cer_vs_torch"] == 0.0
     assert [r["batch_size"] for r in rows] == [4, 4]
     report = {"machine": {"date_utc": "d", "cpu": "c", "cpu_count": 2, "load_avg_1m_at_start": 0.5}, "import_s": 1.0,
@@ -210,6 +211,7 @@ def test_bench_predict_times_every_backend_and_keeps_its_section(ckpt, images, t
                                              "repeats": 2}}
     md = section(report)
     assert "| onnx |" in md and md.count("\n| ") == 4  # header, rule, two backends
+    assert f"| {rows[1]['load_ms']:.2f} | {rows[1]['model_ms']:.2f} |" in md
     doc = splice(md, "# Performance\n\nmodel table\n")
     assert doc.startswith("# Performance\n\nmodel table\n\n" + BEGIN) and doc.rstrip().endswith(END)
     assert splice("new", doc) == "# Performance\n\nmodel table\n\n" + BEGIN + "\nnew\n" + END + "\n"

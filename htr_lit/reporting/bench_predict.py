@@ -34,7 +34,7 @@ from htr_lit.config import project_root, shown_path
 from htr_lit.data.formats import IMAGE_SUFFIXES
 from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.inference.backend import build_backend
-from htr_lit.inference.batching import transcribe
+from htr_lit.inference.batching import decode_images, load_window, transcribe
 from htr_lit.predict import format_hypotheses
 from htr_lit.reporting.bench import machine
 from htr_lit.reporting.bench_predict_markdown import section, splice
@@ -97,6 +97,18 @@ def timed_run(paths: list[Path], parts, out: Path) -> tuple[float, list[str]]:
     return len(paths) / (time.perf_counter() - t), texts
 
 
+def stage_ms(paths: list[Path], parts) -> tuple[float, float]:
+    """ms per image of the two halves of predict's path, each alone in one pass: decode + preprocess (the
+    loader thread's work), then the width-sorted batches through the model + greedy decoding."""
+    pre, backend, decoder, batch_size = parts
+    t = time.perf_counter()
+    images, _ = load_window(paths, pre)
+    loaded = time.perf_counter()
+    decode_images(images, backend, decoder, batch_size)
+    done = time.perf_counter()
+    return 1e3 * (loaded - t) / len(paths), 1e3 * (done - loaded) / len(paths)
+
+
 def compute_note(labels: dict[Path, str | None], ckpt: Path, target: float = 500.0, named: bool = False) -> str:
     """The model's forward GFLOP per image at the inputs' median preprocessed width, and what a target rate
     would take: the ceiling any backend meets on this machine."""
@@ -140,6 +152,8 @@ def bench(labels: dict[Path, str | None], ckpts: Path | list[Path], names: list[
             img_s, texts[ckpt, name] = timed_run(paths, parts[ckpt, name], tmp / f"{name}.tsv")
             rows[ckpt, name]["runs_img_s"].append(round(img_s, 2))
             print(f"{ckpt.stem} {name}: {img_s:.1f} img/s", flush=True)
+    for ckpt, name in pairs:
+        rows[ckpt, name]["load_ms"], rows[ckpt, name]["model_ms"] = stage_ms(paths, parts[ckpt, name])
     truth = [labels[p] for p in paths]
     for ckpt, name in pairs:
         r = rows[ckpt, name]

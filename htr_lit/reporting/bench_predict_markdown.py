@@ -24,7 +24,10 @@ def section(report: dict) -> str:
         f"{s['repeats']} runs, the backends taken in turn each round. Start-up is apart: imports of "
         f"`htr_lit.predict` ({report['import_s']:.2f} s), then per backend loading the checkpoint and building "
         "the backend from a warm cache plus one warm-up batch; *first use* is the one-off ONNX export "
-        "(+ int8 calibration) into an empty cache.",
+        "(+ int8 calibration) into an empty cache. *load* and *model* are the path's two halves timed alone in one "
+        "pass after the runs, in ms per image: decode + preprocess, then batches + greedy decoding. A run overlaps "
+        "them (the next window is read in a thread while the model runs); one after the other they would read "
+        "1000 / (load + model) images/s.",
         "",
     ]
     rows = report["backends"]
@@ -33,8 +36,8 @@ def section(report: dict) -> str:
     lines += [
         ("| model " if several else "") + "| backend | batch | images/s | "
         + ("x torch of the first |" if several else "x torch |")
-        + " runs (images/s) | start-up s | first use s | CER % | CER vs torch % |",
-        ("| --- " if several else "") + "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+        + " runs (images/s) | load ms | model ms | start-up s | first use s | CER % | CER vs torch % |",
+        ("| --- " if several else "") + "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     base = next((r["img_s"] for r in rows if r["backend"] == "torch" and r.get("model", "") == models[0]), None)
     for r in rows:
@@ -42,8 +45,9 @@ def section(report: dict) -> str:
         cer = f"{100 * r['cer']:.2f}" if r.get("cer") is not None else "-"
         vs = f"{100 * r['cer_vs_torch']:.2f}" if r.get("cer_vs_torch") is not None else "-"
         runs = ", ".join(f"{x:.1f}" for x in r["runs_img_s"])
+        stages = " | ".join(f"{r[k]:.2f}" if r.get(k) is not None else "-" for k in ("load_ms", "model_ms"))
         lines.append((f"| {r['model']} " if several else "") + f"| {r['backend']} | {r['batch_size']} | "
-                     f"{r['img_s']:.1f} | {ratio} | {runs} | "
+                     f"{r['img_s']:.1f} | {ratio} | {runs} | {stages} | "
                      f"{r['startup_s']:.2f} | {r['first_use_s']:.1f} | {cer} | {vs} |")
     if report.get("notes"):
         lines += ["", *report["notes"]]
