@@ -9,7 +9,8 @@ synthetic images is (what `ink.flatten_paper` leaves alone).
    Floyd-Steinberg dithering; Otsu's threshold), CER against their labels as read today and with
    `ink.soften_bitonal` switched off (how they read before it).
 3. Low resolution (with `--lowres-ckpt`, e.g. a writer-CV fold's checkpoint and its test writers in
-   `--lowres-writers`): every image of those writers at full, half and a third of its size, CER with today's
+   `--lowres-writers`; several checkpoints, one table each, to compare recipes on the same fold): every
+   image of those writers at full, half and a third of its size, CER with today's
    resize and with `preprocess.SHARP_UPSCALE` switched off (bilinear at every scale, as before).
 4. Lighting: the range (max - min grey level) of `ink.paper_brightness` over every image of the labels CSV
    and over `--synthetic N` images of a synthetic split, against `ink.MAX_SHADING`.
@@ -17,7 +18,7 @@ synthetic images is (what `ink.flatten_paper` leaves alone).
     python scripts/check_robustness.py [--ckpt CKPT] [--labels CSV] [--writer 2] [--words 6]
         [--bitonal-writers 2,10,20,30,5 --bitonal-words 12]
         [--lowres-ckpt outputs/cv/ablation_dilated_1d/fold_4/checkpoints/last.ckpt --lowres-writers 15,19,25,32,35,7]
-        [--synthetic-csv data/synth_names/train.csv --synthetic 20000]
+        [--synthetic-csv data/synth_names/train.csv --synthetic 20000] [--checks robustness,bitonal,lowres,lighting]
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def shadow(im: Image.Image) -> Image.Image:
     return Image.fromarray((light * (0.2 + 0.8 * gray)).astype(np.uint8))
 
 
+CHECKS = ("robustness", "bitonal", "lowres", "lighting")
 VARIANTS: dict[str, Callable[[Image.Image], Image.Image]] = {
     "upscaled 3x": lambda im: im.resize((im.width * 3, im.height * 3), Image.BICUBIC),
     "rotated 5°": lambda im: im.rotate(5, expand=True, fillcolor=255),
@@ -154,24 +156,32 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=6)
     parser.add_argument("--bitonal-writers", default="2,10,20,30,5", help="writer_ids for the bitonal check")
     parser.add_argument("--bitonal-words", type=int, default=12, help="words per writer in the bitonal check")
-    parser.add_argument("--lowres-ckpt", type=Path, default=None, help="checkpoint for the low-resolution check")
+    parser.add_argument("--lowres-ckpt", type=Path, nargs="+", default=[],
+                        help="checkpoint(s) for the low-resolution check, one table each")
     parser.add_argument("--lowres-writers", default="", help="writer_ids for the low-res check (all images)")
     parser.add_argument("--synthetic-csv", type=Path, default=PROJECT_ROOT / "data/synth_names/train.csv")
     parser.add_argument("--synthetic", type=int, default=20000, help="synthetic images sampled (seed 0); 0: none")
+    parser.add_argument("--checks", default=",".join(CHECKS), help=f"which checks run, of {','.join(CHECKS)}")
     args = parser.parse_args()
+    checks = {c.strip() for c in args.checks.split(",") if c.strip()}
+    if checks - set(CHECKS):
+        parser.error(f"--checks: unknown {sorted(checks - set(CHECKS))}; choose from {','.join(CHECKS)}")
     with open(args.labels, encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     root = args.labels.parent
     mine = [r for r in rows if r.get("writer_id", "") == args.writer][: args.words]
     with tempfile.TemporaryDirectory() as tmp:
-        robustness(args.ckpt, mine, root, Path(tmp))
+        if "robustness" in checks:
+            robustness(args.ckpt, mine, root, Path(tmp))
         picked = [r for w in args.bitonal_writers.split(",") for r in
                   [r for r in rows if r.get("writer_id", "") == w.strip()][: args.bitonal_words]]
-        if picked:
+        if picked and "bitonal" in checks:
             bitonal(args.ckpt, picked, root, Path(tmp))
-        if args.lowres_ckpt:
-            writers = {w.strip() for w in args.lowres_writers.split(",") if w.strip()}
-            lowres(args.lowres_ckpt, [r for r in rows if r.get("writer_id", "") in writers], root, Path(tmp))
+        writers = {w.strip() for w in args.lowres_writers.split(",") if w.strip()}
+        for ckpt in args.lowres_ckpt if "lowres" in checks else []:
+            lowres(ckpt, [r for r in rows if r.get("writer_id", "") in writers], root, Path(tmp))
+    if "lighting" not in checks:
+        return
     lighting(str(args.labels), [root / r["file_name"] for r in rows])
     if args.synthetic and args.synthetic_csv.is_file():
         with open(args.synthetic_csv, encoding="utf-8") as f:

@@ -39,3 +39,26 @@ def test_check_robustness_counts_changed_readings_per_variant(tmp_path):
              if line.startswith("| ") and not line.startswith("| size")]
     assert sizes == ["full", "1/2", "1/3"]
     assert "labels.csv: 3 images, paper brightness range (grey levels): max 0" in proc.stdout
+
+
+def test_lowres_check_alone_compares_several_checkpoints(tmp_path):
+    """--checks lowres with two checkpoints: one size table per checkpoint, none of the other checks."""
+    import shutil
+
+    ckpt = tiny_checkpoint(tmp_path / "ckpt", "bilstm", steps=20)
+    other = shutil.copy(ckpt, tmp_path / "other.ckpt")
+    lines = ["file_name,text,writer_id"]
+    for i, text in enumerate(WORDS[:2]):
+        write_word_png(tmp_path / f"{i}.png", text)
+        lines.append(f"{i}.png,{text},7")
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts/check_robustness.py"), "--labels",
+                           str(tmp_path / "labels.csv"), "--checks", "lowres", "--lowres-ckpt", str(ckpt), str(other),
+                           "--lowres-writers", "7"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    tables = proc.stdout.split("words of writers 7 (")[1:]
+    assert [t.split(")")[0] for t in tables] == [str(ckpt), str(other)]
+    assert " of 2 |" not in proc.stdout and "paper brightness range" not in proc.stdout
+    bad = subprocess.run([sys.executable, str(ROOT / "scripts/check_robustness.py"), "--checks", "lowres,sharpness"],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert bad.returncode == 2 and "unknown ['sharpness']" in bad.stderr
