@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,20 @@ def test_float_tiff_in_unit_or_byte_range(tmp_path: Path, gray: np.ndarray, scal
     path = tmp_path / "scan.tif"
     Image.fromarray(gray.astype(np.float32) * scale, mode="F").save(path)
     np.testing.assert_array_equal(read_gray(path), gray)
+
+
+def test_float_tiff_without_values_reads_them_as_zero(tmp_path: Path, gray: np.ndarray):
+    """NaN / infinite pixels (a float export's no-data) read as 0, the rest as before, without a numpy warning."""
+    values = gray.astype(np.float32) / 255.0
+    values[0, :5] = [np.nan, np.inf, -np.inf, np.nan, np.nan]
+    path = tmp_path / "nodata.tif"
+    Image.fromarray(values, mode="F").save(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = read_gray(path)
+    expected = gray.copy()
+    expected[0, :5] = 0
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_exif_rotated_jpeg_is_read_upright(tmp_path: Path):

@@ -126,10 +126,12 @@ def _upright(im: Image.Image) -> Image.Image:
 def _gray_uint8(im: Image.Image) -> np.ndarray:
     """Grayscale uint8 (H, W) of any Pillow mode. 16-bit and 32-bit scans are scaled down to 8 bits
     (Pillow's convert("L") clips them, which turns a 16-bit scan into blank paper); float images are read
-    as 0..1 when their maximum is at most 1, else as 0..255 (0..65535 above 255)."""
+    as 0..1 when their maximum is at most 1, else as 0..255 (0..65535 above 255); a pixel without a value
+    (NaN, infinite: a float export's no-data) reads as 0."""
     if im.mode not in ("I", "F") and not im.mode.startswith("I;16"):
         return np.asarray(im.convert("L"), dtype=np.uint8)
     values = np.asarray(im, dtype=np.float64)
+    values = np.where(np.isfinite(values), values, 0.0)  # (H, W)
     top = float(values.max(initial=0.0))
     if im.mode.startswith("I;16") or top > 255:
         full_scale = 65535.0
