@@ -283,6 +283,7 @@ SHARED_DHSD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "
     ("ablation/dilated_1d", "ablation_dilated_1d", [2, 3, 4]),
     ("ablation/tcn", "ablation_tcn", [2, 3, 4]),
     ("separable_dhsd", "separable_bilstm", [0, 1, 2, 3, 4]),
+    ("separable_dhsd data.augment=handwriting_lowres", "separable_lowres", [0, 1]),
 ])
 def test_the_kept_fold_records_still_count_as_todays_recipe(capsys, experiment, record, folds):
     """A config edit that changes what a recipe composes to (paths/default.yaml included) would send every
