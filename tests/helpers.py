@@ -71,3 +71,15 @@ def tiny_data_and_model(csv_path: Path, output_dir: Path, *overrides: str):
     dm = instantiate(cfg.data)
     dm.setup("fit")
     return dm, instantiate(cfg.model, charset=dm.charset.chars)
+
+
+def write_labels_csv(folder: Path, words: list[str], writer_id: str | None = None) -> Path:
+    """One word image per text (`write_word_png`, named 0.png, 1.png, ...) and `folder/labels.csv` listing
+    them (`file_name,text`, plus `writer_id` when given)."""
+    header = "file_name,text" + (",writer_id" if writer_id is not None else "")
+    lines = [header]
+    for i, text in enumerate(words):
+        write_word_png(folder / f"{i}.png", text)
+        lines.append(f"{i}.png,{text}" + (f",{writer_id}" if writer_id is not None else ""))
+    (folder / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder / "labels.csv"

@@ -7,17 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import WORDS, write_word_png
+from tests.helpers import WORDS, write_labels_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_bench_augment_prints_a_time_per_preset(tmp_path):
-    lines = ["file_name,text"]
-    for i, text in enumerate(WORDS[:4]):
-        write_word_png(tmp_path / f"{i}.png", text)
-        lines.append(f"{i}.png,{text}")
-    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_labels_csv(tmp_path, WORDS[:4])
     proc = subprocess.run([sys.executable, str(ROOT / "scripts/bench_augment.py"), "--labels",
                            str(tmp_path / "labels.csv"), "--repeats", "1", "--presets", "none", "light"],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)

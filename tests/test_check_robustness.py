@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import WORDS, write_word_png
+from tests.helpers import WORDS, write_labels_csv
 from tests.tiny_ckpt import tiny_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,11 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_check_robustness_counts_changed_readings_per_variant(tmp_path):
     ckpt = tiny_checkpoint(tmp_path / "ckpt", "bilstm", steps=20)
-    lines = ["file_name,text,writer_id"]
-    for i, text in enumerate(WORDS[:3]):
-        write_word_png(tmp_path / f"{i}.png", text)
-        lines.append(f"{i}.png,{text},7")
-    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_labels_csv(tmp_path, WORDS[:3], writer_id="7")
     proc = subprocess.run([sys.executable, str(ROOT / "scripts/check_robustness.py"), "--ckpt", str(ckpt),
                            "--labels", str(tmp_path / "labels.csv"), "--writer", "7", "--words", "3",
                            "--synthetic", "0", "--bitonal-writers", "7", "--bitonal-words", "2",
@@ -47,11 +43,7 @@ def test_lowres_check_alone_compares_several_checkpoints(tmp_path):
 
     ckpt = tiny_checkpoint(tmp_path / "ckpt", "bilstm", steps=20)
     other = shutil.copy(ckpt, tmp_path / "other.ckpt")
-    lines = ["file_name,text,writer_id"]
-    for i, text in enumerate(WORDS[:2]):
-        write_word_png(tmp_path / f"{i}.png", text)
-        lines.append(f"{i}.png,{text},7")
-    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_labels_csv(tmp_path, WORDS[:2], writer_id="7")
     proc = subprocess.run([sys.executable, str(ROOT / "scripts/check_robustness.py"), "--labels",
                            str(tmp_path / "labels.csv"), "--checks", "lowres", "--lowres-ckpt", str(ckpt), str(other),
                            "--lowres-writers", "7"], capture_output=True, text=True, timeout=300, cwd=ROOT)

@@ -86,7 +86,7 @@ def transcribe(paths: Sequence[Path], pre: Preprocess, backend: Backend, decoder
     `on_error(message)` gets each unreadable input before its window's results (predict: on stderr)."""
     window = window or max(batch_size * WINDOW_BATCHES, WINDOW_IMAGES)
     # The loader is one thread beside a model that already uses every core: OpenCV's own thread pool would
-    # only compete with it (end to end 1.06x with one OpenCV thread, docs/performance.md). Process-wide.
+    # only compete with it. Process-wide.
     cv2.setNumThreads(1)
     chunks = [list(paths[s : s + window]) for s in range(0, len(paths), window)]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="htr-load") as pool:
