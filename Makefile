@@ -146,5 +146,5 @@ hparams-search: setup  ## resumable Optuna search (SQLite) over the dilated mode
 report: setup  ## DIR=sweep folder -> DIR/report.md, report.csv, report.png (mean ± std over seeds)
 	@test -n "$(DIR)" || { echo "usage: make report DIR=outputs/sweeps/rates [ARGS='--baseline ...']"; exit 2; }
 	$(BIN)/python -m htr_lit.report $(DIR) $(ARGS)
-reproduce: setup  ## headline ablation -> docs/results.md (PRESET=cpu: <2 h on 2 cores | smoke: minutes | long: +35 min | gpu | cv: over writer folds, ~6 h | cv_smoke)
+reproduce: setup  ## headline ablation -> docs/results.md (PRESET=cpu: <2 h on 2 cores | smoke: minutes | long: +35 min | gpu | cv: over writer folds, ~12 h | cv_smoke)
 	PY=$(BIN)/python PRESET=$(PRESET) bash sweeps/reproduce.sh $(ARGS)

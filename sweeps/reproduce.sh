@@ -8,7 +8,7 @@
 #                preset's encoder: ~35 min -> docs/ablation_long.md, spliced into docs/results.md
 #   PRESET=gpu   4x longer training, one job at a time on one GPU -> docs/results_gpu.md
 #   PRESET=cv    the ablation over writer folds with the DHSD recipe (htr_lit/reporting/ablation_cv.py):
-#                6 configurations x folds 2,3,4, ~60 min a fold, 2 at a time: ~6 h -> docs/ablation_cv.md,
+#                8 configurations x folds 2,3,4, ~60 min a fold, 2 at a time: ~12 h -> docs/ablation_cv.md,
 #                spliced into docs/results.md; resumable, the recipes' own cv folds are reused
 #   PRESET=cv_smoke  the same driver cut to minutes (fold 0, 1 epoch of 5 batches) -> outputs/ablation_cv_smoke
 # Environment: PY (python), SWEEP_DIR (default outputs/sweeps/<sweep>), PRETRAIN_DIR (default

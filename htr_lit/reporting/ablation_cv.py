@@ -28,7 +28,8 @@ from htr_lit.cv import FOLD_DIR, _fold_list
 from htr_lit.reporting.ablation_cv_report import CvConfig, write_report
 
 ABLATION_DIR = Path(CONFIG_DIR) / "experiment" / "ablation"
-DEFAULT_CONFIGS = ("bilstm", "dilated", "dilated_unshared", "dilated_1d", "cnn_only", "tcn")
+DEFAULT_CONFIGS = ("bilstm", "dilated", "dilated_unshared", "dilated_1d", "cnn_only", "tcn", "dilated_rates1248",
+                   "dilated_3block")
 RECIPES = {"bilstm": "crnn_dhsd", "dilated": "dilated_dhsd"}  # cells that are a recipe with its own cv folder
 # minutes: one fold of a dilated DHSD recipe, one torch thread, next to another fold on the 2-core CPU (measured:
 # 37-55 light augmentation, 57-63 handwriting augmentation; the BiLSTM's 83 with it are reused, not retrained)
