@@ -3,14 +3,19 @@ bad inputs reported while the rest is transcribed; checkpoints from another conf
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
+import warnings
 from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from htr_lit.checkpoint import FORMAT_VERSION, CheckpointError, load_model
+from htr_lit.data import preprocess
 from htr_lit.errors import ConfigError
 from htr_lit.predict import expand_inputs, predict
 from tests.helpers import compose_cfg
@@ -89,6 +94,45 @@ def test_unreadable_inputs_are_reported_and_the_rest_transcribed(capsys, ckpt, i
     failed, lines, err = run_predict(capsys, ckpt, folder, "batch_size=2")
     assert failed == 2 and len(lines) == 3
     assert f"{folder / 'broken.png'}: cannot decode image" in err and f"{folder / 'empty.jpg'}: empty file" in err
+
+
+def test_file_names_with_tabs_line_breaks_or_quotes_keep_their_rows(capsys, ckpt, images, tmp_path):
+    folder = tmp_path / "odd names"
+    folder.mkdir()
+    names = ["tab\there.png", "line\nbreak.png", 'say "hi".png', "carriage\rreturn.png", "plain.png"]
+    for name in names:
+        (folder / name).write_bytes(images[0].read_bytes())
+    def rows(*overrides: str) -> list[list[str]]:  # stdout as written, parsed as a TSV with CSV quoting
+        assert predict(compose_cfg("predict", [f"ckpt_path={ckpt}", f"input='{folder}'", *overrides])) == 0
+        return list(csv.reader(io.StringIO(capsys.readouterr().out, newline=""), delimiter="\t"))
+
+    best = rows()
+    assert sorted(r[0] for r in best) == sorted(str(folder / n) for n in names)
+    assert all(len(r) == 2 for r in best)
+    assert [r[0] for r in best if r[0].endswith("plain.png")] == [str(folder / "plain.png")]
+    top = rows("top_n=2", "decoder=beam")
+    assert len(top) == 2 * len(names) and all(len(r) == 3 for r in top)
+
+
+def test_an_image_over_the_pixel_cap_is_refused_by_name_without_pillows_warning(
+    capsys, ckpt, tmp_path, monkeypatch
+):
+    # Pillow's limits scaled down with ours: it warns above MAX_IMAGE_PIXELS and refuses above twice that.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)
+    monkeypatch.setattr(preprocess, "MAX_DECODE_PIXELS", 2500)
+    folder = tmp_path / "sizes"
+    folder.mkdir()
+    for width in (60, 80, 120):  # x 40 px: 2,400 read; 3,200 over our cap; 4,800 refused by Pillow first
+        im = Image.new("L", (width, 40), 255)
+        im.paste(0, (10, 10, width - 10, 30))
+        im.save(folder / f"w{width}.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        failed, lines, err = run_predict(capsys, ckpt, folder)
+    assert failed == 2 and [line.split("\t")[0] for line in lines] == [str(folder / "w60.png")]
+    assert f"{folder / 'w80.png'}: image is 80x40, over the 2500 pixel cap" in err
+    assert f"{folder / 'w120.png'}: image is over the 2500 pixel cap" in err
+    assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
 
 
 def test_progress_bar_on_request_and_never_into_a_pipe(capsys, ckpt, images):

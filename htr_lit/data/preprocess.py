@@ -107,7 +107,9 @@ def read_gray(path: str | Path) -> np.ndarray:
         raise ImageLoadError(f"{path}: file not found") from e
     except ImageLoadError:
         raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError as e:  # Pillow refuses before our own check can run (~179 MP and up)
+        raise ImageLoadError(f"{path}: image is over the {MAX_DECODE_PIXELS} pixel cap ({e})") from e
+    except (OSError, SyntaxError, ValueError) as e:
         raise ImageLoadError(f"{path}: cannot decode image ({e})") from e
     return arr
 

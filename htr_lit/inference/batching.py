@@ -4,6 +4,7 @@ decode, and hand the results back in input order."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from PIL import Image
 
 from htr_lit.data import ink
 from htr_lit.data.preprocess import ImageLoadError, Preprocess
@@ -88,6 +90,9 @@ def transcribe(paths: Sequence[Path], pre: Preprocess, backend: Backend, decoder
     # The loader is one thread beside a model that already uses every core: OpenCV's own thread pool would
     # only compete with it. Process-wide.
     cv2.setNumThreads(1)
+    # read_gray refuses an image over MAX_DECODE_PIXELS (below Pillow's warning size) naming the file; Pillow's
+    # DecompressionBombWarning would only add an anonymous traceback-like line to stderr. Process-wide too.
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     chunks = [list(paths[s : s + window]) for s in range(0, len(paths), window)]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="htr-load") as pool:
         pending = pool.submit(load_window, chunks[0], pre) if chunks else None
