@@ -96,23 +96,28 @@ def decoder_spec(name: str) -> Any:
 
 
 def score_writers(
-    ckpt: Path, rows: dict[str, list[tuple[str, str]]], batch_size: int = 32, decoder: str = "greedy"
+    ckpt: Path, rows: dict[str, list[tuple[str, str]]], batch_size: int = 32, decoder: str = "greedy",
+    tta: tuple[float, ...] | None = None,
 ) -> dict[str, dict]:
     """CER/WER per writer of `ckpt` on `rows` (writer -> [(image, text)]) with `decoder` (a decoder config
-    name), the checkpoint's own preprocessing and predict's batched path; unreadable images count as empty
-    transcriptions. The key ALL holds the figures over every row (errors summed, not writers averaged)."""
+    name) and, if given, predict's test-time stretch `tta` (width factors), the checkpoint's own preprocessing
+    and predict's batched path; unreadable images count as empty transcriptions. The key ALL holds the figures
+    over every row (errors summed, not writers averaged)."""
     from torchmetrics.functional.text import char_error_rate, word_error_rate
 
     from htr_lit.checkpoint import load_model
     from htr_lit.decoding.factory import build_decoder
     from htr_lit.inference.batching import transcribe
     from htr_lit.inference.torch_backend import TorchBackend
+    from htr_lit.inference.tta import StretchFusion
 
     model, pre = load_model(ckpt)
     backend = TorchBackend(model)
     decode = model.decoder if decoder == "greedy" else build_decoder(
         decoder_spec(decoder), model.charset.tokens, model.htr_meta.get("train_texts"), top_n=1
     )
+
+    fusion = StretchFusion(tta, model.charset.tokens, pre.min_width) if tta else None
 
     def figures(preds: list[str], texts: list[str]) -> dict:
         return {
@@ -127,7 +132,7 @@ def score_writers(
     all_texts: list[str] = []
     for writer, items in sorted(rows.items()):
         texts = [text for _, text in items]
-        results = transcribe([Path(path) for path, _ in items], pre, backend, decode, batch_size)
+        results = transcribe([Path(path) for path, _ in items], pre, backend, decode, batch_size, tta=fusion)
         preds = [r.hypotheses[0].text if r.hypotheses else "" for r in results]
         out[writer] = figures(preds, texts)
         all_preds += preds
@@ -262,11 +267,32 @@ def _parser() -> argparse.ArgumentParser:
         help="score the folds' test writers with this decoder (htr_lit/conf/decoder/NAME.yaml, e.g. beam_names); "
         "trained folds are reused, only the scoring runs again (default greedy)",
     )
+    p.add_argument(
+        "--tta",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="F,F,...",
+        help="score with predict's test-time stretch (`tta=true`): each test image read at width factors "
+        "0.8..1.2 (or those given, e.g. 0.9,1,1.1) and the readings fused (htr_lit/inference/tta.py); trained "
+        "folds are reused, only the scoring runs again",
+    )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_intermixed_args(argv)  # overrides and options in any order
+    tta = None
+    if args.tta is not None:
+        from htr_lit.errors import ConfigError
+        from htr_lit.inference.tta import tta_factors
+
+        try:
+            tta = tta_factors(args.tta)
+        except ConfigError as e:
+            raise SystemExit(f"error: --tta: {e}") from e
+    # names the scores' files: per_writer_<scoring>.json, cv_<scoring>.md (greedy alone: the run's own figures)
+    scoring = args.decoder + ("_tta_" + "_".join(f"{f:g}" for f in tta) if tta else "")
     overrides = list(args.overrides)
     exp = next((o.split("=", 1)[1] for o in overrides if o.startswith("experiment=")), "default")
     recipe_cfg = compose_recipe(overrides)
@@ -323,15 +349,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if metrics.get("status") != "ok" or not metrics.get("best_ckpt"):
             print(f"fold {fold.index}: no result (see {fold_dir / 'cv_train.log'})", file=sys.stderr)
             continue
-        greedy = args.decoder == "greedy"
-        scores_file = fold_dir / ("per_writer.json" if greedy else f"per_writer_{args.decoder}.json")
+        greedy = scoring == "greedy"  # the training run's own test figures
+        scores_file = fold_dir / ("per_writer.json" if greedy else f"per_writer_{scoring}.json")
         per_writer = read_json(scores_file)
         stale = per_writer is None or set(per_writer) - {ALL} != set(fold.test_writers)
         if stale or (not greedy and ALL not in per_writer):
-            print(f"fold {fold.index}: scoring the test writers ({args.decoder})", flush=True)
+            print(f"fold {fold.index}: scoring the test writers ({scoring})", flush=True)
             per_writer = score_writers(
                 fold_checkpoint(fold_dir, metrics["best_ckpt"]), {w: rows[w] for w in fold.test_writers},
-                decoder=args.decoder,
+                decoder=args.decoder, tta=tta,
             )
             scores_file.write_text(json.dumps(per_writer, indent=2))
         total = per_writer.pop(ALL, None)
@@ -349,9 +375,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 **{k: fold_figures[k] for k in ("test/cer", "test/wer", "test/word_acc")},
             }
         )
-    table = summarise(results, f"Writer cross-validation: {exp}, {pilot}, {args.decoder} decoding")
+    how = f"{args.decoder} decoding" + (f", test-time stretch x{', x'.join(f'{f:g}' for f in tta)}" if tta else "")
+    table = summarise(results, f"Writer cross-validation: {exp}, {pilot}, {how}")
     out.mkdir(parents=True, exist_ok=True)
-    stem = ("cv" if args.decoder == "greedy" else f"cv_{args.decoder}") + (
+    stem = ("cv" if scoring == "greedy" else f"cv_{scoring}") + (
         "_folds_" + "_".join(map(str, args.only)) if args.only else ""
     )
     (out / f"{stem}.md").write_text(table)
@@ -362,6 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "overrides": overrides,
                 "mode": pilot,
                 "decoder": args.decoder,
+                "tta": list(tta) if tta else None,
+                "scoring": scoring,  # the name of these scores (compare_cv --decoder / --b-decoder)
                 "written_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),  # readers: the latest wins
                 "folds": results,
             },

@@ -23,6 +23,7 @@ from htr_lit.decoding.factory import build_decoder
 from htr_lit.errors import ConfigError, UserError, exit_on_user_error
 from htr_lit.inference.backend import build_backend
 from htr_lit.inference.batching import transcribe
+from htr_lit.inference.tta import StretchFusion, tta_factors
 from htr_lit.overrides import paths_quoted
 
 log = logging.getLogger("htr_lit.predict")
@@ -138,10 +139,12 @@ def predict(cfg: DictConfig) -> int:
     decoder = build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts"), top_n=top_n)
     backend = build_backend(str(cfg.get("backend", "auto")), model, pre, cfg.ckpt_path, int8=bool(cfg.get("int8")),
                             threads=cfg.get("torch_threads"), device=str(cfg.device), cache_dir=cfg.get("cache_dir"))
+    factors = tta_factors(cfg.get("tta"))
+    tta = StretchFusion(factors, model.charset.tokens, pre.min_width) if factors else None
     failed = 0
     batch_size = int(cfg.batch_size or backend.batch_size)
     with _progress(len(inputs), cfg.get("progress")) as bar:
-        for result in transcribe(inputs, wide, backend, decoder, batch_size, on_error=_report_unreadable):
+        for result in transcribe(inputs, wide, backend, decoder, batch_size, on_error=_report_unreadable, tta=tta):
             bar.update(1)
             if result.error is not None:
                 failed += 1

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from htr_lit import cv
+from htr_lit.reporting import compare_cv
 from htr_lit.runs import cv_jobs
 
 
@@ -260,6 +261,17 @@ def test_pilot_trains_scores_writers_and_a_rerun_skips_done_folds(tmp_path: Path
         per_writer = json.loads((tmp_path / "cv" / f"fold_{fold['fold']}" / "per_writer_beam.json").read_text())
         assert set(per_writer) == {*fold["test_writers"], cv.ALL} and per_writer[cv.ALL]["images"] == 20
         assert fold["test/cer"] == per_writer[cv.ALL]["cer"] and 0.0 <= fold["test/cer"]
+    # predict's test-time stretch re-scores them too, under its own name, which compare_cv pairs with greedy
+    assert cv.main([*args, "--tta", "1,1.2"]) == 0
+    tta_out = capsys.readouterr().out
+    assert "training ->" not in tta_out and "greedy decoding, test-time stretch x1, x1.2" in tta_out
+    stretched = json.loads((tmp_path / "cv" / "cv_greedy_tta_1_1.2.json").read_text())
+    assert stretched["scoring"] == "greedy_tta_1_1.2" and stretched["tta"] == [1.0, 1.2]
+    assert [f["fold"] for f in stretched["folds"]] == [0, 1]
+    assert compare_cv.main([str(tmp_path / "cv"), str(tmp_path / "cv"), "--b-decoder", "greedy_tta_1_1.2"]) == 0
+    assert "cv (greedy_tta_1_1.2) vs cv (greedy): paired over 2 writer folds" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="--tta"):
+        cv.main([*args, "--tta", "0"])
     # --only: one fold of the same cross-validation, reused (trained above), in its own table file
     i = args.index("--pilot")
     only = [*args[:i], *args[i + 2 :], "--only", "1"]

@@ -19,6 +19,7 @@ from htr_lit.data import ink
 from htr_lit.data.preprocess import ImageLoadError, Preprocess
 from htr_lit.decoding.base import Decoder, Hypothesis
 from htr_lit.inference.backend import Backend
+from htr_lit.inference.tta import StretchFusion
 
 # Images loaded at a time: batches are formed by width inside such a window (less padding); at least
 # WINDOW_IMAGES, so that small batches still find neighbours of their width.
@@ -54,18 +55,36 @@ def width_batches(widths: Sequence[int], batch_size: int) -> list[list[int]]:
 
 
 def decode_images(images: Sequence[np.ndarray], backend: Backend, decoder: Decoder,
-                  batch_size: int) -> list[list[Hypothesis]]:
+                  batch_size: int, tta: StretchFusion | None = None) -> list[list[Hypothesis]]:
     """Hypotheses for preprocessed images, batched by width, returned in the order given. A blank image
     (`ink.is_blank`: nothing written) reads as the empty text without running the model, which would
-    otherwise invent a word for it."""
+    otherwise invent a word for it. With `tta`, each image with ink is read at every width stretch and the
+    readings are fused (htr_lit/inference/tta.py)."""
     results: list[list[Hypothesis]] = [[EMPTY] if ink.is_blank(im) else [] for im in images]
     written = [i for i, hyps in enumerate(results) if not hyps]
-    for batch in width_batches([images[i].shape[1] for i in written], batch_size):
-        idx = [written[b] for b in batch]
-        log_probs, lengths = backend.run(*pad_batch([images[i] for i in idx]))  # (B, T, C), (B,)
-        for i, hyps in zip(idx, decoder(log_probs, lengths)):
-            results[i] = hyps
+    to_read = [images[i] for i in written]
+
+    def read(batch_images: list[np.ndarray]) -> tuple[list[list[Hypothesis]], list[torch.Tensor]]:
+        return _read(batch_images, backend, decoder, batch_size, keep_log_probs=tta is not None)
+
+    hyps = tta(to_read, read) if tta is not None else read(to_read)[0]
+    for i, h in zip(written, hyps):
+        results[i] = h
     return results
+
+
+def _read(images: Sequence[np.ndarray], backend: Backend, decoder: Decoder, batch_size: int,
+          keep_log_probs: bool = False) -> tuple[list[list[Hypothesis]], list[torch.Tensor]]:
+    """One plain reading: hypotheses per image and, if asked, its log_probs (T_i, C) (else an empty list)."""
+    hyps: list[list[Hypothesis]] = [[] for _ in images]
+    log_probs: list[torch.Tensor] = [torch.empty(0)] * len(images) if keep_log_probs else []
+    for batch in width_batches([im.shape[1] for im in images], batch_size):
+        lp, lengths = backend.run(*pad_batch([images[i] for i in batch]))  # (B, T, C), (B,)
+        for k, (i, h) in enumerate(zip(batch, decoder(lp, lengths))):
+            hyps[i] = h
+            if keep_log_probs:
+                log_probs[i] = lp[k, : int(lengths[k])]
+    return hyps, log_probs
 
 
 def load_window(paths: Sequence[Path], pre: Preprocess) -> tuple[list[np.ndarray], dict[int, str]]:
@@ -81,7 +100,8 @@ def load_window(paths: Sequence[Path], pre: Preprocess) -> tuple[list[np.ndarray
 
 
 def transcribe(paths: Sequence[Path], pre: Preprocess, backend: Backend, decoder: Decoder, batch_size: int = 32,
-               window: int | None = None, on_error: Callable[[str], None] | None = None) -> Iterator[Result]:
+               window: int | None = None, on_error: Callable[[str], None] | None = None,
+               tta: StretchFusion | None = None) -> Iterator[Result]:
     """One Result per path, in input order, a window (`WINDOW_BATCHES` batches, at least `WINDOW_IMAGES`
     images) at a time. The next window
     is read in a background thread while the model runs on this one (decoding and OpenCV release the GIL).
@@ -103,6 +123,6 @@ def transcribe(paths: Sequence[Path], pre: Preprocess, backend: Backend, decoder
             for message in errors.values():
                 if on_error is not None:
                     on_error(message)
-            decoded = iter(decode_images(images, backend, decoder, batch_size) if images else [])
+            decoded = iter(decode_images(images, backend, decoder, batch_size, tta) if images else [])
             for i, path in enumerate(chunk):
                 yield Result(path, [], errors[i]) if i in errors else Result(path, next(decoded))

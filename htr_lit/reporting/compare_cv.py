@@ -1,6 +1,7 @@
 """Compare two cross-validated recipes fold by fold and writer by writer, with paired tests.
 
     python -m htr_lit.reporting.compare_cv outputs/cv/crnn_dhsd outputs/cv/dilated_dhsd [--decoder beam_names]
+    python -m htr_lit.reporting.compare_cv DIR DIR --b-decoder greedy_tta_0.8_0.9_1_1.1_1.2   # re-scored folds
 
 Reads each folder's `cv.json` (or `cv_<decoder>.json`) and the tables of `--only` runs (`cv_folds_*.json`), pairs the
 folds both have finished (and their test writers), and prints a markdown table: CER of A and B per fold,
@@ -110,9 +111,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("a", type=Path, help="cv output folder of the baseline, e.g. outputs/cv/crnn_dhsd")
     p.add_argument("b", type=Path, help="cv output folder compared with it, e.g. outputs/cv/dilated_dhsd")
     p.add_argument("--decoder", default="greedy", help="compare the cv_<decoder>.json scores (default greedy)")
+    p.add_argument("--b-decoder", default=None, metavar="NAME",
+                   help="B's scores under another name than A's (default: --decoder), e.g. one folder against itself "
+                   "re-scored: A B = the same folder, --b-decoder greedy_tta_0.8_0.9_1_1.1_1.2 (python -m htr_lit.cv "
+                   "--tta)")
     p.add_argument("--out", type=Path, default=None, help="also write the table (markdown) here")
     args = p.parse_args(argv)
-    table, _ = compare(load_cv(args.a, args.decoder), load_cv(args.b, args.decoder), args.a.name, args.b.name)
+    b_decoder = args.b_decoder or args.decoder
+    name_a, name_b = args.a.name, args.b.name
+    if b_decoder != args.decoder:
+        name_a, name_b = f"{name_a} ({args.decoder})", f"{name_b} ({b_decoder})"
+    table, _ = compare(load_cv(args.a, args.decoder), load_cv(args.b, b_decoder), name_a, name_b)
     print(table)
     if args.out:
         args.out.write_text(table, encoding="utf-8")

@@ -38,7 +38,7 @@ def load_cv_folds(folder: Path, decoder: str = "greedy") -> tuple[list[dict[str,
     found: dict[int, dict[str, Any]] = {}
     used = []
     for path, table in tables:
-        if table.get("decoder", decoder) != decoder:
+        if table.get("scoring", table.get("decoder", decoder)) != decoder:  # scoring: decoder + test-time stretch
             continue
         extra = [o for o in table.get("overrides", []) if not o.startswith("experiment=")]
         folds = table.get("folds", [])
