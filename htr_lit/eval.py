@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import hydra
+import numpy as np
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
@@ -21,6 +23,8 @@ from htr_lit.data.sources import LabelsCSVSource
 from htr_lit.decoding.base import Decoder, Hypothesis
 from htr_lit.decoding.factory import build_decoder, decoder_name, decoder_options, describe
 from htr_lit.errors import exit_on_user_error
+from htr_lit.inference.batching import pad_batch
+from htr_lit.inference.tta import StretchFusion, tta_factors
 from htr_lit.models.module import HTRModule
 from htr_lit.overrides import paths_quoted
 from htr_lit.runs.records import write_metrics
@@ -63,11 +67,33 @@ def build_test_datamodule(cfg: DictConfig, model: HTRModule, pre: Preprocess) ->
     return datamodule
 
 
+def stretch_reader(model: HTRModule, fusion: StretchFusion) -> Callable[[dict[str, Any]], list[str]]:
+    """eval's `tta`: a test batch's images read at each width stretch and fused, as predict does (the batch
+    holds ink 1 / paper 0 floats of uint8 images, so they go back to uint8 exactly)."""
+
+    def read(images: list[np.ndarray]) -> tuple[list[list[Hypothesis]], list[torch.Tensor]]:
+        if not images:
+            return [], []
+        batch, widths = pad_batch(images)
+        log_probs, lengths = model(batch.to(model.device), widths.to(model.device))  # (B, T, C), (B,)
+        return model.decoder(log_probs, lengths), [log_probs[k, : int(lengths[k])] for k in range(len(images))]
+
+    def reader(batch: dict[str, Any]) -> list[str]:
+        ink = batch["images"][:, 0].float().cpu().numpy()  # (B, H, W_max)
+        images = [np.rint(255.0 - 255.0 * ink[i, :, : int(w)]).astype(np.uint8) for i, w in enumerate(batch["widths"])]
+        return [hyps[0].text for hyps in fusion(images, read)]
+
+    return reader
+
+
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     model, pre = load_model(cfg.ckpt_path)
     # Built first, so that a decoder that cannot be built fails before any data is read.
     decoder = TimedDecoder(build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts")))
     model.decoder = decoder
+    factors = tta_factors(cfg.get("tta"))
+    if factors:
+        model.test_reader = stretch_reader(model, StretchFusion(factors, model.charset.tokens, pre.min_width))
     datamodule = build_test_datamodule(cfg, model, pre)
     log.info("evaluating %s on %s with decoder %s", cfg.ckpt_path, datamodule.describe(), describe(cfg.decoder))
 
@@ -77,6 +103,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "decoder": decoder_name(cfg.decoder),
         "decoder_options": decoder_options(cfg.decoder),
         "decode_ms_per_image": round(decoder.ms_per_image, 4),
+        "tta": list(factors) if factors else None,
         "data/skipped": len(datamodule.skipped),
         "ckpt_path": str(cfg.ckpt_path),
     })

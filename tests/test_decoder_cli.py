@@ -84,6 +84,16 @@ def test_eval_records_the_decoder(tiny_ckpt, tmp_path, name):
     assert metrics["decoder_options"]["top_n"] == 1
 
 
+def test_eval_with_test_time_stretch(tiny_ckpt, tmp_path):
+    plain = run_eval(*tiny_ckpt, tmp_path / "plain")
+    one = run_eval(*tiny_ckpt, tmp_path / "one", "tta=[1.0]")  # one unstretched reading: the plain figures
+    assert plain["tta"] is None and one["tta"] == [1.0]
+    for key in ("test/cer", "test/wer", "test/word_acc"):
+        assert one[key] == pytest.approx(plain[key]), key
+    five = run_eval(*tiny_ckpt, tmp_path / "five", "tta=true", "decoder=beam")
+    assert five["tta"] == [0.8, 0.9, 1.0, 1.1, 1.2] and 0.0 <= five["test/cer"] <= 2.0
+
+
 def test_lm_weight_zero_is_plain_beam_search(tiny_ckpt, old_ckpt, tmp_path):
     # No LM is built (the old checkpoint has no texts to build one from), and the metrics match.
     with_texts = run_eval(*tiny_ckpt, tmp_path / "a", "decoder=beam", "decoder.lm_weight=0")

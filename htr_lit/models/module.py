@@ -65,6 +65,9 @@ class HTRModule(L.LightningModule):
         # Greedy for validation during training; eval swaps in the `decoder=` choice after loading
         # (`model.decoder = build_decoder(...)`, see htr_lit.eval); any `Decoder` callable fits.
         self.decoder: Decoder = GreedyDecoder(self.charset.tokens)
+        # eval's `tta=`: a callable test batch -> texts that reads the images itself (htr_lit.eval.stretch_reader);
+        # None: the test texts are decoded from the one forward pass, as in validation.
+        self.test_reader: Callable[[dict[str, Any]], list[str]] | None = None
         self._optimizer, self._scheduler = optimizer, scheduler
         self.val_metrics = text_metrics("val/")
         self.test_metrics = text_metrics("test/")
@@ -150,7 +153,10 @@ class HTRModule(L.LightningModule):
 
     def _eval_step(self, batch: dict[str, Any], stage: str) -> list[str]:
         loss, log_probs, lengths = self._loss(batch)
-        preds = self.decode(log_probs, lengths)
+        if stage == "test" and self.test_reader is not None:
+            preds = self.test_reader(batch)
+        else:
+            preds = self.decode(log_probs, lengths)
         metrics = self.val_metrics if stage == "val" else self.test_metrics
         metrics.update(preds, batch["texts"])
         self.log(f"{stage}/loss", loss, sync_dist=True, batch_size=len(preds))
