@@ -95,7 +95,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if factors:
         model.test_reader = stretch_reader(model, StretchFusion(factors, model.charset.tokens, pre.min_width))
     datamodule = build_test_datamodule(cfg, model, pre)
-    log.info("evaluating %s on %s with decoder %s", cfg.ckpt_path, datamodule.describe(), describe(cfg.decoder))
+    stretch = f", test-time stretch x{', x'.join(f'{f:g}' for f in factors)}" if factors else ""
+    log.info("evaluating %s on %s with decoder %s%s", cfg.ckpt_path, datamodule.describe(), describe(cfg.decoder),
+             stretch)
 
     trainer = instantiate(cfg.trainer, logger=False, callbacks=[], enable_checkpointing=False)
     metrics = to_float_dict(trainer.test(model, datamodule=datamodule, verbose=False)[0])
@@ -110,7 +112,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     out_dir = Path(cfg.paths.output_dir)
     if trainer.is_global_zero:
         write_metrics(out_dir, metrics)
-        print(f"decoder: {describe(cfg.decoder)}; {decoder.ms_per_image:.2f} ms per image")
+        print(f"decoder: {describe(cfg.decoder)}{stretch}; {decoder.ms_per_image:.2f} ms per image (decoding)")
         print_metrics(metrics, out_dir)
     return metrics
 
