@@ -237,3 +237,13 @@ def test_bench_predict_times_several_checkpoints_in_one_run(ckpt, images, tmp_pa
     md = section(report)
     assert "| model | backend | batch | images/s | x torch of the first |" in md
     assert "| fast | onnx | 4 |" in md and md.count("\n| ") == 6  # header, rule, four rows
+
+
+def test_bench_predict_times_the_test_time_stretch_as_a_backend_row(ckpt, images, tmp_path):
+    from htr_lit.reporting.bench_predict import bench
+
+    labels = {p: WORDS[int(p.stem.split("_")[1])] for p in sorted(images.glob("32_*.png"))}
+    rows = bench(labels, ckpt, ["torch", "torch-tta", "onnx-tta"], batch_size=4, threads=1, repeats=1, tmp=tmp_path)
+    assert [r["backend"] for r in rows] == ["torch", "torch-tta", "onnx-tta"]
+    assert all(r["img_s"] > 0 and r["model_ms"] > 0 and 0 <= r["cer_vs_torch"] <= 1 for r in rows)
+    assert rows[2]["first_use_s"] > 0 == rows[1]["first_use_s"]  # onnx-tta exports, torch-tta does not

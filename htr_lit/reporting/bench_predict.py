@@ -1,7 +1,8 @@
 """End-to-end predict throughput per backend (torch, onnx, onnx-int8), part of `make bench`.
 
     python -m htr_lit.reporting.bench_predict [--ckpt A.ckpt [B.ckpt ...]] [--folder PNG_DIR [--labels CSV]]
-        [--images 1000] [--backends torch,onnx,onnx-int8] [--batch-size 32] [--threads N] [--repeats 3] [--out docs/]
+        [--images 1000] [--backends torch,onnx,onnx-int8[,torch-tta,onnx-tta]] [--batch-size 32] [--threads N]
+        [--repeats 3] [--out docs/]
 
 Without --folder, `--images` DHSD-like place names (256 x 64 canvases, the synthetic renderer) are written
 to a temporary folder with their texts, so CER is known. Each run times the whole of predict's path on
@@ -35,12 +36,15 @@ from htr_lit.data.formats import IMAGE_SUFFIXES
 from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.inference.backend import build_backend
 from htr_lit.inference.batching import decode_images, load_window, transcribe
+from htr_lit.inference.tta import DEFAULT_FACTORS, StretchFusion
 from htr_lit.predict import format_hypotheses
 from htr_lit.reporting.bench import machine
 from htr_lit.reporting.bench_predict_markdown import section, splice
 
 SHIPPED = MODELS_DIR / "recognizer.ckpt"
-BACKENDS = {"torch": ("torch", False), "onnx": ("onnx", False), "onnx-int8": ("onnx", True)}
+# name -> (backend, int8, test-time stretch): predict's `backend=`, `int8=`, `tta=true`
+BACKENDS = {"torch": ("torch", False, False), "onnx": ("onnx", False, False), "onnx-int8": ("onnx", True, False),
+            "torch-tta": ("torch", False, True), "onnx-tta": ("onnx", False, True)}
 
 
 def render_folder(folder: Path, n: int, seed: int = 0) -> dict[Path, str]:
@@ -77,21 +81,22 @@ def start(name: str, ckpt: Path, cache: Path, threads: int, paths: list[Path], b
     batch_size None: the backend's own (predict's default)."""
     t = time.perf_counter()
     model, pre = load_model(ckpt)
-    kind, int8 = BACKENDS[name]
+    kind, int8, stretched = BACKENDS[name]
     backend = build_backend(kind, model, pre, ckpt, int8=int8, threads=threads, cache_dir=cache)
     decoder = GreedyDecoder(model.charset.tokens)
+    tta = StretchFusion(DEFAULT_FACTORS, model.charset.tokens, pre.min_width) if stretched else None
     batch_size = batch_size or backend.batch_size
-    list(transcribe(paths[:batch_size], pre, backend, decoder, batch_size))
-    return (pre, backend, decoder, batch_size), time.perf_counter() - t
+    list(transcribe(paths[:batch_size], pre, backend, decoder, batch_size, tta=tta))
+    return (pre, backend, decoder, batch_size, tta), time.perf_counter() - t
 
 
 def timed_run(paths: list[Path], parts, out: Path) -> tuple[float, list[str]]:
     """images/s of predict's path over `paths`, a tsv line written per image; the texts."""
-    pre, backend, decoder, batch_size = parts
+    pre, backend, decoder, batch_size, tta = parts
     texts = []
     t = time.perf_counter()
     with out.open("w", encoding="utf-8") as f:
-        for r in transcribe(paths, pre, backend, decoder, batch_size):
+        for r in transcribe(paths, pre, backend, decoder, batch_size, tta=tta):
             f.write("\n".join(format_hypotheses(r.path, r.hypotheses, "tsv", 1)) + "\n")
             texts.append(r.hypotheses[0].text if r.hypotheses else "")
     return len(paths) / (time.perf_counter() - t), texts
@@ -100,11 +105,11 @@ def timed_run(paths: list[Path], parts, out: Path) -> tuple[float, list[str]]:
 def stage_ms(paths: list[Path], parts) -> tuple[float, float]:
     """ms per image of the two halves of predict's path, each alone in one pass: decode + preprocess (the
     loader thread's work), then the width-sorted batches through the model + greedy decoding."""
-    pre, backend, decoder, batch_size = parts
+    pre, backend, decoder, batch_size, tta = parts
     t = time.perf_counter()
     images, _ = load_window(paths, pre)
     loaded = time.perf_counter()
-    decode_images(images, backend, decoder, batch_size)
+    decode_images(images, backend, decoder, batch_size, tta)
     done = time.perf_counter()
     return 1e3 * (loaded - t) / len(paths), 1e3 * (done - loaded) / len(paths)
 
@@ -136,7 +141,7 @@ def bench(labels: dict[Path, str | None], ckpts: Path | list[Path], names: list[
     pairs = [(Path(c), name) for c in ckpts for name in names]
     rows, parts = {}, {}
     for ckpt, name in pairs:  # first use: export / quantize into an empty cache
-        kind, int8 = BACKENDS[name]
+        kind, int8, _ = BACKENDS[name]
         t = time.perf_counter()
         if kind == "onnx":
             model, pre = load_model(ckpt)
@@ -171,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folder", type=Path, help="PNG files to transcribe (default: rendered place names)")
     p.add_argument("--labels", type=Path, help="file_name,text CSV for --folder (CER column)")
     p.add_argument("--images", type=int, default=1000, help="images (rendered, or the first of --folder)")
-    p.add_argument("--backends", default="torch,onnx,onnx-int8")
+    p.add_argument("--backends", default="torch,onnx,onnx-int8",
+                   help=f"comma-separated, of {','.join(BACKENDS)} (-tta: predict's tta=true, 5 width stretches)")
     p.add_argument("--batch-size", type=int, help="images per batch (default: each backend's, as predict)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch / onnxruntime threads")
     p.add_argument("--repeats", type=int, default=3)
