@@ -156,7 +156,9 @@ def test_dry_run_prints_one_cv_command_per_configuration_and_fold(tmp_path: Path
     expected = [("bilstm", "crnn_dhsd", "crnn_dhsd"), ("dilated", "dilated_dhsd", "dilated_dhsd"),
                 ("dilated_unshared", "ablation/dilated_unshared", "ablation_dilated_unshared"),
                 ("dilated_1d", "ablation/dilated_1d", "ablation_dilated_1d"),
-                ("cnn_only", "ablation/cnn_only", "ablation_cnn_only"), ("tcn", "ablation/tcn", "ablation_tcn")]
+                ("cnn_only", "ablation/cnn_only", "ablation_cnn_only"), ("tcn", "ablation/tcn", "ablation_tcn"),
+                ("dilated_rates1248", "ablation/dilated_rates1248", "ablation_dilated_rates1248"),
+                ("dilated_3block", "ablation/dilated_3block", "ablation_dilated_3block")]
     threads = max(1, (os.cpu_count() or 1) // 2)  # two cv calls at a time share the cores
     assert lines == [f"{name} fold {i}: python -m htr_lit.cv experiment={exp} --only {i} --jobs 1 --threads {threads} "
                      f"--out {root / folder} trainer.max_epochs=1" for name, exp, folder in expected for i in (2, 3, 4)]

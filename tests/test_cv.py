@@ -296,7 +296,8 @@ SHARED_DHSD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "
     ("ablation/tcn", "ablation_tcn", [2, 3, 4]),
     ("separable_dhsd", "separable_bilstm", [0, 1, 2, 3, 4]),
     ("separable_dhsd data.augment=handwriting_lowres", "separable_lowres", [0, 1]),
-    ("ablation/dilated_rates1248", "ablation_dilated_rates1248", [3]),
+    ("ablation/dilated_rates1248", "ablation_dilated_rates1248", [2, 3, 4]),
+    ("crnn_dhsd", "crnn_dhsd_rerun", [3]),
     ("ablation/dilated_3block", "ablation_dilated_3block", [3]),
 ])
 def test_the_kept_fold_records_still_count_as_todays_recipe(capsys, experiment, record, folds):

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from htr_lit.decoding.base import Hypothesis
 from htr_lit.errors import ConfigError
 
-# Width factors of `tta=true`: +-20 % around the image in 10 % steps. On six writer-CV fold models they took 0.5-1.4
+# Width factors of `tta=true`: +-20 % around the image in 10 % steps. On nine writer-CV fold models they took 0.5-1.9
 # CER points off, every test writer better (docs/unseen_writers.md, "Test-time stretch").
 DEFAULT_FACTORS = (0.8, 0.9, 1.0, 1.1, 1.2)
 
