@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from htr_lit.runs.cv_jobs import Fold, fold_done, read_json, recipe_digest, run_folds, what_trains
+from htr_lit.runs.cv_scoring import ALL, score_writers
 from htr_lit.runs.records import read_metrics
 
 FOLD_DIR = "fold_{}"
-ALL = "ALL"  # score_writers' key for the figures over every row of a fold
 
 
 def writer_folds(writers: Sequence[str], k: int = 5, num_val: int = 3, seed: int = 0) -> list[Fold]:
@@ -83,63 +83,6 @@ def fold_checkpoint(fold_dir: Path, recorded: str) -> Path:
     own `checkpoints/` when the fold folder was moved or renamed since."""
     path, moved = Path(recorded), fold_dir / "checkpoints" / Path(recorded).name
     return moved if not path.is_file() and moved.is_file() else path
-
-
-def decoder_spec(name: str) -> Any:
-    """The `htr_lit/conf/decoder/<name>.yaml` node, as eval and predict compose it (`decoder=<name>`)."""
-    from hydra import compose, initialize_config_dir
-
-    from htr_lit.config import CONFIG_DIR
-
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="predict", overrides=[f"decoder={name}"]).decoder
-
-
-def score_writers(
-    ckpt: Path, rows: dict[str, list[tuple[str, str]]], batch_size: int = 32, decoder: str = "greedy",
-    tta: tuple[float, ...] | None = None,
-) -> dict[str, dict]:
-    """CER/WER per writer of `ckpt` on `rows` (writer -> [(image, text)]) with `decoder` (a decoder config
-    name) and, if given, predict's test-time stretch `tta` (width factors), the checkpoint's own preprocessing
-    and predict's batched path; unreadable images count as empty transcriptions. The key ALL holds the figures
-    over every row (errors summed, not writers averaged)."""
-    from torchmetrics.functional.text import char_error_rate, word_error_rate
-
-    from htr_lit.checkpoint import load_model
-    from htr_lit.decoding.factory import build_decoder
-    from htr_lit.inference.batching import transcribe
-    from htr_lit.inference.torch_backend import TorchBackend
-    from htr_lit.inference.tta import StretchFusion
-
-    model, pre = load_model(ckpt)
-    backend = TorchBackend(model)
-    decode = model.decoder if decoder == "greedy" else build_decoder(
-        decoder_spec(decoder), model.charset.tokens, model.htr_meta.get("train_texts"), top_n=1
-    )
-
-    fusion = StretchFusion(tta, model.charset.tokens, pre.min_width) if tta else None
-
-    def figures(preds: list[str], texts: list[str]) -> dict:
-        return {
-            "cer": float(char_error_rate(preds, texts)),
-            "wer": float(word_error_rate(preds, texts)),
-            "word_acc": sum(p == t for p, t in zip(preds, texts)) / len(texts),
-            "images": len(texts),
-        }
-
-    out: dict[str, dict] = {}
-    all_preds: list[str] = []
-    all_texts: list[str] = []
-    for writer, items in sorted(rows.items()):
-        texts = [text for _, text in items]
-        results = transcribe([Path(path) for path, _ in items], pre, backend, decode, batch_size, tta=fusion)
-        preds = [r.hypotheses[0].text if r.hypotheses else "" for r in results]
-        out[writer] = figures(preds, texts)
-        all_preds += preds
-        all_texts += texts
-    if all_texts:
-        out[ALL] = figures(all_preds, all_texts)
-    return out
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
