@@ -23,7 +23,8 @@ from htr_lit.data.sources import LabelsCSVSource
 from htr_lit.decoding.base import Decoder, Hypothesis
 from htr_lit.decoding.factory import build_decoder, decoder_name, decoder_options, describe
 from htr_lit.errors import exit_on_user_error
-from htr_lit.inference.batching import pad_batch
+from htr_lit.inference.batching import read_batches
+from htr_lit.inference.torch_backend import TorchBackend
 from htr_lit.inference.tta import StretchFusion, tta_factors
 from htr_lit.models.module import HTRModule
 from htr_lit.overrides import paths_quoted
@@ -72,11 +73,8 @@ def stretch_reader(model: HTRModule, fusion: StretchFusion) -> Callable[[dict[st
     holds ink 1 / paper 0 floats of uint8 images, so they go back to uint8 exactly)."""
 
     def read(images: list[np.ndarray]) -> tuple[list[list[Hypothesis]], list[torch.Tensor]]:
-        if not images:
-            return [], []
-        batch, widths = pad_batch(images)
-        log_probs, lengths = model(batch.to(model.device), widths.to(model.device))  # (B, T, C), (B,)
-        return model.decoder(log_probs, lengths), [log_probs[k, : int(lengths[k])] for k in range(len(images))]
+        backend = TorchBackend(model, device=str(model.device))  # wherever the trainer put the model
+        return read_batches(images, backend, model.decoder, max(len(images), 1), keep_log_probs=True)
 
     def reader(batch: dict[str, Any]) -> list[str]:
         ink = batch["images"][:, 0].float().cpu().numpy()  # (B, H, W_max)

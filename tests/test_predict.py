@@ -266,3 +266,22 @@ def test_foreign_or_broken_files_are_clear_errors(tmp_path, content, message):
         torch.save(content, path)
     with pytest.raises(CheckpointError, match=rf"x\.ckpt: .*{message}"):
         load_model(path)
+
+
+def test_predict_with_one_unstretched_reading_prints_what_it_prints_without(capsys, ckpt, images):
+    folder = images[0].parent
+    plain = run_predict(capsys, ckpt, folder, "backend=torch")[1]
+    assert run_predict(capsys, ckpt, folder, "backend=torch", "tta=[1.0]")[1] == plain
+
+
+def test_predict_with_stretches_gives_one_line_per_image_and_a_confidence(capsys, ckpt, images):
+    folder = images[0].parent
+    plain = run_predict(capsys, ckpt, folder, "backend=torch")[1]
+    lines = run_predict(capsys, ckpt, folder, "backend=torch", "tta=true")[1]
+    assert [line.split("\t")[0] for line in lines] == [line.split("\t")[0] for line in plain]
+    records = [json.loads(line) for line in run_predict(capsys, ckpt, folder, "backend=torch", "tta=true",
+                                                        "format=jsonl")[1]]
+    assert [r["text"] for r in records] == [line.split("\t")[1] for line in lines]
+    assert all(0.0 <= r["confidence"] <= 1.0 for r in records)
+    with pytest.raises(ConfigError, match="tta=0"):
+        run_predict(capsys, ckpt, folder, "tta=0")

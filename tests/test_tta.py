@@ -1,11 +1,9 @@
-"""Test-time width stretch: the factors a user can give, the stretch itself, the fusion against CTC
-probabilities computed by hand, and predict with `tta` on a tiny checkpoint."""
+"""Test-time width stretch: the factors a user can give, the stretch itself, and the fusion against CTC
+probabilities computed by hand (predict and eval with `tta`: tests/test_predict.py, tests/test_decoder_cli.py)."""
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,11 +12,7 @@ import torch
 from htr_lit.decoding.base import Hypothesis
 from htr_lit.errors import ConfigError
 from htr_lit.inference.tta import DEFAULT_FACTORS, StretchFusion, stretch, tta_factors
-from htr_lit.predict import predict
-from tests.helpers import compose_cfg
-from tests.tiny_ckpt import tiny_checkpoint, word_images
 
-pytestmark = pytest.mark.usefixtures("one_thread")
 TOKENS = ["", "a", "b"]  # blank, a, b
 
 
@@ -87,36 +81,3 @@ def test_a_candidate_outside_the_charset_is_not_scored():
     assert [h.text for h in fused] == ["a"]
     only_unknown = [Hypothesis("x", -0.3)]
     assert StretchFusion([1.0], TOKENS).fuse([only_unknown], [lp]) == only_unknown
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory) -> Path:
-    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt"), "dilated")
-
-
-@pytest.fixture(scope="module")
-def images(tmp_path_factory) -> list[Path]:
-    return word_images(tmp_path_factory.mktemp("images"))
-
-
-def read(capsys, ckpt: Path, folder: Path, *overrides: str) -> list[str]:
-    assert predict(compose_cfg("predict", [f"ckpt_path={ckpt}", f"input='{folder}'", *overrides])) == 0
-    return capsys.readouterr().out.splitlines()
-
-
-def test_predict_with_one_unstretched_reading_prints_what_it_prints_without(capsys, ckpt, images):
-    folder = images[0].parent
-    plain = read(capsys, ckpt, folder, "backend=torch")
-    assert read(capsys, ckpt, folder, "backend=torch", "tta=[1.0]") == plain
-
-
-def test_predict_with_stretches_gives_one_line_per_image_and_a_confidence(capsys, ckpt, images):
-    folder = images[0].parent
-    plain = read(capsys, ckpt, folder, "backend=torch")
-    lines = read(capsys, ckpt, folder, "backend=torch", "tta=true")
-    assert [line.split("\t")[0] for line in lines] == [line.split("\t")[0] for line in plain]
-    records = [json.loads(line) for line in read(capsys, ckpt, folder, "backend=torch", "tta=true", "format=jsonl")]
-    assert [r["text"] for r in records] == [line.split("\t")[1] for line in lines]
-    assert all(0.0 <= r["confidence"] <= 1.0 for r in records)
-    with pytest.raises(ConfigError, match="tta=0"):
-        predict(compose_cfg("predict", [f"ckpt_path={ckpt}", f"input='{folder}'", "tta=0"]))

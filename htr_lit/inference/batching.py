@@ -65,7 +65,7 @@ def decode_images(images: Sequence[np.ndarray], backend: Backend, decoder: Decod
     to_read = [images[i] for i in written]
 
     def read(batch_images: list[np.ndarray]) -> tuple[list[list[Hypothesis]], list[torch.Tensor]]:
-        return _read(batch_images, backend, decoder, batch_size, keep_log_probs=tta is not None)
+        return read_batches(batch_images, backend, decoder, batch_size, keep_log_probs=tta is not None)
 
     hyps = tta(to_read, read) if tta is not None else read(to_read)[0]
     for i, h in zip(written, hyps):
@@ -73,9 +73,10 @@ def decode_images(images: Sequence[np.ndarray], backend: Backend, decoder: Decod
     return results
 
 
-def _read(images: Sequence[np.ndarray], backend: Backend, decoder: Decoder, batch_size: int,
-          keep_log_probs: bool = False) -> tuple[list[list[Hypothesis]], list[torch.Tensor]]:
-    """One plain reading: hypotheses per image and, if asked, its log_probs (T_i, C) (else an empty list)."""
+def read_batches(images: Sequence[np.ndarray], backend: Backend, decoder: Decoder, batch_size: int,
+                 keep_log_probs: bool = False) -> tuple[list[list[Hypothesis]], list[torch.Tensor]]:
+    """One plain reading in width-sorted batches: hypotheses per image and, if asked, its log_probs (T_i, C)
+    (else an empty list). What `tta` fuses, in predict and in eval."""
     hyps: list[list[Hypothesis]] = [[] for _ in images]
     log_probs: list[torch.Tensor] = [torch.empty(0)] * len(images) if keep_log_probs else []
     for batch in width_batches([im.shape[1] for im in images], batch_size):
