@@ -4,7 +4,7 @@
 # in git: per fold cv_job.json (its command), metrics.json (figures, learning curve), per_writer*.json,
 # csv/metrics.csv; per run the cv*.json/md tables.
 # Restoring them (`cp -r docs/cv/. outputs/cv/`) lets `python -m htr_lit.cv` and
-# `python -m htr_lit.reporting.ablation_cv --report-only` rebuild their tables without retraining
+# `python -m htr_lit.cv.ablation --report-only` rebuild their tables without retraining
 # (re-scoring with another decoder needs the checkpoints, which stay in outputs/).
 #   bash scripts/keep_cv_records.sh [SRC=outputs/cv] [DEST=docs/cv]
 set -euo pipefail
@@ -24,5 +24,6 @@ while IFS= read -r -d '' f; do
   (cd "$SRC" && cp --parents "$f" "$DEST_ABS/")
 done < <(cd "$SRC" && find . -type f \( -name 'cv*.json' -o -name 'cv*.md' -o -name metrics.json -o -name 'per_writer*.json' \
   -o -name cv_job.json -o -name metrics.csv \) -not -path '*/checkpoints/*' -print0)
+python3 scripts/relativize_records.py "$DEST" >/dev/null  # the records name repo-relative paths, no machine's
 [ "$skipped" -eq 0 ] || echo "left out $skipped file(s) of folds not finished ok (still training or failed)"
 echo "kept $(find "$DEST" -type f | wc -l) record files in $DEST ($(du -sh "$DEST" | cut -f1))"

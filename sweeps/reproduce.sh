@@ -7,7 +7,7 @@
 #   PRESET=long  BiLSTM vs the reference design trained 3x longer (18 epochs, 2 seeds) from the cpu
 #                preset's encoder: ~35 min -> docs/ablation_long.md, spliced into docs/results.md
 #   PRESET=gpu   4x longer training, one job at a time on one GPU -> docs/results_gpu.md
-#   PRESET=cv    the ablation over writer folds with the DHSD recipe (htr_lit/reporting/ablation_cv.py):
+#   PRESET=cv    the ablation over writer folds with the DHSD recipe (htr_lit/cv/ablation.py):
 #                8 configurations x folds 2,3,4, ~60 min a fold, 2 at a time: ~12 h -> docs/ablation_cv.md,
 #                spliced into docs/results.md; resumable, the recipes' own cv folds are reused
 #   PRESET=cv_smoke  the same driver cut to minutes (fold 0, 1 epoch of 5 batches) -> outputs/ablation_cv_smoke
@@ -20,9 +20,9 @@ PY=${PY:-.venv/bin/python}
 PRESET=${PRESET:-cpu}
 case "$PRESET" in  # the writer-fold ablation has its own driver; the five steps below are not for it
   cv)       CV_OUT=(); [ -n "${OUT:-}" ] && CV_OUT=(--out "$OUT")
-            exec "$PY" -m htr_lit.reporting.ablation_cv "${CV_OUT[@]}" "$@" ;;
+            exec "$PY" -m htr_lit.cv.ablation "${CV_OUT[@]}" "$@" ;;
   cv_smoke) SMOKE_DIR=${SWEEP_DIR:-outputs/ablation_cv_smoke}  # never docs/ nor outputs/cv (real folds)
-            exec "$PY" -m htr_lit.reporting.ablation_cv --folds 0 --jobs 1 --cv-root "$SMOKE_DIR/cv" \
+            exec "$PY" -m htr_lit.cv.ablation --folds 0 --jobs 1 --cv-root "$SMOKE_DIR/cv" \
               --out "${OUT:-$SMOKE_DIR}" trainer.max_epochs=1 trainer.limit_train_batches=5 \
               trainer.limit_val_batches=2 trainer.limit_test_batches=2 data_sources.names.max_train=200 "$@" ;;
 esac

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from htr_lit.config import shown_path
-from htr_lit.reporting import ablation_cv, ablation_cv_report
-from htr_lit.reporting.ablation_cv_curves import mean_curve, read_val_curve
+from htr_lit.cv import ablation as ablation_cv
+from htr_lit.cv import ablation_report as ablation_cv_report
+from htr_lit.cv.curves import mean_curve, read_val_curve
 
 WRITERS = {0: ["a", "b"], 1: ["c", "d"], 2: ["e", "f"]}  # the test writers of folds 0, 1, 2
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from htr_lit import cv
-from htr_lit.reporting import compare_cv
-from htr_lit.runs import cv_jobs
+from htr_lit.cv import compare as compare_cv
+from htr_lit.cv import jobs as cv_jobs
+from htr_lit.cv import main as cv
+from htr_lit.cv.folds import Fold, writer_folds
 
 
 def writers(n: int) -> list[str]:
@@ -19,7 +20,7 @@ def writers(n: int) -> list[str]:
 
 @pytest.mark.parametrize(("n", "k"), [(30, 5), (30, 3), (7, 2), (31, 5)])
 def test_folds_cover_every_writer_once_and_are_disjoint(n: int, k: int) -> None:
-    folds = cv.writer_folds(writers(n), k=k, num_val=2, seed=0)
+    folds = writer_folds(writers(n), k=k, num_val=2, seed=0)
     tested = [w for f in folds for w in f.test_writers]
     assert sorted(tested) == sorted(writers(n))  # every writer tested exactly once
     sizes = [len(f.test_writers) for f in folds]
@@ -30,20 +31,20 @@ def test_folds_cover_every_writer_once_and_are_disjoint(n: int, k: int) -> None:
 
 
 def test_folds_are_deterministic_and_seeded() -> None:
-    a = cv.writer_folds(writers(30), k=5, seed=0)
-    assert a == cv.writer_folds(list(reversed(writers(30))), k=5, seed=0)  # input order does not matter
-    assert a != cv.writer_folds(writers(30), k=5, seed=1)
+    a = writer_folds(writers(30), k=5, seed=0)
+    assert a == writer_folds(list(reversed(writers(30))), k=5, seed=0)  # input order does not matter
+    assert a != writer_folds(writers(30), k=5, seed=1)
     assert [len(f.test_writers) for f in a] == [6] * 5
 
 
 @pytest.mark.parametrize(("k", "num_val"), [(1, 2), (31, 2), (5, 24)])
 def test_impossible_folds_are_refused(k: int, num_val: int) -> None:
     with pytest.raises(ValueError):
-        cv.writer_folds(writers(30), k=k, num_val=num_val)
+        writer_folds(writers(30), k=k, num_val=num_val)
 
 
 def test_train_command_pins_the_fold_writers(tmp_path: Path) -> None:
-    fold = cv.Fold(0, ("a", "b"), ("c",))
+    fold = Fold(0, ("a", "b"), ("c",))
     cmd = cv.train_command(fold, tmp_path / "fold_0", ["experiment=crnn_dhsd"], threads=1)
     assert "data.source.test_writers=['a','b']" in cmd
     assert "data.source.val_writers=['c']" in cmd
@@ -113,7 +114,7 @@ def test_fold_done_recognises_the_same_config_under_other_overrides(tmp_path: Pa
 
 def test_fold_done_with_the_real_recipe_and_a_spelled_out_default(tmp_path: Path) -> None:
     default = cv.compose_recipe(["experiment=dilated_dhsd"]).data.augment
-    fold = cv.Fold(0, ("10",), ("11",))
+    fold = Fold(0, ("10",), ("11",))
     then = cv.train_command(fold, tmp_path, ["experiment=dilated_dhsd", f"data.augment={default}",
                                              "trainer.max_time=00:02:30:00"], threads=1)
     _record(tmp_path, then[1:], cv.digest_of(cv_jobs.user_overrides(then[1:])))  # digest as recorded before

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from htr_lit.reporting.cv_tables import load_cv_folds
+from htr_lit.cv.tables import load_cv_folds
 
 
 def table(folder: Path, name: str, cers: dict[int, float], written: str | None = None, **extra) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from htr_lit.reporting import compare_cv
-from htr_lit.reporting.paired import paired_summary, permutation_test, sign_test
+from htr_lit.cv import compare as compare_cv
+from htr_lit.cv.paired import paired_summary, permutation_test, sign_test
 
 
 def test_sign_test_matches_the_binomial_by_hand() -> None:

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from htr_lit.config import project_root, shown_path
-from htr_lit.reporting.ablation_cv_report import load_folds
-from htr_lit.reporting.compare_cv import pair_folds
+from htr_lit.cv.ablation_report import load_folds
+from htr_lit.cv.compare import pair_folds
 
 DEFAULT_ENCODER = "compact"  # what a bench row without a model/encoder override ran
 SEQUENCE_ALIASES = {"none": "cnn_only"}  # the CNN-only control's option was named `none` before d12ea46

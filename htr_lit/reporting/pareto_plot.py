@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from htr_lit.reporting.ablation_cv_curves import log_minor_label
+from htr_lit.cv.curves import log_minor_label
 from htr_lit.reporting.pareto import GOAL_INFER
 
 

@@ -1,12 +1,12 @@
 """Compare two cross-validated recipes fold by fold and writer by writer, with paired tests.
 
-    python -m htr_lit.reporting.compare_cv outputs/cv/crnn_dhsd outputs/cv/dilated_dhsd [--decoder beam_names]
-    python -m htr_lit.reporting.compare_cv DIR DIR --b-decoder greedy_tta_0.8_0.9_1_1.1_1.2   # re-scored folds
+    python -m htr_lit.cv.compare outputs/cv/crnn_dhsd outputs/cv/dilated_dhsd [--decoder beam_names]
+    python -m htr_lit.cv.compare DIR DIR --b-decoder greedy_tta_0.8_0.9_1_1.1_1.2   # re-scored folds
 
 Reads each folder's `cv.json` (or `cv_<decoder>.json`) and the tables of `--only` runs (`cv_folds_*.json`), pairs the
 folds both have finished (and their test writers), and prints a markdown table: CER of A and B per fold,
 the difference B - A, then for folds and for writers the mean difference, wins/losses and the sign and
-permutation p-values (htr_lit/reporting/paired.py). The folds must be the same writer folds (same
+permutation p-values (htr_lit/cv/paired.py). The folds must be the same writer folds (same
 `--seed` and `--folds`): a mismatch is an error, not a silent pairing of different writers.
 """
 
@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from htr_lit.reporting.cv_tables import load_cv_folds
-from htr_lit.reporting.paired import paired_summary
+from htr_lit.cv.paired import paired_summary
+from htr_lit.cv.tables import load_cv_folds
 
 
 def load_cv(folder: Path, decoder: str = "greedy") -> dict[str, Any]:
     """The folds `python -m htr_lit.cv` scored with `decoder` in `folder`: its full and partial tables merged
-    (htr_lit/reporting/cv_tables.py: for a fold in several tables, the one written last)."""
+    (htr_lit/cv/tables.py: for a fold in several tables, the one written last)."""
     folds, sources = load_cv_folds(folder, decoder)
     if not folds:
         stem = "cv" if decoder == "greedy" else f"cv_{decoder}"
@@ -104,7 +104,7 @@ def compare(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str) -> t
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m htr_lit.reporting.compare_cv",
+        prog="python -m htr_lit.cv.compare",
         description="Paired comparison of two writer cross-validations (per fold and per writer; sign and "
         "permutation tests). A and B are output folders of python -m htr_lit.cv.",
     )

@@ -3,7 +3,7 @@ with the BiLSTM fold by fold and writer by writer, and learning curves -> ablati
 
 It reads what `python -m htr_lit.cv` left in each configuration's folder: the greedy summaries (`cv.json`,
 `cv_folds_*.json`; for a fold in several, the table written last:
-htr_lit/reporting/cv_tables.py), `fold_<i>/metrics.json` (parameters) and
+htr_lit/cv/tables.py), `fold_<i>/metrics.json` (parameters) and
 each fold's CSV log (curves). A configuration with no finished fold is listed as not run yet.
 """
 
@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from htr_lit.config import shown_path
-from htr_lit.cv import FOLD_DIR
-from htr_lit.reporting.ablation_cv_curves import mean_curve, plot_curves, read_val_curve
-from htr_lit.reporting.compare_cv import format_p, format_std_points, pair_folds, paired_stats
-from htr_lit.reporting.cv_tables import load_cv_folds
+from htr_lit.cv.compare import format_p, format_std_points, pair_folds, paired_stats
+from htr_lit.cv.curves import mean_curve, plot_curves, read_val_curve
+from htr_lit.cv.folds import FOLD_DIR
+from htr_lit.cv.tables import load_cv_folds
 from htr_lit.runs.records import read_metrics
 
 BASELINE = "bilstm"
@@ -43,7 +43,7 @@ class CvConfig:
 
 def load_folds(cv_dir: Path, folds: Sequence[int] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """The finished folds among `folds` (by index; None: every fold) in cv_dir's greedy tables, and the tables
-    read (htr_lit/reporting/cv_tables.py's rule). Each fold dict is cv.py's plus `overrides`."""
+    read (htr_lit/cv/tables.py's rule). Each fold dict is cv.py's plus `overrides`."""
     found, used = load_cv_folds(cv_dir, "greedy")
     return [f for f in found if folds is None or f["fold"] in folds], used
 
@@ -184,7 +184,7 @@ def render(numbers: dict[str, dict[str, Any]], paired: dict[str, dict[str, Any]]
         lines += [
             "Test CER of the configuration minus the BiLSTM's in points (< 0: better than the BiLSTM), over the "
             "folds both finished and over those folds' test writers; two-sided exact sign test and paired "
-            f"permutation (sign-flip) test (`htr_lit/reporting/paired.py`). With {_folds(len(base['folds']))} the "
+            f"permutation (sign-flip) test (`htr_lit/cv/paired.py`). With {_folds(len(base['folds']))} the "
             f"smallest p-value over folds is {best_p:.3g}: the writers carry the finer evidence, though writers "
             "of one fold share a model and are not independent.",
             "",

@@ -12,10 +12,8 @@ writer) is printed and written to `<out>/cv.md` and `<out>/cv.json`.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
-import random
 import statistics
 import sys
 import time
@@ -23,45 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from htr_lit.runs.cv_jobs import Fold, fold_done, read_json, recipe_digest, run_folds, what_trains
-from htr_lit.runs.cv_scoring import ALL, score_writers
+from htr_lit.cv.folds import FOLD_DIR, Fold, fold_list, read_writers, writer_folds
+from htr_lit.cv.jobs import fold_done, read_json, recipe_digest, run_folds, what_trains
+from htr_lit.inference.scoring import ALL, score_writers
 from htr_lit.runs.records import read_metrics
-
-FOLD_DIR = "fold_{}"
-
-
-def writer_folds(writers: Sequence[str], k: int = 5, num_val: int = 3, seed: int = 0) -> list[Fold]:
-    """k disjoint test folds covering every writer once (sizes differ by at most one), seeded.
-
-    The validation writers of fold i are `num_val` writers drawn (seeded by fold) from the writers
-    outside its test fold, so no fold ever validates or tests on a writer it trains on.
-    """
-    unique = sorted({str(w) for w in writers})
-    if k < 2 or k > len(unique):
-        raise ValueError(f"--folds {k}: need 2 <= folds <= the {len(unique)} writers")
-    if num_val < 1 or len(unique) - (len(unique) + k - 1) // k - num_val < 1:
-        raise ValueError(f"--val-writers {num_val}: leaves no writer to train on with {k} folds of {len(unique)}")
-    order = unique[:]
-    random.Random(seed).shuffle(order)
-    folds = []
-    for i in range(k):
-        test = sorted(order[i::k])
-        rest = sorted(w for w in unique if w not in test)
-        val = sorted(random.Random(seed * 1000 + i).sample(rest, num_val))
-        folds.append(Fold(i, tuple(test), tuple(val)))
-    return folds
-
-
-def read_writers(csv_path: Path) -> dict[str, list[tuple[str, str]]]:
-    """writer id -> [(image path, text)] from a `file_name,text,writer_id` labels CSV."""
-    out: dict[str, list[tuple[str, str]]] = {}
-    with csv_path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        if not reader.fieldnames or "writer_id" not in reader.fieldnames:
-            raise SystemExit(f"error: {csv_path}: writer cross-validation needs a writer_id column")
-        for row in reader:
-            out.setdefault(str(row["writer_id"]), []).append((str(csv_path.parent / row["file_name"]), row["text"]))
-    return out
 
 
 def _list(values: Sequence[str]) -> str:
@@ -153,16 +116,6 @@ def labels_csv(cfg: Any) -> Path:
     return Path(path)
 
 
-def _fold_list(text: str) -> list[int]:
-    try:
-        indices = sorted({int(x) for x in text.split(",") if x.strip()})
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected fold indices separated by commas, e.g. 3,4") from None
-    if not indices:
-        raise argparse.ArgumentTypeError("expected at least one fold index, e.g. 3,4")
-    return indices
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m htr_lit.cv",
@@ -187,7 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--only",
-        type=_fold_list,
+        type=fold_list,
         default=None,
         metavar="I,J",
         help="train and score only these fold indices (e.g. 3,4: split one cross-validation over sittings or "

@@ -9,10 +9,11 @@ import os
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from htr_lit.cv.folds import Fold
 from htr_lit.runs.records import read_metrics
 
 JOB_FILE = "cv_job.json"  # a fold's train command and recipe digest, so a re-run knows whether it may skip it
@@ -20,15 +21,6 @@ JOB_FILE = "cv_job.json"  # a fold's train command and recipe digest, so a re-ru
 # moved fold folder, a longer time limit for a slower machine or a fold left alone on 2 threads still finds its
 # finished folds (a fold cut by a limit is finished by the original command too; the table shows its epochs).
 NOT_COMPARED = ("hydra.run.dir=", "trainer.max_time=", "torch_threads=")
-
-
-@dataclass(frozen=True)
-class Fold:
-    """One cross-validation fold: the writers it tests on and the ones that pick its best epoch."""
-
-    index: int
-    test_writers: tuple[str, ...]
-    val_writers: tuple[str, ...]
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

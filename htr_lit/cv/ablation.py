@@ -1,13 +1,13 @@
 """Dilated convolutions vs BiLSTM over writer folds: every configuration cross-validated with the DHSD recipe.
 
-    python -m htr_lit.reporting.ablation_cv [--configs bilstm,dilated,...] [--folds 2,3,4] [--jobs 2]
+    python -m htr_lit.cv.ablation [--configs bilstm,dilated,...] [--folds 2,3,4] [--jobs 2]
         [--cv-root outputs/cv] [--out docs] [--report-only] [--dry-run] [Hydra overrides for every fold]
 
 Every (configuration, fold) is one `python -m htr_lit.cv experiment=<exp> --only <fold> --jobs 1 ...`
 subprocess, `--jobs` of them at a time (resumable: finished folds are skipped). `bilstm` and `dilated` are the
 recipes themselves (`crnn_dhsd`, `dilated_dhsd`, folders of the same names), so their own cross-validation folds
 are reused, not retrained; any other name X is the cell `experiment=ablation/X` (folder `ablation_X`). Then
-`<out>/ablation_cv.{md,json}` and `ablation_cv_curves.png` are written (htr_lit/reporting/ablation_cv_report.py)
+`<out>/ablation_cv.{md,json}` and `ablation_cv_curves.png` are written (htr_lit/cv/ablation_report.py)
 and the markdown is spliced into `<out>/results.md` (block `ablation_cv`).
 """
 
@@ -24,8 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from htr_lit.config import CONFIG_DIR, project_root
-from htr_lit.cv import FOLD_DIR, _fold_list
-from htr_lit.reporting.ablation_cv_report import CvConfig, write_report
+from htr_lit.cv.ablation_report import CvConfig, write_report
+from htr_lit.cv.folds import FOLD_DIR, fold_list
 
 ABLATION_DIR = Path(CONFIG_DIR) / "experiment" / "ablation"
 DEFAULT_CONFIGS = ("bilstm", "dilated", "dilated_unshared", "dilated_1d", "cnn_only", "tcn", "dilated_rates1248",
@@ -113,14 +113,14 @@ def _name_list(text: str) -> list[str]:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m htr_lit.reporting.ablation_cv",
+        prog="python -m htr_lit.cv.ablation",
         description="Writer-fold cross-validation of the sequence-model ablation with the DHSD recipe, then one "
         "report (per configuration mean ± std; paired with the BiLSTM over folds and writers; learning curves).",
     )
     p.add_argument("overrides", nargs="*", help="Hydra overrides for every fold of every configuration")
     p.add_argument("--configs", type=_name_list, default=list(DEFAULT_CONFIGS),
                    help=f"ablation cells, comma-separated (default: {','.join(DEFAULT_CONFIGS)})")
-    p.add_argument("--folds", type=_fold_list, default=[2, 3, 4],
+    p.add_argument("--folds", type=fold_list, default=[2, 3, 4],
                    help="writer folds to train (default 2,3,4: the folds whose recipe records are in docs/cv)")
     p.add_argument("--jobs", type=int, default=2, help="folds trained at a time, one torch thread each")
     p.add_argument("--cv-root", type=Path, default=None, help="folder of the cv folders (default outputs/cv)")
@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{(n - done) * MIN_PER_FOLD / args.jobs / 60:.1f} h to go. Resumable: re-run the same command, "
               "finished folds are skipped.", flush=True)
         failed = run_fold_commands(items, args.jobs)
-    command = shlex.join(["python", "-m", "htr_lit.reporting.ablation_cv", *argv])
+    command = shlex.join(["python", "-m", "htr_lit.cv.ablation", *argv])
     write_report(configs, args.folds, out, command)
     png = out / "ablation_cv_curves.png"
     print(f"written {out / 'ablation_cv.md'}, ablation_cv.json{', ' + png.name if png.is_file() else ''}")

@@ -1,0 +1,4 @@
+"""Writer cross-validation, the lab's room: the folds (`folds`), the fold as one job of a Hydra multirun
+(`cv.fold=0,1,2,3,4` on any launcher), the summary over a multirun folder (`summary`), two recipes paired
+(`compare`, `paired`), the fold x configuration ablation (`ablation`, `ablation_report`, `curves`).
+The entry point is `python -m htr_lit.cv` (`htr_lit/cv/main.py`)."""
