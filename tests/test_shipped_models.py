@@ -1,5 +1,5 @@
-"""The models shipped inside the package load, and the recognizer reads real DHSD handwriting when
-../shared is there (the default `htr-predict input=...` path)."""
+"""The models shipped inside the package load, and each shipped recognizer reads real DHSD handwriting (the
+vendored words of tests/data/dhsd_sample) through the default `htr-predict input=...` path."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from PIL import Image
 from torchmetrics.functional.text import char_error_rate
 
 from htr_lit.checkpoint import encoder_weights, load_model
-from htr_lit.config import CONFIG_DIR
 from htr_lit.predict import predict
 from tests.helpers import compose_cfg
 
-MODELS = Path(CONFIG_DIR).parent / "assets" / "models"
+MODELS = Path(__file__).parents[1] / "htr_lit" / "assets" / "models"
+SAMPLE = Path(__file__).parent / "data" / "dhsd_sample"
 DHSD = Path(os.environ.get("HTR_DHSD_DIR", Path(__file__).parents[2] / "shared" / "data" / "dhsd"))
 
 
@@ -56,52 +56,42 @@ def test_shipped_picks_the_fast_recognizer(entry) -> None:
     assert model.charset.chars == default.charset.chars and pre == default_pre
 
 
-def _first_word_of_ten_writers() -> list[dict[str, str]]:
-    with (DHSD / "labels.csv").open(encoding="utf-8", newline="") as f:
-        rows, seen = [], set()
-        for row in csv.DictReader(f):
-            if row["writer_id"] not in seen and len(seen) < 10:
-                seen.add(row["writer_id"])
-                rows.append(row)
-    return rows
+def _sample_rows() -> list[dict[str, str]]:
+    """The vendored DHSD words (tests/data/dhsd_sample: 18 images of 9 writers, CC BY 4.0, see its README)."""
+    with (SAMPLE / "labels.csv").open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
 
 
-@pytest.mark.skipif(not (DHSD / "labels.csv").is_file(), reason=f"DHSD not found at {DHSD} (../shared)")
-def test_the_shipped_recognizer_reads_real_dhsd_images(capsys, tmp_path) -> None:
-    """One image of each of 10 writers, through the default predict path (no ckpt_path): every image gets
-    a transcription with a confidence, and most are right (the recognizer was trained on these writers,
-    so this checks the shipped path end to end, not generalisation: that is docs/unseen_writers.md)."""
-    rows = _first_word_of_ten_writers()
+@pytest.mark.parametrize("shipped", ["recognizer", "recognizer_separable"])
+def test_each_shipped_recognizer_reads_the_vendored_dhsd_words(capsys, tmp_path, shipped) -> None:
+    """The 18 vendored DHSD words through the predict path (`recognizer` as the default, no `shipped=`): every
+    image gets a transcription with a confidence, and the CER stays at the documented level for words of the
+    training writers (model README, degraded inputs: 3.76 / 3.17 % CER on 60 grey words of 5 writers; these 18
+    read at 1.4 / 0.4 %). The shipped models were trained on all 30 DHSD writers, these images included: this
+    is a product check (weights, charset, preprocessing and the default path fit together), not an accuracy
+    measurement (that is the writer cross-validation). The 4 % bound fails on a model that reads without its
+    ink crop (5.4 %) or with its weights disturbed (100 %)."""
+    rows = _sample_rows()
     listing = tmp_path / "images.txt"
-    listing.write_text("\n".join(str(DHSD / row["file_name"]) for row in rows) + "\n", encoding="utf-8")
-    assert predict(compose_cfg("predict", [f"input={listing}", "format=jsonl"])) == 0
+    listing.write_text("\n".join(str(SAMPLE / row["file_name"]) for row in rows) + "\n", encoding="utf-8")
+    choice = [] if shipped == "recognizer" else [f"shipped={shipped}"]
+    assert predict(compose_cfg("predict", [f"input={listing}", "format=jsonl", *choice])) == 0
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [o["path"] for o in out] == [str(DHSD / row["file_name"]) for row in rows]
+    assert [o["path"] for o in out] == [str(SAMPLE / row["file_name"]) for row in rows]
     assert all(0 < o["confidence"] <= 1 for o in out)
     texts, truth = [o["text"] for o in out], [row["text"] for row in rows]
-    assert float(char_error_rate(texts, truth)) < 0.25, list(zip(texts, truth))
+    assert float(char_error_rate(texts, truth)) <= 0.04, [(t, g) for t, g in zip(texts, truth) if t != g]
 
 
-@pytest.mark.skipif(not (DHSD / "labels.csv").is_file(), reason=f"DHSD not found at {DHSD} (../shared)")
-def test_the_fast_recognizer_reads_real_dhsd_images(capsys, tmp_path) -> None:
-    """The same 10 real words through `shipped=recognizer_separable`: transcribed about as well."""
-    rows = _first_word_of_ten_writers()
-    listing = tmp_path / "images.txt"
-    listing.write_text("\n".join(str(DHSD / row["file_name"]) for row in rows) + "\n", encoding="utf-8")
-    assert predict(compose_cfg("predict", [f"input={listing}", "shipped=recognizer_separable"])) == 0
-    texts = [line.split("\t", 1)[1] for line in capsys.readouterr().out.splitlines()]
-    assert float(char_error_rate(texts, [row["text"] for row in rows])) < 0.25, texts
-
-
-@pytest.mark.skipif(not (DHSD / "labels.csv").is_file(), reason=f"DHSD not found at {DHSD} (../shared)")
 @pytest.mark.parametrize("bitonal", ["dithered", "thresholded"])
 def test_the_shipped_recognizer_reads_bitonal_scans(capsys, tmp_path, bitonal) -> None:
-    """The same words saved as 1-bit images, as a fax or a bitonal archive scanner writes them (Pillow's
-    Floyd-Steinberg dithering, or a threshold midway between ink and paper): read about as well as the
-    scans. Before ink.soften_bitonal the dithered words read as noise (84 % CER)."""
-    rows = _first_word_of_ten_writers()
+    """The vendored words saved as 1-bit images, as a fax or a bitonal archive scanner writes them (Pillow's
+    Floyd-Steinberg dithering, or a threshold midway between ink and paper): read about as well as the scans
+    (model README: 6.81 / 6.57 % CER on 60 words; these 18: 4.3 / 6.1 %). Before ink.soften_bitonal the
+    dithered words read as noise (84 % CER)."""
+    rows = _sample_rows()
     for i, row in enumerate(rows):
-        gray = Image.open(DHSD / row["file_name"]).convert("L")
+        gray = Image.open(SAMPLE / row["file_name"]).convert("L")
         if bitonal == "thresholded":
             gray = gray.point(lambda v: 255 if v > 180 else 0).convert("1", dither=Image.Dither.NONE)
         gray.convert("1").save(tmp_path / f"{i}.png")
@@ -109,7 +99,7 @@ def test_the_shipped_recognizer_reads_bitonal_scans(capsys, tmp_path, bitonal) -
     out = {json.loads(line)["path"]: json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()}
     texts = [out[str(tmp_path / f"{i}.png")] for i in range(len(rows))]
     truth = [row["text"] for row in rows]
-    assert float(char_error_rate(texts, truth)) < 0.25, list(zip(texts, truth))
+    assert float(char_error_rate(texts, truth)) <= 0.10, list(zip(texts, truth))
 
 
 @pytest.mark.skipif(not (DHSD / "labels.csv").is_file(), reason=f"DHSD not found at {DHSD} (../shared)")
