@@ -27,7 +27,7 @@ from htr_lit.inference.batching import read_batches
 from htr_lit.inference.torch_backend import TorchBackend
 from htr_lit.inference.tta import StretchFusion, tta_factors
 from htr_lit.models.module import HTRModule
-from htr_lit.overrides import paths_quoted
+from htr_lit.overrides import checked_overrides
 from htr_lit.runs.records import write_metrics
 from htr_lit.runs.runner import print_metrics, run_task, to_float_dict
 
@@ -115,7 +115,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return metrics
 
 
-@paths_quoted
+@checked_overrides("eval")
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def main(cfg: DictConfig) -> float | None:
     with exit_on_user_error():

@@ -27,7 +27,7 @@ from htr_lit.data.preprocess import Preprocess
 from htr_lit.errors import ConfigError, exit_on_user_error
 from htr_lit.models.exportable import ExportModel
 from htr_lit.models.module import HTRModule
-from htr_lit.overrides import paths_quoted
+from htr_lit.overrides import checked_overrides
 
 log = logging.getLogger("htr_lit.export")
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
@@ -149,7 +149,7 @@ def export(cfg: DictConfig) -> tuple[Path, float]:
     return output, max_abs_diff(model, output, images, widths)
 
 
-@paths_quoted
+@checked_overrides("export")
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="export")
 def main(cfg: DictConfig) -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)

@@ -26,7 +26,7 @@ from htr_lit.errors import ConfigError, exit_on_user_error
 from htr_lit.eval import TimedDecoder, build_test_datamodule
 from htr_lit.metrics import text_metrics
 from htr_lit.models.module import HTRModule
-from htr_lit.overrides import paths_quoted
+from htr_lit.overrides import checked_overrides
 from htr_lit.reporting.error_analysis import WordResult
 from htr_lit.reporting.inspect_page import PageInput, render_page
 
@@ -107,7 +107,7 @@ def inspect(cfg: DictConfig) -> dict[str, Any]:
     return metrics
 
 
-@paths_quoted
+@checked_overrides("inspect")
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="inspect")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():

@@ -24,7 +24,7 @@ from htr_lit.errors import ConfigError, UserError, exit_on_user_error
 from htr_lit.inference.backend import build_backend
 from htr_lit.inference.batching import transcribe
 from htr_lit.inference.tta import StretchFusion, tta_factors
-from htr_lit.overrides import paths_quoted
+from htr_lit.overrides import checked_overrides
 
 log = logging.getLogger("htr_lit.predict")
 
@@ -161,7 +161,7 @@ def _progress(total: int, progress: bool | None) -> tqdm:
     return tqdm(total=total, unit="img", file=sys.stderr, disable=not progress, dynamic_ncols=True)
 
 
-@paths_quoted
+@checked_overrides("predict")
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
 def main(cfg: DictConfig) -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s: %(message)s")

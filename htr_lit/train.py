@@ -15,10 +15,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from htr_lit.checkpoint import build_meta, encoder_weights
 from htr_lit.config import CONFIG_DIR
+from htr_lit.cv.fold_job import apply_fold, fold_record
 from htr_lit.errors import exit_on_user_error
 from htr_lit.models.module import HTRModule
 from htr_lit.models.receptive_field import total_rf
-from htr_lit.overrides import paths_quoted
+from htr_lit.overrides import checked_overrides
 from htr_lit.runs.callbacks import ValidationCurve
 from htr_lit.runs.records import JobRecord, objective
 from htr_lit.runs.runner import build_callbacks, build_loggers, print_metrics, run_task, to_float_dict
@@ -71,6 +72,7 @@ def build_model(cfg: DictConfig, datamodule: L.LightningDataModule,
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Data -> model -> trainer -> fit -> validate/test the best checkpoint -> metrics.json."""
     wall_start = time.perf_counter()
+    fold = apply_fold(cfg)  # cv.fold=I: writer fold I's test and validation writers (None: no cross-validation)
     job = JobRecord(cfg)
     previous = job.done_before()  # a re-run sweep skips its finished jobs
     if previous is not None:
@@ -128,13 +130,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "best_ckpt": best,
         "curve/val": val_curve,  # val/cer, val/wer after every validation pass during fit
     })
+    if fold is not None:
+        metrics["cv"] = fold_record(fold, cfg)  # the writer fold this run trained (htr_lit/cv/summary.py)
     record = job.finish(metrics, write=trainer.is_global_zero)
     if trainer.is_global_zero:
         print_metrics(metrics, job.out_dir)
     return record
 
 
-@paths_quoted
+@checked_overrides("train")
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Returns the sweep objective (`optimized_metric`); +inf for a job that failed in a multirun."""

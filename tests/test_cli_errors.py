@@ -93,3 +93,18 @@ def test_train_cli_bad_labels_is_a_message_and_a_multirun_records_it_and_goes_on
     for job in ("0", "1"):
         record = json.loads((tmp_path / "sweep" / job / "metrics.json").read_text())
         assert record["status"] == "failed" and "missing required column(s) ['text']" in record["error"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("args", "line"), [
+    (["htr_lit.predict", "input=x.png", "+shiped=fast"], "error: +shiped=fast: unknown key 'shiped'; did you mean "
+                                                         "shipped?"),
+    (["htr_lit.predict", "four.txt"], "error: four.txt: arguments are key=value; did you mean input=four.txt?"),
+    (["htr_lit.train", "trainer.max_epoch=1"], "error: trainer.max_epoch=1: unknown key 'trainer.max_epoch'; did "
+                                               "you mean trainer.max_epochs"),
+])
+def test_a_typo_on_the_command_line_is_one_line_and_exit_status_2(tmp_path, args, line):
+    proc = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, env=ENV, cwd=tmp_path,
+                          timeout=300)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert proc.stderr.startswith(line) and proc.stderr.count("\n") == 1, proc.stderr[-3000:]
