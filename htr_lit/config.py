@@ -7,18 +7,27 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the source checkout, when the package runs from one
-CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")  # shipped inside the package
+
+
+def _in_checkout() -> bool:
+    """Whether this package runs from its source checkout (the folder above holds htr-lit's pyproject.toml)."""
+    try:
+        return 'name = "htr-lit"' in (PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return False
+
+
+# The Hydra config tree is one folder, conf/ at the top of the repository. Run from the checkout (the editable
+# install of `make setup`, the tests), it is read there; a built wheel ships the same files as the package data
+# of htr_lit.conf (pyproject.toml maps htr_lit.conf to conf/), so an installed package reads
+# site-packages/htr_lit/conf.
+CONFIG_DIR = str(PROJECT_ROOT / "conf" if _in_checkout() else Path(__file__).resolve().parent / "conf")
 
 
 def project_root() -> Path:
     """The source checkout holding this package (its pyproject.toml names htr-lit); when the package is
     installed (site-packages), the current working directory: data and outputs never go into site-packages."""
-    pyproject = PROJECT_ROOT / "pyproject.toml"
-    try:
-        from_checkout = 'name = "htr-lit"' in pyproject.read_text(encoding="utf-8")
-    except OSError:
-        from_checkout = False
-    return PROJECT_ROOT if from_checkout else Path.cwd()
+    return PROJECT_ROOT if _in_checkout() else Path.cwd()
 
 
 def shown_path(path: Path | str, base: Path | None = None) -> str:
@@ -48,7 +57,8 @@ def register_resolvers() -> None:
     """`${htr_root:}` is the repository root (the working directory for an installed package, see
     `project_root`), so default paths work from any working directory in a checkout.
     `${htr_mkdir:PATH}` is PATH, created if missing (e.g. the folder of an Optuna SQLite file).
-    `${htr_assets:}` is the package's assets folder (vendored fonts, name lists, the shipped models)."""
+    `${htr_assets:}` is the package's assets folder (vendored fonts, name lists, the shipped models).
+    `${htr_slug:TEXT}` is TEXT with `/` as `_` (a config choice such as ablation/tcn as one folder name)."""
     if not OmegaConf.has_resolver("htr_root"):
         OmegaConf.register_new_resolver("htr_root", lambda: str(project_root()))
     if not OmegaConf.has_resolver("gpu_slot"):  # trainer.devices=[${gpu_slot:}] in local parallel sweeps
@@ -57,6 +67,8 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("htr_mkdir", _mkdir)
     if not OmegaConf.has_resolver("htr_assets"):  # files shipped inside the package (fonts, models)
         OmegaConf.register_new_resolver("htr_assets", lambda: str(Path(__file__).resolve().parent / "assets"))
+    if not OmegaConf.has_resolver("htr_slug"):  # a config choice as one folder name: ablation/tcn -> ablation_tcn
+        OmegaConf.register_new_resolver("htr_slug", lambda text: str(text).replace("/", "_"))
 
 
 register_resolvers()

@@ -94,7 +94,7 @@ def model_outputs(cfg: DictConfig, limit: int | None) -> tuple[Any, Batches, str
 
 
 def decoder_specs(widths: list[int], lm_text: str | None, words_file: str | None) -> list[tuple[str, DictConfig]]:
-    """(result key, decoder config) for every benchmarked variant, from htr_lit/conf/decoder/*.yaml."""
+    """(result key, decoder config) for every benchmarked variant, from conf/decoder/*.yaml."""
 
     def spec(name: str, **over: Any) -> DictConfig:
         cfg = OmegaConf.load(Path(CONFIG_DIR) / "decoder" / f"{name}.yaml")

@@ -18,7 +18,7 @@ quiet() {  # run a command with its output in $tmp/cmd.log, shown only when it f
 
 echo ">> wheel (built from a copy of the sources, so no stale build/ and nothing written into the repo)"
 mkdir "$tmp/src"
-tar --exclude=__pycache__ -cf - pyproject.toml README.md htr_lit | tar -xf - -C "$tmp/src"
+tar --exclude=__pycache__ -cf - pyproject.toml setup.py README.md conf htr_lit | tar -xf - -C "$tmp/src"
 quiet "$PY" -m pip wheel --no-deps --no-build-isolation -w "$tmp/dist" "$tmp/src"
 wheel=$(ls "$tmp"/dist/htr_lit-*.whl)
 echo "   $(basename "$wheel")"

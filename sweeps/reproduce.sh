@@ -78,7 +78,7 @@ trap 'rm -f "$preamble"' EXIT
     cat sweeps/protocol.md
   fi
   echo
-  echo "This run: preset \`$PRESET\` (\`htr_lit/conf/sweep/$SWEEP.yaml\`), command \`make reproduce PRESET=$PRESET\`" \
+  echo "This run: preset \`$PRESET\` (\`conf/sweep/$SWEEP.yaml\`), command \`make reproduce PRESET=$PRESET\`" \
        "(\`bash sweeps/reproduce.sh $*\`); $(nproc) CPU cores," \
        "torch $("$PY" -c 'import torch; print(torch.__version__)'); report written $(date -u +%Y-%m-%dT%H:%MZ)."
   "$PY" - "$SWEEP" "$PRETRAIN_DIR" "$SWEEP_DIR" "${fixed[@]}" <<'PYEOF'

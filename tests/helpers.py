@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from htr_lit.config import CONFIG_DIR
 
 WORDS = ["Haus", "Straße", "über", "Köln", "word", "test", "Nord", "42", "Mühle", "apple"]
-# htr_lit/conf/debug/tiny.yaml: tiny widths (size=tiny) of whichever encoder and sequence model, batches
+# conf/debug/tiny.yaml: tiny widths (size=tiny) of whichever encoder and sequence model, batches
 # of 8, no loader workers, 1 epoch. Tests that train longer say so after it (trainer.max_epochs=N).
 TINY = ["debug=tiny"]
 

@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from htr_lit.data.datamodule import HTRDataModule
 from tests.helpers import compose_cfg
 
-CONF = Path(__file__).parents[1] / "htr_lit" / "conf"
+CONF = Path(__file__).parents[1] / "conf"
 
 
 def options(group: str) -> list[str]:

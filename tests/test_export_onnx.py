@@ -42,7 +42,7 @@ def batch_of(paths: list[Path], pre) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def compose_export(overrides: list[str]):
-    """htr_lit/conf/export.yaml composed as the CLI does (it has no `paths` group, unlike compose_cfg's configs)."""
+    """conf/export.yaml composed as the CLI does (it has no `paths` group, unlike compose_cfg's configs)."""
     return compose_cfg("export", overrides)
 
 

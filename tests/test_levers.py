@@ -23,7 +23,7 @@ from htr_lit.runs.ema import EMAWeights
 from htr_lit.train import train
 from tests.helpers import TINY, compose_cfg, csv_data, write_writer_labels
 
-CONF = Path(__file__).parents[1] / "htr_lit" / "conf" / "model"
+CONF = Path(__file__).parents[1] / "conf" / "model"
 ENCODERS = sorted(p.stem for p in (CONF / "encoder").glob("*.yaml"))
 SEQUENCES = sorted(p.stem for p in (CONF / "sequence").glob("*.yaml"))
 CHARSET = list("abcdefgh")

@@ -15,7 +15,7 @@ from htr_lit.models.encoders import ConvEncoder, SeparableEncoder
 from htr_lit.models.sequence.bilstm import BiLSTM
 from tests.helpers import compose_cfg
 
-CONF = Path(__file__).parents[1] / "htr_lit" / "conf" / "model"
+CONF = Path(__file__).parents[1] / "conf" / "model"
 ENCODERS = sorted(p.stem for p in (CONF / "encoder").glob("*.yaml"))
 SEQUENCES = sorted(p.stem for p in (CONF / "sequence").glob("*.yaml"))
 CHARSET = list("abcdefgh")

@@ -17,7 +17,7 @@ from htr_lit.models.sequence.dilated import DilatedConv
 from htr_lit.models.sequence.identity import Identity
 from htr_lit.models.sequence.tcn import TCN
 
-SEQUENCE_CONF = Path(__file__).parents[1] / "htr_lit" / "conf" / "model" / "sequence"
+SEQUENCE_CONF = Path(__file__).parents[1] / "conf" / "model" / "sequence"
 SEQUENCES = sorted(p.stem for p in SEQUENCE_CONF.glob("*.yaml"))
 SIMPLE_POOLS = [[2, 2], [2, 2], [2, 1], [2, 1], [2, 1]]
 

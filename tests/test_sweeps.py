@@ -24,10 +24,10 @@ from tests.helpers import TINY, compose_cfg, csv_data, write_writer_labels
 from tests.tiny_ckpt import tiny_checkpoint
 
 ROOT = Path(__file__).parents[1]
-SWEEPS = sorted(p.stem for p in (ROOT / "htr_lit" / "conf" / "sweep").glob("*.yaml") if not p.stem.startswith("_"))
+SWEEPS = sorted(p.stem for p in (ROOT / "conf" / "sweep").glob("*.yaml") if not p.stem.startswith("_"))
 JOB_COUNTS = {"rates": 12, "blocks": 12, "share": 6, "concat": 6, "matched": 12,
               "reproduce": 33, "reproduce_smoke": 11, "reproduce_gpu": 33, "reproduce_long": 4}
-ABLATIONS = sorted(p.stem for p in (ROOT / "htr_lit" / "conf" / "experiment" / "ablation").glob("*.yaml"))
+ABLATIONS = sorted(p.stem for p in (ROOT / "conf" / "experiment" / "ablation").glob("*.yaml"))
 CHARSET = [chr(c) for c in range(33, 33 + 78)]  # 79 classes with the blank, as DHSD + synthetic
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled"}
 

@@ -37,7 +37,7 @@ MIN_PER_FOLD = 60
 
 
 def known_configs() -> list[str]:
-    """The ablation cells: the files of htr_lit/conf/experiment/ablation/."""
+    """The ablation cells: the files of conf/experiment/ablation/."""
     return sorted(p.stem for p in ABLATION_DIR.glob("*.yaml"))
 
 

@@ -160,7 +160,7 @@ def _parser() -> argparse.ArgumentParser:
         "--decoder",
         default="greedy",
         metavar="NAME",
-        help="score the folds' test writers with this decoder (htr_lit/conf/decoder/NAME.yaml, e.g. beam_names); "
+        help="score the folds' test writers with this decoder (conf/decoder/NAME.yaml, e.g. beam_names); "
         "trained folds are reused, only the scoring runs again (default greedy)",
     )
     p.add_argument(

@@ -42,7 +42,7 @@ class SyntheticSpec:
     same dataset, byte for byte.
     """
 
-    num_train: int = 16000  # `make data` renders what `make train` uses (htr_lit/conf/data/synthetic.yaml)
+    num_train: int = 16000  # `make data` renders what `make train` uses (conf/data/synthetic.yaml)
     num_val: int = 1000
     num_test: int = 1000
     seed: int = 0

@@ -1,4 +1,4 @@
-"""Build the decoder chosen with `decoder=...` (htr_lit/conf/decoder/*.yaml) for a loaded checkpoint.
+"""Build the decoder chosen with `decoder=...` (conf/decoder/*.yaml) for a loaded checkpoint.
 
 Each config is a `_partial_` of one of the small factories below; `build_decoder` fills in what comes
 from the checkpoint: the model's tokens and its training transcriptions (`train_texts`), from which the
@@ -210,7 +210,7 @@ def build_decoder(
     train_texts: Sequence[str] | None,
     **overrides: Any,
 ) -> Decoder:
-    """`spec` is a `htr_lit/conf/decoder/*.yaml` node or the partial it instantiates to; `overrides` (e.g.
+    """`spec` is a `conf/decoder/*.yaml` node or the partial it instantiates to; `overrides` (e.g.
     `top_n`) win over its keys. Raises `DecoderConfigError` with the config key to set when it cannot."""
     make = _as_partial(spec)
     return make(tokens=list(tokens), train_texts=train_texts, **overrides)

@@ -11,7 +11,7 @@ ALL = "ALL"  # score_writers' key for the figures over every row of a fold
 
 
 def decoder_spec(name: str) -> Any:
-    """The `htr_lit/conf/decoder/<name>.yaml` node, as eval and predict compose it (`decoder=<name>`)."""
+    """The `conf/decoder/<name>.yaml` node, as eval and predict compose it (`decoder=<name>`)."""
     from hydra import compose, initialize_config_dir
 
     from htr_lit.config import CONFIG_DIR

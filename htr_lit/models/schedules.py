@@ -1,7 +1,7 @@
 """LR schedules that work for any positive number of steps, however short the run.
 
 `build_scheduler` is what `HTRModule.configure_optimizers` calls with the configured partial
-(htr_lit/conf/model/scheduler/*.yaml) and the run's length. torch's OneCycleLR divides by the length of
+(conf/model/scheduler/*.yaml) and the run's length. torch's OneCycleLR divides by the length of
 each phase, so a run where `pct_start * total_steps` is 1 (10 steps at pct_start 0.1) dies with a
 ZeroDivisionError; such runs get the shortest warm-up that works (2 steps) or, under 3 steps, a constant
 LR. Long runs keep exactly the configured OneCycleLR.

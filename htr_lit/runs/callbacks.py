@@ -13,7 +13,7 @@ class AtomicModelCheckpoint(ModelCheckpoint):
     """`ModelCheckpoint` that writes `<file>.tmp` and renames it over `<file>` (atomic on POSIX), so a
     SIGKILL mid-write leaves the previous `last.ckpt` intact instead of a truncated one.
 
-    Used twice in `htr_lit/conf/callbacks/default.yaml`: `model_checkpoint` (best by val/cer + last at each
+    Used twice in `conf/callbacks/default.yaml`: `model_checkpoint` (best by val/cer + last at each
     validation) and `last_checkpoint` (last.ckpt every `every_n_train_steps` steps, mid-epoch too).
     """
 

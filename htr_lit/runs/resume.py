@@ -10,7 +10,7 @@ from htr_lit.checkpoint import CheckpointError, read_checkpoint
 log = logging.getLogger(__name__)
 
 LAST = "last"
-# Where the checkpoint callbacks keep a run's newest state (see htr_lit/conf/callbacks/default.yaml).
+# Where the checkpoint callbacks keep a run's newest state (see conf/callbacks/default.yaml).
 LAST_CKPT = "checkpoints/last.ckpt"
 
 
