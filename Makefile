@@ -12,8 +12,9 @@ ARGS ?=
 .DEFAULT_GOAL := help
 .PHONY: help setup setup-dev system-deps train test test-fast lint data fetch-dhsd train-dhsd pretrain pretrain-separable recognizer recognizer-separable predict inspect cv clean check-wheel
 
-help:  ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+help:  ## list the targets (target names in colour only on a terminal)
+	@if [ -t 1 ]; then on='\033[36m'; off='\033[0m'; fi; grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+		awk -v on="$$on" -v off="$$off" 'BEGIN{FS=":.*?## "}{printf "  %s%-14s%s %s\n", on, $$1, off, $$2}'
 
 system-deps:  ## install handwriting fonts + word lists with apt (skipped where apt is missing)
 	@bash scripts/install_system_deps.sh

@@ -87,7 +87,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     datamodule = build_datamodule(cfg)
     model = build_model(cfg, datamodule, weights)
     rf = total_rf(model.encoder, model.sequence)  # along the width; None = the whole word (BiLSTM)
-    log.info("model: %s; receptive field %s frames / %s px", model.summary_line(), rf["frames"], rf["pixels"])
+    log.info("model: %s; receptive field %s", model.summary_line(),
+             "the whole word" if rf["frames"] is None else f"{rf['frames']} frames / {rf['pixels']} px")
     log.info("data: %s", datamodule.describe())
 
     loggers = build_loggers(cfg)

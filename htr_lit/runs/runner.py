@@ -14,6 +14,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig
 
 from htr_lit.errors import find_user_error
+from htr_lit.runs.quiet import quiet_lightning
 from htr_lit.runs.records import JobRecord, is_multirun
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def run_task(task: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig) -> d
     returned so the sweep goes on.
     """
     failed = False
+    quiet_lightning(cfg.get("trainer"))  # Lightning's tips and a deprecation inside Lightning: not about this run
     try:
         return task(cfg)
     except Exception as err:
