@@ -94,7 +94,7 @@ ADJECTIVES = ("Alt", "Neu", "Lang", "Kurz", "Breit", "Hoh", "Ober", "Unter", "Gr
               "Hinter", "Vorder", "Still", "Grün", "Krumm", "Schmal", "Inner", "Äußer")  # fmt: skip
 _MASCULINE = ("weg", "ring", "steig", "pfad", "damm", "berg", "platz")
 _NEUTER = ("ufer",)
-# "Am Mühlbach", "An der Kirche", "Im Winkel", "Auf dem Berg", "Zum Steinbruch"
+# "Am Steinbruch", "An der Kirche", "Im Winkel", "Auf dem Berg"
 PREPOSITIONS: dict[str, tuple[str, ...]] = {
     "Am": (
         "Mühlbach Anger Berg Bach Hang Markt Rain Sportplatz Teich Wall Wald Graben Kirchberg Hain "
@@ -175,7 +175,7 @@ def _pick_weighted(rng: np.random.Generator, table: Mapping[str, float]) -> str:
 
 
 def _adjective_of(town: str) -> str | None:
-    """'Döllstädt' -> 'Döllstädter', 'Gotha' -> 'Gothaer', 'Rinne' -> 'Rinner'; None for multi-word towns."""
+    """'Weimar' -> 'Weimarer', 'Gotha' -> 'Gothaer', 'Rinne' -> 'Rinner'; None for multi-word towns."""
     if not town.isalpha():
         return None
     return town + ("r" if town.endswith("e") else "er")
@@ -252,14 +252,14 @@ class PlaceNameGenerator:
         if kind == "compound":  # Lindenstraße, Schäfergasse, Goethestraße
             root = _pick(rng, self.lists.last_names) if rng.random() < 0.2 else _pick(rng, STREET_ROOTS)
             return root + _pick_weighted(rng, STREET_SUFFIXES)
-        if kind == "town_adj":  # Döllstädter Straße
+        if kind == "town_adj":  # Weimarer Straße
             adjective = _adjective_of(_pick(rng, self.lists.places))
             if adjective is None:
                 return self.street(rng)
             return f"{adjective} {_pick_weighted(rng, SPACED_STREET_WORDS)}"
-        if kind == "person":  # Rudolf-Liebold-Straße, Dr.-Jäger-Straße, Käthe-Kollwitz-Platz
+        if kind == "person":  # Max-Planck-Straße, Dr.-Otto-Straße, Käthe-Kollwitz-Platz
             return self._person_street(rng)
-        if kind == "prep":  # Am Mühlbach, An der Kirche
+        if kind == "prep":  # Am Steinbruch, An der Kirche
             prep = _pick(rng, list(PREPOSITIONS))
             return f"{prep} {_pick(rng, PREPOSITIONS[prep])}"
         if kind == "adjective":  # Untere Bachgasse, Alte Dorfstraße
