@@ -61,7 +61,8 @@ def build_model(cfg: DictConfig, datamodule: L.LightningDataModule,
     """The model for the data's charset, carrying the checkpoint metadata; encoder pre-trained if given."""
     model = instantiate(cfg.model, charset=datamodule.charset.chars)
     model.htr_meta = build_meta(cfg.model, datamodule.charset.chars, datamodule.preprocess,
-                                [s.text for s in datamodule.datasets["train"].samples])
+                                [s.text for s in datamodule.datasets["train"].samples],
+                                train_samples=datamodule.datasets["train"].samples)  # eval warns on overlap
     if weights is not None:
         model.encoder.load_state_dict(weights)
         log.info("encoder initialised from %s (%d tensors)", cfg.pretrained_encoder, len(weights))

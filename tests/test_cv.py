@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,9 @@ import pytest
 from htr_lit.cv import compare as compare_cv
 from htr_lit.cv import jobs as cv_jobs
 from htr_lit.cv import main as cv
+from htr_lit.cv import summary
 from htr_lit.cv.folds import Fold, writer_folds
+from htr_lit.inference.scoring import ALL
 
 
 def writers(n: int) -> list[str]:
@@ -133,10 +138,10 @@ def test_a_moved_fold_finds_its_checkpoint(tmp_path: Path) -> None:
     (fold_dir / "checkpoints").mkdir(parents=True)
     (fold_dir / "checkpoints" / "best.ckpt").write_bytes(b"x")
     recorded = str(tmp_path / "old_name" / "fold_0" / "checkpoints" / "best.ckpt")
-    assert cv.fold_checkpoint(fold_dir, recorded) == fold_dir / "checkpoints" / "best.ckpt"
+    assert summary.fold_checkpoint(fold_dir, recorded) == fold_dir / "checkpoints" / "best.ckpt"
     (tmp_path / "old_name" / "fold_0" / "checkpoints").mkdir(parents=True)
     (tmp_path / "old_name" / "fold_0" / "checkpoints" / "best.ckpt").write_bytes(b"y")
-    assert cv.fold_checkpoint(fold_dir, recorded) == Path(recorded)  # where it was recorded, while it is there
+    assert summary.fold_checkpoint(fold_dir, recorded) == Path(recorded)  # where it was recorded, while it is there
 
 
 def test_recipe_digest_follows_the_composed_config_not_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,13 +159,13 @@ def test_summary_table_has_folds_mean_and_writers() -> None:
         {"fold": 1, "test_writers": ["b"], "images": 10, "test/cer": 0.20, "test/wer": 0.6, "test/word_acc": 0.4,
          "writers": {"b": {"cer": 0.20, "wer": 0.6, "images": 10}}},
     ]
-    table = cv.summarise(folds, "PILOT")
+    table = summary.summarise(folds, "PILOT")
     assert "**15.00 ± 7.07**" in table  # mean ± sample std of 10 % and 20 %
-    assert "| 0 | a | 10 | 10.00 | 40.00 | 60.00 | 8 | 30 |" in table  # epochs and training minutes
-    assert "| 1 | b | 10 | 20.00 | 60.00 | 40.00 |  |  |" in table  # unknown: left blank
+    assert "| 0 | a | 10 | 10.00 | 40.00 | 60.00 |  | 8 | 30 |" in table  # epochs and training minutes
+    assert "| 1 | b | 10 | 20.00 | 60.00 | 40.00 |  |  |  |" in table  # unknown: left blank
     assert "| a | 0 | 10 | 10.00 | 40.00 |" in table
     assert table.index("| a |") < table.index("| b |")  # best writer first
-    assert "mean ± std" not in cv.summarise(folds[:1], "ONE")  # one fold: no mean row with a 0.00 spread
+    assert "mean ± std" not in summary.summarise(folds[:1], "ONE")  # one fold: no mean row with a 0.00 spread
 
 
 def test_dry_run_prints_every_fold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -177,8 +182,17 @@ def test_dry_run_prints_every_fold(tmp_path: Path, capsys: pytest.CaptureFixture
         "fold 2",
     ]
     assert not (tmp_path / "cv").exists()  # nothing trained
-    commands = [line for line in out.splitlines() if line.startswith("  ")]
-    assert len(commands) == 3 and all("trainer.max_time=null" in c.split() for c in commands)  # all epochs
+    command = multirun(out)  # one Hydra multirun, a job per fold, pasteable as printed
+    assert command[:4] == [sys.executable, "-m", "htr_lit.train", "-m"]
+    assert "sweep=cv" in command and "cv.fold=0,1,2" in command and "cv.folds=3" in command
+    assert "hydra.sweep.subdir=fold_${cv.fold}" in command  # conf/sweep/cv.yaml lifts trainer.max_time
+
+
+def multirun(out: str) -> list[str]:
+    """The multirun command a dry run printed, split as a shell would."""
+    lines = [line for line in out.splitlines() if line.startswith(sys.executable)]
+    assert len(lines) == 1, out
+    return shlex.split(lines[0])
 
 
 def test_the_cores_are_shared_among_the_trainings_that_run_at_once(tmp_path: Path, capsys) -> None:
@@ -190,7 +204,7 @@ def test_the_cores_are_shared_among_the_trainings_that_run_at_once(tmp_path: Pat
 
     def threads(*extra: str) -> set[str]:
         assert cv.main([*base, *extra]) == 0
-        return {a for line in capsys.readouterr().out.splitlines() for a in line.split() if a.startswith("torch_t")}
+        return {a for a in multirun(capsys.readouterr().out) if a.startswith("torch_t")}
 
     assert threads("--jobs", "2") == {f"torch_threads={max(1, cores // 2)}"}
     assert threads("--jobs", "2", "--only", "1") == {f"torch_threads={cores}"}  # the last fold alone
@@ -203,9 +217,7 @@ def test_a_time_limit_given_to_cv_is_kept(tmp_path: Path, capsys: pytest.Capture
     csv_path = write_writer_labels(tmp_path)
     assert cv.main(["data=csv", "--folds", "3", f"data.source.csv_path={csv_path}", "--val-writers", "1",
                     "trainer.max_time=00:01:00:00", "--dry-run"]) == 0
-    commands = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
-    assert len(commands) == 3
-    assert all("trainer.max_time=00:01:00:00" in c and "max_time=null" not in c for c in commands)
+    assert "trainer.max_time=00:01:00:00" in multirun(capsys.readouterr().out)  # the command line wins
 
 
 def test_only_runs_the_chosen_folds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -229,7 +241,8 @@ def test_only_runs_the_chosen_folds(tmp_path: Path, capsys: pytest.CaptureFixtur
 @pytest.mark.slow
 def test_pilot_trains_scores_writers_and_a_rerun_skips_done_folds(tmp_path: Path, capsys) -> None:
     """Two tiny folds end to end: each trains (one thread), is scored per writer, and lands in one table;
-    the same command again trains nothing."""
+    the same command again trains nothing; the same folds as a plain `htr_lit.train -m ... sweep=cv` multirun
+    on the local_parallel launcher give the identical table."""
     from tests.helpers import WORDS, write_word_png
 
     lines = ["file_name,text,writer_id"]  # 6 writers x 10 words: folds of 2 test, 1 validation, 3 training writers
@@ -251,21 +264,21 @@ def test_pilot_trains_scores_writers_and_a_rerun_skips_done_folds(tmp_path: Path
         assert fold["images"] == 20 and 0.0 <= fold["test/cer"]
     assert cv.main(args) == 0
     again = capsys.readouterr().out
-    assert again.count("done before, skipped") == 2 and "training ->" not in again
+    assert again.count("done before, skipped") == 2 and "one multirun" not in again
     # another decoder re-scores the trained folds (nothing trains): its own table, figures over all rows
     assert cv.main([*args, "--decoder", "beam"]) == 0
     beam_out = capsys.readouterr().out
-    assert "training ->" not in beam_out and "beam decoding" in beam_out
+    assert "one multirun" not in beam_out and "beam decoding" in beam_out
     beam = json.loads((tmp_path / "cv" / "cv_beam.json").read_text())
     assert beam["decoder"] == "beam" and [f["fold"] for f in beam["folds"]] == [0, 1]
     for fold in beam["folds"]:
         per_writer = json.loads((tmp_path / "cv" / f"fold_{fold['fold']}" / "per_writer_beam.json").read_text())
-        assert set(per_writer) == {*fold["test_writers"], cv.ALL} and per_writer[cv.ALL]["images"] == 20
-        assert fold["test/cer"] == per_writer[cv.ALL]["cer"] and 0.0 <= fold["test/cer"]
+        assert set(per_writer) == {*fold["test_writers"], ALL} and per_writer[ALL]["images"] == 20
+        assert fold["test/cer"] == per_writer[ALL]["cer"] and 0.0 <= fold["test/cer"]
     # predict's test-time stretch re-scores them too, under its own name, which compare_cv pairs with greedy
     assert cv.main([*args, "--tta", "1,1.2"]) == 0
     tta_out = capsys.readouterr().out
-    assert "training ->" not in tta_out and "greedy decoding, test-time stretch x1, x1.2" in tta_out
+    assert "one multirun" not in tta_out and "greedy decoding, test-time stretch x1, x1.2" in tta_out
     stretched = json.loads((tmp_path / "cv" / "cv_greedy_tta_1_1.2.json").read_text())
     assert stretched["scoring"] == "greedy_tta_1_1.2" and stretched["tta"] == [1.0, 1.2]
     assert [f["fold"] for f in stretched["folds"]] == [0, 1]
@@ -277,10 +290,21 @@ def test_pilot_trains_scores_writers_and_a_rerun_skips_done_folds(tmp_path: Path
     i = args.index("--pilot")
     only = [*args[:i], *args[i + 2 :], "--only", "1"]
     assert cv.main(only) == 0
-    assert "training ->" not in capsys.readouterr().out
+    assert "one multirun" not in capsys.readouterr().out
     part = json.loads((tmp_path / "cv" / "cv_folds_1.json").read_text())
     assert [f["fold"] for f in part["folds"]] == [1] and part["mode"].startswith("folds 1 of 3")
     assert part["folds"][0]["test/cer"] == result["folds"][1]["test/cer"]
+    # the same folds without the front: one multirun on the local_parallel launcher, then the summary command
+    direct = tmp_path / "direct"
+    sweep = [sys.executable, "-m", "htr_lit.train", "-m", *args[:4], "sweep=cv", "cv.folds=3", "cv.val_writers=1",
+             "cv.fold=0,1", "torch_threads=1", "hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2",
+             f"hydra.sweep.dir={direct}"]
+    subprocess.run(sweep, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert summary.main([str(direct), "--csv", str(csv_path)]) == 0
+    table = json.loads((direct / "data_csv" / "cv.json").read_text()) if (direct / "data_csv").is_dir() else \
+        json.loads(next(direct.glob("*/cv.json")).read_text())
+    assert [(f["fold"], f["test_writers"], f["test/cer"], f["writers"]) for f in table["folds"]] == [
+        (f["fold"], f["test_writers"], f["test/cer"], f["writers"]) for f in result["folds"]]  # identical tables
 
 
 KEPT = Path(__file__).resolve().parents[1] / "docs" / "cv"

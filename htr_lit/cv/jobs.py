@@ -1,13 +1,10 @@
-"""The bookkeeping of writer cross-validation folds (`python -m htr_lit.cv`): which fold is already done, the
-digest of the recipe it trained, and running the fold trainings a few at a time as child processes."""
+"""The bookkeeping of writer cross-validation folds (`python -m htr_lit.cv`): which fold is already done and the
+digest of the recipe it trained (the folds themselves train as jobs of one Hydra multirun: fold_job.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -20,7 +17,7 @@ JOB_FILE = "cv_job.json"  # a fold's train command and recipe digest, so a re-ru
 # Overrides that say where a fold lives and how long and on how many threads it may run, not what it trains: a
 # moved fold folder, a longer time limit for a slower machine or a fold left alone on 2 threads still finds its
 # finished folds (a fold cut by a limit is finished by the original command too; the table shows its epochs).
-NOT_COMPARED = ("hydra.run.dir=", "trainer.max_time=", "torch_threads=")
+NOT_COMPARED = ("hydra.", "hydra/", "trainer.max_time=", "torch_threads=")
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -90,37 +87,18 @@ def recipe_digest(cfg: Any) -> str:
     fold's writers, run folder and threads are overrides on top of it, compared through the command).
     Every config file the recipe composes counts, `paths/default.yaml` included: editing one, even its
     unresolved interpolations, makes the kept fold records (docs/cv) stale for `htr_lit.cv`."""
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf, open_dict
 
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.pop("cv", None)  # which fold, how many: compared through the command, not the recipe
     text = OmegaConf.to_yaml(cfg, resolve=False, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def run_folds(
-    jobs: list[tuple[Fold, Path, list[str]]], parallel: int, recipe: str | None = None, threads: int = 1
-) -> dict[int, int]:
-    """Run the fold commands `parallel` at a time (`threads` torch threads each); fold index -> exit code."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    pending, running, codes = list(jobs), {}, {}
-    while pending or running:
-        while pending and len(running) < parallel:
-            fold, fold_dir, cmd = pending.pop(0)
-            fold_dir.mkdir(parents=True, exist_ok=True)
-            job = {"command": cmd[1:], "recipe": recipe, "fold": asdict(fold)}
-            (fold_dir / JOB_FILE).write_text(json.dumps(job, indent=2))
-            log = (fold_dir / "cv_train.log").open("a")
-            print(f"fold {fold.index}: training -> {fold_dir} (log: {fold_dir / 'cv_train.log'})", flush=True)
-            running[fold.index] = (
-                subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env),
-                log,
-                time.time(),
-            )
-        time.sleep(2)
-        for index, (proc, log, start) in list(running.items()):
-            if proc.poll() is not None:
-                log.close()
-                codes[index] = proc.returncode
-                status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
-                print(f"fold {index}: {status} after {(time.time() - start) / 60:.1f} min", flush=True)
-                del running[index]
-    return codes
+def write_job(fold_dir: Path, command: list[str], recipe: str | None, fold: Fold, launched: list[str]) -> None:
+    """Record, before the fold trains, what it trains: `command` is the fold's single-run equivalent
+    (`train_command`, compared by fold_done), `launched` the multirun that trains it."""
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    job = {"command": command[1:], "recipe": recipe, "fold": asdict(fold), "launched": launched}
+    (fold_dir / JOB_FILE).write_text(json.dumps(job, indent=2))

@@ -69,6 +69,14 @@ def write_metrics(out_dir: str | Path, record: dict[str, Any]) -> None:
     tmp.replace(out_dir / METRICS_FILE)
 
 
+# Overrides that say how a job runs, not what it trains: a re-run on another number of threads is the same job.
+NOT_COMPARED = ("torch_threads=",)
+
+
+def _compared(overrides: list[str]) -> list[str]:
+    return sorted(o for o in overrides if not o.startswith(NOT_COMPARED))
+
+
 def previous_outcome(out_dir: Path, overrides: list[str]) -> tuple[str, dict[str, Any] | None]:
     """What an earlier attempt left in `out_dir` for the same overrides: ("done", metrics) when it
     finished ok, ("resume", None) when it left a last.ckpt, else ("fresh", None).
@@ -76,7 +84,7 @@ def previous_outcome(out_dir: Path, overrides: list[str]) -> tuple[str, dict[str
     A folder from a different command (other overrides at the same job number) is never reused.
     """
     previous = read_metrics(out_dir)
-    if previous is not None and sorted(previous.get("overrides", [])) != sorted(overrides):
+    if previous is not None and _compared(previous.get("overrides", [])) != _compared(overrides):
         return "fresh", None
     if previous is not None and previous.get("status") == "ok":
         return "done", previous
