@@ -50,7 +50,7 @@ def test_impossible_folds_are_refused(k: int, num_val: int) -> None:
 
 def test_train_command_pins_the_fold_writers(tmp_path: Path) -> None:
     fold = Fold(0, ("a", "b"), ("c",))
-    cmd = cv.train_command(fold, tmp_path / "fold_0", ["experiment=crnn_dhsd"], threads=1)
+    cmd = cv_jobs.train_command(fold, tmp_path / "fold_0", ["experiment=crnn_dhsd"], threads=1)
     assert "data.source.test_writers=['a','b']" in cmd
     assert "data.source.val_writers=['c']" in cmd
     assert "resume=true" in cmd and f"hydra.run.dir={tmp_path / 'fold_0'}" in cmd
@@ -118,19 +118,19 @@ def test_fold_done_recognises_the_same_config_under_other_overrides(tmp_path: Pa
 
 
 def test_fold_done_with_the_real_recipe_and_a_spelled_out_default(tmp_path: Path) -> None:
-    default = cv.compose_recipe(["experiment=dilated_dhsd"]).data.augment
+    default = cv_jobs.compose_recipe(["experiment=dilated_dhsd"]).data.augment
     fold = Fold(0, ("10",), ("11",))
-    then = cv.train_command(fold, tmp_path, ["experiment=dilated_dhsd", f"data.augment={default}",
+    then = cv_jobs.train_command(fold, tmp_path, ["experiment=dilated_dhsd", f"data.augment={default}",
                                              "trainer.max_time=00:02:30:00"], threads=1)
-    _record(tmp_path, then[1:], cv.digest_of(cv_jobs.user_overrides(then[1:])))  # digest as recorded before
-    now = cv.train_command(fold, tmp_path, ["experiment=dilated_dhsd"], threads=1)
-    recipe = cv.digest_of(["experiment=dilated_dhsd"])
-    assert cv_jobs.fold_done(tmp_path, now, recipe, cv.digest_of)
+    _record(tmp_path, then[1:], cv_jobs.digest_of(cv_jobs.user_overrides(then[1:])))  # digest as recorded before
+    now = cv_jobs.train_command(fold, tmp_path, ["experiment=dilated_dhsd"], threads=1)
+    recipe = cv_jobs.digest_of(["experiment=dilated_dhsd"])
+    assert cv_jobs.fold_done(tmp_path, now, recipe, cv_jobs.digest_of)
     other = ["experiment=dilated_dhsd", "data.augment=strong"]  # never the recipe's default
-    assert not cv_jobs.fold_done(tmp_path, cv.train_command(fold, tmp_path, other, threads=1), cv.digest_of(other),
-                                 cv.digest_of)
+    other_command = cv_jobs.train_command(fold, tmp_path, other, threads=1)
+    assert not cv_jobs.fold_done(tmp_path, other_command, cv_jobs.digest_of(other), cv_jobs.digest_of)
     _record(tmp_path, then[1:], "0123456789abcdef")  # trained under a YAML that composes differently today
-    assert not cv_jobs.fold_done(tmp_path, now, recipe, cv.digest_of)
+    assert not cv_jobs.fold_done(tmp_path, now, recipe, cv_jobs.digest_of)
 
 
 def test_a_moved_fold_finds_its_checkpoint(tmp_path: Path) -> None:
@@ -145,11 +145,11 @@ def test_a_moved_fold_finds_its_checkpoint(tmp_path: Path) -> None:
 
 
 def test_recipe_digest_follows_the_composed_config_not_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    digest = cv_jobs.recipe_digest(cv.compose_recipe(["experiment=dilated_dhsd"]))
+    digest = cv_jobs.recipe_digest(cv_jobs.compose_recipe(["experiment=dilated_dhsd"]))
     monkeypatch.setenv("HTR_DATA_DIR", "/somewhere/else")  # interpolations are hashed unresolved
-    assert cv_jobs.recipe_digest(cv.compose_recipe(["experiment=dilated_dhsd"])) == digest
-    assert cv_jobs.recipe_digest(cv.compose_recipe(["experiment=dilated_dhsd", "data.augment=strong"])) != digest
-    assert cv_jobs.recipe_digest(cv.compose_recipe(["experiment=crnn_dhsd"])) != digest
+    assert cv_jobs.recipe_digest(cv_jobs.compose_recipe(["experiment=dilated_dhsd"])) == digest
+    assert cv_jobs.recipe_digest(cv_jobs.compose_recipe(["experiment=dilated_dhsd", "data.augment=strong"])) != digest
+    assert cv_jobs.recipe_digest(cv_jobs.compose_recipe(["experiment=crnn_dhsd"])) != digest
 
 
 def test_summary_table_has_folds_mean_and_writers() -> None:

@@ -19,62 +19,21 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from htr_lit.cv.fold_job import labels_csv
 from htr_lit.cv.folds import FOLD_DIR, Fold, fold_list, read_writers, writer_folds
-from htr_lit.cv.jobs import fold_done, recipe_digest, what_trains, write_job
+from htr_lit.cv.jobs import (
+    compose_recipe,
+    digest_of,
+    fold_done,
+    launcher_overrides,
+    multirun_command,
+    train_command,
+    what_trains,
+    write_job,
+)
 from htr_lit.cv.summary import fold_result, scoring_name, stem_of, write_summary
 from htr_lit.errors import ConfigError
-
-
-def _list(values: Sequence[str]) -> str:
-    return "[" + ",".join(f"'{v}'" for v in values) + "]"
-
-
-def train_command(fold: Fold, out_dir: Path, overrides: Sequence[str], threads: int) -> list[str]:
-    """A fold as one ordinary `htr_lit.train` run: what the fold trains, recorded in its cv_job.json and compared
-    by fold_done (the fold itself runs as a job of the multirun, `multirun_command`, which trains the same)."""
-    return [
-        sys.executable, "-m", "htr_lit.train", *overrides,
-        f"data.source.test_writers={_list(fold.test_writers)}",
-        f"data.source.val_writers={_list(fold.val_writers)}",
-        f"hydra.run.dir={out_dir}", "resume=true", f"torch_threads={threads}",
-    ]
-
-
-def launcher_overrides(launcher: str | None, jobs: int) -> list[str]:
-    """The Hydra launcher of the folds: `launcher` as named (conf/hydra/launcher), else two or more folds at a time
-    on this machine (local_parallel, `jobs` processes) or one after the other (Hydra's basic launcher)."""
-    if launcher:
-        return [f"hydra/launcher={launcher}"]
-    return ["hydra/launcher=local_parallel", f"hydra.launcher.n_jobs={jobs}"] if jobs > 1 else []
-
-
-def multirun_command(overrides: Sequence[str], folds: Sequence[int], out: Path, k: int, num_val: int, seed: int,
-                     threads: int | None, launcher: Sequence[str]) -> list[str]:
-    """The one multirun that trains `folds` (job i: `cv.fold=i` into `<out>/fold_<i>`)."""
-    return [
-        sys.executable, "-m", "htr_lit.train", "-m", *overrides, "sweep=cv",
-        f"cv.fold={','.join(map(str, folds))}", f"cv.folds={k}", f"cv.val_writers={num_val}", f"cv.seed={seed}",
-        f"hydra.sweep.dir={out}", "hydra.sweep.subdir=" + FOLD_DIR.format("${cv.fold}"),
-        *([f"torch_threads={threads}"] if threads else []), *launcher,
-    ]
-
-
-def compose_recipe(overrides: Sequence[str]) -> Any:
-    """The train config the folds start from (the experiment and the user's overrides, no fold writers)."""
-    from hydra import compose, initialize_config_dir
-
-    from htr_lit.config import CONFIG_DIR
-
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides))
-
-
-def digest_of(overrides: Sequence[str]) -> str:
-    """The recipe digest of the config `overrides` compose to today (fold_done's check of an older record)."""
-    return recipe_digest(compose_recipe(overrides))
 
 
 def _parser() -> argparse.ArgumentParser:
