@@ -1,6 +1,6 @@
 """The htr-lit checkpoint format, in one place: the metadata a checkpoint carries (charset, model config,
-preprocessing, training texts, format version), reading it back into a ready model, and reading another
-run's encoder weights (pre-training, transfer).
+preprocessing, training texts, training writers and image digests, format version), reading it back into a
+ready model, and reading another run's encoder weights (pre-training, transfer).
 
 A checkpoint is a Lightning checkpoint (or the slim `{"state_dict", "htr_lit"}` that `save` writes) whose
 `"htr_lit"` entry is `build_meta`'s dict; `HTRModule.on_save_checkpoint` writes `model.htr_meta` there.
@@ -20,7 +20,9 @@ from torch import Tensor, nn
 
 from htr_lit.assets import MODELS_DIR
 from htr_lit.data.preprocess import Preprocess
+from htr_lit.data.sample import Sample
 from htr_lit.errors import UserError
+from htr_lit.trained_on import training_record
 
 if TYPE_CHECKING:  # models/ must not import this module back; the class is only needed for typing
     from htr_lit.models.module import HTRModule
@@ -37,10 +39,11 @@ class CheckpointError(UserError, ValueError):
 
 
 def build_meta(model_cfg: DictConfig | Mapping[str, Any], charset: Sequence[str], preprocess: Preprocess,
-               train_texts: Sequence[str]) -> dict[str, Any]:
+               train_texts: Sequence[str], train_samples: Sequence[Sample] | None = None) -> dict[str, Any]:
     """What every checkpoint carries so that inference needs nothing else: the model's config (resolved),
     its charset, the image preprocessing, and the training transcriptions (decoders estimate their
-    character LM / lexicon from them at eval time)."""
+    character LM / lexicon from them at eval time); given the training samples, their writers and image
+    digests too (`htr_lit.trained_on`: eval and inspect warn when a test set shares them)."""
     cfg = OmegaConf.to_container(model_cfg, resolve=True) if OmegaConf.is_config(model_cfg) else dict(model_cfg)
     return {
         "format_version": FORMAT_VERSION,
@@ -48,6 +51,7 @@ def build_meta(model_cfg: DictConfig | Mapping[str, Any], charset: Sequence[str]
         "charset": [str(c) for c in charset],
         "preprocess": preprocess.to_dict(),
         "train_texts": [str(t) for t in train_texts],
+        **(training_record(train_samples) if train_samples is not None else {}),
     }
 
 

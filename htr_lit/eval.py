@@ -30,6 +30,7 @@ from htr_lit.models.module import HTRModule
 from htr_lit.overrides import checked_overrides
 from htr_lit.runs.records import write_metrics
 from htr_lit.runs.runner import print_metrics, run_task, to_float_dict
+from htr_lit.trained_on import overlap_warning
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if factors:
         model.test_reader = stretch_reader(model, StretchFusion(factors, model.charset.tokens, pre.min_width))
     datamodule = build_test_datamodule(cfg, model, pre)
+    overlap = overlap_warning(model.htr_meta, cfg.ckpt_path, datamodule.datasets["test"].samples,
+                              cfg.paths.get("dhsd_dir"))
+    if overlap:
+        log.warning(overlap)
     stretch = f", test-time stretch x{', x'.join(f'{f:g}' for f in factors)}" if factors else ""
     log.info("evaluating %s on %s with decoder %s%s", cfg.ckpt_path, datamodule.describe(), describe(cfg.decoder),
              stretch)

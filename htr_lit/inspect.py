@@ -29,6 +29,7 @@ from htr_lit.models.module import HTRModule
 from htr_lit.overrides import checked_overrides
 from htr_lit.reporting.error_analysis import WordResult
 from htr_lit.reporting.inspect_page import PageInput, render_page
+from htr_lit.trained_on import overlap_warning
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,9 @@ def inspect(cfg: DictConfig) -> dict[str, Any]:
     decoder = TimedDecoder(build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts")))
     datamodule = build_test_datamodule(cfg, model, pre)  # bad rows: listed in datamodule.skipped (on_error=skip)
     ds = datamodule.datasets["test"]
+    overlap = overlap_warning(model.htr_meta, cfg.ckpt_path, ds.samples, cfg.paths.get("dhsd_dir"))
+    if overlap:
+        log.warning(overlap)
     indices = pick(len(ds), cfg.max_images, cfg.seed)
     log.info("inspecting %s on %d of %d test images with decoder %s", cfg.ckpt_path, len(indices), len(ds),
              describe(cfg.decoder))
@@ -91,7 +95,7 @@ def inspect(cfg: DictConfig) -> dict[str, Any]:
     sampled = f"a seeded sample of {len(indices)} of {len(ds)} images (max_images={cfg.max_images})" \
         if len(indices) < len(ds) else f"all {len(ds)} test images"
     notes = [f"checkpoint: {cfg.ckpt_path}", f"data: {datamodule.describe()}; scored: {sampled}",
-             f"decoder: {describe(cfg.decoder)}", f"preprocessing: {pre.to_dict()}"]
+             f"decoder: {describe(cfg.decoder)}", f"preprocessing: {pre.to_dict()}", *([overlap] if overlap else [])]
     page = PageInput(title=f"Error analysis: {Path(str(cfg.ckpt_path)).name}", results=results,
                      tokens=model.charset.tokens, metrics=metrics, skipped=list(datamodule.skipped), notes=notes,
                      num_worst=int(cfg.num_worst), num_confusions=int(cfg.num_confusions))
