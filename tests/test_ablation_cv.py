@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,43 +150,45 @@ def test_report_is_spliced_into_results_md(cv_root: Path, tmp_path: Path, no_plo
     assert "\nold\n" not in results and "## Dilated convolutions vs BiLSTM over writer folds" in results
 
 
-def test_dry_run_prints_one_cv_command_per_configuration_and_fold(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_dry_run_prints_one_multirun_of_configurations_x_folds(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("dry run must not start anything"))
     root = tmp_path / "cv"
     args = ["--dry-run", "--cv-root", str(root), "--out", str(tmp_path / "docs"), "trainer.max_epochs=1"]
     assert ablation_cv.main(args) == 0
     lines = capsys.readouterr().out.splitlines()
-    expected = [("bilstm", "crnn_dhsd", "crnn_dhsd"), ("dilated", "dilated_dhsd", "dilated_dhsd"),
-                ("dilated_unshared", "ablation/dilated_unshared", "ablation_dilated_unshared"),
-                ("dilated_1d", "ablation/dilated_1d", "ablation_dilated_1d"),
-                ("cnn_only", "ablation/cnn_only", "ablation_cnn_only"), ("tcn", "ablation/tcn", "ablation_tcn"),
-                ("dilated_rates1248", "ablation/dilated_rates1248", "ablation_dilated_rates1248"),
-                ("dilated_3block", "ablation/dilated_3block", "ablation_dilated_3block")]
-    threads = max(1, (os.cpu_count() or 1) // 2)  # two cv calls at a time share the cores
-    assert lines == [f"{name} fold {i}: python -m htr_lit.cv experiment={exp} --only {i} --jobs 1 --threads {threads} "
-                     f"--out {root / folder} trainer.max_epochs=1" for name, exp, folder in expected for i in (2, 3, 4)]
+    assert len(lines) == 1  # every configuration x fold is a job of one Hydra multirun
+    command = shlex.split(lines[0])
+    assert command[:4] == [sys.executable, "-m", "htr_lit.train", "-m"]
+    experiments = ["crnn_dhsd", "dilated_dhsd", "ablation/dilated_unshared", "ablation/dilated_1d", "ablation/cnn_only",
+                   "ablation/tcn", "ablation/dilated_rates1248", "ablation/dilated_3block"]
+    assert f"experiment={','.join(experiments)}" in command and "cv.fold=2,3,4" in command
+    assert "sweep=cv" in command and f"hydra.sweep.dir={root}" in command and "trainer.max_epochs=1" in command
+    # conf/sweep/cv.yaml's subdir: <experiment with / as _>/fold_<i>, the folders the report reads
+    assert not any(a.startswith("hydra.sweep.subdir=") for a in command)
+    threads = max(1, (os.cpu_count() or 1) // 2)  # two folds at a time share the cores
+    assert f"torch_threads={threads}" in command and "hydra/launcher=local_parallel" in command
     assert not (tmp_path / "docs").exists() and not root.exists()
 
 
-def test_a_failed_configuration_does_not_stop_the_others(cv_root: Path, tmp_path: Path, monkeypatch,
-                                                         capsys, no_plot: None) -> None:
+def test_a_failed_multirun_still_reports_what_is_there(cv_root: Path, tmp_path: Path, monkeypatch,
+                                                       capsys, no_plot: None) -> None:
     started = []
 
     def fake_run(cmd: list[str], check: bool = False) -> subprocess.CompletedProcess:
-        started.append((cmd[3], cmd[5]))
-        return subprocess.CompletedProcess(cmd, 1 if cmd[3:6] == ["experiment=dilated_dhsd", "--only", "1"] else 0)
+        started.append(cmd)
+        return subprocess.CompletedProcess(cmd, 1)
 
     monkeypatch.setattr(subprocess, "run", fake_run)
     args = ["--configs", "bilstm,dilated,tcn", "--folds", "0,1", "--jobs", "1", "--cv-root", str(cv_root),
             "--out", str(tmp_path / "docs")]
     assert ablation_cv.main(args) == 1
-    assert started == [(f"experiment={exp}", str(i)) for exp in ("crnn_dhsd", "dilated_dhsd", "ablation/tcn")
-                       for i in (0, 1)]
+    assert len(started) == 1 and "experiment=crnn_dhsd,dilated_dhsd,ablation/tcn" in started[0]
+    assert "cv.fold=0,1" in started[0] and not any(a.startswith("hydra/launcher") for a in started[0])  # basic
     captured = capsys.readouterr()
-    # the fixture's BiLSTM and dilated folders hold fold records: 2 of 6 to go, one at a time, 60 min each
-    assert "3 configurations x 2 folds = 6 fold trainings, 4 finished before" in captured.out
-    assert "about 2.0 h to go" in captured.out
-    assert "failed: dilated fold 1 (exit 1)" in captured.err
+    # the fixture's records carry no job record of today's folds: all 6 to go, one at a time, 60 min each
+    assert "3 configurations x 2 folds = 6 fold trainings, 0 finished before" in captured.out
+    assert "about 6.0 h to go" in captured.out
+    assert "the multirun failed" in captured.err and "cnn_only" not in captured.err
     assert (tmp_path / "docs" / "ablation_cv.md").is_file()  # the report of what is there, all the same
 
 
@@ -212,3 +216,14 @@ def test_sources_are_named_relative_to_the_checkout(tmp_path: Path) -> None:
     assert shown_path(inside, base=tmp_path) == "docs/cv/crnn_dhsd/cv.json"
     outside = Path("/elsewhere/cv.json")
     assert shown_path(outside, base=tmp_path) == "/elsewhere/cv.json"
+
+
+SHARED_DHSD = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dhsd" / "labels.csv"
+
+
+@pytest.mark.skipif(not SHARED_DHSD.is_file(), reason="the folds are drawn from ../shared/data/dhsd's writers")
+def test_the_kept_fold_records_leave_nothing_to_train() -> None:
+    kept = Path(__file__).resolve().parents[1] / "docs" / "cv"
+    configs = ablation_cv.resolve_configs(["bilstm", "tcn"], kept)
+    assert ablation_cv.fold_plan(configs, [2, 3, 4], []) == {"bilstm": [], "tcn": []}
+    assert ablation_cv.fold_plan(configs, [2], ["data.augment=strong"]) == {"bilstm": [2], "tcn": [2]}  # new recipe
