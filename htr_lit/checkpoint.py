@@ -19,10 +19,10 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
 from htr_lit.assets import MODELS_DIR
+from htr_lit.data.overlap import training_record
 from htr_lit.data.preprocess import Preprocess
 from htr_lit.data.sample import Sample
 from htr_lit.errors import UserError
-from htr_lit.trained_on import training_record
 
 if TYPE_CHECKING:  # models/ must not import this module back; the class is only needed for typing
     from htr_lit.models.module import HTRModule
@@ -43,7 +43,7 @@ def build_meta(model_cfg: DictConfig | Mapping[str, Any], charset: Sequence[str]
     """What every checkpoint carries so that inference needs nothing else: the model's config (resolved),
     its charset, the image preprocessing, and the training transcriptions (decoders estimate their
     character LM / lexicon from them at eval time); given the training samples, their writers and image
-    digests too (`htr_lit.trained_on`: eval and inspect warn when a test set shares them)."""
+    digests too (`htr_lit.data.overlap`: eval and inspect warn when a test set shares them)."""
     cfg = OmegaConf.to_container(model_cfg, resolve=True) if OmegaConf.is_config(model_cfg) else dict(model_cfg)
     return {
         "format_version": FORMAT_VERSION,

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
 from htr_lit.data.datamodule import HTRDataModule
+from htr_lit.data.overlap import overlap_warning
 from htr_lit.data.preprocess import Preprocess, reading_width
 from htr_lit.data.sources import LabelsCSVSource
 from htr_lit.decoding.base import Decoder, Hypothesis
@@ -30,7 +31,6 @@ from htr_lit.models.module import HTRModule
 from htr_lit.overrides import checked_overrides
 from htr_lit.runs.records import write_metrics
 from htr_lit.runs.runner import print_metrics, run_task, to_float_dict
-from htr_lit.trained_on import overlap_warning
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
 from htr_lit.data.collate import collate
 from htr_lit.data.dataset import WordDataset
+from htr_lit.data.overlap import overlap_warning
 from htr_lit.decoding.factory import build_decoder, decoder_name, describe
 from htr_lit.errors import ConfigError, exit_on_user_error
 from htr_lit.eval import TimedDecoder, build_test_datamodule
@@ -29,7 +30,6 @@ from htr_lit.models.module import HTRModule
 from htr_lit.overrides import checked_overrides
 from htr_lit.reporting.error_analysis import WordResult
 from htr_lit.reporting.inspect_page import PageInput, render_page
-from htr_lit.trained_on import overlap_warning
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import torch
 from htr_lit.assets import MODELS_DIR
 from htr_lit.checkpoint import build_meta, read_checkpoint, read_meta
 from htr_lit.data.formats import read_labels_csv
+from htr_lit.data.overlap import image_key, known_training, overlap_warning, training_record, writer_key
 from htr_lit.data.preprocess import Preprocess
-from htr_lit.trained_on import image_key, known_training, overlap_warning, training_record, writer_key
 from tests.helpers import TINY, compose_cfg, write_writer_labels
 
 SAMPLE = Path(__file__).parent / "data" / "dhsd_sample"  # 18 real DHSD words, DHSD's own relative paths
