@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from htr_lit.reporting import report
+from htr_lit.results import report
 from tests.helpers import TINY, csv_data
 
 ROOT = Path(__file__).parents[1]
@@ -119,7 +119,7 @@ def test_slurm_launcher_runs_a_two_job_sweep_through_sbatch(local_slurm, csv_dat
         assert f"model/sequence={sequence}" in (sweep_dir / job / ".hydra/overrides.yaml").read_text(encoding="utf-8")
         assert (sweep_dir / job / "checkpoints/last.ckpt").is_file()
 
-    # The sweep report (`python -m htr_lit.report SWEEP_DIR`) has one finished row per configuration.
+    # The sweep report (`python -m htr_lit.results.report SWEEP_DIR`) has one finished row per configuration.
     assert report.main([str(sweep_dir), "--no-plot"]) == 0
     table = (sweep_dir / "report.md").read_text(encoding="utf-8")
     assert "2 jobs, 2 configurations" in table and "All jobs finished ok." in table
@@ -128,3 +128,35 @@ def test_slurm_launcher_runs_a_two_job_sweep_through_sbatch(local_slurm, csv_dat
         assert row.split("|")[2].strip() == "1", row  # seeds ok
     with capsys.disabled():
         print(f"\nSlurm array job {array_id}: tasks {', '.join(ids)} completed (sweep {sweep_dir})")
+
+
+@pytest.mark.slow
+def test_a_two_fold_cross_validation_runs_through_sbatch(local_slurm, tmp_path, capsys):
+    """`python -m htr_lit.cv --launcher slurm`: the folds are the jobs of one multirun submitted by submitit, and
+    the summary over the cross-validation folder reads both."""
+    from htr_lit.cv import main as cv
+    from tests.helpers import WORDS, write_word_png
+
+    lines = ["file_name,text,writer_id"]  # 4 writers: 2 folds of 2 test writers, 1 validating, 1 training
+    for w in range(4):
+        for i, text in enumerate(WORDS):
+            write_word_png(tmp_path / "data" / f"w{w}" / f"{i}.png", text, height=64)
+            lines.append(f"w{w}/{i}.png,{text},w{w}")
+    csv_path = tmp_path / "data" / "labels.csv"
+    csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "cv"
+    launcher = [a for a in LAUNCHER if not a.startswith("hydra/launcher=")]
+    args = ["data=csv", f"data.source.csv_path={csv_path}", "debug=tiny", "data.augment=none", "torch_threads=1",
+            "--folds", "2", "--val-writers", "1", "--launcher", "slurm", *launcher, "--out", str(out)]
+    assert cv.main(args) == 0
+    result = json.loads((out / "cv.json").read_text(encoding="utf-8"))
+    assert [f["fold"] for f in result["folds"]] == [0, 1] and result["mode"] == "2 folds"
+    for fold in result["folds"]:
+        assert set(fold["writers"]) == set(fold["test_writers"]) and fold["images"] == 2 * len(WORDS)
+        metrics = json.loads((out / f"fold_{fold['fold']}" / "metrics.json").read_text(encoding="utf-8"))
+        assert metrics["cv"]["test_writers"] == fold["test_writers"]  # the job put its fold's writers in
+        assert metrics["test/cer"] == fold["test/cer"]
+    logs = list((out / ".submitit").glob("*/*_log.out"))
+    assert len(logs) == 2 and all("JobEnvironment(job_id=" in p.read_text(encoding="utf-8") for p in logs)
+    with capsys.disabled():
+        print(f"\nSlurm cross-validation: folds 0, 1 through sbatch (folder {out})")

@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = list(args.overrides)
     exp = next((o.split("=", 1)[1] for o in overrides if o.startswith("experiment=")), "default")
     try:
-        recipe_cfg = compose_recipe(overrides)
+        recipe_cfg = compose_recipe([o for o in overrides if not o.startswith(("hydra.", "hydra/"))])  # no launcher
         csv_path = labels_csv(recipe_cfg)
         # what the folds train: the overrides' config without the NOT_COMPARED ones (a time limit, a folder)
         recipe = digest_of(what_trains(overrides))
