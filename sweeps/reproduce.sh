@@ -2,14 +2,14 @@
 # The headline ablation end to end: data once -> encoder pre-trained once -> sweep (resumable) ->
 # speeds re-timed alone -> report.
 #   PRESET=cpu   (default) 11 configurations x 3 seeds x 6 epochs, 2 jobs in parallel: under 2 h on
-#                2 cores -> docs/ablation.md, spliced into docs/results.md between its ablation markers
+#                2 cores -> docs/ablation.md (docs/results.md links it)
 #   PRESET=smoke the same pipeline cut to minutes (1 seed, 20 batches) -> <sweep dir>/results.md
 #   PRESET=long  BiLSTM vs the reference design trained 3x longer (18 epochs, 2 seeds) from the cpu
-#                preset's encoder: ~35 min -> docs/ablation_long.md, spliced into docs/results.md
+#                preset's encoder: ~35 min -> docs/ablation_long.md
 #   PRESET=gpu   4x longer training, one job at a time on one GPU -> docs/results_gpu.md
 #   PRESET=cv    the ablation over writer folds with the DHSD recipe (htr_lit/cv/ablation.py):
 #                8 configurations x folds 2,3,4, ~60 min a fold, 2 at a time: ~12 h -> docs/ablation_cv.md,
-#                spliced into docs/results.md; resumable, the recipes' own cv folds are reused
+#                resumable, the recipes' own cv folds are reused
 #   PRESET=cv_smoke  the same driver cut to minutes (fold 0, 1 epoch of 5 batches) -> outputs/ablation_cv_smoke
 # Environment: PY (python), SWEEP_DIR (default outputs/sweeps/<sweep>), PRETRAIN_DIR (default
 # <SWEEP_DIR>_pretrain), OUT (folder for the report). Extra arguments are Hydra overrides for every
@@ -65,7 +65,7 @@ fi
 echo ">> [3/5] sweep $SWEEP -> $SWEEP_DIR ($(elapsed))"
 "$PY" -m htr_lit.train -m "sweep=$SWEEP" "hydra.sweep.dir=$SWEEP_DIR" "pretrained_encoder=$ENCODER" "$@"
 echo ">> [4/5] inference speed of every model, re-timed alone (the sweep ran two jobs side by side) ($(elapsed))"
-"$PY" -m htr_lit.reporting.bench_speed "$SWEEP_DIR" --threads 1 "${SPEED[@]}"
+"$PY" -m htr_lit.measuring.bench_speed "$SWEEP_DIR" --threads 1 "${SPEED[@]}"
 
 echo ">> [5/5] report -> $OUT/$NAME.md ($(elapsed))"
 preamble=$(mktemp)
@@ -99,17 +99,14 @@ pre = json.loads((Path(sys.argv[2]) / "metrics.json").read_text())
 print(f"The pre-trained encoder (`{sys.argv[2]}`): CNN-only model, {pre.get('epochs')} epochs on the synthetic "
       f"words in {pre.get('time/total_s', 0) / 60:.1f} min; synthetic val CER {100 * pre['val/cer']:.2f} %, "
       f"test CER {100 * pre['test/cer']:.2f} %.")
-from htr_lit.reporting.sweep_results import load_jobs  # job times from the records: right after a resumed run too
+from htr_lit.results.sweep_results import load_jobs  # job times from the records: right after a resumed run too
 jobs = [j for j in load_jobs(sys.argv[3]) if j.status == "ok"]
 job_s = sum(float(j.metrics.get("time/total_s", 0)) for j in jobs)
 print(f"The {len(jobs)} finished jobs took {job_s / 60:.0f} min of job time in all, {job_s / 60 / par:.0f} min "
       f"at {par} in parallel (each job's `time/total_s`: data, training, validation, test).")
 PYEOF
 } > "$preamble"
-"$PY" -m htr_lit.report "$SWEEP_DIR" --out "$OUT" --name "$NAME" --baseline bilstm \
+"$PY" -m htr_lit.results.report "$SWEEP_DIR" --out "$OUT" --name "$NAME" --baseline bilstm \
   --title "$TITLE" --preamble "$preamble" > /dev/null
 echo ">> written $OUT/$NAME.md (+ .csv, .png); sweep folder $SWEEP_DIR"
-if [ "$PRESET" = cpu ] || [ "$PRESET" = long ]; then  # docs/results.md also holds other tables
-  "$PY" -m htr_lit.reporting.splice_results "$OUT/$NAME.md" "$OUT/results.md" "$NAME"
-fi
 echo ">> done in $(elapsed)"

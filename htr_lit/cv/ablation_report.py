@@ -55,7 +55,8 @@ def _stats(values: list[float]) -> dict[str, float | None]:
 def config_numbers(config: CvConfig, folds: Sequence[int]) -> dict[str, Any]:
     """Everything the report says about one configuration (figures as fractions, per fold and mean ± std)."""
     done, sources = load_folds(config.cv_dir, folds)
-    out: dict[str, Any] = {"experiment": config.experiment, "cv_dir": str(config.cv_dir), "sources": sources,
+    out: dict[str, Any] = {"experiment": config.experiment, "cv_dir": shown_path(config.cv_dir),
+                           "sources": [shown_path(s) for s in sources],
                            "folds": [f["fold"] for f in done], "fold_records": done}
     if not done:
         return out
@@ -209,10 +210,7 @@ def render(numbers: dict[str, dict[str, Any]], paired: dict[str, dict[str, Any]]
 
 
 def write_report(configs: Sequence[CvConfig], folds: Sequence[int], out: Path, command: str) -> dict[str, Any]:
-    """Write `<out>/ablation_cv.md`, `.json`, `_curves.png` and splice the markdown into `<out>/results.md`
-    (block `ablation_cv`); returns the numbers."""
-    from htr_lit.reporting import splice_results
-
+    """Write `<out>/ablation_cv.md`, `.json` and `_curves.png` (docs/results.md links them); returns the numbers."""
     numbers = {c.name: config_numbers(c, folds) for c in configs}
     base = numbers.get(BASELINE)
     paired = {} if not base or not base["folds"] else {
@@ -229,5 +227,4 @@ def write_report(configs: Sequence[CvConfig], folds: Sequence[int], out: Path, c
         "paired": paired,
     }
     (out / f"{NAME}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    splice_results.main([str(md), str(out / "results.md"), NAME])
     return result
