@@ -333,3 +333,28 @@ def test_the_kept_fold_records_still_count_as_todays_recipe(capsys, experiment, 
     assert cv.main([f"experiment={name}", *extra, "--only", only, "--dry-run", "--out", str(KEPT / record)]) == 0
     out = capsys.readouterr().out
     assert [f"fold {i}: done before, would be skipped" in out for i in folds] == [True] * len(folds), out
+
+
+def test_the_summary_reads_the_kept_records(tmp_path: Path) -> None:
+    """docs/cv stays readable: the summary over a copy of a kept cross-validation (records from before the folds
+    were multirun jobs) gives the figures its table recorded, from the cached per-writer scores."""
+    import shutil
+
+    folder = tmp_path / "crnn_dhsd"
+    shutil.copytree(KEPT / "crnn_dhsd", folder)
+    for table in [*folder.glob("cv*.json"), *folder.glob("cv*.md")]:  # the tables, not the folds' records
+        table.unlink()
+    assert summary.main([str(folder)]) == 0  # no --csv: nothing to score, every fold has per_writer.json
+    table = json.loads((folder / "cv.json").read_text())
+    kept = {f["fold"]: f for f in json.loads((KEPT / "crnn_dhsd" / "cv.json").read_text())["folds"]}
+    assert [f["fold"] for f in table["folds"]] == [0, 1, 2, 3, 4]
+    for fold in table["folds"]:
+        assert fold["test_writers"] == kept[fold["fold"]]["test_writers"]
+        assert fold["test/cer"] == kept[fold["fold"]]["test/cer"] and fold["writers"] == kept[fold["fold"]]["writers"]
+
+
+def test_a_bad_override_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as err:
+        cv.main(["experiment=no_such_recipe", "--dry-run", "--out", str(tmp_path)])
+    message = str(err.value)
+    assert message.startswith("error:") and "no_such_recipe" in message and "\n" not in message
