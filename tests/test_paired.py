@@ -101,3 +101,20 @@ def test_compare_merges_the_tables_of_runs_over_some_folds(tmp_path: Path, capsy
 def test_std_of_one_paired_difference_is_left_blank() -> None:
     assert compare_cv.format_std_points({"pairs": 1, "std_diff": 0.0}) == ""
     assert compare_cv.format_std_points({"pairs": 3, "std_diff": 0.0119}) == "1.19"
+
+
+def test_compare_on_the_validation_writers_reads_each_folds_val_cer(capsys) -> None:
+    """`--on val` pairs the validation writers' CER per fold (the figure a choice is made on), read from the
+    kept fold records' metrics.json where the table predates it; the test writers are not used."""
+    import json
+    from pathlib import Path
+
+    kept = Path(__file__).resolve().parents[1] / "docs" / "cv"
+    val = {name: [json.loads((kept / name / f"fold_{i}" / "metrics.json").read_text())["val/cer"] for i in range(5)]
+           for name in ("crnn_dhsd", "dilated_dhsd")}
+    assert compare_cv.main([str(kept / "crnn_dhsd"), str(kept / "dilated_dhsd"), "--on", "val"]) == 0
+    out = capsys.readouterr().out
+    diffs = [b - a for a, b in zip(val["crnn_dhsd"], val["dilated_dhsd"])]
+    assert "on the validation writers: paired over 5 folds" in out and "test writers are not used" in out
+    assert f"| folds | 5 | {100 * sum(diffs) / 5:+.2f} |" in out
+    assert f"| 0 | 15, 30, 31 | {100 * val['crnn_dhsd'][0]:.2f} | {100 * val['dilated_dhsd'][0]:.2f} |" in out

@@ -2,6 +2,7 @@
 
     python -m htr_lit.cv.compare outputs/cv/crnn_dhsd outputs/cv/dilated_dhsd [--decoder beam_names]
     python -m htr_lit.cv.compare DIR DIR --b-decoder greedy_tta_0.8_0.9_1_1.1_1.2   # re-scored folds
+    python -m htr_lit.cv.compare outputs/cv/crnn_dhsd outputs/cv/lever --on val   # choose on validation writers
 
 Reads each folder's `cv.json` (or `cv_<decoder>.json`) and the tables of `--only` runs (`cv_folds_*.json`), pairs the
 folds both have finished (and their test writers), and prints a markdown table: CER of A and B per fold,
@@ -18,8 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from htr_lit.cv.folds import FOLD_DIR
 from htr_lit.cv.paired import paired_summary
 from htr_lit.cv.tables import load_cv_folds
+from htr_lit.runs.records import read_metrics
 
 
 def load_cv(folder: Path, decoder: str = "greedy") -> dict[str, Any]:
@@ -33,6 +36,39 @@ def load_cv(folder: Path, decoder: str = "greedy") -> dict[str, Any]:
             f"(run python -m htr_lit.cv ... --out {folder})"
         )
     return {"folds": folds, "sources": sources}
+
+
+def with_val_cer(folder: Path, cv: dict[str, Any]) -> dict[str, Any]:
+    """`cv` with each fold's validation CER (`val/cer`: the best epoch's, on the fold's validation writers), from its
+    table or, for tables from before they held it, from the fold's metrics.json; folds without one are left out."""
+    folds = []
+    for fold in cv["folds"]:
+        val = fold.get("val/cer")
+        if val is None:
+            val = (read_metrics(folder / FOLD_DIR.format(fold["fold"])) or {}).get("val/cer")
+        if val is not None:
+            folds.append({**fold, "val/cer": val})
+    return {**cv, "folds": folds}
+
+
+def compare_val(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str) -> tuple[str, dict[str, Any]]:
+    """The validation writers' CER paired per fold: the comparison a choice between recipes may be made on
+    (sweeps/protocol.md); the test writers are not looked at."""
+    pairs = pair_folds(a, b)
+    if not pairs:
+        raise SystemExit("error: the two runs have no fold with a validation CER in common")
+    lines = [f"## {name_b} vs {name_a} on the validation writers: paired over {len(pairs)} folds "
+             "(val CER %, B - A < 0: B better; the test writers are not used)", "",
+             f"| fold | validation writers | {name_a} | {name_b} | B - A |", "|---|---|---:|---:|---:|"]
+    for fa, fb in pairs:
+        lines.append(f"| {fa['fold']} | {', '.join(fa.get('val_writers', []))} | {100 * fa['val/cer']:.2f} | "
+                     f"{100 * fb['val/cer']:.2f} | {100 * (fb['val/cer'] - fa['val/cer']):+.2f} |")
+    s = paired_summary([fa["val/cer"] for fa, _ in pairs], [fb["val/cer"] for _, fb in pairs])
+    lines += ["", "| paired over | pairs | mean B - A (points) | std | B better / worse / tied | sign test p | "
+              "permutation p |", "|---|---:|---:|---:|---|---:|---:|",
+              f"| folds | {s['pairs']} | {100 * s['mean_diff']:+.2f} | {format_std_points(s)} | {s['b_better']} / "
+              f"{s['b_worse']} / {s['ties']} | {format_p(s['sign_p'])} | {format_p(s['permutation_p'])} |"]
+    return "\n".join(lines) + "\n", {"folds": s, "pairs": len(pairs)}
 
 
 def pair_folds(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[dict, dict]]:
@@ -115,13 +151,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="B's scores under another name than A's (default: --decoder), e.g. one folder against itself "
                    "re-scored: A B = the same folder, --b-decoder greedy_tta_0.8_0.9_1_1.1_1.2 (python -m htr_lit.cv "
                    "--tta)")
+    p.add_argument("--on", choices=("test", "val"), default="test",
+                   help="test: the test writers (the published comparison, scored once); val: the validation "
+                   "writers' CER per fold, what a choice between recipes is made on (sweeps/protocol.md)")
     p.add_argument("--out", type=Path, default=None, help="also write the table (markdown) here")
     args = p.parse_args(argv)
     b_decoder = args.b_decoder or args.decoder
     name_a, name_b = args.a.name, args.b.name
     if b_decoder != args.decoder:
         name_a, name_b = f"{name_a} ({args.decoder})", f"{name_b} ({b_decoder})"
-    table, _ = compare(load_cv(args.a, args.decoder), load_cv(args.b, b_decoder), name_a, name_b)
+    a, b = load_cv(args.a, args.decoder), load_cv(args.b, b_decoder)
+    if args.on == "val":
+        table, _ = compare_val(with_val_cer(args.a, a), with_val_cer(args.b, b), name_a, name_b)
+    else:
+        table, _ = compare(a, b, name_a, name_b)
     print(table)
     if args.out:
         args.out.write_text(table, encoding="utf-8")
