@@ -107,7 +107,7 @@ CKPT ?=
 .PHONY: bench-decoders
 bench-decoders: setup  ## time every CTC decoder on CKPT=path's test split -> docs/decoders.json (ARGS: --test-csv, --lm-text)
 	@test -n "$(CKPT)" || { echo "usage: make bench-decoders CKPT=path/to/best.ckpt [ARGS='--test-csv labels.csv']"; exit 2; }
-	$(BIN)/python scripts/bench_decoders.py --ckpt $(CKPT) $(ARGS)
+	$(BIN)/python -m htr_lit.measuring.bench_decoders --ckpt $(CKPT) $(ARGS)
 
 .PHONY: export
 export: setup-dev  ## export CKPT=path to ONNX beside it, checked against PyTorch (ARGS='format=torchscript output=PATH')
@@ -116,16 +116,16 @@ export: setup-dev  ## export CKPT=path to ONNX beside it, checked against PyTorc
 
 .PHONY: bench
 bench: setup-dev  ## time every sequence model, then end-to-end predict img/s per backend (torch/onnx/int8) -> docs/performance*.{json,md} (ARGS: --quick; PREDICT_ARGS: --images 200)
-	$(BIN)/python -m htr_lit.reporting.bench $(ARGS)
-	$(BIN)/python -m htr_lit.reporting.bench_predict $(PREDICT_ARGS)
+	$(BIN)/python -m htr_lit.measuring.bench $(ARGS)
+	$(BIN)/python -m htr_lit.measuring.bench_predict $(PREDICT_ARGS)
 
 .PHONY: bench-length
 bench-length: setup  ## speed vs image width 128..2048 px, BiLSTM vs dilated variants -> docs/performance_length.{json,png} + a performance.md section (ARGS: --smoke)
-	$(BIN)/python -m htr_lit.reporting.bench_length $(ARGS)
+	$(BIN)/python -m htr_lit.measuring.bench_length $(ARGS)
 
 .PHONY: pareto
 pareto: setup  ## CV CER vs inference img/s per encoder+sequence model from docs/performance.json and outputs/cv: Pareto front and the 2x-at-equal-CER goal -> docs/pareto.{png,json} + a performance.md section (ARGS: --map separable+tcn=DIR)
-	$(BIN)/python -m htr_lit.reporting.pareto $(ARGS)
+	$(BIN)/python -m htr_lit.cv.pareto $(ARGS)
 
 # ---- sweeps and ablations (see sweeps/README.md); re-running a sweep command resumes it
 .PHONY: sweep-rates sweep-blocks sweep-share sweep-concat sweep-matched hparams-search report reproduce
@@ -146,6 +146,6 @@ hparams-search: setup  ## resumable Optuna search (SQLite) over the dilated mode
 	$(SWEEP) hparams_search=optuna_dilated $(ARGS)
 report: setup  ## DIR=sweep folder -> DIR/report.md, report.csv, report.png (mean ± std over seeds)
 	@test -n "$(DIR)" || { echo "usage: make report DIR=outputs/sweeps/rates [ARGS='--baseline ...']"; exit 2; }
-	$(BIN)/python -m htr_lit.report $(DIR) $(ARGS)
+	$(BIN)/python -m htr_lit.results.report $(DIR) $(ARGS)
 reproduce: setup  ## headline ablation -> docs/results.md (PRESET=cpu: <2 h on 2 cores | smoke: minutes | long: +35 min | gpu | cv: over writer folds, ~12 h | cv_smoke)
 	PY=$(BIN)/python PRESET=$(PRESET) bash sweeps/reproduce.sh $(ARGS)

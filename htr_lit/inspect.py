@@ -2,7 +2,7 @@
 
 Scores the test split like eval (the checkpoint's charset and preprocessing, the `decoder=` choice, bad rows
 skipped and listed) and writes one self-contained HTML file: metrics, CER per writer, character
-confusions and the worst words with their diff and best-path frame strip (htr_lit.reporting.inspect_page).
+confusions and the worst words with their diff and best-path frame strip (htr_lit.analysis.inspect_page).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
+from htr_lit.analysis.error_analysis import WordResult
+from htr_lit.analysis.inspect_page import PageInput, render_page
 from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
 from htr_lit.data.collate import collate
@@ -28,8 +30,6 @@ from htr_lit.eval import TimedDecoder, build_test_datamodule
 from htr_lit.metrics import text_metrics
 from htr_lit.models.module import HTRModule
 from htr_lit.overrides import checked_overrides
-from htr_lit.reporting.error_analysis import WordResult
-from htr_lit.reporting.inspect_page import PageInput, render_page
 
 log = logging.getLogger(__name__)
 

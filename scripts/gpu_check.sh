@@ -10,4 +10,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 [ -x "$PY" ] || PY=python3
-exec "$PY" -m htr_lit.reporting.gpu_check "$@"
+exec "$PY" -m htr_lit.measuring.gpu_check "$@"

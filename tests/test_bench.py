@@ -1,4 +1,4 @@
-"""htr_lit.reporting.bench cannot rot: its per-model measurement runs on a tiny model (1 repeat, no timing
+"""htr_lit.measuring.bench cannot rot: its per-model measurement runs on a tiny model (1 repeat, no timing
 assertions), its FLOP count for LSTMs matches a hand count, its report files have the promised shape, and
 its default output folder is the checkout's docs/."""
 
@@ -12,8 +12,10 @@ import torch
 from torch import nn
 
 from htr_lit.config import project_root
-from htr_lit.reporting import bench, pareto_markdown
-from htr_lit.reporting.bench_markdown import write
+from htr_lit.cv import pareto_markdown
+from htr_lit.measuring import bench
+from htr_lit.measuring.bench_markdown import write
+from htr_lit.results import doc_block
 from tests.helpers import TINY
 
 
@@ -89,8 +91,9 @@ def test_ratio_compares_the_default_encoder_rows_even_when_other_encoders_follow
 
 
 def test_rewrite_keeps_the_pareto_block(tmp_path):
-    """bench rewrites performance.md: the section htr_lit.reporting.pareto spliced in must survive."""
-    block = f"{pareto_markdown.BEGIN}\n## The fastest model at equal accuracy\n{pareto_markdown.END}"
+    """bench rewrites performance.md: the section htr_lit.cv.pareto spliced in must survive."""
+    begin, end = doc_block.markers(pareto_markdown.NAME, pareto_markdown.WRITER)
+    block = f"{begin}\n## The fastest model at equal accuracy\n{end}"
     (tmp_path / "performance.md").write_text("# Performance\n\nold table\n\n" + block + "\n")
     report = {"quick": True, "machine": {"cpu": "X", "cpu_count": 2, "torch_threads": 2, "torch": "2", "python": "3",
                                          "load_avg_1m_at_start": 0.1, "date_utc": "now"},
@@ -133,7 +136,7 @@ def test_default_output_is_the_checkouts_docs_folder():
 
 @pytest.mark.slow
 def test_worker_subprocess_runs_the_module():
-    """The driver measures each model in `python -m htr_lit.reporting.bench --worker ...` (a fresh process)."""
+    """The driver measures each model in `python -m htr_lit.measuring.bench --worker ...` (a fresh process)."""
     args = bench.parse_args(["--quick", "--width", "64", "--threads", "1", *[f"--override={o}" for o in TINY]])
     row = bench.run_worker(args, "dilated", "cpu", "32-true")
     assert row["sequence"] == "dilated" and row["overrides"] == list(TINY) and row["train_img_s"] > 0

@@ -1,4 +1,4 @@
-"""scripts/bench_augment.py times every preset asked for on the images of a labels CSV."""
+"""htr_lit/measuring/bench_augment.py times every preset asked for on the images of a labels CSV."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_bench_augment_prints_a_time_per_preset(tmp_path):
     write_labels_csv(tmp_path, WORDS[:4])
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts/bench_augment.py"), "--labels",
+    proc = subprocess.run([sys.executable, "-m", "htr_lit.measuring.bench_augment", "--labels",
                            str(tmp_path / "labels.csv"), "--repeats", "1", "--presets", "none", "light"],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr

@@ -9,12 +9,19 @@ import pytest
 import torch
 from torch import nn
 
+from htr_lit.measuring import bench_length
+from htr_lit.measuring.bench_length_report import NAME, WRITER, crossovers
 from htr_lit.models.receptive_field import empirical_rf_frames, line_coverage
 from htr_lit.models.sequence.bilstm import BiLSTM
 from htr_lit.models.sequence.dilated import DilatedConv
 from htr_lit.models.sequence.identity import Identity
-from htr_lit.reporting import bench_length
-from htr_lit.reporting.bench_length_report import BEGIN, END, carried_section, crossovers, splice
+from htr_lit.results import doc_block
+
+BEGIN, END = doc_block.markers(NAME, WRITER)
+
+
+def splice(section: str, document: str) -> str:
+    return doc_block.splice(section, document, NAME, WRITER)
 
 
 def positive_(model: nn.Module) -> nn.Module:
@@ -68,12 +75,12 @@ def test_the_section_replaces_its_block_and_keeps_the_rest_of_the_document():
     assert once.startswith(doc) and once.rstrip().endswith(END) and "v1" in once
     twice = splice("## Length\nv2", once + "\n## Later section\n")
     assert "v1" not in twice and "v2" in twice and twice.endswith("## Later section\n") and twice.count(BEGIN) == 1
-    assert carried_section(twice).strip() == f"{BEGIN}\n## Length\nv2\n{END}" and carried_section(doc) == ""
+    assert doc_block.kept(twice, NAME).strip() == f"{BEGIN}\n## Length\nv2\n{END}" and doc_block.kept(doc, NAME) == ""
 
 
 def test_make_bench_keeps_the_length_section(tmp_path):
     """bench_markdown rewrites performance.md from its own report; the length block is carried over."""
-    from htr_lit.reporting import bench_markdown
+    from htr_lit.measuring import bench_markdown
 
     (tmp_path / "performance.md").write_text(splice("## Length\nkept", "# old\n"))
     report = json.loads((bench_length.project_root() / "docs" / "performance.json").read_text())

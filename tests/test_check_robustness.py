@@ -1,4 +1,4 @@
-"""scripts/check_robustness.py: every variant is read and counted against the clean reading, and the paper
+"""htr_lit/measuring/check_robustness.py: every variant is read and counted against the clean reading, and the paper
 brightness range is reported for the labels CSV's images; the 1-bit copies and the half- and third-size copies
 get a CER row each."""
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_check_robustness_counts_changed_readings_per_variant(tmp_path):
     ckpt = tiny_checkpoint(tmp_path / "ckpt", "bilstm", steps=20)
     write_labels_csv(tmp_path, WORDS[:3], writer_id="7")
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts/check_robustness.py"), "--ckpt", str(ckpt),
+    proc = subprocess.run([sys.executable, "-m", "htr_lit.measuring.check_robustness", "--ckpt", str(ckpt),
                            "--labels", str(tmp_path / "labels.csv"), "--writer", "7", "--words", "3",
                            "--synthetic", "0", "--bitonal-writers", "7", "--bitonal-words", "2",
                            "--lowres-ckpt", str(ckpt), "--lowres-writers", "7"],
@@ -44,13 +44,13 @@ def test_lowres_check_alone_compares_several_checkpoints(tmp_path):
     ckpt = tiny_checkpoint(tmp_path / "ckpt", "bilstm", steps=20)
     other = shutil.copy(ckpt, tmp_path / "other.ckpt")
     write_labels_csv(tmp_path, WORDS[:2], writer_id="7")
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts/check_robustness.py"), "--labels",
+    proc = subprocess.run([sys.executable, "-m", "htr_lit.measuring.check_robustness", "--labels",
                            str(tmp_path / "labels.csv"), "--checks", "lowres", "--lowres-ckpt", str(ckpt), str(other),
                            "--lowres-writers", "7"], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     tables = proc.stdout.split("words of writers 7 (")[1:]
     assert [t.split(")")[0] for t in tables] == [str(ckpt), str(other)]
     assert " of 2 |" not in proc.stdout and "paper brightness range" not in proc.stdout
-    bad = subprocess.run([sys.executable, str(ROOT / "scripts/check_robustness.py"), "--checks", "lowres,sharpness"],
+    bad = subprocess.run([sys.executable, "-m", "htr_lit.measuring.check_robustness", "--checks", "lowres,sharpness"],
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert bad.returncode == 2 and "unknown ['sharpness']" in bad.stderr

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from torchmetrics.functional.text import char_error_rate
 
-from htr_lit.reporting.error_analysis import (
+from htr_lit.analysis.error_analysis import (
     DEL,
     INS,
     MATCH,

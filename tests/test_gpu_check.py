@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from htr_lit.config import project_root
-from htr_lit.reporting import gpu_check
+from htr_lit.measuring import gpu_check
 
 
 def test_plan_trains_both_precisions_and_ddp_only_with_two_gpus(tmp_path):
@@ -55,7 +55,7 @@ def test_the_script_lists_its_steps_without_a_gpu():
     proc = subprocess.run(["bash", "scripts/gpu_check.sh", "--dry-run"], cwd=project_root(), capture_output=True,
                           text=True, env={"PY": sys.executable, "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("htr_lit.train") == 3 and "htr_lit.reporting.bench_length" in proc.stdout
+    assert proc.stdout.count("htr_lit.train") == 3 and "htr_lit.measuring.bench_length" in proc.stdout
 
 
 @pytest.mark.slow

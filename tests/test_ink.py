@@ -275,7 +275,7 @@ def test_shadowed_and_negative_words_load_like_the_clean_word(tmp_path):
 def test_bitonal_scans_get_grey_stroke_edges_back():
     """A thresholded and a Floyd-Steinberg dithered copy of a word are two-level images; blurred, the dithered
     one's dots turn back into the word's strokes, and neither loses its ink box. (What it is worth to a
-    recognizer is measured on real scans: tests/test_shipped_models.py, scripts/check_robustness.py.)"""
+    recognizer is measured on real scans: tests/test_shipped_models.py, htr_lit/measuring/check_robustness.py.)"""
     from PIL import Image
 
     clean, box = word_on(np.full((64, 256), 240, np.float32))

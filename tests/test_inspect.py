@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from htr_lit.analysis.error_analysis import WordResult
+from htr_lit.analysis.inspect_html import diff_html, strip_html
+from htr_lit.analysis.inspect_page import PageInput, render_page
 from htr_lit.eval import evaluate
 from htr_lit.inspect import inspect, pick
-from htr_lit.reporting.error_analysis import WordResult
-from htr_lit.reporting.inspect_html import diff_html, strip_html
-from htr_lit.reporting.inspect_page import PageInput, render_page
 from tests.helpers import compose_cfg, write_writer_labels
 from tests.test_e2e import run_cli
 from tests.tiny_ckpt import tiny_checkpoint

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from htr_lit.reporting import pareto, pareto_markdown
-from htr_lit.reporting.pareto_markdown import BEGIN, END
+from htr_lit.cv import pareto, pareto_markdown
+from htr_lit.cv.pareto_markdown import NAME, WRITER
+from htr_lit.results import doc_block
+
+BEGIN, END = doc_block.markers(NAME, WRITER)
 
 WRITERS = {0: ["a", "b"], 1: ["c", "d"], 2: ["e", "f"], 3: ["g", "h"]}  # the test writers of each fold
 

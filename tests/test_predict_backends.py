@@ -195,8 +195,11 @@ def test_predict_defaults_to_auto_and_reads_like_torch(capsys, ckpt, images, cac
 
 
 def test_bench_predict_times_every_backend_and_keeps_its_section(ckpt, images, tmp_path):
-    from htr_lit.reporting.bench_predict import bench
-    from htr_lit.reporting.bench_predict_markdown import BEGIN, END, kept_block, section, splice
+    from htr_lit.measuring.bench_predict import bench
+    from htr_lit.measuring.bench_predict_markdown import NAME, WRITER, section
+    from htr_lit.results import doc_block
+
+    BEGIN, END = doc_block.markers(NAME, WRITER)
 
     labels = {p: WORDS[int(p.stem.split("_")[1])] for p in sorted(images.glob("32_*.png"))}
     rows = bench(labels, ckpt, ["torch", "onnx"], batch_size=4, threads=1, repeats=2, tmp=tmp_path)
@@ -212,18 +215,18 @@ def test_bench_predict_times_every_backend_and_keeps_its_section(ckpt, images, t
     md = section(report)
     assert "| onnx |" in md and md.count("\n| ") == 4  # header, rule, two backends
     assert f"| {rows[1]['load_ms']:.2f} | {rows[1]['model_ms']:.2f} |" in md
-    doc = splice(md, "# Performance\n\nmodel table\n")
+    doc = doc_block.splice(md, "# Performance\n\nmodel table\n", NAME, WRITER)
     assert doc.startswith("# Performance\n\nmodel table\n\n" + BEGIN) and doc.rstrip().endswith(END)
-    assert splice("new", doc) == "# Performance\n\nmodel table\n\n" + BEGIN + "\nnew\n" + END + "\n"
-    assert kept_block(doc).strip() == doc.split("model table\n", 1)[1].strip()  # what bench_markdown re-appends
+    assert doc_block.splice("new", doc, NAME, WRITER) == f"# Performance\n\nmodel table\n\n{BEGIN}\nnew\n{END}\n"
+    assert doc_block.kept(doc, NAME).strip() == doc.split("model table\n", 1)[1].strip()  # bench_markdown re-appends it
 
 
 def test_bench_predict_times_several_checkpoints_in_one_run(ckpt, images, tmp_path):
     """--ckpt A B: one row per checkpoint x backend, each backend's CER checked against its own model's torch."""
     import shutil
 
-    from htr_lit.reporting.bench_predict import bench
-    from htr_lit.reporting.bench_predict_markdown import section
+    from htr_lit.measuring.bench_predict import bench
+    from htr_lit.measuring.bench_predict_markdown import section
 
     other = shutil.copy(ckpt, tmp_path / "fast.ckpt")
     labels = {p: WORDS[int(p.stem.split("_")[1])] for p in sorted(images.glob("32_*.png"))}
@@ -240,7 +243,7 @@ def test_bench_predict_times_several_checkpoints_in_one_run(ckpt, images, tmp_pa
 
 
 def test_bench_predict_times_the_test_time_stretch_as_a_backend_row(ckpt, images, tmp_path):
-    from htr_lit.reporting.bench_predict import bench
+    from htr_lit.measuring.bench_predict import bench
 
     labels = {p: WORDS[int(p.stem.split("_")[1])] for p in sorted(images.glob("32_*.png"))}
     rows = bench(labels, ckpt, ["torch", "torch-tta", "onnx-tta"], batch_size=4, threads=1, repeats=1, tmp=tmp_path)

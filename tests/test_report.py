@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from htr_lit.reporting.report import build_report, main
-from htr_lit.reporting.splice_results import markers, splice
-from htr_lit.reporting.sweep_results import config_labels, group_jobs, load_jobs
+from htr_lit.results.report import build_report, main
+from htr_lit.results.splice_results import markers, splice
+from htr_lit.results.sweep_results import config_labels, group_jobs, load_jobs
 
 # (job number, overrides, status, test/cer, params, infer img/s)
 JOBS = [
@@ -56,7 +56,7 @@ def test_labels_keep_only_varying_overrides_and_drop_the_common_prefix(tmp_path)
 
 
 def test_labels_with_two_varying_keys_name_them():
-    from htr_lit.reporting.sweep_results import Job
+    from htr_lit.results.sweep_results import Job
 
     jobs = [Job(Path(str(i)), "ok", [f"model.sequence.num_blocks={b}", f"model.sequence.concat={c}", f"seed={s}"], {})
             for i, (b, c, s) in enumerate([(1, "all", 1), (2, "all", 2), (1, "last", 1)])]

@@ -9,8 +9,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).parents[1] / "htr_lit"
 MAX_LINES = 400
 # Entry points and core at the top; everything else lives in a sub-package.
-TOP_LEVEL = {"__init__", "charset", "checkpoint", "config", "cv", "errors", "eval", "export", "inspect", "metrics",
-             "overrides", "predict", "report", "train"}
+TOP_LEVEL = {"__init__", "charset", "checkpoint", "config", "errors", "eval", "export", "inspect", "metrics",
+             "overrides", "predict", "train"}
 
 
 def import_graph() -> dict[str, set[str]]:

@@ -15,8 +15,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from htr_lit.reporting.bench_speed import bench_sweep
-from htr_lit.reporting.sweep_results import group_jobs, load_jobs
+from htr_lit.measuring.bench_speed import bench_sweep
+from htr_lit.results.sweep_results import group_jobs, load_jobs
 from htr_lit.runs import runner
 from htr_lit.runs.records import objective, previous_outcome, write_metrics
 from htr_lit.train import train

@@ -17,7 +17,7 @@ import math
 import statistics
 from pathlib import Path
 
-from htr_lit.reporting.report_plot import style
+from htr_lit.results.report_plot import style
 
 CSV_LOG = Path("csv") / "metrics.csv"
 Curve = dict[int, float]  # epoch (counted from 1, as metrics.json's `epochs`) -> validation CER (fraction)

@@ -64,7 +64,7 @@ def build_augment(preset: str) -> Callable[[np.ndarray], np.ndarray] | None:
     ]
     # Low-resolution scans (a phone photo from afar, a fax): `handwriting`, and sometimes the canvas is shrunk to
     # 30-60 % of its size and blown up again, so thin strokes blur and merge as in an image read at a third of its
-    # resolution (scripts/check_robustness.py --lowres-ckpt measures that case).
+    # resolution (htr_lit/measuring/check_robustness.py --lowres-ckpt measures that case).
     lowres = [
         A.Downscale(
             scale_range=(0.3, 0.6),

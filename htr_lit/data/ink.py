@@ -51,7 +51,7 @@ def flatten_paper(gray: np.ndarray, max_shading: int = MAX_SHADING) -> np.ndarra
     varies by more than `max_shading` grey levels across the image: each pixel over its paper's brightness,
     so the paper turns white and the ink keeps its contrast to it. Evenly lit images come back unchanged
     (every DHSD scan varies by at most 3 levels, 99.9 % of 20,000 synthetic renders by at most 44:
-    `python scripts/check_robustness.py`; tests/test_ink.py checks the DHSD scans)."""
+    `python -m htr_lit.measuring.check_robustness`; tests/test_ink.py checks the DHSD scans)."""
     if is_blank(gray):
         return gray
     paper = paper_brightness(gray)
@@ -70,7 +70,7 @@ def is_bitonal(gray: np.ndarray) -> bool:
 def soften_bitonal(gray: np.ndarray, sigma: float = BITONAL_SIGMA) -> np.ndarray:
     """A two-level image blurred by `sigma` px, other images unchanged. Scanners and photos give grey stroke
     edges, which is all the recognizers were trained on; a dithered scan's scattered dots become strokes again.
-    `python scripts/check_robustness.py` (shipped recognizer, 60 DHSD words of 5 writers): Floyd-Steinberg
+    `python -m htr_lit.measuring.check_robustness` (shipped recognizer, 60 DHSD words of 5 writers): Floyd-Steinberg
     dithered 83.9 -> 6.8 % CER, Otsu-binarised 8.0 -> 6.6 %, the grey scans 3.8 %."""
     if not is_bitonal(gray):
         return gray

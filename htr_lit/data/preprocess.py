@@ -19,7 +19,8 @@ MAX_DECODE_PIXELS = 40_000_000
 # Height gain above which the resize is Lanczos instead of bilinear: a word that small is a low-resolution image
 # (a thumbnail, a downscaled scan), and bilinear upscaling smears its strokes. Training images stay below it
 # (DHSD crops: 99 % at most 3.6x, synthetic renders: 99.9 % at most 2.9x). Chosen on one writer fold and checked
-# on two others (scripts/check_robustness.py --lowres-ckpt): scans read as before, half and third resolution better.
+# on two others (`python -m htr_lit.measuring.check_robustness --lowres-ckpt`): scans read as before, half and
+# third resolution better.
 SHARP_UPSCALE = 3.0
 EXIF_ORIENTATION = 0x0112  # the EXIF tag a camera writes when the picture is to be shown rotated
 

@@ -96,7 +96,7 @@ class OnnxBackend:
     """An onnxruntime session on `threads` intra-op threads (one inter-op thread: the graph is a chain).
     Its threads sleep instead of spinning between ops (~5 % faster on a shared 2-core machine) and its batches
     hold 16 images: end to end 1.09x batch 8 and 1.15x batch 32 on the compact recognizer, 1.09x and 1.11x on
-    the separable one (`python -m htr_lit.reporting.bench_predict --batch-size 8|16|32`, 2026-12-06)."""
+    the separable one (`python -m htr_lit.measuring.bench_predict --batch-size 8|16|32`, 2026-12-06)."""
 
     batch_size = 16
 

@@ -10,7 +10,7 @@ from htr_lit.models.module import HTRModule
 class TorchBackend:
     name = "torch"
     # End to end on both shipped recognizers, batch 16 read 1.27x batch 32 (compact) and 1.05x (separable)
-    # (`python -m htr_lit.reporting.bench_predict --batch-size 16|32`, 2026-12-06): the activations of 16 images
+    # (`python -m htr_lit.measuring.bench_predict --batch-size 16|32`, 2026-12-06): the activations of 16 images
     # stay in the caches.
     batch_size = 16
 

@@ -1,11 +1,11 @@
 """GPU check (`bash scripts/gpu_check.sh`): mixed-precision trainings, DDP and the speed benchmarks on a GPU box.
 
-    python -m htr_lit.reporting.gpu_check [--dry-run] [--cpu-smoke] [--budget 450] [--out docs/performance_gpu.json]
+    python -m htr_lit.measuring.gpu_check [--dry-run] [--cpu-smoke] [--budget 450] [--out docs/performance_gpu.json]
 
 Runs, each in its own process with a timeout, within one time budget (default 450 s, so that the whole check
 with start-up stays under 8 minutes and can be rerun within a 15-minute lease): a bf16-mixed and a 16-mixed
 training (`--steps` batches of 48 of the dilated recipe on the synthetic words, then validation and test), a 2-GPU DDP
-training when two GPUs are visible, the model speed benchmark (`htr_lit.reporting.bench --device cuda`, 32-true
+training when two GPUs are visible, the model speed benchmark (`htr_lit.measuring.bench --device cuda`, 32-true
 and bf16-mixed) and the length benchmark (`bench_length --device cuda`). Every step's command, exit
 status, wall time and figures go to OUT (written after each step, so a killed check leaves what it did).
 Without CUDA it stops and says how to install a CUDA torch. `--dry-run` prints the steps; `--cpu-smoke` runs
@@ -76,8 +76,8 @@ def plan(work: Path, gpus: int, smoke: bool, steps: int, python: str = sys.execu
         ddp.status, ddp.reason = "skipped", f"{gpus} GPU(s) visible, DDP needs 2"
     out.append(ddp)
     bench_dir, length_dir = work / "bench", work / "bench_length"
-    bench = [python, "-m", "htr_lit.reporting.bench", "--no-loader", "--out", str(bench_dir)]
-    length = [python, "-m", "htr_lit.reporting.bench_length", "--out", str(length_dir), "--doc",
+    bench = [python, "-m", "htr_lit.measuring.bench", "--no-loader", "--out", str(bench_dir)]
+    length = [python, "-m", "htr_lit.measuring.bench_length", "--out", str(length_dir), "--doc",
               str(length_dir / "performance.md")]
     if smoke:
         bench += ["--device", "cpu", "--quick", "--sequences", "dilated", "--width", "64", "--threads", "1",

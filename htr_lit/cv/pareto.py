@@ -1,11 +1,11 @@
 """The fastest model at equal accuracy: cross-validated CER against inference speed, per encoder x sequence model.
 
-    python -m htr_lit.reporting.pareto [--cv-root outputs/cv] [--perf docs/performance.json] [--out docs]
+    python -m htr_lit.cv.pareto [--cv-root outputs/cv] [--perf docs/performance.json] [--out docs]
         [--map ENCODER+SEQUENCE=CVDIR ...]
 
-Speed comes from the rows `python -m htr_lit.reporting.bench` wrote (cpu, 32-true only; `--encoders` rows carry
+Speed comes from the rows `python -m htr_lit.measuring.bench` wrote (cpu, 32-true only; `--encoders` rows carry
 `model/encoder=...` in their overrides), accuracy from the greedy summaries `python -m htr_lit.cv` wrote in each
-configuration's folder (`cv.json`, `cv_folds_*.json`; the table written last wins per fold: reporting/cv_tables.py).
+configuration's folder (`cv.json`, `cv_folds_*.json`; the table written last wins per fold: cv/tables.py).
 A configuration is compared with the BiLSTM CRNN (compact+bilstm) only over the folds both finished. The goal:
 CER at or below the BiLSTM CRNN's with at least 2x its inference img/s at batch 64 and 1.5x its training img/s.
 Writes `<out>/pareto.{png,json}` and the `pareto` block of `<out>/performance.md`.
@@ -25,6 +25,9 @@ from typing import Any
 from htr_lit.config import project_root, shown_path
 from htr_lit.cv.ablation_report import load_folds
 from htr_lit.cv.compare import pair_folds
+from htr_lit.cv.pareto_markdown import NAME, WRITER, section
+from htr_lit.cv.pareto_plot import plot
+from htr_lit.results import doc_block
 
 DEFAULT_ENCODER = "compact"  # what a bench row without a model/encoder override ran
 SEQUENCE_ALIASES = {"none": "cnn_only"}  # the CNN-only control's option was named `none` before d12ea46
@@ -225,19 +228,16 @@ def verdict(result: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------- driver
 def write(result: dict[str, Any], out: Path) -> None:
     """`<out>/pareto.png`, `<out>/pareto.json`, and the `pareto` block of `<out>/performance.md`."""
-    from htr_lit.reporting.pareto_markdown import section, splice
-    from htr_lit.reporting.pareto_plot import plot
-
     out.mkdir(parents=True, exist_ok=True)
     plot(result, out / "pareto.png")
     (out / "pareto.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     md = out / "performance.md"
     old = md.read_text(encoding="utf-8") if md.is_file() else ""
-    md.write_text(splice(section(result, "pareto.png"), old), encoding="utf-8")
+    md.write_text(doc_block.splice(section(result, "pareto.png"), old, NAME, WRITER), encoding="utf-8")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m htr_lit.reporting.pareto", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m htr_lit.cv.pareto", description=__doc__.splitlines()[0])
     p.add_argument("--cv-root", type=Path, default=None, help="folder of the htr_lit.cv folders (default outputs/cv)")
     p.add_argument("--perf", type=Path, default=None, help="the bench's json (default docs/performance.json)")
     p.add_argument("--out", type=Path, default=None, help="folder for pareto.{png,json} and performance.md "

@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-from htr_lit.reporting import marked_block
-
-BEGIN = "<!-- bench_predict:begin (written by python -m htr_lit.reporting.bench_predict) -->"
-END = "<!-- bench_predict:end -->"
+NAME, WRITER = "bench_predict", "python -m htr_lit.measuring.bench_predict"  # its block of performance.md
 
 
 def section(report: dict) -> str:
@@ -14,7 +11,7 @@ def section(report: dict) -> str:
     lines = [
         "## End-to-end predict throughput",
         "",
-        f"Measured by `python -m htr_lit.reporting.bench_predict {s['args']}`".rstrip() + f" on {m['date_utc']} UTC: "
+        f"Measured by `python -m htr_lit.measuring.bench_predict {s['args']}`".rstrip() + f" on {m['date_utc']} UTC: "
         f"{s['images']} PNG files ({s['source']}), checkpoint(s) `{s['ckpt']}`, "
         f"{s['threads']} thread(s) for torch / onnxruntime, on {m['cpu']} ({m['cpu_count']} logical CPUs; "
         f"1-min load average {m['load_avg_1m_at_start']} at start{', ' + m['note'] if m.get('note') else ''}).",
@@ -53,12 +50,3 @@ def section(report: dict) -> str:
         lines += ["", *report["notes"]]
     return "\n".join(lines) + "\n"
 
-
-def splice(markdown: str, document: str) -> str:
-    """`document` with the text between the markers replaced by `markdown` (appended without markers)."""
-    return marked_block.splice(markdown, document, BEGIN, END)
-
-
-def kept_block(document: str) -> str:
-    """The marked block of an existing document ("" if none), for a rewrite of the rest to keep it."""
-    return marked_block.kept(document, BEGIN, END)

@@ -9,7 +9,7 @@ margin of ~14 over Gaussian noise (like a trained model: few other classes above
 confusable competitor on 25% of the character frames; "flat" gives a margin of ~10 and noise sd 2, so
 that most of the 80 classes survive the -12 pruning threshold at every frame (a worst case).
 
-    .venv/bin/python scripts/bench_decoders_quick.py [--batch 64] [--frames 64] [--repeats 3]
+    .venv/bin/python -m htr_lit.measuring.bench_decoders_quick [--batch 64] [--frames 64] [--repeats 3]
 """
 
 from __future__ import annotations

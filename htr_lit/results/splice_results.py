@@ -1,6 +1,6 @@
 """Put a generated report into docs/results.md between its block's markers, keeping the rest.
 
-    python -m htr_lit.reporting.splice_results docs/ablation.md docs/results.md [BLOCK]   # BLOCK: ablation (default)
+    python -m htr_lit.results.splice_results docs/ablation.md docs/results.md [BLOCK]   # BLOCK: ablation (default)
 """
 
 from __future__ import annotations
@@ -8,10 +8,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from htr_lit.results import doc_block
+
+WRITER = "make reproduce"  # the command named in the blocks' begin markers
+
 
 def markers(block: str = "ablation") -> tuple[str, str]:
     """The comment lines that enclose a generated block (`ablation`, `ablation_long`) in results.md."""
-    return f"<!-- {block}:begin (written by make reproduce) -->", f"<!-- {block}:end -->"
+    return doc_block.markers(block, WRITER)
 
 
 def demote(markdown: str) -> str:
@@ -20,20 +24,14 @@ def demote(markdown: str) -> str:
 
 
 def splice(report: str, results: str, block: str = "ablation") -> str:
-    """`results` with the text between the block's markers replaced by `report`, its headings one level
-    down (appended if the markers are missing)."""
-    begin, end = markers(block)
-    text = f"{begin}\n{demote(report.strip())}\n{end}"
-    if begin in results and end in results:
-        head, rest = results.split(begin, 1)
-        return head + text + rest.split(end, 1)[1]
-    return results.rstrip() + ("\n\n" if results.strip() else "") + text + "\n"
+    """`results` with block `block` replaced by `report`, its headings one level down (appended if missing)."""
+    return doc_block.splice(demote(report), results, block, WRITER)
 
 
 def main(argv: list[str]) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m htr_lit.reporting.splice_results",
+    ap = argparse.ArgumentParser(prog="python -m htr_lit.results.splice_results",
                                  description="Replace the named block of RESULTS (markdown) with REPORT's text.")
     ap.add_argument("report", type=Path, help="a generated report (markdown)")
     ap.add_argument("results", type=Path, help="the document to update, e.g. docs/results.md")

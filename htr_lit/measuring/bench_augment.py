@@ -3,7 +3,7 @@
 Reads the first `--images` rows of a labels CSV (default: DHSD in ../shared), preprocesses them as the
 DHSD recipes do (crop to the ink, height 64), then applies each preset to every image, `--repeats` times.
 
-    python scripts/bench_augment.py [--labels ../shared/data/dhsd/labels.csv] [--images 300] [--repeats 3]
+    python -m htr_lit.measuring.bench_augment [--labels ../shared/data/dhsd/labels.csv] [--images 300] [--repeats 3]
 """
 
 from __future__ import annotations

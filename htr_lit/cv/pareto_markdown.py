@@ -1,5 +1,5 @@
 """The `pareto` block of docs/performance.md: the CV CER vs inference speed table of every encoder x sequence
-configuration, its Pareto front and whether one is the fastest model at equal accuracy (htr_lit.reporting.pareto).
+configuration, its Pareto front and whether one is the fastest model at equal accuracy (htr_lit.cv.pareto).
 """
 
 from __future__ import annotations
@@ -7,20 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from htr_lit.reporting import marked_block
-
-BEGIN = "<!-- pareto:begin (written by python -m htr_lit.reporting.pareto) -->"
-END = "<!-- pareto:end -->"
-
-
-def splice(section_text: str, document: str) -> str:
-    """`document` with its pareto block replaced by `section_text` (appended at the end when missing)."""
-    return marked_block.splice(section_text, document, BEGIN, END)
-
-
-def carried(document: str) -> str:
-    """The pareto block of `document` with its markers ("" when none), for a rewrite of the rest to keep."""
-    return marked_block.kept(document, BEGIN, END)
+NAME, WRITER = "pareto", "python -m htr_lit.cv.pareto"  # its block of performance.md
 
 
 def _num(x: float | None, digits: int = 1) -> str:

@@ -1,14 +1,15 @@
 """The benchmark's report files: derived figures (share of the matmul rate, dilated vs BiLSTM ratios) and
-performance.json / performance.md, from the rows `htr_lit.reporting.bench` measured."""
+performance.json / performance.md, from the rows `htr_lit.measuring.bench` measured."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from htr_lit.reporting.bench_length_report import carried_section
-from htr_lit.reporting.bench_predict_markdown import kept_block
-from htr_lit.reporting.pareto_markdown import carried as pareto_block
+from htr_lit.results import doc_block
+
+# the blocks other generators write into performance.md, carried over when `make bench` rewrites the rest
+CARRIED = ("bench_predict", "bench_length", "pareto")
 
 
 def fmt(x: float, digits: int = 1) -> str:
@@ -29,7 +30,7 @@ def markdown(report: dict) -> str:
     lines = [
         "# Performance",
         "",
-        "Measured by `python -m htr_lit.reporting.bench` "
+        "Measured by `python -m htr_lit.measuring.bench` "
         f"({'quick smoke run, not for citing' if report['quick'] else 'full run'}) "
         f"on {m['date_utc']} UTC.",
         "",
@@ -103,6 +104,6 @@ def write(report: dict, out: Path) -> None:
     add_derived(report)
     out.mkdir(parents=True, exist_ok=True)
     (out / "performance.json").write_text(json.dumps(report, indent=2) + "\n")
-    md = out / "performance.md"  # the predict (bench_predict), length (bench_length) and pareto sections survive
+    md = out / "performance.md"
     old = md.read_text(encoding="utf-8") if md.is_file() else ""
-    md.write_text(markdown(report) + kept_block(old) + carried_section(old) + pareto_block(old))
+    md.write_text(markdown(report) + doc_block.kept(old, *CARRIED))

@@ -1,6 +1,6 @@
 """End-to-end predict throughput per backend (torch, onnx, onnx-int8), part of `make bench`.
 
-    python -m htr_lit.reporting.bench_predict [--ckpt A.ckpt [B.ckpt ...]] [--folder PNG_DIR [--labels CSV]]
+    python -m htr_lit.measuring.bench_predict [--ckpt A.ckpt [B.ckpt ...]] [--folder PNG_DIR [--labels CSV]]
         [--images 1000] [--backends torch,onnx,onnx-int8[,torch-tta,onnx-tta]] [--batch-size 32] [--threads N]
         [--repeats 3] [--out docs/]
 
@@ -37,9 +37,10 @@ from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.inference.backend import build_backend
 from htr_lit.inference.batching import decode_images, load_window, transcribe
 from htr_lit.inference.tta import DEFAULT_FACTORS, StretchFusion
+from htr_lit.measuring.bench import machine
+from htr_lit.measuring.bench_predict_markdown import NAME, WRITER, section
 from htr_lit.predict import format_hypotheses
-from htr_lit.reporting.bench import machine
-from htr_lit.reporting.bench_predict_markdown import section, splice
+from htr_lit.results import doc_block
 
 SHIPPED = MODELS_DIR / "recognizer.ckpt"
 # name -> (backend, int8, test-time stretch): predict's `backend=`, `int8=`, `tta=true`
@@ -170,7 +171,7 @@ def bench(labels: dict[Path, str | None], ckpts: Path | list[Path], names: list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m htr_lit.reporting.bench_predict", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m htr_lit.measuring.bench_predict", description=__doc__.split("\n\n")[0])
     p.add_argument("--ckpt", type=Path, nargs="+", default=[SHIPPED],
                    help="checkpoint(s), timed in turn in one run (default: the shipped recognizer)")
     p.add_argument("--folder", type=Path, help="PNG files to transcribe (default: rendered place names)")
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "performance_predict.json").write_text(json.dumps(report, indent=2) + "\n")
     md = args.out / "performance.md"
-    md.write_text(splice(section(report), md.read_text() if md.is_file() else ""))
+    md.write_text(doc_block.splice(section(report), md.read_text() if md.is_file() else "", NAME, WRITER))
     print(section(report))
     return 0
 

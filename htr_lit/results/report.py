@@ -1,4 +1,4 @@
-"""Turn a multirun folder into a results table: `python -m htr_lit.report SWEEP_DIR` (or `htr-report`).
+"""Turn a multirun folder into a results table: `python -m htr_lit.results.report SWEEP_DIR` (or `htr-report`).
 
 Reads every job's metrics.json and .hydra/overrides.yaml, groups the jobs by configuration (the
 overrides that vary, seed excluded), and writes NAME.md (table of mean ± std over seeds, failed jobs
@@ -15,7 +15,7 @@ import math
 import sys
 from pathlib import Path
 
-from htr_lit.reporting.sweep_results import METRICS, Group, Job, group_jobs, load_jobs
+from htr_lit.results.sweep_results import METRICS, Group, Job, group_jobs, load_jobs
 
 # column name -> (header, scale, decimals) for the markdown table
 DISPLAY = {
@@ -129,7 +129,7 @@ def build_report(
     serial = next((j.metrics["throughput/serial_batch"] for j in jobs if "throughput/serial_batch" in j.metrics), None)
     speeds = (
         "Inference speeds re-timed one model at a time after the sweep "
-        f"(`htr_lit/reporting/bench_speed.py`, batch {serial})."
+        f"(`htr_lit/measuring/bench_speed.py`, batch {serial})."
         if serial
         else "Inference speeds as measured inside the sweep (64 test images, next to the other parallel job)."
     )
@@ -142,7 +142,7 @@ def build_report(
         markdown_table(groups, baseline),
     ]
     if plot:
-        from htr_lit.reporting.report_plot import plot_groups
+        from htr_lit.results.report_plot import plot_groups
 
         if plot_groups(groups, out / f"{name}.png"):
             parts += [f"![test CER vs parameters and vs inference speed]({name}.png)", ""]
@@ -156,7 +156,7 @@ def build_report(
             curves,
         ]
         if plot:
-            from htr_lit.reporting.report_plot import plot_curves
+            from htr_lit.results.report_plot import plot_curves
 
             if plot_curves(groups, out / f"{name}_curves.png"):
                 parts += [f"![validation CER by epoch]({name}_curves.png)", ""]

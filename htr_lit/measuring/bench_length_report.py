@@ -9,22 +9,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from htr_lit.reporting import marked_block
+from htr_lit.results import doc_block
 
-BEGIN = "<!-- bench_length:begin (written by make bench-length) -->"
-END = "<!-- bench_length:end -->"
+NAME, WRITER = "bench_length", "make bench-length"  # its block of performance.md
 REFERENCE, BASELINE = "dilated", "bilstm"
-
-
-def splice(section: str, document: str) -> str:
-    """`document` with its bench_length block replaced by `section` (appended at the end when missing)."""
-    return marked_block.splice(section, document, BEGIN, END)
-
-
-def carried_section(document: str) -> str:
-    """The bench_length block of `document` with its markers ("" when there is none): what a generator that
-    rewrites the document (bench_markdown) appends to keep it."""
-    return marked_block.kept(document, BEGIN, END)
 
 
 def crossovers(rows: list[dict], key: str, higher_is_better: bool = True) -> str:
@@ -52,7 +40,7 @@ def markdown(report: dict) -> str:
     lines = [
         "## Speed against sequence length",
         "",
-        f"Measured by `python -m htr_lit.reporting.bench_length{' --smoke' if report['smoke'] else ''}` "
+        f"Measured by `python -m htr_lit.measuring.bench_length{' --smoke' if report['smoke'] else ''}` "
         f"({'smoke run: tiny models, not figures to cite' if report['smoke'] else 'full run'}) on {m['date_utc']} "
         f"UTC, {report['device']} {report['precision']}, {m['cpu']} ({m['cpu_count']} logical CPUs, "
         f"{m['torch_threads']} torch thread(s)" + (f", GPU {m['gpu']}" if m.get("gpu") else "")
@@ -150,5 +138,5 @@ def write(report: dict, out: Path, doc: Path) -> list[Path]:
     data.write_text(json.dumps(report, indent=2) + "\n")
     figure = plot(report, out / "performance_length.png")
     old = doc.read_text(encoding="utf-8") if doc.is_file() else ""
-    doc.write_text(splice(markdown(report), old), encoding="utf-8")
+    doc.write_text(doc_block.splice(markdown(report), old, NAME, WRITER), encoding="utf-8")
     return [data, figure, doc]

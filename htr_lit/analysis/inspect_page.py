@@ -10,8 +10,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from htr_lit.reporting import inspect_html as h
-from htr_lit.reporting.error_analysis import DEL, INS, SUB, WordResult, cer_by_writer, confusions, worst
+from htr_lit.analysis import inspect_html as h
+from htr_lit.analysis.error_analysis import DEL, INS, SUB, WordResult, cer_by_writer, confusions, worst
 
 
 @dataclass

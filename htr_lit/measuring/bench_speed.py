@@ -1,6 +1,6 @@
 """Re-time inference of every finished job of a sweep, one model at a time, on a fixed batch.
 
-    python -m htr_lit.reporting.bench_speed SWEEP_DIR [--threads 1] [--width 256] [--repeats 10] [--rounds 3] [--force]
+    python -m htr_lit.measuring.bench_speed SWEEP_DIR [--threads 1] [--width 256] [--repeats 10] [--rounds 3] [--force]
 
 The speeds a job records while its sweep runs share the machine with the other parallel job; this
 pass, run after the sweep, times each job's best checkpoint with nothing else of the sweep running,
@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from htr_lit.checkpoint import load_model
-from htr_lit.reporting.sweep_results import load_jobs
+from htr_lit.results.sweep_results import load_jobs
 from htr_lit.runs.records import read_metrics, write_metrics
 from htr_lit.runs.throughput import inference_images_per_s
 

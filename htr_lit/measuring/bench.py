@@ -1,6 +1,6 @@
 """Speed benchmark of every sequence model (`make bench`).
 
-    python -m htr_lit.reporting.bench [--quick] [--device cpu] [--encoders compact,separable] [--out FOLDER]
+    python -m htr_lit.measuring.bench [--quick] [--device cpu] [--encoders compact,separable] [--out FOLDER]
 
 For each sequence model (bilstm, dilated, cnn_only, tcn) on the experiments' default encoder
 (compact; `--encoders a,b`: on each of these model/encoder options instead) at height 64 x width 256 px
@@ -39,7 +39,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from htr_lit.config import project_root
-from htr_lit.reporting.bench_markdown import markdown, write
+from htr_lit.measuring.bench_markdown import markdown, write
 
 SEQUENCES = ["bilstm", "dilated", "cnn_only", "tcn"]
 # ~80 output classes, like the synthetic data's charset (letters, digits, umlauts, punctuation) + blank.
@@ -265,7 +265,7 @@ def loader_rates(root: Path, num_images: int, workers: Sequence[int], batch: int
 # ---------------------------------------------------------------------------------------------- driver
 def run_worker(args: argparse.Namespace, sequence: str, device: str, precision: str, encoder: str = "") -> dict:
     """One (model, device) measured in a fresh process; `encoder` (a model/encoder option) leads its overrides."""
-    cmd = [sys.executable, "-m", "htr_lit.reporting.bench", "--worker", sequence,
+    cmd = [sys.executable, "-m", "htr_lit.measuring.bench", "--worker", sequence,
            "--device", device, "--precision", precision]
     cmd += ["--quick"] if args.quick else []
     cmd += ["--width", str(args.width)] + (["--threads", str(args.threads)] if args.threads else [])
@@ -305,7 +305,7 @@ def machine(threads: int) -> dict:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m htr_lit.reporting.bench", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m htr_lit.measuring.bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="few repeats: a smoke check, not numbers to cite")
     p.add_argument("--device", default="all", choices=["all", "cpu", "cuda"], help="all: cpu, plus cuda if present")
     p.add_argument("--sequences", default=",".join(SEQUENCES), help="comma-separated model/sequence options")

@@ -10,7 +10,7 @@ from the test labels. Results go to docs/decoders.json and a markdown table on s
 pyctcdecode (which pins numpy<2) runs in its own venv (`.venv-bench`, created on first use) on the
 same log-probs saved to an .npz: its time, and how often it agrees with our beam search without LM.
 
-    python scripts/bench_decoders.py --ckpt PATH [--test-csv PATH | data=dhsd ...] [--lm-text FILE]
+    python -m htr_lit.measuring.bench_decoders --ckpt PATH [--test-csv PATH | data=dhsd ...] [--lm-text FILE]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Speed against sequence length (`make bench-length`): BiLSTM vs the dilated variants on 64 px lines.
 
-    python -m htr_lit.reporting.bench_length [--smoke] [--widths 128,256,...] [--sequences bilstm,dilated,...]
+    python -m htr_lit.measuring.bench_length [--smoke] [--widths 128,256,...] [--sequences bilstm,dilated,...]
                                              [--threads 1] [--device cpu|cuda] [--out docs] [--doc docs/performance.md]
 
 For each image width (128 .. 2048 px at height 64: a word up to a long text line) and each sequence model
@@ -31,8 +31,8 @@ import torch
 from torch import nn
 
 from htr_lit.config import project_root
+from htr_lit.measuring.bench import CHARSET, autocast, build_model, machine, sync
 from htr_lit.models.receptive_field import empirical_rf_frames, line_coverage, total_rf
-from htr_lit.reporting.bench import CHARSET, autocast, build_model, machine, sync
 
 # name -> (model/sequence option, Hydra overrides): the reference design and variants that reach further.
 VARIANTS: dict[str, tuple[str, list[str]]] = {
@@ -153,7 +153,7 @@ def measure(name: str, widths: Sequence[int], s: LengthSettings, device: str = "
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m htr_lit.reporting.bench_length", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m htr_lit.measuring.bench_length", description=__doc__.splitlines()[0])
     ints = lambda text: [int(x) for x in text.split(",")]  # noqa: E731
     p.add_argument("--smoke", action="store_true", help="tiny models, widths 64,128, one repeat: a check, not figures")
     p.add_argument("--widths", type=ints, default=None, help=f"comma-separated px (default {WIDTHS})")
@@ -169,7 +169,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from htr_lit.reporting.bench_length_report import write
+    from htr_lit.measuring.bench_length_report import write
 
     args = parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():

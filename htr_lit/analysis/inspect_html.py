@@ -1,5 +1,5 @@
 """The pieces of the error-analysis page: inline PNGs, the character diff, the best-path frame strip and
-plain tables. Each returns an HTML fragment; `htr_lit.reporting.inspect_page` puts them together."""
+plain tables. Each returns an HTML fragment; `htr_lit.analysis.inspect_page` puts them together."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from html import escape
 import numpy as np
 from PIL import Image
 
-from htr_lit.reporting.error_analysis import DEL, INS, MATCH, SUB, WordResult, align, strip_marks
+from htr_lit.analysis.error_analysis import DEL, INS, MATCH, SUB, WordResult, align, strip_marks
 
 KIND_CLASS = {MATCH: "ok", SUB: "sub", DEL: "del", INS: "ins"}
 KIND_NAME = {SUB: "substitution", DEL: "deletion", INS: "insertion"}

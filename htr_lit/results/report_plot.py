@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from htr_lit.reporting.sweep_results import Group
+from htr_lit.results.sweep_results import Group
 
 MARKERS = ("o", "s", "^", "D")
 # Matplotlib's 10 default colours, then 6 more, so that 11-16 configurations still get one colour each.

@@ -15,7 +15,7 @@ synthetic images is (what `ink.flatten_paper` leaves alone).
 4. Lighting: the range (max - min grey level) of `ink.paper_brightness` over every image of the labels CSV
    and over `--synthetic N` images of a synthetic split, against `ink.MAX_SHADING`.
 
-    python scripts/check_robustness.py [--ckpt CKPT] [--labels CSV] [--writer 2] [--words 6]
+    python -m htr_lit.measuring.check_robustness [--ckpt CKPT] [--labels CSV] [--writer 2] [--words 6]
         [--bitonal-writers 2,10,20,30,5 --bitonal-words 12]
         [--lowres-ckpt outputs/cv/ablation_dilated_1d/fold_4/checkpoints/last.ckpt --lowres-writers 15,19,25,32,35,7]
         [--synthetic-csv data/synth_names/train.csv --synthetic 20000] [--checks robustness,bitonal,lowres,lighting]

@@ -24,7 +24,7 @@ METRICS: tuple[tuple[str, str], ...] = (
     ("throughput/seq_infer_img_s", "seq_infer_img_s"),
 )
 GROUP_IGNORE = ("seed",)  # override keys that a configuration is averaged over
-# Speeds re-timed one model at a time after the sweep (htr_lit/reporting/bench_speed.py) replace the in-sweep ones.
+# Speeds re-timed one model at a time after the sweep (htr_lit/measuring/bench_speed.py) replace the in-sweep ones.
 SERIAL = {"throughput/infer_img_s": "throughput/serial_infer_img_s",
           "throughput/seq_infer_img_s": "throughput/serial_seq_infer_img_s"}
 

@@ -1,0 +1,1 @@
+"""Error analysis of a recognizer: word alignment, CER per writer, character confusions and the inspect page."""
