@@ -53,7 +53,7 @@ lint: setup-dev  ## ruff check
 	$(BIN)/ruff check .
 
 data: setup  ## generate the synthetic word dataset once (reused by every run)
-	$(BIN)/python -m htr_lit.data.synthetic $(ARGS)
+	$(BIN)/python -m htr_lit.data.synth $(ARGS)
 
 fetch-dhsd: setup  ## download DHSD v1.0.0 (37 writers), check every file's SHA-256 -> data/dhsd (ARGS='--dest DIR --url URL')
 	$(BIN)/python -m htr_lit.data.data_cli fetch dhsd $(ARGS)
@@ -64,7 +64,7 @@ train-dhsd: setup  ## train CRNN on ../shared/data/dhsd, 5 writers held out (und
 # Pre-training recipe shared by `pretrain` and `pretrain-separable`: render the names once, train (resumable), ship.
 #   $(call pretrain_recipe,EXPERIMENT,SHIPPED_NAME)
 define pretrain_recipe
-	$(BIN)/python -m htr_lit.data.synthetic --style names --num-train 100000 --num-val 2000 --num-test 2000 --out data/synth_names
+	$(BIN)/python -m htr_lit.data.synth --style names --num-train 100000 --num-val 2000 --num-test 2000 --out data/synth_names
 	$(BIN)/python -m htr_lit.train experiment=$(1) torch_threads=1 resume=true hydra.run.dir=outputs/$(1) $(ARGS)
 	$(BIN)/python scripts/ship_model.py outputs/$(1)/checkpoints/best.ckpt htr_lit/assets/models/$(2).ckpt
 endef

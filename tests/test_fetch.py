@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from htr_lit.data import dhsd, fetch, formats
-from htr_lit.data.fetch import ChecksumError, FetchError
+from htr_lit.data import formats
+from htr_lit.data.real import dhsd, fetch
+from htr_lit.data.real.fetch import ChecksumError, FetchError
 from htr_lit.data.sources import LabelsCSVSource
 
 # (writer, text): a comma and a quote check the CSV quoting, umlauts and ß the UTF-8.

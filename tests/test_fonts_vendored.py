@@ -9,7 +9,7 @@ from fontTools.ttLib import TTFont
 from PIL import ImageFont
 
 from htr_lit.assets import FONTS_DIR, vendored_fonts
-from htr_lit.data.fonts import find_fonts
+from htr_lit.data.synth.fonts import find_fonts
 
 GERMAN = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789äöüÄÖÜß-."
 
@@ -49,7 +49,7 @@ def test_font_maps_and_draws_german(path):
 
 
 def test_the_synthetic_font_loader_accepts_every_vendored_font():
-    """htr_lit.data.fonts (used by the renderer) finds all of them when pointed at the folder."""
+    """htr_lit.data.synth.fonts (used by the renderer) finds all of them when pointed at the folder."""
     found = find_fonts(FONTS_DIR)
     assert len(found) == len(vendored_fonts())
     assert all(set("äöüÄÖÜß") <= f.chars for f in found)

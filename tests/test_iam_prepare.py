@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from htr_lit.data import data_cli, formats, iam
-from htr_lit.data.iam import IAMFilesError
+from htr_lit.data import data_cli, formats
+from htr_lit.data.real import iam
+from htr_lit.data.real.iam import IAMFilesError
 from htr_lit.data.sources import LabelsCSVSource
 from tests.helpers import write_word_png
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from htr_lit.data.placenames import ALLOWED_CHARS
+from htr_lit.data.synth.placenames import ALLOWED_CHARS
 from htr_lit.decoding import lm_corpus
 from htr_lit.decoding.factory import DecoderConfigError, build_decoder
 from htr_lit.decoding.greedy import GreedyDecoder

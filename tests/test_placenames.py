@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from htr_lit.data.placenames import (
+from htr_lit.data.synth.placenames import (
     _MASCULINE,
     _NEUTER,
     ADJECTIVES,

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from htr_lit.assets import FONTS_DIR
-from htr_lit.data import render_canvas as rc
-from htr_lit.data.fonts import find_fonts
 from htr_lit.data.preprocess import Preprocess
-from htr_lit.data.synth_samples import SPLITS, make_plan, make_sample
-from htr_lit.data.synth_spec import DEFAULT_SPEC, SyntheticSpec
+from htr_lit.data.synth import render_canvas as rc
+from htr_lit.data.synth.fonts import find_fonts
+from htr_lit.data.synth.samples import SPLITS, make_plan, make_sample
+from htr_lit.data.synth.spec import DEFAULT_SPEC, SyntheticSpec
 
 
 @pytest.fixture(scope="module")

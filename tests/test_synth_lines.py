@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from htr_lit.data import render_line
-from htr_lit.data.render import crop_mask, draw_text
-from htr_lit.data.synth_samples import make_plan, make_sample
-from htr_lit.data.synth_spec import SyntheticSpec
+from htr_lit.data.synth import render_line
+from htr_lit.data.synth.render import crop_mask, draw_text
+from htr_lit.data.synth.samples import make_plan, make_sample
+from htr_lit.data.synth.spec import SyntheticSpec
 from tests.helpers import compose_cfg
 
 

@@ -19,12 +19,13 @@ import numpy as np
 import pytest
 from hydra.utils import instantiate
 
-from htr_lit.data import synth_cli, synthetic
-from htr_lit.data.fonts import LOWERCASE, FontError, FontInfo, find_fonts
-from htr_lit.data.render import render_word
 from htr_lit.data.sources import SyntheticSource
-from htr_lit.data.synth_spec import GENERATOR_VERSION, SyntheticSpec
-from htr_lit.data.words import DEFAULT_WORD_LISTS, WordListError, WordSampler, clean_words, load_word_lists
+from htr_lit.data.synth import cli as synth_cli
+from htr_lit.data.synth import dataset as synthetic
+from htr_lit.data.synth.fonts import LOWERCASE, FontError, FontInfo, find_fonts
+from htr_lit.data.synth.render import render_word
+from htr_lit.data.synth.spec import GENERATOR_VERSION, SyntheticSpec
+from htr_lit.data.synth.words import DEFAULT_WORD_LISTS, WordListError, WordSampler, clean_words, load_word_lists
 from tests.helpers import compose_cfg
 
 
@@ -229,18 +230,18 @@ def test_generate_refuses_a_folder_that_is_not_a_dataset(tmp_path: Path, spec: S
 
 def test_cli_help_and_preview(tmp_path: Path, word_list: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        synthetic.main(["--help"])
+        synth_cli.main(["--help"])
     assert exit_info.value.code == 0 and "--num-train" in capsys.readouterr().out
-    assert synthetic.main(["--out", str(tmp_path), "--preview", "4", "--word-list", str(word_list)]) == 0
+    assert synth_cli.main(["--out", str(tmp_path), "--preview", "4", "--word-list", str(word_list)]) == 0
     sheet = cv2.imread(str(tmp_path / "preview.png"), cv2.IMREAD_GRAYSCALE)
     assert sheet is not None and sheet.shape[0] > 64
     with pytest.raises(SystemExit) as exit_info:
-        synthetic.main(["--out", str(tmp_path), "--num-val", "-1"])
+        synth_cli.main(["--out", str(tmp_path), "--num-val", "-1"])
     assert exit_info.value.code == 2 and "num_val=-1" in capsys.readouterr().err
 
 
 def test_cli_runs_as_a_module() -> None:
-    """`python -m htr_lit.data.synthetic` (the Makefile's `make data`) still reaches the command line."""
-    done = subprocess.run([sys.executable, "-m", "htr_lit.data.synthetic", "--help"], capture_output=True,
+    """`python -m htr_lit.data.synth` (the Makefile's `make data`) still reaches the command line."""
+    done = subprocess.run([sys.executable, "-m", "htr_lit.data.synth", "--help"], capture_output=True,
                           text=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
     assert done.returncode == 0 and "usage: htr-synth" in done.stdout and "--num-train" in done.stdout

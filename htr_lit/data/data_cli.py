@@ -7,7 +7,7 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from htr_lit.data import dhsd, iam
+from htr_lit.data.real import dhsd, iam
 from htr_lit.errors import exit_on_user_error
 
 DEFAULT_DHSD_DEST = "data/dhsd"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from htr_lit.data import formats, splits
 from htr_lit.data.sample import Sample
-from htr_lit.data.synth_spec import DEFAULT_NUM_WORKERS, SyntheticSpec
-from htr_lit.data.synth_spec import DEFAULT_SPEC as _SPEC
+from htr_lit.data.synth.spec import DEFAULT_NUM_WORKERS, SyntheticSpec
+from htr_lit.data.synth.spec import DEFAULT_SPEC as _SPEC
 
 Splits = dict[str, list[Sample]]
 
@@ -38,7 +38,9 @@ class SyntheticSource:
         self.max_train = max_train  # use only the first N training images (e.g. when mixed into real data)
 
     def prepare(self) -> None:
-        from htr_lit.data import synthetic  # imported here: rendering deps are only needed for this source
+        from htr_lit.data.synth import (
+            dataset as synthetic,  # imported here: rendering deps are only needed for this source
+        )
 
         synthetic.ensure_dataset(self.root, self.spec, num_workers=self.num_workers)
 

@@ -19,7 +19,7 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from htr_lit.data.words import WordListError
+from htr_lit.data.synth.words import WordListError
 from htr_lit.decoding.base import Decoder
 from htr_lit.decoding.beam import BeamSearchDecoder
 from htr_lit.decoding.closest import ClosestWordDecoder

@@ -11,8 +11,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from htr_lit.data.placenames import PlaceNameGenerator
-from htr_lit.data.words import DEFAULT_WORD_LISTS, load_word_lists
+from htr_lit.data.synth.placenames import PlaceNameGenerator
+from htr_lit.data.synth.words import DEFAULT_WORD_LISTS, load_word_lists
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def names_corpus_files(word_lists: str | Sequence[str] | None) -> list[Path]:
     """Every file `names_corpus` reads (word lists, vendored name lists, the generator's code): what a
     cache of an LM fitted on it must be keyed on."""
     from htr_lit.assets import NAMES_DIR
-    from htr_lit.data import placenames, words
+    from htr_lit.data.synth import placenames, words
 
     code = [Path(placenames.__file__), Path(words.__file__)]
     return [*word_list_paths(word_lists), *sorted(Path(NAMES_DIR).glob("*.txt")), *code]

@@ -23,8 +23,8 @@ def rendered_names(n: int, seed: int = CALIBRATION_SEED, split: str = "train",
                    height: int = 64) -> list[tuple[str, np.ndarray]]:
     """The first `n` (text, uint8 image) of a split of the synthetic place names of `seed` (DHSD-like
     256 x `height` canvases; seed 0 is the names data the recognizer's recipe validates and tests on)."""
-    from htr_lit.data.synth_samples import SPLITS, make_plan, make_sample
-    from htr_lit.data.synth_spec import SyntheticSpec
+    from htr_lit.data.synth.samples import SPLITS, make_plan, make_sample
+    from htr_lit.data.synth.spec import SyntheticSpec
 
     plan, _ = make_plan(SyntheticSpec(style="names", seed=seed, height=height))
     return [make_sample(plan, SPLITS[split], i)[::2] for i in range(n)]  # (text, image)

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from htr_lit.data.fonts import FontInfo
+from htr_lit.data.synth.fonts import FontInfo
 
 # Rendering ranges (see render_word). Ink height is relative to the output height before resizing.
 RENDER_SCALE = (0.8, 1.4)

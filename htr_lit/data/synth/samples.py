@@ -18,16 +18,16 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from htr_lit.assets import FONTS_DIR
-from htr_lit.data.fonts import DEFAULT_FONT_DIRS, FontError, FontInfo, find_fonts
-from htr_lit.data.placenames import PlaceNameGenerator
-from htr_lit.data.render import render_word
-from htr_lit.data.render_canvas import render_canvas
-from htr_lit.data.render_line import line_text, render_line
-from htr_lit.data.synth_spec import SyntheticSpec
-from htr_lit.data.words import WordSampler, load_word_lists
+from htr_lit.data.synth.fonts import DEFAULT_FONT_DIRS, FontError, FontInfo, find_fonts
+from htr_lit.data.synth.placenames import PlaceNameGenerator
+from htr_lit.data.synth.render import render_word
+from htr_lit.data.synth.render_canvas import render_canvas
+from htr_lit.data.synth.render_line import line_text, render_line
+from htr_lit.data.synth.spec import SyntheticSpec
+from htr_lit.data.synth.words import WordSampler, load_word_lists
 
 SPLITS: dict[str, int] = {"train": 0, "val": 1, "test": 2}  # split name -> id in the sample seed
-_MODULE = "htr_lit.data.synth_samples"  # preloaded by the pool's forkserver (holds the worker functions)
+_MODULE = "htr_lit.data.synth.samples"  # preloaded by the pool's forkserver (holds the worker functions)
 
 NAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyzäöüÄÖÜß-"
 Row = tuple[str, str, str]  # a labels CSV row: file_name, text, font

@@ -16,8 +16,8 @@ from pathlib import Path, PurePosixPath
 
 from PIL import Image
 
-from htr_lit.data import fetch
-from htr_lit.data.fetch import FetchError
+from htr_lit.data.real import fetch
+from htr_lit.data.real.fetch import FetchError
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ import fcntl
 import json
 import os
 import shutil
-import sys
 import time
 import uuid
 from collections import Counter
@@ -24,9 +23,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from htr_lit.data.fonts import FontInfo
-from htr_lit.data.synth_samples import SPLITS, Row, make_plan, progress_bar, render_all
-from htr_lit.data.synth_spec import DEFAULT_NUM_WORKERS, DEFAULT_SPEC, GENERATOR_VERSION, SyntheticSpec
+from htr_lit.data.synth.fonts import FontInfo
+from htr_lit.data.synth.samples import SPLITS, Row, make_plan, progress_bar, render_all
+from htr_lit.data.synth.spec import DEFAULT_NUM_WORKERS, DEFAULT_SPEC, GENERATOR_VERSION, SyntheticSpec
 from htr_lit.errors import UserError
 
 CSV_COLUMNS = ("file_name", "text", "font")
@@ -203,14 +202,3 @@ def ensure_dataset(
                 return _generate_unlocked(root, spec, num_workers, progress)
     _check_same(root, meta, spec)
     return root
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The `htr-synth` console script's entry point (pyproject.toml); the command line is in synth_cli."""
-    from htr_lit.data import synth_cli  # it imports this module
-
-    return synth_cli.main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from htr_lit.data.fonts import FontError, FontInfo
-from htr_lit.data.render import (
+from htr_lit.data.synth.fonts import FontError, FontInfo
+from htr_lit.data.synth.render import (
     MARGIN_X,
     MARGIN_Y,
     RENDER_SCALE,

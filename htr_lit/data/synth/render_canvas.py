@@ -11,8 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from htr_lit.data.fonts import FontInfo
-from htr_lit.data.render import ROTATION_DEG, SHEAR, crop_mask, draw_text, font_size_for, ink_on_paper, warp
+from htr_lit.data.synth.fonts import FontInfo
+from htr_lit.data.synth.render import ROTATION_DEG, SHEAR, crop_mask, draw_text, font_size_for, ink_on_paper, warp
 
 DRAW_HEIGHT = 56  # ink height (px) at which the text is drawn before it is scaled onto the canvas
 FILL = (0.3, 1.0)  # ink height / canvas height

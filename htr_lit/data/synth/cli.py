@@ -1,4 +1,4 @@
-"""The `htr-synth` command line (`python -m htr_lit.data.synthetic`): generate or preview the synthetic data."""
+"""The `htr-synth` command line (`python -m htr_lit.data.synth`): generate or preview the synthetic data."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from htr_lit.data.fonts import FontError
-from htr_lit.data.synth_samples import preview
-from htr_lit.data.synth_spec import DEFAULT_NUM_WORKERS, DEFAULT_SPEC, STYLES, SyntheticSpec
-from htr_lit.data.synthetic import PREVIEW_FILE, DatasetMismatchError, ensure_dataset, generate
-from htr_lit.data.words import WordListError
+from htr_lit.data.synth.dataset import PREVIEW_FILE, DatasetMismatchError, ensure_dataset, generate
+from htr_lit.data.synth.fonts import FontError
+from htr_lit.data.synth.samples import preview
+from htr_lit.data.synth.spec import DEFAULT_NUM_WORKERS, DEFAULT_SPEC, STYLES, SyntheticSpec
+from htr_lit.data.synth.words import WordListError
 
 DEFAULT_OUT = "data/synthetic"
 
@@ -62,7 +62,7 @@ def spec_from_args(args: argparse.Namespace) -> SyntheticSpec:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line entry point (`htr-synth`, `python -m htr_lit.data.synthetic`)."""
+    """Command line entry point (`htr-synth`, `python -m htr_lit.data.synth`)."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:
