@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,14 +16,13 @@ from omegaconf import DictConfig
 
 from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
-from htr_lit.data.datamodule import HTRDataModule
 from htr_lit.data.overlap import overlap_warning
-from htr_lit.data.preprocess import Preprocess, reading_width
-from htr_lit.data.sources import LabelsCSVSource
-from htr_lit.decoding.base import Decoder, Hypothesis
+from htr_lit.decoding.base import Hypothesis
 from htr_lit.decoding.factory import build_decoder, decoder_name, decoder_options, describe
+from htr_lit.decoding.timed import TimedDecoder
 from htr_lit.errors import exit_on_user_error
 from htr_lit.inference.batching import read_batches
+from htr_lit.inference.labelled import build_test_datamodule
 from htr_lit.inference.torch_backend import TorchBackend
 from htr_lit.inference.tta import StretchFusion, tta_factors
 from htr_lit.models.module import HTRModule
@@ -33,40 +31,6 @@ from htr_lit.runs.records import write_metrics
 from htr_lit.runs.runner import print_metrics, run_task, to_float_dict
 
 log = logging.getLogger(__name__)
-
-
-class TimedDecoder:
-    """Wraps a decoder to add up its wall time and the images it decoded (for `decode_ms_per_image`)."""
-
-    def __init__(self, decoder: Decoder) -> None:
-        self.decoder = decoder
-        self.seconds = 0.0
-        self.images = 0
-
-    def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
-        start = time.perf_counter()
-        with torch.no_grad():
-            out = self.decoder(log_probs, lengths)
-        self.seconds += time.perf_counter() - start
-        self.images += len(out)
-        return out
-
-    @property
-    def ms_per_image(self) -> float:
-        return 1000 * self.seconds / max(self.images, 1)
-
-
-def build_test_datamodule(cfg: DictConfig, model: HTRModule, pre: Preprocess) -> HTRDataModule:
-    """The data option's test split (or `test_csv`), read with the checkpoint's charset and preprocessing."""
-    pre = reading_width(pre, cfg.get("max_width"))
-    overrides: dict[str, Any] = dict(**pre.to_dict(), augment="none", charset=model.charset.chars)
-    if cfg.get("test_csv"):
-        overrides["source"] = LabelsCSVSource(test_csv=cfg.test_csv)
-    datamodule = instantiate(cfg.data, **overrides)
-    datamodule.prepare_data()
-    datamodule.setup("test")
-    datamodule.check_ctc_feasible(model.encoder.frames)
-    return datamodule
 
 
 def stretch_reader(model: HTRModule, fusion: StretchFusion) -> Callable[[dict[str, Any]], list[str]]:

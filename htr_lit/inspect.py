@@ -25,8 +25,9 @@ from htr_lit.data.collate import collate
 from htr_lit.data.dataset import WordDataset
 from htr_lit.data.overlap import overlap_warning
 from htr_lit.decoding.factory import build_decoder, decoder_name, describe
+from htr_lit.decoding.timed import TimedDecoder
 from htr_lit.errors import ConfigError, exit_on_user_error
-from htr_lit.eval import TimedDecoder, build_test_datamodule
+from htr_lit.inference.labelled import build_test_datamodule
 from htr_lit.metrics import text_metrics
 from htr_lit.models.module import HTRModule
 from htr_lit.overrides import checked_overrides

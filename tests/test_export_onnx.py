@@ -15,7 +15,8 @@ from htr_lit.checkpoint import load_model
 from htr_lit.data.collate import collate
 from htr_lit.data.preprocess import to_tensor
 from htr_lit.decoding.greedy import GreedyDecoder
-from htr_lit.export import ATOL, export, run_exported
+from htr_lit.export import export
+from htr_lit.inference.onnx_export import ATOL, run_exported
 from tests.helpers import compose_cfg
 from tests.tiny_ckpt import tiny_checkpoint, word_images
 

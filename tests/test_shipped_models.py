@@ -136,7 +136,7 @@ def test_predict_max_width_must_hold_the_narrowest_image() -> None:
 def test_eval_reads_a_labelled_line_as_predict_does(tmp_path) -> None:
     """htr-eval (and htr-inspect) use predict's max_width, so a labelled image wider than training's 1,024 px is
     scored as predict reads it, not squeezed."""
-    from htr_lit.eval import build_test_datamodule
+    from htr_lit.inference.labelled import build_test_datamodule
 
     line = np.full((64, 1800), 255, np.uint8)
     line[4:60, 10:1790:20] = 0  # strokes over the height and width: ~1,800 px wide at height 64 after the crop

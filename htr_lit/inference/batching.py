@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from htr_lit.data import ink
+from htr_lit.data.collate import pad_batch
 from htr_lit.data.preprocess import ImageLoadError, Preprocess
 from htr_lit.decoding.base import Decoder, Hypothesis
 from htr_lit.inference.backend import Backend
@@ -35,17 +36,6 @@ class Result:
     path: Path
     hypotheses: list[Hypothesis]
     error: str | None = None
-
-
-def pad_batch(images: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 (H, W_i) paper-white images -> float32 (B, 1, H, W_max) with ink 1 and paper / padding 0, widths (B,).
-    The same values as `to_tensor` + `collate`, built in one array without a tensor per image."""
-    widths = np.array([im.shape[1] for im in images], dtype=np.int64)
-    batch = np.zeros((len(images), 1, images[0].shape[0], int(widths.max())), dtype=np.float32)  # (B, 1, H, W)
-    for i, im in enumerate(images):
-        np.subtract(255, im, out=batch[i, 0, :, : im.shape[1]], dtype=np.float32)
-    batch /= 255.0
-    return torch.from_numpy(batch), torch.from_numpy(widths)
 
 
 def width_batches(widths: Sequence[int], batch_size: int) -> list[list[int]]:

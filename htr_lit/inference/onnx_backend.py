@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from htr_lit.errors import UserError
+from htr_lit.inference.onnx_export import ATOL, example_batch, export_onnx, max_abs_diff
 
 if TYPE_CHECKING:
     from htr_lit.data.preprocess import Preprocess
@@ -65,8 +66,6 @@ def _write_atomic(target: Path, write: Callable[[Path], None]) -> None:
 
 
 def _export_checked(model: HTRModule, pre: Preprocess, out: Path) -> None:
-    from htr_lit.export import ATOL, example_batch, export_onnx, max_abs_diff
-
     export_onnx(model, pre, out, opset=OPSET)
     diff = max_abs_diff(model, out, *example_batch(pre, widths=(48, 200), seed=1))
     if not diff <= ATOL:  # also catches NaN

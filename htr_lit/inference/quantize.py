@@ -32,7 +32,7 @@ def rendered_names(n: int, seed: int = CALIBRATION_SEED, split: str = "train",
 
 def calibration_batches(pre: Preprocess, n: int = CALIBRATION_IMAGES) -> list[dict[str, np.ndarray]]:
     """Rendered names preprocessed like inputs, batched by width as predict batches them."""
-    from htr_lit.inference.batching import pad_batch
+    from htr_lit.data.collate import pad_batch
 
     images = sorted((pre.normalize(pre.clean(img)) for _, img in rendered_names(n)), key=lambda im: im.shape[1])
     batches = []

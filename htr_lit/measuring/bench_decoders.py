@@ -34,7 +34,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR, PROJECT_ROOT
 from htr_lit.decoding.factory import DecoderConfigError, build_decoder
-from htr_lit.eval import build_test_datamodule
+from htr_lit.inference.labelled import build_test_datamodule
 from htr_lit.metrics import text_metrics
 
 Batches = list[tuple[torch.Tensor, torch.Tensor, list[str]]]  # (log_probs (B, T, C), lengths (B,), texts)

@@ -36,10 +36,10 @@ from htr_lit.data.formats import IMAGE_SUFFIXES
 from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.inference.backend import build_backend
 from htr_lit.inference.batching import decode_images, load_window, transcribe
+from htr_lit.inference.formatting import format_hypotheses
 from htr_lit.inference.tta import DEFAULT_FACTORS, StretchFusion
 from htr_lit.measuring.bench import machine
 from htr_lit.measuring.bench_predict_markdown import NAME, WRITER, section
-from htr_lit.predict import format_hypotheses
 from htr_lit.results import doc_block
 
 SHIPPED = MODELS_DIR / "recognizer.ckpt"

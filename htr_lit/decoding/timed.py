@@ -1,0 +1,30 @@
+"""A decoder that keeps its own time: eval and inspect report the decoding cost an image."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from htr_lit.decoding.base import Decoder, Hypothesis
+
+
+class TimedDecoder:
+    """Wraps a decoder to add up its wall time and the images it decoded (for `decode_ms_per_image`)."""
+
+    def __init__(self, decoder: Decoder) -> None:
+        self.decoder = decoder
+        self.seconds = 0.0
+        self.images = 0
+
+    def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
+        start = time.perf_counter()
+        with torch.no_grad():
+            out = self.decoder(log_probs, lengths)
+        self.seconds += time.perf_counter() - start
+        self.images += len(out)
+        return out
+
+    @property
+    def ms_per_image(self) -> float:
+        return 1000 * self.seconds / max(self.images, 1)

@@ -1,0 +1,40 @@
+"""What predict prints for one image: TSV lines (`path<TAB>text`, or one line a hypothesis with its score) or a
+JSON line, from the decoder's hypotheses."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from htr_lit.decoding.base import Hypothesis
+
+
+def _score(h: Hypothesis) -> float | None:
+    """Rounded log-score; None for -inf (no hypothesis fits), which JSON cannot hold."""
+    return round(h.score, 4) if math.isfinite(h.score) else None
+
+
+def tsv_field(value: object) -> str:
+    """A TSV field; one holding a tab, a line break or a double quote is quoted as CSV quotes it
+    ("a<TAB>b.png" -> `"a<TAB>b.png"`, inner quotes doubled), so such a file name keeps its row whole and
+    Python's csv, pandas or a spreadsheet read it back (`csv.reader(f, delimiter="\t")`)."""
+    text = str(value)
+    if any(c in text for c in '\t\n\r"'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def format_hypotheses(path: Path, hyps: list[Hypothesis], fmt: str, top_n: int) -> list[str]:
+    """Output lines for one image: `path<TAB>text` (top_n=1), else one `path<TAB>text<TAB>score` per
+    hypothesis (fields quoted by `tsv_field`); jsonl: one object with the best text and confidence
+    (+ `hypotheses` when top_n > 1)."""
+    best = hyps[0]
+    if fmt == "jsonl":
+        record: dict[str, object] = {"path": str(path), "text": best.text, "confidence": round(math.exp(best.score), 4)}
+        if top_n > 1:
+            record["hypotheses"] = [{"text": h.text, "score": _score(h)} for h in hyps[:top_n]]
+        return [json.dumps(record, ensure_ascii=False)]
+    if top_n > 1:
+        return [f"{tsv_field(path)}\t{tsv_field(h.text)}\t{h.score:.4f}" for h in hyps[:top_n]]
+    return [f"{tsv_field(path)}\t{tsv_field(best.text)}"]
