@@ -46,3 +46,22 @@ def onnx_cache_in_a_temp_folder(tmp_path_factory):
         os.environ.pop("HTR_LIT_CACHE", None)
     else:
         os.environ["HTR_LIT_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """`tiny_checkpoint(sequence="dilated", *overrides) -> Path`: a tiny checkpoint trained on `WORDS`
+    (tests/tiny_ckpt.py), each (sequence, overrides) variant trained once a session and shared by every test
+    that asks for it. Tests read it and write their outputs elsewhere; none may change the file."""
+    from tests.tiny_ckpt import train_tiny_checkpoint
+
+    made: dict[tuple[str, ...], Path] = {}
+
+    def get(sequence: str = "dilated", *overrides: str) -> Path:
+        key = (sequence, *overrides)
+        if key not in made:
+            folder = tmp_path_factory.mktemp(f"tiny_{sequence}")
+            made[key] = train_tiny_checkpoint(folder, sequence, overrides=overrides)
+        return made[key]
+
+    return get

@@ -24,7 +24,6 @@ from htr_lit.data.sources import LabelsCSVSource
 from htr_lit.eval import evaluate
 from htr_lit.train import train
 from tests.helpers import TINY, WORDS, compose_cfg, write_word_png
-from tests.tiny_ckpt import tiny_checkpoint
 
 HEADER = "file_name,text\n"
 
@@ -239,8 +238,8 @@ def test_training_split_errors_name_every_split(tmp_path, csv_dataset):
 
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory) -> Path:
-    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt"), "dilated", steps=20)
+def ckpt(tiny_checkpoint) -> Path:
+    return tiny_checkpoint()
 
 
 def eval_cfg(ckpt: Path, csv_path: Path, out: Path, *overrides: str):

@@ -9,13 +9,12 @@ import sys
 from pathlib import Path
 
 from tests.helpers import WORDS, write_labels_csv
-from tests.tiny_ckpt import tiny_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_check_robustness_counts_changed_readings_per_variant(tmp_path):
-    ckpt = tiny_checkpoint(tmp_path / "ckpt", "bilstm", steps=20)
+def test_check_robustness_counts_changed_readings_per_variant(tmp_path, tiny_checkpoint):
+    ckpt = tiny_checkpoint("bilstm")
     write_labels_csv(tmp_path, WORDS[:3], writer_id="7")
     proc = subprocess.run([sys.executable, "-m", "htr_lit.measuring.check_robustness", "--ckpt", str(ckpt),
                            "--labels", str(tmp_path / "labels.csv"), "--writer", "7", "--words", "3",
@@ -37,11 +36,11 @@ def test_check_robustness_counts_changed_readings_per_variant(tmp_path):
     assert "labels.csv: 3 images, paper brightness range (grey levels): max 0" in proc.stdout
 
 
-def test_lowres_check_alone_compares_several_checkpoints(tmp_path):
+def test_lowres_check_alone_compares_several_checkpoints(tmp_path, tiny_checkpoint):
     """--checks lowres with two checkpoints: one size table per checkpoint, none of the other checks."""
     import shutil
 
-    ckpt = tiny_checkpoint(tmp_path / "ckpt", "bilstm", steps=20)
+    ckpt = tiny_checkpoint("bilstm")
     other = shutil.copy(ckpt, tmp_path / "other.ckpt")
     write_labels_csv(tmp_path, WORDS[:2], writer_id="7")
     proc = subprocess.run([sys.executable, "-m", "htr_lit.measuring.check_robustness", "--labels",

@@ -14,7 +14,6 @@ import pytest
 
 from htr_lit.errors import ConfigError, UserError, find_user_error
 from tests.helpers import WORDS, write_word_png
-from tests.tiny_ckpt import tiny_checkpoint
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
 
@@ -40,8 +39,8 @@ def test_a_required_key_left_unset_is_named_without_a_traceback(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory) -> Path:
-    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt"), "cnn_only", steps=2)
+def ckpt(tiny_checkpoint) -> Path:
+    return tiny_checkpoint()
 
 
 def labels(root: Path, body: bytes) -> Path:

@@ -1,9 +1,9 @@
-"""`decoder=...` at eval and predict time on a tiny checkpoint trained here (no retraining per decoder)."""
+"""`decoder=...` at eval and predict time on the session's tiny checkpoint (no retraining per decoder): every
+decoder must read the words the model reads without an error."""
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from htr_lit.decoding.beam import BeamSearchDecoder
 from htr_lit.decoding.factory import DecoderConfigError, build_decoder, decoder_name
 from htr_lit.eval import evaluate
 from htr_lit.predict import predict
-from tests.helpers import TINY, WORDS, compose_cfg, csv_data, write_writer_labels
+from tests.helpers import WORDS, compose_cfg, write_writer_labels
 from tests.test_e2e import run_cli
 
 DECODERS = sorted(p.stem for p in (Path(CONFIG_DIR) / "decoder").glob("*.yaml"))  # every decoder= option
@@ -23,17 +23,10 @@ SMALL_DATA = ["data.num_workers=0", "data.eval_batch_size=8"]
 
 
 @pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory) -> tuple[Path, Path]:
-    """(checkpoint, labels.csv): 1 epoch of a tiny CRNN on 3 writers x 10 words, trained in-process."""
-    from htr_lit.train import train
-
-    root = tmp_path_factory.mktemp("data")
-    write_writer_labels(root)
-    run_dir = tmp_path_factory.mktemp("run")
-    cfg = compose_cfg("train", [*csv_data(root / "labels.csv"), *TINY, "logger=csv", "callbacks.progress_bar=null"],
-                      run_dir)
-    train(cfg)
-    return run_dir / "checkpoints/best.ckpt", root / "labels.csv"
+def tiny_ckpt(tiny_checkpoint, tmp_path_factory) -> tuple[Path, Path]:
+    """(checkpoint, labels.csv): the session's tiny dilated model, which reads `WORDS` without an error, and 3
+    writers x those words drawn as it was trained on them."""
+    return tiny_checkpoint(), write_writer_labels(tmp_path_factory.mktemp("data"), height=32)
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +71,9 @@ def test_eval_records_the_decoder(tiny_ckpt, tmp_path, name):
     metrics = run_eval(*tiny_ckpt, tmp_path, f"decoder={name}", *shrink)
     presets = {"lexicon_wordlists": "lexicon", "beam_names": "beam"}
     assert metrics["decoder"] == presets.get(name, name)  # presets name their factory
-    for key in ("test/cer", "test/wer", "test/word_acc"):
-        assert 0.0 <= metrics[key] <= 2.0, key
+    # The model reads its words without an error (greedy: 0 % CER): no decoder may lose that.
+    assert metrics["test/cer"] <= 0.02 and metrics["test/word_acc"] >= 0.95, metrics
+    assert metrics["test/wer"] == pytest.approx(1 - metrics["test/word_acc"])  # one word an image
     assert metrics["decode_ms_per_image"] > 0.0
     assert metrics["decoder_options"]["top_n"] == 1
 
@@ -91,7 +85,10 @@ def test_eval_with_test_time_stretch(tiny_ckpt, tmp_path):
     for key in ("test/cer", "test/wer", "test/word_acc"):
         assert one[key] == pytest.approx(plain[key]), key
     five = run_eval(*tiny_ckpt, tmp_path / "five", "tta=true", "decoder=beam")
-    assert five["tta"] == [0.8, 0.9, 1.0, 1.1, 1.2] and 0.0 <= five["test/cer"] <= 2.0
+    assert five["tta"] == [0.8, 0.9, 1.0, 1.1, 1.2]
+    # The stretched readings take part: this tiny model, fitted to one width of each word, misreads the stretched
+    # copies (38-40 % CER fused), where the unstretched reading alone is exact.
+    assert plain["test/cer"] <= 0.02 and five["test/cer"] > plain["test/cer"] + 0.1, (plain, five)
 
 
 def test_lm_weight_zero_is_plain_beam_search(tiny_ckpt, old_ckpt, tmp_path):
@@ -147,7 +144,7 @@ def test_old_checkpoint_needs_lm_text(old_ckpt, tiny_ckpt, tmp_path):
     texts = tmp_path / "train_texts.txt"
     texts.write_text("\n".join(WORDS) + "\n", encoding="utf-8")
     metrics = run_eval(old_ckpt, labels, tmp_path, "decoder=beam", f"decoder.lm_text={texts}")
-    assert metrics["decoder"] == "beam" and math.isfinite(metrics["test/cer"])
+    assert metrics["decoder"] == "beam" and metrics["test/cer"] <= 0.02  # the LM from lm_text reads as before
     with pytest.raises(DecoderConfigError, match=r"decoder\.words_file"):
         run_eval(old_ckpt, labels, tmp_path, "decoder=lexicon")
 
@@ -160,7 +157,7 @@ def test_slim_checkpoint_needs_the_names_lm(slim_ckpt, tiny_ckpt, tmp_path):
         run_eval(slim_ckpt, labels, tmp_path, "decoder=lexicon")
     metrics = run_eval(slim_ckpt, labels, tmp_path, "decoder=beam_names", *small_names_lm(tmp_path / "cache"))
     assert metrics["decoder"] == "beam" and metrics["decoder_options"]["lm_corpus"] == "names"
-    assert math.isfinite(metrics["test/cer"]) and list((tmp_path / "cache").glob("charlm-*.pkl"))
+    assert metrics["test/cer"] <= 0.02 and list((tmp_path / "cache").glob("charlm-*.pkl"))
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.export import export
 from htr_lit.inference.onnx_export import ATOL, run_exported
 from tests.helpers import compose_cfg
-from tests.tiny_ckpt import tiny_checkpoint, word_images
+from tests.tiny_ckpt import word_images
 
 pytest.importorskip("onnxruntime")
 
@@ -27,9 +27,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def ckpts(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("ckpts")
-    return {seq: tiny_checkpoint(root / seq, seq) for seq in ("bilstm", "dilated")}
+def ckpts(tiny_checkpoint) -> dict[str, Path]:
+    return {seq: tiny_checkpoint(seq) for seq in ("bilstm", "dilated")}
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +91,8 @@ def test_torchscript_matches_pytorch_on_mixed_widths(ckpts, words, tmp_path):
 
 
 @pytest.mark.parametrize("sequence", ["tcn", "cnn_only"])
-def test_onnx_export_of_other_sequence_models(tmp_path, words, sequence):
-    ckpt = tiny_checkpoint(tmp_path, sequence, steps=3)
+def test_onnx_export_of_other_sequence_models(tmp_path, words, sequence, tiny_checkpoint):
+    ckpt = tiny_checkpoint(sequence)
     model, pre = load_model(ckpt)
     exported = do_export(ckpt, "onnx", tmp_path / "m.onnx")
     images, widths = batch_of(words[:4], pre)
@@ -105,9 +104,9 @@ def test_onnx_export_of_other_sequence_models(tmp_path, words, sequence):
 
 
 @pytest.mark.parametrize("sequence", ["bilstm", "dilated"])
-def test_onnx_export_of_the_separable_encoder(tmp_path, words, sequence):
+def test_onnx_export_of_the_separable_encoder(tmp_path, words, sequence, tiny_checkpoint):
     """model/encoder=separable (strided depthwise convs, asymmetric padding) exports with the same parity."""
-    ckpt = tiny_checkpoint(tmp_path, sequence, overrides=["model/encoder=separable"])
+    ckpt = tiny_checkpoint(sequence, "model/encoder=separable")
     model, _ = load_model(ckpt)
     assert type(model.encoder).__name__ == "SeparableEncoder"
     assert_parity(ckpt, do_export(ckpt, "onnx", tmp_path / "m.onnx"), words)

@@ -22,7 +22,6 @@ from htr_lit.eval import evaluate
 from htr_lit.inspect import inspect, pick
 from tests.helpers import compose_cfg, write_writer_labels
 from tests.test_e2e import run_cli
-from tests.tiny_ckpt import tiny_checkpoint
 
 
 class Elements(HTMLParser):
@@ -93,10 +92,11 @@ def test_page_shows_metrics_writers_confusions_bad_rows_and_worst_words() -> Non
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> tuple[Path, Path]:
-    """(checkpoint, labels.csv with 3 writers x 10 words + a missing and an empty image)."""
+def tiny(tiny_checkpoint, tmp_path_factory) -> tuple[Path, Path]:
+    """(checkpoint, labels.csv with 3 writers x 10 words + a missing and an empty image). The tiny BiLSTM reads
+    badly, so the page has worst rows to show."""
     root = tmp_path_factory.mktemp("inspect")
-    ckpt = tiny_checkpoint(root / "ckpt", "dilated", steps=60)
+    ckpt = tiny_checkpoint("bilstm")
     labels = write_writer_labels(root / "data", height=32)
     (root / "data/w1/empty.png").write_bytes(b"")
     with labels.open("a", encoding="utf-8") as f:

@@ -20,7 +20,6 @@ from htr_lit.inference.batching import decode_images, pad_batch, width_batches
 from htr_lit.inference.onnx_backend import MissingExtraError, cached_onnx
 from htr_lit.predict import predict
 from tests.helpers import WORDS, compose_cfg, write_word_png
-from tests.tiny_ckpt import tiny_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 BACKENDS = {"torch": ["backend=torch"], "onnx": ["backend=onnx"], "onnx-int8": ["backend=onnx", "int8=true"]}
@@ -32,8 +31,8 @@ INT8_MAX_CER = 0.15
 
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory) -> Path:
-    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt"), "dilated")
+def ckpt(tiny_checkpoint) -> Path:
+    return tiny_checkpoint()
 
 
 @pytest.fixture(scope="module")

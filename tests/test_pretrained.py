@@ -13,13 +13,12 @@ from hydra.utils import instantiate
 from htr_lit.checkpoint import CheckpointError, encoder_weights
 from htr_lit.train import train
 from tests.helpers import TINY, compose_cfg, csv_data, write_writer_labels
-from tests.tiny_ckpt import tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
-def pretrained(tmp_path_factory) -> Path:
-    """A BiLSTM checkpoint with the tiny encoder (trained a few steps, so its weights are not the init)."""
-    return tiny_checkpoint(tmp_path_factory.mktemp("pre"), "bilstm", steps=5)
+def pretrained(tiny_checkpoint) -> Path:
+    """A BiLSTM checkpoint with the tiny encoder (trained, so its weights are not the init)."""
+    return tiny_checkpoint("bilstm")
 
 
 def build(tmp_path: Path, overrides: list[str], charset: list[str]):

@@ -21,7 +21,6 @@ from htr_lit.runs import runner
 from htr_lit.runs.records import objective, previous_outcome, write_metrics
 from htr_lit.train import train
 from tests.helpers import TINY, compose_cfg, csv_data, write_writer_labels
-from tests.tiny_ckpt import tiny_checkpoint
 
 ROOT = Path(__file__).parents[1]
 SWEEPS = sorted(p.stem for p in (ROOT / "conf" / "sweep").glob("*.yaml") if not p.stem.startswith("_"))
@@ -189,9 +188,9 @@ def tiny_data(csv_path: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def tiny_encoder(tmp_path_factory) -> Path:
+def tiny_encoder(tiny_checkpoint) -> Path:
     """Stands in for the pre-trained encoder of `make reproduce` (same tiny 4..8-channel CNN)."""
-    return tiny_checkpoint(tmp_path_factory.mktemp("encoder"), "cnn_only", steps=3)
+    return tiny_checkpoint("cnn_only")
 
 
 @pytest.mark.parametrize("cell", ["bilstm", "dilated_unshared", "dilated_1d", "cnn_only", "tcn"])
