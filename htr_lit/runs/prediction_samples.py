@@ -4,7 +4,6 @@ a CSV file next to the CSV log), so one sees what the model reads and not only i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import lightning as L
@@ -14,16 +13,7 @@ from lightning.pytorch.loggers import Logger
 from lightning.pytorch.trainer.states import TrainerFn
 from torchmetrics.functional.text import char_error_rate
 
-from htr_lit.runs.sample_writers import Writer, writer_for
-
-
-@dataclass(frozen=True)
-class PredictionSample:
-    image: np.ndarray  # (H, W) uint8, dark ink on white paper, the padding cut off
-    truth: str
-    prediction: str
-    cer: float  # edits / len(truth)
-    id: str
+from htr_lit.runs.sample_writers import PredictionSample, Writer, writer_for
 
 
 def sample_image(images: torch.Tensor, widths: torch.Tensor, i: int) -> np.ndarray:

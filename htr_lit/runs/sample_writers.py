@@ -6,18 +6,27 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import numpy as np
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
-
-if TYPE_CHECKING:
-    from htr_lit.runs.prediction_samples import PredictionSample
 
 WANDB_COLUMNS = ("image", "truth", "prediction", "cer", "id")
 CSV_COLUMNS = ("epoch", "step", "id", "truth", "prediction", "cer")
 # (logger, key, samples, epoch=..., step=...)
 Writer = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class PredictionSample:
+    """One validation word as the writers show it."""
+
+    image: np.ndarray  # (H, W) uint8, dark ink on white paper, the padding cut off
+    truth: str
+    prediction: str
+    cer: float  # edits / len(truth)
+    id: str
 
 
 def to_wandb(logger: WandbLogger, key: str, samples: Sequence[PredictionSample], epoch: int, step: int) -> None:
