@@ -150,7 +150,7 @@ def test_debug_fast_dev_run_is_one_cpu_batch_without_loggers(tmp_path, trainer):
     cfg = compose_cfg("train", ["debug=fast_dev_run", f"trainer={trainer}"], tmp_path)
     assert cfg.trainer.fast_dev_run is True and cfg.logger is None and cfg.data.num_workers == 0
     assert isinstance(instantiate(cfg.trainer, logger=False), L.Trainer)  # cpu, whatever the trainer option
-    assert options("debug") == ["fast_dev_run", "tiny"] and options("size") == ["full", "tiny"]
+    assert options("debug") == ["fast_dev_run", "tiny"] and options("size") == ["full", "tiny", "tiny_data"]
 
 
 @pytest.mark.parametrize("entry", ["eval", "predict", "inspect"])
