@@ -269,6 +269,7 @@ def test_eval_test_csv_raises_naming_rows_or_skips_and_counts(ckpt, data, tmp_pa
         (["data.img_height=48"], "image height 48 cannot go through pooling of total height factor 32"),
     ],
 )
+@pytest.mark.train
 def test_bad_model_override_fails_before_any_data_loads(tmp_path, overrides, message):
     # The data source points at a file that does not exist: a data error would mean data loaded first.
     cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={tmp_path / 'missing.csv'}", *TINY,

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import WORDS, write_labels_csv
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # runs the script in a subprocess
 
 
 def test_bench_augment_prints_a_time_per_preset(tmp_path):

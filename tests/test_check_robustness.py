@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import WORDS, write_labels_csv
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # runs the script in a subprocess
 
 
 def test_check_robustness_counts_changed_readings_per_variant(tmp_path, tiny_checkpoint):

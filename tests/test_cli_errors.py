@@ -30,6 +30,7 @@ def test_user_errors_are_found_through_hydra_instantiate_wrapping():
     assert isinstance(inner, ValueError) and isinstance(inner, UserError)
 
 
+@pytest.mark.slow
 def test_a_required_key_left_unset_is_named_without_a_traceback(tmp_path):
     # export needs ckpt_path=, predict input=: a one-line message and exit 1, not Hydra's traceback.
     proc = subprocess.run([sys.executable, "-m", "htr_lit.export"], capture_output=True, text=True, env=ENV,

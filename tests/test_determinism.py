@@ -21,6 +21,7 @@ def tiny_run(csv_dataset, out_dir, seed: int) -> dict:
     return {k: v for k, v in metrics.items() if not k.startswith(timings) and k != "best_ckpt"}
 
 
+@pytest.mark.train
 def test_same_seed_same_metrics_on_cpu(csv_dataset, tmp_path):
     first = tiny_run(csv_dataset, tmp_path / "a", seed=7)
     second = tiny_run(csv_dataset, tmp_path / "b", seed=7)

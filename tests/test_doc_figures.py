@@ -188,6 +188,7 @@ def test_no_document_speaks_of_how_the_work_was_done() -> None:
     assert bad == []
 
 
+@pytest.mark.slow
 def test_relativize_records_rewrites_machine_paths_once(tmp_path: Path) -> None:
     record = tmp_path / "docs" / "metrics.json"
     record.parent.mkdir()

@@ -93,6 +93,7 @@ def test_predict_unknown_checkpoint_is_a_clear_error(tmp_path):
     assert proc.returncode != 0 and "checkpoint not found" in proc.stderr
 
 
+@pytest.mark.train
 def test_validation_curve_keeps_every_epoch_when_the_best_is_an_early_one(tmp_path, one_thread):
     """Validate/test after fit load the best checkpoint, which carries the callbacks' state of its epoch;
     the curve in metrics.json must still hold every epoch. The monitor here (word accuracy, minimised;
@@ -109,6 +110,7 @@ def test_validation_curve_keeps_every_epoch_when_the_best_is_an_early_one(tmp_pa
     assert record["val/cer"] == pytest.approx(record["curve/val"][0]["val/cer"], abs=1e-5)  # best.ckpt: epoch 1's
 
 
+@pytest.mark.train
 def test_debug_fast_dev_run_runs_one_batch_without_loggers(tmp_path, one_thread):
     """debug=fast_dev_run: train, validate and test one batch each, on the CPU, with no logger (so no
     callback that needs one either)."""

@@ -51,6 +51,7 @@ def test_without_cuda_it_says_how_to_install_a_cuda_torch(monkeypatch, capsys):
     assert "no CUDA device" in err and "make setup TORCH_SPEC=" in err and "--cpu-smoke" in err
 
 
+@pytest.mark.slow
 def test_the_script_lists_its_steps_without_a_gpu():
     proc = subprocess.run(["bash", "scripts/gpu_check.sh", "--dry-run"], cwd=project_root(), capture_output=True,
                           text=True, env={"PY": sys.executable, "PATH": "/usr/bin:/bin"})

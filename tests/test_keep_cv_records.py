@@ -7,6 +7,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).parents[1] / "scripts" / "keep_cv_records.sh"
 
 
@@ -20,6 +22,7 @@ def fold(root: Path, name: str, status: str) -> None:
     (root / name / "cv_train.log").write_text("progress")
 
 
+@pytest.mark.slow
 def test_keeps_the_records_of_finished_folds_only(tmp_path) -> None:
     src, dest = tmp_path / "outputs" / "cv", tmp_path / "records"  # dest given as an absolute path
     fold(src / "run", "fold_0", "ok")

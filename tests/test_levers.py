@@ -187,6 +187,7 @@ def ema_by_hand(states: list[dict[str, torch.Tensor]], decay: float) -> dict[str
     return ema
 
 
+@pytest.mark.train
 def test_ema_checkpoints_hold_the_hand_computed_average_and_validate_scores_them(tmp_path, one_thread):
     """After 2 and 4 steps the checkpoints' state_dict is the EMA of the weights after each step (the raw
     ones in current_model_state); after fit the model holds the last EMA; validate(ckpt_path=step 2) scores
@@ -222,6 +223,7 @@ def test_ema_checkpoints_hold_the_hand_computed_average_and_validate_scores_them
         assert torch.allclose(seen, ema_by_hand(rec.states[:2], decay)["net.0.weight"], atol=1e-6)
 
 
+@pytest.mark.train
 def test_ema_waits_for_its_first_update(tmp_path, one_thread):
     """update_starting_at_step=3: validation and checkpoints before it use the plain weights, not the copy
     of the initial weights the average starts from."""
@@ -238,6 +240,7 @@ def test_ema_waits_for_its_first_update(tmp_path, one_thread):
     assert torch.equal(model.seen[0], rec.states[-1]["net.0.weight"])
 
 
+@pytest.mark.train
 def test_ema_resumes_from_a_checkpoint(tmp_path, one_thread):
     """Killed after 2 steps and resumed from that checkpoint: training continues from the raw weights and
     the average from its saved state, so 2 + 2 steps end at the EMA of all 4."""
@@ -263,6 +266,7 @@ def test_ema_rejects_a_decay_outside_0_1():
         EMAWeights(decay=1.0)
 
 
+@pytest.mark.train
 def test_all_levers_on_train_and_the_checkpoint_loads(tmp_path, one_thread):
     """A real tiny run with every lever on: train/loss_shortcut is logged, best.ckpt holds the EMA weights
     (the raw ones beside them) and loads with load_model, shortcut head included."""

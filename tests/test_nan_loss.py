@@ -44,6 +44,7 @@ def params(model) -> list[torch.Tensor]:
     return [p.detach().clone() for p in model.parameters()]
 
 
+@pytest.mark.train
 def test_nan_batches_are_skipped_without_an_update(csv_dataset, tmp_path, caplog):
     model, dm, trainer = setup(csv_dataset, tmp_path, nan_batches={1, 2, 3}, limit=5)
     before = params(model)
@@ -54,6 +55,7 @@ def test_nan_batches_are_skipped_without_an_update(csv_dataset, tmp_path, caplog
     assert caplog.text.count("batch skipped without an update") == 3 and "loss is nan" in caplog.text
 
 
+@pytest.mark.train
 def test_one_nan_batch_among_good_ones_is_skipped(csv_dataset, tmp_path):
     model, dm, trainer = setup(csv_dataset, tmp_path, nan_batches={2}, limit=1)
     before = params(model)
@@ -63,6 +65,7 @@ def test_one_nan_batch_among_good_ones_is_skipped(csv_dataset, tmp_path):
     assert model.nonfinite_in_a_row == 0  # reset by the next finite loss
 
 
+@pytest.mark.train
 def test_too_many_nan_losses_in_a_row_stop_with_a_clear_error(csv_dataset, tmp_path):
     model, dm, trainer = setup(csv_dataset, tmp_path, nan_batches={1, 2, 3}, limit=2)
     with pytest.raises(

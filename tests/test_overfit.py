@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
+import pytest
 import torch
 from hydra.utils import instantiate
 from torch.utils.data import DataLoader
@@ -30,6 +31,7 @@ def read_all(model, batch) -> list[str]:
         return model.decode(*model(batch["images"], batch["widths"]))
 
 
+@pytest.mark.train
 def test_a_tiny_model_overfits_sixteen_words(tmp_path: Path, one_thread) -> None:
     L.seed_everything(0, verbose=False)
     cfg = compose_cfg("train", OVERRIDES, tmp_path)

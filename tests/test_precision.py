@@ -29,6 +29,7 @@ class Record(L.Callback):
 
 
 @pytest.mark.parametrize("precision, conv_dtype", [("bf16-mixed", torch.bfloat16), ("32-true", torch.float32)])
+@pytest.mark.train
 def test_cpu_precision_trains_a_few_steps(csv_dataset, tmp_path, precision, conv_dtype):
     cfg = compose_cfg("train", ["data=csv", f"data.source.csv_path={csv_dataset}", *TINY,
                                 "trainer=cpu", f"trainer.precision={precision}", "trainer.max_epochs=3"], tmp_path)

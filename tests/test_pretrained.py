@@ -76,6 +76,7 @@ def tiny_run(csv_path: Path, extra: list[str]) -> list[str]:
     ]
 
 
+@pytest.mark.train
 def test_train_starts_from_the_pretrained_encoder_and_records_it(pretrained, tmp_path, one_thread, caplog):
     csv_path = write_writer_labels(tmp_path / "data", height=32)
     cfg = compose_cfg("train", tiny_run(csv_path, [f"pretrained_encoder={pretrained}"]), tmp_path / "run")
@@ -87,6 +88,7 @@ def test_train_starts_from_the_pretrained_encoder_and_records_it(pretrained, tmp
     assert saved["config"]["pretrained_encoder"] == str(pretrained)
 
 
+@pytest.mark.train
 def test_train_fails_on_an_unfitting_encoder_before_loading_data(pretrained, tmp_path):
     missing_csv = tmp_path / "no_such_labels.csv"  # data would fail too, but the encoder check comes first
     overrides = tiny_run(missing_csv, [f"pretrained_encoder={pretrained}", "model.encoder.channels=[4,8,8,8,16]"])

@@ -85,6 +85,7 @@ class LRs(L.Callback):
 
 @pytest.mark.parametrize("scheduler", ["onecycle", "cosine"])
 @pytest.mark.parametrize("steps", [1, 10])
+@pytest.mark.train
 def test_short_training_runs(csv_dataset, tmp_path, one_thread, scheduler, steps):
     """`trainer.max_epochs=1 ++trainer.limit_train_batches=N` trains N steps through configure_optimizers."""
     dm, model = tiny_data_and_model(csv_dataset, tmp_path, "data.batch_size=1", f"model/scheduler={scheduler}")

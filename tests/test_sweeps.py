@@ -194,6 +194,7 @@ def tiny_encoder(tiny_checkpoint) -> Path:
 
 
 @pytest.mark.parametrize("cell", ["bilstm", "dilated_unshared", "dilated_1d", "cnn_only", "tcn"])
+@pytest.mark.train
 def test_reproduce_cells_run_with_fast_dev_run_and_record_everything(cell, tiny_csv, tiny_encoder, tmp_path):
     cfg = compose_cfg(
         "train",
@@ -221,6 +222,7 @@ def test_reproduce_cells_run_with_fast_dev_run_and_record_everything(cell, tiny_
 
 
 @pytest.mark.parametrize("name", ["rates", "blocks", "share", "concat", "matched", "reproduce_long"])
+@pytest.mark.train
 def test_first_and_last_job_of_every_sweep_run_with_fast_dev_run(name, tiny_csv, tiny_encoder, tmp_path):
     """A job of each sweep, exactly as its sweeper composes it, trains, validates and tests on tiny data."""
     jobs = expand(compose_cfg("train", hydra=True, overrides=[f"sweep={name}"]).hydra.sweeper.params)

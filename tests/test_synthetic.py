@@ -240,6 +240,7 @@ def test_cli_help_and_preview(tmp_path: Path, word_list: Path, capsys: pytest.Ca
     assert exit_info.value.code == 2 and "num_val=-1" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_runs_as_a_module() -> None:
     """`python -m htr_lit.data.synth` (the Makefile's `make data`) still reaches the command line."""
     done = subprocess.run([sys.executable, "-m", "htr_lit.data.synth", "--help"], capture_output=True,
