@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the source checkout, when the package runs from one
 
@@ -22,6 +23,23 @@ def _in_checkout() -> bool:
 # of htr_lit.conf (pyproject.toml maps htr_lit.conf to conf/), so an installed package reads
 # site-packages/htr_lit/conf.
 CONFIG_DIR = str(PROJECT_ROOT / "conf" if _in_checkout() else Path(__file__).resolve().parent / "conf")
+
+
+def compose_config(config_name: str, overrides: Sequence[str] = (), *, hydra: bool = False) -> DictConfig:
+    """`conf/<config_name>.yaml` composed with `overrides` as its command line composes it, for code that runs
+    outside a Hydra app (benchmarks, scoring, data preparation, the tests); `hydra=True` keeps the `hydra` node.
+    Hydra's global state is set aside meanwhile, so an app running in this process keeps its own."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.initialize import get_gh_backup, restore_gh_from_backup
+
+    outer = get_gh_backup()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            return compose(config_name=config_name, overrides=list(overrides), return_hydra_config=hydra)
+    finally:
+        restore_gh_from_backup(outer)
 
 
 def project_root() -> Path:

@@ -6,12 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 from PIL import Image, ImageDraw
 
-from htr_lit.config import CONFIG_DIR
+from htr_lit.config import compose_config
 
 WORDS = ["Haus", "Straße", "über", "Köln", "word", "test", "Nord", "42", "Mühle", "apple"]
 # conf/debug/tiny.yaml: tiny widths (size=tiny) of whichever encoder and sequence model, batches
@@ -24,9 +22,7 @@ def compose_cfg(config_name: str, overrides: Sequence[str] = (), output_dir: Pat
     """`config_name` (train, eval, predict, export) composed with `overrides` as the CLI does. With
     `output_dir`, that is the run folder (no Hydra app runs here to set it); `hydra=True` keeps the
     `hydra` node (sweeper params, launcher, run/sweep dirs)."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name=config_name, overrides=list(overrides), return_hydra_config=hydra)
+    cfg = compose_config(config_name, overrides, hydra=hydra)
     if output_dir is not None:
         with open_dict(cfg):
             cfg.paths.output_dir = str(output_dir)

@@ -12,12 +12,9 @@ ALL = "ALL"  # score_writers' key for the figures over every row of a fold
 
 def decoder_spec(name: str) -> Any:
     """The `conf/decoder/<name>.yaml` node, as eval and predict compose it (`decoder=<name>`)."""
-    from hydra import compose, initialize_config_dir
+    from htr_lit.config import compose_config
 
-    from htr_lit.config import CONFIG_DIR
-
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="predict", overrides=[f"decoder={name}"]).decoder
+    return compose_config("predict", [f"decoder={name}"]).decoder
 
 
 def score_writers(

@@ -40,6 +40,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from htr_lit.config import project_root
 from htr_lit.measuring.bench_markdown import markdown, write
+from htr_lit.runs.throughput import timed_runs
 
 SEQUENCES = ["bilstm", "dilated", "cnn_only", "tcn"]
 # ~80 output classes, like the synthetic data's charset (letters, digits, umlauts, punctuation) + blank.
@@ -69,15 +70,11 @@ class Settings:
 # ---------------------------------------------------------------------------------------------- building
 def build_model(sequence: str, overrides: Sequence[str] = ()) -> tuple[nn.Module, int]:
     """The model as `python -m htr_lit.train model/sequence=...` builds it; also the config's train batch."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
     from hydra.utils import instantiate
 
-    from htr_lit.config import CONFIG_DIR
+    from htr_lit.config import compose_config
 
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="train", overrides=[f"model/sequence={sequence}", *overrides])
+    cfg = compose_config("train", [f"model/sequence={sequence}", *overrides])
     return instantiate(cfg.model, charset=CHARSET), int(cfg.data.batch_size)
 
 
@@ -151,17 +148,7 @@ def sync(device: str) -> None:
 
 def rates(fn: Callable[[], None], items: int, iters: int, s: Settings, device: str) -> list[float]:
     """Items per second of `iters` calls of fn, once per repeat (after s.warmup calls)."""
-    for _ in range(s.warmup):
-        fn()
-    sync(device)
-    out = []
-    for _ in range(s.repeats):
-        start = time.perf_counter()
-        for _ in range(iters):
-            fn()
-        sync(device)
-        out.append(items * iters / (time.perf_counter() - start))
-    return out
+    return [items * iters / t for t in timed_runs(fn, iters, s.repeats, s.warmup, lambda: sync(device))]
 
 
 def peak_rss_mb() -> float:

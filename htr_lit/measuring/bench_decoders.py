@@ -28,11 +28,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from htr_lit.checkpoint import load_model
-from htr_lit.config import CONFIG_DIR, PROJECT_ROOT
+from htr_lit.config import CONFIG_DIR, PROJECT_ROOT, compose_config
 from htr_lit.decoding.factory import DecoderConfigError, build_decoder
 from htr_lit.inference.labelled import build_test_datamodule
 from htr_lit.metrics import text_metrics
@@ -66,8 +65,7 @@ print(json.dumps(out))
 
 
 def compose_eval(overrides: list[str]) -> DictConfig:
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="eval", overrides=overrides)
+    cfg = compose_config("eval", overrides)
     with open_dict(cfg):
         cfg.paths.output_dir = tempfile.mkdtemp(prefix="bench_decoders_")  # nothing is written there
     return cfg

@@ -33,6 +33,7 @@ from torch import nn
 from htr_lit.config import project_root
 from htr_lit.measuring.bench import CHARSET, autocast, build_model, machine, sync
 from htr_lit.models.receptive_field import empirical_rf_frames, line_coverage, total_rf
+from htr_lit.runs.throughput import timed_runs
 
 # name -> (model/sequence option, Hydra overrides): the reference design and variants that reach further.
 VARIANTS: dict[str, tuple[str, list[str]]] = {
@@ -74,16 +75,7 @@ class LengthSettings:
 
 def median_rate(fn: Callable[[], object], items: int, iters: int, s: LengthSettings, device: str) -> tuple[float, list]:
     """(median, all) items per second of `iters` calls of fn per repeat, after `s.warmup` calls."""
-    for _ in range(s.warmup):
-        fn()
-    sync(device)
-    runs = []
-    for _ in range(s.repeats):
-        start = time.perf_counter()
-        for _ in range(iters):
-            fn()
-        sync(device)
-        runs.append(items * iters / (time.perf_counter() - start))
+    runs = [items * iters / t for t in timed_runs(fn, iters, s.repeats, s.warmup, lambda: sync(device))]
     return statistics.median(runs), runs
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from htr_lit.results.stats import mean_std
 
 # (metrics.json key, column name) of the figures aggregated per configuration.
 METRICS: tuple[tuple[str, str], ...] = (
@@ -64,10 +65,7 @@ class Group:
 
     def mean_std(self, key: str) -> tuple[float, float]:
         """Mean and sample standard deviation (n-1) over the ok jobs; NaN where undefined."""
-        vals = self.values(key)
-        mean = statistics.fmean(vals) if vals else math.nan
-        std = statistics.stdev(vals) if len(vals) > 1 else math.nan
-        return mean, std
+        return mean_std(self.values(key))
 
     def curve(self, key: str = "val/cer") -> list[tuple[int, float, float, int]]:
         """(epoch, mean, sample std, n) of `key` over the ok jobs' validation curves (`curve/val` in
@@ -80,8 +78,7 @@ class Group:
                     last[int(point["epoch"])] = float(point[key])
             for epoch, value in last.items():
                 per_epoch.setdefault(epoch, []).append(value)
-        return [(e, statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else math.nan, len(v))
-                for e, v in sorted(per_epoch.items())]
+        return [(e, *mean_std(v), len(v)) for e, v in sorted(per_epoch.items())]
 
 
 def _job_key(path: Path, root: Path) -> tuple:

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import sys
 
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from htr_lit.config import CONFIG_DIR
+from htr_lit.config import compose_config
 
 
 def main(overrides: list[str]) -> None:
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides)
+    cfg = compose_config("train", overrides)
     instantiate(cfg.data).prepare_data()
     print(f"data ready for: {' '.join(overrides)}")
 

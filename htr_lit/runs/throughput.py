@@ -32,20 +32,27 @@ def inference_batch(dataset: Sequence[dict[str, Any]], batch_size: int = 64) -> 
     return collate([dataset[i % len(dataset)] for i in range(batch_size)])
 
 
-def _median_seconds(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int) -> float:
-    """Median wall time of `fn()` over `repeats` calls after `warmup` untimed ones (CUDA synchronised)."""
+def timed_runs(fn: Callable[[], object], calls: int = 1, repeats: int = 5, warmup: int = 1,
+               sync: Callable[[], object] = lambda: None) -> list[float]:
+    """Wall seconds of `calls` calls of `fn`, once per repeat, after `warmup` untimed calls: the one timing loop
+    of the suite's speed figures. `sync` waits for the device (e.g. `torch.cuda.synchronize`) around the clock."""
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        sync()
         start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        for _ in range(calls):
+            fn()
+        sync()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
+
+
+def _median_seconds(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int) -> float:
+    """Median wall time of `fn()` over `repeats` calls after `warmup` untimed ones (CUDA synchronised)."""
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    return statistics.median(timed_runs(fn, 1, repeats, warmup, sync))
 
 
 @torch.inference_mode()
