@@ -32,6 +32,8 @@ META_KEY = "htr_lit"
 FORMAT_VERSION = 1
 REQUIRED = ("model_cfg", "charset", "preprocess")
 ENCODER_PREFIX = "encoder."
+# Classes that moved since checkpoints named them in their model config: old `_target_` -> today's.
+MOVED_TARGETS = {"htr_lit.models.sequence.identity.Identity": "htr_lit.models.sequence.collapse.CollapseHeight"}
 
 
 class CheckpointError(UserError, ValueError):
@@ -109,7 +111,14 @@ def read_meta(ckpt: Mapping[str, Any], path: str | Path) -> dict[str, Any]:
     missing = [k for k in REQUIRED if k not in meta]
     if missing:
         raise CheckpointError(f"{path}: htr-lit checkpoint without {missing} (saved by an incompatible version)")
-    return meta
+    return {**meta, "model_cfg": _moved(meta["model_cfg"])}
+
+
+def _moved(node: Any) -> Any:
+    """A stored config with the `_target_`s of classes that moved since (MOVED_TARGETS) pointing to their home."""
+    if isinstance(node, dict):
+        return {k: MOVED_TARGETS.get(v, v) if k == "_target_" else _moved(v) for k, v in node.items()}
+    return [_moved(v) for v in node] if isinstance(node, list) else node
 
 
 def load_model(path: str | Path) -> tuple[HTRModule, Preprocess]:

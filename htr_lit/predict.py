@@ -15,7 +15,7 @@ from tqdm import tqdm
 from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
 from htr_lit.data.formats import IMAGE_SUFFIXES
-from htr_lit.data.preprocess import reading_width
+from htr_lit.data.preprocess import reading_preprocess
 from htr_lit.decoding.factory import build_decoder
 from htr_lit.errors import ConfigError, UserError, exit_on_user_error
 from htr_lit.inference.backend import build_backend
@@ -102,7 +102,7 @@ def predict(cfg: DictConfig) -> int:
     if cfg.get("torch_threads"):
         torch.set_num_threads(int(cfg.torch_threads))
     model, pre = load_model(cfg.ckpt_path)
-    wide = reading_width(pre, cfg.get("max_width"))
+    wide = reading_preprocess(pre, cfg.get("max_width"))
     top_n = int(cfg.top_n if cfg.get("top_n") is not None else cfg.decoder.get("top_n", 1))
     decoder = build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts"), top_n=top_n)
     backend = build_backend(str(cfg.get("backend", "auto")), model, pre, cfg.ckpt_path, int8=bool(cfg.get("int8")),

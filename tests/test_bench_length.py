@@ -13,8 +13,8 @@ from htr_lit.measuring import bench_length
 from htr_lit.measuring.bench_length_report import NAME, WRITER, crossovers
 from htr_lit.models.receptive_field import empirical_rf_frames, line_coverage
 from htr_lit.models.sequence.bilstm import BiLSTM
+from htr_lit.models.sequence.collapse import CollapseHeight
 from htr_lit.models.sequence.dilated import DilatedConv
-from htr_lit.models.sequence.identity import Identity
 from htr_lit.results import doc_block
 
 BEGIN, END = doc_block.markers(NAME, WRITER)
@@ -49,7 +49,7 @@ def test_measured_receptive_field_is_the_analytic_one_cut_at_the_line():
     assert dilated.receptive_field_frames() == 29
     assert empirical_rf_frames(dilated, torch.rand(1, 3, 2, 61)) == 29
     assert empirical_rf_frames(dilated, torch.rand(1, 3, 2, 20)) == 20  # the line is shorter than the RF
-    assert empirical_rf_frames(Identity(3, 2), torch.rand(1, 3, 2, 20)) == 1
+    assert empirical_rf_frames(CollapseHeight(3, 2), torch.rand(1, 3, 2, 20)) == 1
     lstm = BiLSTM(3, 2, hidden_size=4)
     assert empirical_rf_frames(lstm, torch.rand(1, 3, 2, 50)) == 50 and lstm.training  # mode restored
 

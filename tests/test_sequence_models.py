@@ -13,8 +13,8 @@ from torch import nn
 from htr_lit.models.encoders import ConvEncoder, SeparableEncoder
 from htr_lit.models.receptive_field import conv_stack_rf, total_rf, width_rf_and_jump
 from htr_lit.models.sequence.bilstm import BiLSTM
+from htr_lit.models.sequence.collapse import CollapseHeight
 from htr_lit.models.sequence.dilated import DilatedConv
-from htr_lit.models.sequence.identity import Identity
 from htr_lit.models.sequence.tcn import TCN
 
 SEQUENCE_CONF = Path(__file__).parents[1] / "conf" / "model" / "sequence"
@@ -79,7 +79,7 @@ def test_tcn_and_identity_shapes():
     tcn = TCN(in_channels=3, in_height=2, channels=5, rates=[1, 2], num_blocks=2)
     y, _ = tcn(torch.rand(2, 3, 2, 9), torch.tensor([9, 4]))
     assert y.shape == (2, 9, 5) == (2, 9, tcn.output_size())
-    ident = Identity(in_channels=3, in_height=2)
+    ident = CollapseHeight(in_channels=3, in_height=2)
     y, _ = ident(torch.rand(2, 3, 2, 9), torch.tensor([9, 4]))
     assert y.shape == (2, 9, 6) == (2, 9, ident.output_size()) and n_params(ident) == 0
 
@@ -154,7 +154,8 @@ def test_tcn_and_identity_receptive_fields():
     tcn = positive_linear_(TCN(in_channels=3, in_height=2, channels=4, rates=[1, 2, 4], num_blocks=2, norm="none"))
     assert tcn.receptive_field_frames() == 1 + 2 * 2 * 7 == 29
     assert impulse_columns(tcn, 3, 2, 59) == (29, 29)
-    assert impulse_columns(Identity(3, 2).eval(), 3, 2, 9) == (1, 1) and Identity(3, 2).receptive_field_frames() == 1
+    collapse = CollapseHeight(3, 2).eval()
+    assert impulse_columns(collapse, 3, 2, 9) == (1, 1) and collapse.receptive_field_frames() == 1
 
 
 def test_encoder_receptive_field_in_pixels():
@@ -192,7 +193,7 @@ def test_total_receptive_field():
     enc = ConvEncoder(64, [2] * 5, [3] * 5, SIMPLE_POOLS)
     dilated = DilatedConv(in_channels=2, in_height=2, channels=4)  # reference: 1 + 2 * 2 * (1 + 2 + 4) = 29
     assert total_rf(enc, dilated) == {"frames": 29, "pixels": 34 + 28 * enc.width_factor}
-    assert total_rf(enc, Identity(2, 2)) == {"frames": 1, "pixels": 34}
+    assert total_rf(enc, CollapseHeight(2, 2)) == {"frames": 1, "pixels": 34}
     assert total_rf(enc, BiLSTM(2, 2, hidden_size=4)) == {"frames": None, "pixels": None}  # whole word
 
 

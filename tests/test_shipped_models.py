@@ -124,13 +124,13 @@ def test_a_text_line_is_read_unsqueezed(capsys, tmp_path) -> None:
 
 
 def test_predict_max_width_must_hold_the_narrowest_image() -> None:
-    from htr_lit.data.preprocess import reading_width
+    from htr_lit.data.preprocess import reading_preprocess
     from htr_lit.errors import ConfigError
 
     _, pre = load_model(MODELS / "recognizer.ckpt")
-    assert reading_width(pre, None) is pre and reading_width(pre, 4096).max_width == 4096
+    assert reading_preprocess(pre, None) is pre and reading_preprocess(pre, 4096).max_width == 4096
     with pytest.raises(ConfigError, match="max_width=3.*min_width \\(16\\)"):
-        reading_width(pre, 3)
+        reading_preprocess(pre, 3)
 
 
 def test_eval_reads_a_labelled_line_as_predict_does(tmp_path) -> None:

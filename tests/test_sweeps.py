@@ -150,7 +150,7 @@ def test_ablation_cells_set_what_their_names_say():
         [1, 1, 1],
         [1, 3, 9],
     ]
-    assert seq["bilstm"]._target_.endswith("BiLSTM") and seq["cnn_only"]._target_.endswith("Identity")
+    assert seq["bilstm"]._target_.endswith("BiLSTM") and seq["cnn_only"]._target_.endswith("CollapseHeight")
     assert seq["tcn"]._target_.endswith("TCN")
     assert seq["dilated_1d"].dims == "1d" and seq["dilated"].dims == "2d"
 

@@ -78,7 +78,7 @@ class Preprocess:
         return cv2.resize(img, (new_w, self.img_height), interpolation=interp)
 
 
-def reading_width(pre: Preprocess, max_width: int | None) -> Preprocess:
+def reading_preprocess(pre: Preprocess, max_width: int | None) -> Preprocess:
     """The checkpoint's preprocessing with the width cap of predict and eval (their `max_width` key): the
     model reads any width, and training's cap (`pre.max_width`, for memory) would squeeze a text line wider than
     it. None keeps the checkpoint's cap."""

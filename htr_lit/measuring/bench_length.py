@@ -135,6 +135,7 @@ def measure(name: str, widths: Sequence[int], s: LengthSettings, device: str = "
             precision: str = "32-true") -> list[dict]:
     """The rows of one VARIANTS model over `widths` (built once, as `python -m htr_lit.train` builds it)."""
     option, overrides = VARIANTS[name]
+    torch.manual_seed(0)  # the same weights each run: the measured receptive field depends on which ReLUs are open
     model, _ = build_model(option, [*overrides, *s.overrides])
     model.to(device)
     info = {"sequence": name, "option": option, "overrides": overrides, "device": device, "precision": precision,

@@ -1,4 +1,5 @@
-"""The control: no sequence model at all, the CNN's columns go straight to the head."""
+"""The control: no sequence model at all; the CNN's columns, their height collapsed, go straight to the head
+(`model/sequence=cnn_only`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from torch import nn
 from htr_lit.models.sequence.common import collapse_height, keep_mask
 
 
-class Identity(nn.Module):
+class CollapseHeight(nn.Module):
     """Collapse the height (one C*H vector per column) and optionally drop out; no parameters.
 
     Tells how much of the CER the sequence model buys over the CNN's own receptive field.
