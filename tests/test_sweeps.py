@@ -23,7 +23,8 @@ from htr_lit.train import train
 from tests.helpers import TINY, compose_cfg, csv_data, write_writer_labels
 
 ROOT = Path(__file__).parents[1]
-SWEEPS = sorted(p.stem for p in (ROOT / "conf" / "sweep").glob("*.yaml") if not p.stem.startswith("_"))
+# sweep=cv (the writer folds as one multirun: its own folder and job list) is tested in tests/test_cv*.py
+SWEEPS = sorted(p.stem for p in (ROOT / "conf" / "sweep").glob("*.yaml") if p.stem[0] != "_" and p.stem != "cv")
 JOB_COUNTS = {"rates": 12, "blocks": 12, "share": 6, "concat": 6, "matched": 12,
               "reproduce": 33, "reproduce_smoke": 11, "reproduce_gpu": 33, "reproduce_long": 4}
 ABLATIONS = sorted(p.stem for p in (ROOT / "conf" / "experiment" / "ablation").glob("*.yaml"))
@@ -215,7 +216,8 @@ def test_reproduce_cells_run_with_fast_dev_run_and_record_everything(cell, tiny_
     assert saved["time/total_s"] >= saved["time/train_s"] >= 0
     assert saved["config"]["seed"] == cfg.seed and saved["config"]["max_epochs"] == 1
     assert saved["config"]["pretrained_encoder"] == str(tiny_encoder)
-    assert [p["epoch"] for p in saved["curve/val"]] == [1] and 0 <= saved["curve/val"][0]["val/cer"] <= 2
+    assert [p["epoch"] for p in saved["curve/val"]] == [1]
+    assert saved["val/cer"] == pytest.approx(saved["curve/val"][0]["val/cer"], abs=1e-5)  # validated as the curve
     if cell.startswith("dilated"):
         assert saved["config"]["rates"] == list(cfg.model.sequence.rates)
         assert saved["config"]["share_weights"] == cfg.model.sequence.share_weights
