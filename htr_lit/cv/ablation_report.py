@@ -10,6 +10,7 @@ each fold's CSV log (curves). A configuration with no finished fold is listed as
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -25,6 +26,7 @@ from htr_lit.cv.compare import format_p, format_std_points, pair_folds, paired_s
 from htr_lit.cv.curves import mean_curve, plot_curves, read_val_curve
 from htr_lit.cv.folds import FOLD_DIR
 from htr_lit.cv.tables import load_cv_folds
+from htr_lit.results.stats import mean_std
 from htr_lit.runs.records import read_metrics
 
 BASELINE = "bilstm"
@@ -48,8 +50,10 @@ def load_folds(cv_dir: Path, folds: Sequence[int] | None = None) -> tuple[list[d
     return [f for f in found if folds is None or f["fold"] in folds], used
 
 
-def _stats(values: list[float]) -> dict[str, float | None]:
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else None}
+def fold_stats(values: list[float]) -> dict[str, float | None]:
+    """Mean ± std over folds as the reports record it (`std` None for a single fold)."""
+    mean, std = mean_std(values)
+    return {"mean": mean, "std": None if math.isnan(std) else std}
 
 
 def config_numbers(config: CvConfig, folds: Sequence[int]) -> dict[str, Any]:
@@ -61,7 +65,7 @@ def config_numbers(config: CvConfig, folds: Sequence[int]) -> dict[str, Any]:
     if not done:
         return out
     for key, _ in FIGURES:
-        out[key] = {**_stats([f[key] for f in done]), "per_fold": {f["fold"]: f[key] for f in done}}
+        out[key] = {**fold_stats([f[key] for f in done]), "per_fold": {f["fold"]: f[key] for f in done}}
     out["epochs"] = {f["fold"]: f.get("epochs") for f in done}
     out["train_min"] = {f["fold"]: f["train_s"] / 60 for f in done if f.get("train_s") is not None}
     params = {f["fold"]: (read_metrics(config.cv_dir / FOLD_DIR.format(f["fold"])) or {}).get("params")

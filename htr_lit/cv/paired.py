@@ -15,8 +15,9 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import statistics
 from collections.abc import Sequence
+
+from htr_lit.results.stats import mean_std
 
 EXACT_UP_TO = 16  # pairs; beyond, the permutation test samples sign patterns
 SAMPLES = 100_000
@@ -55,8 +56,8 @@ def paired_summary(a: Sequence[float], b: Sequence[float]) -> dict[str, float]:
     diffs = [y - x for x, y in zip(a, b)]
     return {
         "pairs": len(diffs),
-        "mean_diff": statistics.fmean(diffs) if diffs else 0.0,
-        "std_diff": statistics.stdev(diffs) if len(diffs) > 1 else 0.0,
+        "mean_diff": mean_std(diffs)[0] if diffs else 0.0,
+        "std_diff": mean_std(diffs)[1] if len(diffs) > 1 else 0.0,
         "b_better": sum(d < 0 for d in diffs),
         "b_worse": sum(d > 0 for d in diffs),
         "ties": sum(d == 0 for d in diffs),

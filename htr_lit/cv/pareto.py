@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from htr_lit.config import project_root, shown_path
-from htr_lit.cv.ablation_report import load_folds
+from htr_lit.cv.ablation_report import fold_stats, load_folds
 from htr_lit.cv.compare import pair_folds
 from htr_lit.cv.pareto_markdown import NAME, WRITER, section
 from htr_lit.cv.pareto_plot import plot
@@ -110,8 +110,6 @@ def cv_dirs(cv_root: Path, extra: Sequence[str] = ()) -> dict[Config, Path]:
 
 
 # ---------------------------------------------------------------------------------------------- comparing
-def _stats(values: list[float]) -> dict[str, float | None]:
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else None}
 
 
 def pareto_front(points: Mapping[str, tuple[float, float]]) -> list[str]:
@@ -135,7 +133,7 @@ def compare(folds: list[dict[str, Any]], base_folds: list[dict[str, Any]]) -> di
         return {"missing": f"no fold in common with the BiLSTM CRNN (folds {done} vs {base})"}
     cer = [fb["test/cer"] for _, fb in pairs]
     base_cer = statistics.fmean(fa["test/cer"] for fa, _ in pairs)
-    return {"folds": [fa["fold"] for fa, _ in pairs], "cer": {**_stats(cer), "per_fold": dict(zip(
+    return {"folds": [fa["fold"] for fa, _ in pairs], "cer": {**fold_stats(cer), "per_fold": dict(zip(
         (fa["fold"] for fa, _ in pairs), cer))}, "baseline_cer": base_cer, "cer_gap": statistics.fmean(cer) - base_cer}
 
 
@@ -165,7 +163,7 @@ def analyse(perf: Mapping[str, Any], dirs: Mapping[Config, Path]) -> dict[str, A
             row.update(compare(folds, base_folds))
         elif folds:  # no baseline folds: its own folds, nothing to pair with
             cer = [f["test/cer"] for f in folds]
-            row.update(folds=row["folds_done"], cer={**_stats(cer), "per_fold": dict(zip(row["folds_done"], cer))})
+            row.update(folds=row["folds_done"], cer={**fold_stats(cer), "per_fold": dict(zip(row["folds_done"], cer))})
         reasons = ["not measured yet (" + ", ".join(missing) + ")"] if missing else []
         row["missing"] = "; ".join(reasons + ([row["missing"]] if row.get("missing") else [])) or None
         rows[config.name] = row

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from typing import Any
 from htr_lit.cv.folds import FOLD_DIR, Fold, read_writers
 from htr_lit.cv.jobs import JOB_FILE, read_json
 from htr_lit.inference.scoring import ALL, score_writers
+from htr_lit.results.stats import mean_std
 from htr_lit.runs.records import read_metrics
 
 KEYS = ("test/cer", "test/wer", "test/word_acc")
@@ -81,11 +81,6 @@ def fold_result(fold_dir: Path, fold: Fold, rows: dict[str, list[tuple[str, str]
         "val/cer": metrics.get("val/cer"),  # the validation writers' CER: what a choice between recipes may use
         **{k: figures[k] for k in KEYS},
     }
-
-
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
 def summarise(folds: list[dict[str, Any]], title: str) -> str:
