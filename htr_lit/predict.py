@@ -19,7 +19,7 @@ from htr_lit.data.preprocess import reading_preprocess
 from htr_lit.decoding.factory import build_decoder
 from htr_lit.errors import ConfigError, UserError, exit_on_user_error
 from htr_lit.inference.backend import build_backend
-from htr_lit.inference.batching import transcribe
+from htr_lit.inference.batching import Result, transcribe
 from htr_lit.inference.formatting import format_hypotheses
 from htr_lit.inference.tta import StretchFusion, tta_factors
 from htr_lit.overrides import checked_overrides
@@ -112,13 +112,27 @@ def predict(cfg: DictConfig) -> int:
     failed = 0
     batch_size = int(cfg.batch_size or backend.batch_size)
     with _progress(len(inputs), cfg.get("progress")) as bar:
-        for result in transcribe(inputs, wide, backend, decoder, batch_size, on_error=_report_unreadable, tta=tta):
+        for result in transcribe(inputs, wide, backend, decoder, batch_size, on_error=_report_unreadable, tta=tta,
+                                 split_lines=bool(cfg.get("lines", True))):
             bar.update(1)
             if result.error is not None:
                 failed += 1
-            else:
-                print("\n".join(format_hypotheses(result.path, result.hypotheses, cfg.format, top_n)), flush=True)
+                continue
+            _warn_layout(result)
+            print("\n".join(format_hypotheses(result.path, result.hypotheses, cfg.format, top_n, result.lines,
+                                               result.line_hypotheses)), flush=True)
     return failed
+
+
+def _warn_layout(result: Result) -> None:
+    """One line on stderr for an input that is not one word or line: a blank one, or one holding several lines."""
+    if result.blank:
+        log.warning("%s: no writing found: read as the empty text with confidence 0; check the scan (an empty "
+                    "field, a crop that missed the word, an all-white page)", result.path)
+    elif result.lines:
+        rows = ", ".join(f"{top}-{bottom}" for top, bottom in result.lines)
+        log.warning("%s: %d text lines found (rows %s): each read on its own, the text holds them one per line; "
+                    "lines=false reads the image as one word", result.path, len(result.lines), rows)
 
 
 def _progress(total: int, progress: bool | None) -> tqdm:

@@ -49,10 +49,15 @@ class Preprocess:
         """Read an image file -> uint8 (img_height, W) array, dark ink on light paper (a two-level image is
         blurred by 1 px, a light-on-dark one inverted, then uneven lighting is divided out; all three a no-op
         on every DHSD scan and synthetic image)."""
+        return self.normalize(self.clean(self.paper(path)))
+
+    def paper(self, path: str | Path) -> np.ndarray:
+        """The image as `load` reads it before the word steps (clean, normalize): uint8 (H, W) at its own size,
+        dark ink on evenly lit light paper. What predict looks for text lines in (htr_lit/data/layout.py)."""
         gray = ink.soften_bitonal(read_gray(path))
         if ink.paper_is_dark(gray):
             gray = 255 - gray
-        return self.normalize(self.clean(ink.flatten_paper(gray)))
+        return ink.flatten_paper(gray)
 
     def clean(self, img: np.ndarray) -> np.ndarray:
         """The real-scan steps that are switched on, in order: contrast, deslant, crop to the ink. An image

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from htr_lit.data import ink
+from htr_lit.data import ink, layout
 from htr_lit.data.collate import pad_batch
 from htr_lit.data.preprocess import ImageLoadError, Preprocess
 from htr_lit.decoding.base import Decoder, Hypothesis
@@ -26,16 +26,27 @@ from htr_lit.inference.tta import StretchFusion
 # WINDOW_IMAGES, so that small batches still find neighbours of their width.
 WINDOW_BATCHES = 8
 WINDOW_IMAGES = 256
-EMPTY = Hypothesis("", 0.0)  # what a blank image reads as (log-score 0: certain)
+# What a blank image reads as: the empty text, scored -inf (confidence 0), since nothing on it was read: a blank
+# scan is most often a cropping or scanning fault to look at, not a certainly empty field.
+EMPTY = Hypothesis("", float("-inf"))
 
 
 @dataclass(frozen=True)
 class Result:
-    """One input: its hypotheses (best first), or why it could not be read (hypotheses empty)."""
+    """One input: its hypotheses (best first), or why it could not be read (hypotheses empty). An input read as
+    several text lines (`lines`: their row ranges [top, bottom)) has one hypothesis, the lines' best texts one
+    per line (score: their sum), and each line's own hypotheses in `line_hypotheses`."""
 
     path: Path
     hypotheses: list[Hypothesis]
     error: str | None = None
+    lines: tuple[tuple[int, int], ...] = ()
+    line_hypotheses: tuple[list[Hypothesis], ...] = ()
+
+    @property
+    def blank(self) -> bool:
+        """Nothing written was found on the input (it reads as the empty text with confidence 0)."""
+        return self.error is None and not self.lines and self.hypotheses[:1] == [EMPTY]
 
 
 def width_batches(widths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -90,13 +101,43 @@ def load_window(paths: Sequence[Path], pre: Preprocess) -> tuple[list[np.ndarray
     return images, errors
 
 
+def load_line_window(paths: Sequence[Path], pre: Preprocess) -> tuple[list[np.ndarray], dict[int, str],
+                                                                      dict[int, list[tuple[int, int]]]]:
+    """As `load_window`, each input first searched for text lines (htr_lit/data/layout.py): one holding several
+    gives one preprocessed image per line (in order, in place of its one image), listed by position in the
+    third dict with the lines' row ranges."""
+    images: list[np.ndarray] = []
+    errors: dict[int, str] = {}
+    lines: dict[int, list[tuple[int, int]]] = {}
+    for i, path in enumerate(paths):
+        try:
+            gray = pre.paper(path)
+        except ImageLoadError as e:
+            errors[i] = str(e)
+            continue
+        found = layout.text_lines(gray)
+        if len(found) > 1:
+            lines[i] = found
+            images += [pre.normalize(pre.clean(part)) for part in layout.cut_lines(gray, found)]
+        else:
+            images.append(pre.normalize(pre.clean(gray)))
+    return images, errors, lines
+
+
+def _joined(line_hyps: list[list[Hypothesis]]) -> Hypothesis:
+    """Several lines' best readings as one text, a line each; their log-scores add up (independent lines)."""
+    return Hypothesis("\n".join(h[0].text for h in line_hyps), sum(h[0].score for h in line_hyps))
+
+
 def transcribe(paths: Sequence[Path], pre: Preprocess, backend: Backend, decoder: Decoder, batch_size: int = 32,
                window: int | None = None, on_error: Callable[[str], None] | None = None,
-               tta: StretchFusion | None = None) -> Iterator[Result]:
+               tta: StretchFusion | None = None, split_lines: bool = False) -> Iterator[Result]:
     """One Result per path, in input order, a window (`WINDOW_BATCHES` batches, at least `WINDOW_IMAGES`
     images) at a time. The next window
     is read in a background thread while the model runs on this one (decoding and OpenCV release the GIL).
-    `on_error(message)` gets each unreadable input before its window's results (predict: on stderr)."""
+    `on_error(message)` gets each unreadable input before its window's results (predict: on stderr).
+    `split_lines`: an input holding several text lines is read a line at a time (predict; word datasets are not
+    split: a DHSD word never is, tests/test_layout.py)."""
     window = window or max(batch_size * WINDOW_BATCHES, WINDOW_IMAGES)
     # The loader is one thread beside a model that already uses every core: OpenCV's own thread pool would
     # only compete with it. Process-wide.
@@ -106,14 +147,23 @@ def transcribe(paths: Sequence[Path], pre: Preprocess, backend: Backend, decoder
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     chunks = [list(paths[s : s + window]) for s in range(0, len(paths), window)]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="htr-load") as pool:
-        pending = pool.submit(load_window, chunks[0], pre) if chunks else None
+        def load(chunk: list[Path]) -> tuple[list[np.ndarray], dict[int, str], dict[int, list[tuple[int, int]]]]:
+            return load_line_window(chunk, pre) if split_lines else (*load_window(chunk, pre), {})
+
+        pending = pool.submit(load, chunks[0]) if chunks else None
         for k, chunk in enumerate(chunks):
-            images, errors = pending.result()
+            images, errors, lines = pending.result()
             if k + 1 < len(chunks):
-                pending = pool.submit(load_window, chunks[k + 1], pre)
+                pending = pool.submit(load, chunks[k + 1])
             for message in errors.values():
                 if on_error is not None:
                     on_error(message)
             decoded = iter(decode_images(images, backend, decoder, batch_size, tta) if images else [])
             for i, path in enumerate(chunk):
-                yield Result(path, [], errors[i]) if i in errors else Result(path, next(decoded))
+                if i in errors:
+                    yield Result(path, [], errors[i])
+                elif i in lines:
+                    line_hyps = tuple(next(decoded) for _ in lines[i])
+                    yield Result(path, [_joined(list(line_hyps))], lines=tuple(lines[i]), line_hypotheses=line_hyps)
+                else:
+                    yield Result(path, next(decoded))

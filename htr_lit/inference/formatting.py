@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 from htr_lit.decoding.base import Hypothesis
@@ -25,15 +26,24 @@ def tsv_field(value: object) -> str:
     return text
 
 
-def format_hypotheses(path: Path, hyps: list[Hypothesis], fmt: str, top_n: int) -> list[str]:
+def _confidence(h: Hypothesis) -> float:
+    return round(math.exp(h.score), 4)
+
+
+def format_hypotheses(path: Path, hyps: list[Hypothesis], fmt: str, top_n: int,
+                      lines: Sequence[tuple[int, int]] = (), line_hyps: Sequence[list[Hypothesis]] = ()) -> list[str]:
     """Output lines for one image: `path<TAB>text` (top_n=1), else one `path<TAB>text<TAB>score` per
     hypothesis (fields quoted by `tsv_field`); jsonl: one object with the best text and confidence
-    (+ `hypotheses` when top_n > 1)."""
+    (+ `hypotheses` when top_n > 1). An image read as several text lines (`lines`, their row ranges, and each
+    line's hypotheses) has their texts one per line; jsonl adds `lines`: each line's rows, text and confidence."""
     best = hyps[0]
     if fmt == "jsonl":
-        record: dict[str, object] = {"path": str(path), "text": best.text, "confidence": round(math.exp(best.score), 4)}
+        record: dict[str, object] = {"path": str(path), "text": best.text, "confidence": _confidence(best)}
         if top_n > 1:
             record["hypotheses"] = [{"text": h.text, "score": _score(h)} for h in hyps[:top_n]]
+        if lines:
+            record["lines"] = [{"top": top, "bottom": bottom, "text": h[0].text, "confidence": _confidence(h[0])}
+                               for (top, bottom), h in zip(lines, line_hyps)]
         return [json.dumps(record, ensure_ascii=False)]
     if top_n > 1:
         return [f"{tsv_field(path)}\t{tsv_field(h.text)}\t{h.score:.4f}" for h in hyps[:top_n]]
