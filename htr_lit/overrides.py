@@ -158,21 +158,18 @@ def _key_problem(cfg: DictConfig, override: Any) -> str | None:
 def composed(config_name: str, chosen: Sequence[Any]) -> list[DictConfig]:
     """The config with the command line's group choices; one per value of a swept group (`-m
     experiment=a,b`: a key of either experiment is known). Empty when a choice does not compose."""
-    from hydra import compose, initialize_config_dir
-
-    from htr_lit.config import CONFIG_DIR
+    from htr_lit.config import compose_config
 
     fixed = [o.input_line for o in chosen if not o.is_sweep_override()]
     variants = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
                 for o in chosen if o.is_sweep_override()]
     runs = [[*fixed, v] for values in variants for v in values] or [fixed]
     out = []
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        for run in runs:
-            try:
-                out.append(compose(config_name=config_name, overrides=run, return_hydra_config=True))
-            except Exception:  # noqa: BLE001 - Hydra raises several types; it reports them itself
-                return []
+    for run in runs:
+        try:
+            out.append(compose_config(config_name, run, hydra=True))
+        except Exception:  # noqa: BLE001 - Hydra raises several types; it reports them itself
+            return []
     return out
 
 

@@ -145,12 +145,9 @@ def multirun_command(overrides: Sequence[str], folds: Sequence[int], out: Path, 
 
 def compose_recipe(overrides: Sequence[str]) -> Any:
     """The train config the folds start from (the experiment and the user's overrides, no fold writers)."""
-    from hydra import compose, initialize_config_dir
+    from htr_lit.config import compose_config
 
-    from htr_lit.config import CONFIG_DIR
-
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides))
+    return compose_config("train", overrides)
 
 
 def digest_of(overrides: Sequence[str]) -> str:
