@@ -91,6 +91,7 @@ def test_torchscript_matches_pytorch_on_mixed_widths(ckpts, words, tmp_path):
 
 
 @pytest.mark.parametrize("sequence", ["tcn", "cnn_only"])
+@pytest.mark.slow  # two more tiny checkpoints to train
 def test_onnx_export_of_other_sequence_models(tmp_path, words, sequence, tiny_checkpoint):
     ckpt = tiny_checkpoint(sequence)
     model, pre = load_model(ckpt)
@@ -104,6 +105,7 @@ def test_onnx_export_of_other_sequence_models(tmp_path, words, sequence, tiny_ch
 
 
 @pytest.mark.parametrize("sequence", ["bilstm", "dilated"])
+@pytest.mark.slow  # two more tiny checkpoints to train
 def test_onnx_export_of_the_separable_encoder(tmp_path, words, sequence, tiny_checkpoint):
     """model/encoder=separable (strided depthwise convs, asymmetric padding) exports with the same parity."""
     ckpt = tiny_checkpoint(sequence, "model/encoder=separable")

@@ -79,6 +79,7 @@ def test_wandb_runs_of_one_sweep_share_group_and_tags():
 
 
 @pytest.mark.parametrize("preset", ["reproduce", "reproduce_smoke", "reproduce_gpu", "reproduce_long"])
+@pytest.mark.slow  # 11 full compositions per preset, 3-4 s each preset
 def test_reproduce_cells_differ_only_in_the_sequence_model(preset):
     """The protocol is the sweep's, the same for every cell: same data, epochs, schedule, encoder and
     its pre-trained weights; only model.sequence (and the cell's tags) change."""
@@ -195,7 +196,7 @@ def tiny_encoder(tiny_checkpoint) -> Path:
 
 
 @pytest.mark.parametrize("cell", ["bilstm", "dilated_unshared", "dilated_1d", "cnn_only", "tcn"])
-@pytest.mark.train
+@pytest.mark.slow  # a fast_dev_run training per cell
 def test_reproduce_cells_run_with_fast_dev_run_and_record_everything(cell, tiny_csv, tiny_encoder, tmp_path):
     cfg = compose_cfg(
         "train",
@@ -224,7 +225,7 @@ def test_reproduce_cells_run_with_fast_dev_run_and_record_everything(cell, tiny_
 
 
 @pytest.mark.parametrize("name", ["rates", "blocks", "share", "concat", "matched", "reproduce_long"])
-@pytest.mark.train
+@pytest.mark.slow  # a fast_dev_run training per job, 11 in all
 def test_first_and_last_job_of_every_sweep_run_with_fast_dev_run(name, tiny_csv, tiny_encoder, tmp_path):
     """A job of each sweep, exactly as its sweeper composes it, trains, validates and tests on tiny data."""
     jobs = expand(compose_cfg("train", hydra=True, overrides=[f"sweep={name}"]).hydra.sweeper.params)
