@@ -27,7 +27,6 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from torchmetrics.functional.text import char_error_rate
 
 from htr_lit.assets import MODELS_DIR
 from htr_lit.checkpoint import load_model
@@ -37,6 +36,7 @@ from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.inference.backend import build_backend
 from htr_lit.inference.batching import decode_images, load_window, transcribe
 from htr_lit.inference.formatting import format_hypotheses
+from htr_lit.inference.scoring import figures
 from htr_lit.inference.tta import DEFAULT_FACTORS, StretchFusion
 from htr_lit.measuring.bench import machine
 from htr_lit.measuring.bench_predict_markdown import NAME, WRITER, section
@@ -164,9 +164,9 @@ def bench(labels: dict[Path, str | None], ckpts: Path | list[Path], names: list[
     for ckpt, name in pairs:
         r = rows[ckpt, name]
         r["img_s"] = statistics.median(r["runs_img_s"])
-        r["cer"] = float(char_error_rate(texts[ckpt, name], truth)) if all(t is not None for t in truth) else None
+        r["cer"] = figures(texts[ckpt, name], truth)["cer"] if all(t is not None for t in truth) else None
         base = texts.get((ckpt, "torch"))
-        r["cer_vs_torch"] = float(char_error_rate(texts[ckpt, name], base)) if base is not None else None
+        r["cer_vs_torch"] = figures(texts[ckpt, name], base)["cer"] if base is not None else None
     return [rows[pair] for pair in pairs]
 
 

@@ -34,15 +34,11 @@ from unittest import mock
 import cv2
 import numpy as np
 from PIL import Image, ImageFilter
-from torchmetrics.functional.text import char_error_rate
 
-from htr_lit.checkpoint import load_model
 from htr_lit.config import PROJECT_ROOT
 from htr_lit.data import ink, preprocess
 from htr_lit.data.preprocess import read_gray
-from htr_lit.decoding.greedy import GreedyDecoder
-from htr_lit.inference.backend import build_backend
-from htr_lit.inference.batching import transcribe
+from htr_lit.inference.scoring import Reader, figures
 
 
 def shadow(im: Image.Image) -> Image.Image:
@@ -64,10 +60,7 @@ VARIANTS: dict[str, Callable[[Image.Image], Image.Image]] = {
 
 
 def readings(ckpt: Path, paths: list[Path]) -> list[str]:
-    model, pre = load_model(ckpt)
-    backend = build_backend("torch", model, pre, ckpt, threads=1)
-    return [r.hypotheses[0].text if r.hypotheses else "" for r in
-            transcribe(paths, pre, backend, GreedyDecoder(model.charset.tokens), batch_size=16)]
+    return Reader(ckpt, batch_size=16, threads=1).read(paths)
 
 
 def robustness(ckpt: Path, rows: list[dict[str, str]], root: Path, tmp: Path) -> None:
@@ -115,7 +108,7 @@ def bitonal(ckpt: Path, rows: list[dict[str, str]], root: Path, tmp: Path) -> No
         today = readings(ckpt, paths)
         with mock.patch.object(ink, "soften_bitonal", lambda gray: gray):
             before = readings(ckpt, paths)
-        today_cer, before_cer = (100 * float(char_error_rate(texts, truth)) for texts in (today, before))
+        today_cer, before_cer = (100 * figures(texts, truth)["cer"] for texts in (today, before))
         print(f"| {name} | {today_cer:.2f} | {before_cer:.2f} |")
 
 
@@ -133,7 +126,7 @@ def lowres(ckpt: Path, rows: list[dict[str, str]], root: Path, tmp: Path) -> Non
         today = readings(ckpt, paths)
         with mock.patch.object(preprocess, "SHARP_UPSCALE", float("inf")):
             before = readings(ckpt, paths)
-        today_cer, before_cer = (100 * float(char_error_rate(texts, truth)) for texts in (today, before))
+        today_cer, before_cer = (100 * figures(texts, truth)["cer"] for texts in (today, before))
         print(f"| {'full' if scale == 1 else f'1/{scale}'} | {today_cer:.2f} | {before_cer:.2f} |")
 
 
