@@ -43,7 +43,7 @@ train: setup  ## train the default experiment (CRNN on built-in synthetic data) 
 test: setup-dev  ## run the test suite
 	$(BIN)/python -m pytest -q $(ARGS)
 
-test-fast: setup-dev  ## the test suite without the tests marked slow (those that run the CLIs in subprocesses)
+test-fast: setup-dev  ## the test suite without the tests marked slow (subprocesses, long trainings): under 3 min on 2 cores
 	$(BIN)/python -m pytest -q -m "not slow" $(ARGS)
 
 check-wheel: setup  ## build the wheel, install it in a fresh venv outside the repo, run the CLIs + a fast_dev_run from a temp folder
@@ -56,7 +56,7 @@ data: setup  ## generate the synthetic word dataset once (reused by every run)
 	$(BIN)/python -m htr_lit.data.synth $(ARGS)
 
 fetch-dhsd: setup  ## download DHSD v1.0.0 (37 writers), check every file's SHA-256 -> data/dhsd (ARGS='--dest DIR --url URL')
-	$(BIN)/python -m htr_lit.data.data_cli fetch dhsd $(ARGS)
+	$(BIN)/python -m htr_lit.data_cli fetch dhsd $(ARGS)
 
 train-dhsd: setup  ## train CRNN on ../shared/data/dhsd, 5 writers held out (under 60 min on 2 cores)
 	$(BIN)/python -m htr_lit.train experiment=crnn_dhsd $(ARGS)
@@ -72,7 +72,7 @@ endef
 pretrain: setup  ## pre-train the shipped model on 116,000 synthetic names + words (~55 min, 1 thread) -> htr_lit/assets/models/pretrained.ckpt
 	$(call pretrain_recipe,pretrain_names,pretrained)
 
-pretrain-separable: setup  ## pre-train the depthwise-separable encoder (experiment=pretrain_names_separable, ~20 min, 1 thread) -> htr_lit/assets/models/pretrained_separable.ckpt
+pretrain-separable: setup  ## pre-train the depthwise-separable encoder (experiment=pretrain_names_separable, 1 thread) -> htr_lit/assets/models/pretrained_separable.ckpt
 	$(call pretrain_recipe,pretrain_names_separable,pretrained_separable)
 
 # Recognizer recipe shared by `recognizer` and `recognizer-separable`: train on all 30 DHSD writers (resumable),
@@ -97,7 +97,7 @@ inspect: setup  ## error-analysis page (one HTML file) of CKPT=path (default: th
 	$(BIN)/python -m htr_lit.inspect $(if $(CKPT),ckpt_path=$(CKPT)) $(ARGS)
 
 EXP ?= crnn_dhsd
-cv: setup  ## writer cross-validation of EXP (default crnn_dhsd): 5 writer folds, 2 at a time, resumable (ARGS='--pilot 2 trainer.max_epochs=4')
+cv: setup  ## writer cross-validation of EXP (default crnn_dhsd): 5 writer folds as one Hydra multirun (a fold a job), 2 at a time, resumable (ARGS='--pilot 2', '--launcher slurm hydra.launcher.partition=gpu')
 	$(BIN)/python -m htr_lit.cv experiment=$(EXP) $(ARGS)
 
 clean:  ## remove outputs (keeps .venv and generated data)

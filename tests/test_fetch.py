@@ -266,7 +266,7 @@ def test_download_names_an_unreachable_url(tmp_path):
 def test_the_cli_fetches_and_reports_a_checksum_error_without_a_traceback(tmp_path, release):
     root, sha = release
     archive = zip_folder(root, tmp_path / "DHSD.zip")
-    cmd = [sys.executable, "-m", "htr_lit.data.data_cli", "fetch", "dhsd", "--url", archive.as_uri(),
+    cmd = [sys.executable, "-m", "htr_lit.data_cli", "fetch", "dhsd", "--url", archive.as_uri(),
            "--cache", str(tmp_path / "cache"), "--manifest-sha256", sha, "--quiet"]
     done = subprocess.run([*cmd, "--dest", str(tmp_path / "ok")], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

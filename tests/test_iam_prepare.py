@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from htr_lit.data import data_cli, formats
+from htr_lit import data_cli
+from htr_lit.data import formats
 from htr_lit.data.real import iam
 from htr_lit.data.real.iam import IAMFilesError
 from htr_lit.data.sources import LabelsCSVSource

@@ -1,4 +1,4 @@
-"""The `htr-data` command line (`python -m htr_lit.data.data_cli`): fetch DHSD, or prepare a user's IAM
+"""The `htr-data` command line (`python -m htr_lit.data_cli`): fetch DHSD, or prepare a user's IAM
 download, into labels CSVs that `data=csv` reads."""
 
 from __future__ import annotations
