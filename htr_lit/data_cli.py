@@ -1,14 +1,17 @@
 """The `htr-data` command line (`python -m htr_lit.data_cli`): fetch DHSD, or prepare a user's IAM
-download, into labels CSVs that `data=csv` reads."""
+download, into labels CSVs that `data=csv` reads; audit a labels CSV for wrong labels
+(htr_lit/analysis/label_audit.py)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
+from htr_lit.analysis import label_audit
 from htr_lit.data.real import dhsd, iam
-from htr_lit.errors import exit_on_user_error
+from htr_lit.errors import UserError, exit_on_user_error
 
 DEFAULT_DHSD_DEST = "data/dhsd"
 
@@ -80,13 +83,70 @@ Then train on it:
         help="leave out words whose image is missing or empty instead of stopping")
 
 
+AUDIT_EPILOG = """Each row's image is read by a model that never trained on it: a checkpoint (--ckpt), a shipped
+recognizer (--shipped, for your own data) or, for data cross-validated by writer, each writer fold's model on its
+own test writers (--cv DIR: the folder of `python -m htr_lit.cv`). The score is how much less likely the label is
+than the model's reading (nats per character); rows at or above --threshold are written, most suspicious first,
+as file_name,text,predicted,score,kind,suggestion,writer_id (kind: shifted within a writer, truncated, typo,
+mismatch). Example:
+  htr-data audit ../shared/data/dhsd/labels.csv --cv outputs/cv/separable_dhsd --out flagged.csv
+  htr-data audit my_words/labels.csv --shipped recognizer_separable --out flagged.csv --threshold 0.3"""
+
+
+def _add_audit(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("audit", help="list the rows of a labels CSV whose label is likely wrong",
+                            description="Find wrong labels in a labels CSV (file_name,text[,writer_id]).",
+                            epilog=AUDIT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add = parser.add_argument
+    add("labels", type=Path, help="the labels CSV (image paths relative to its folder)")
+    judge = parser.add_mutually_exclusive_group()
+    judge.add_argument("--ckpt", type=Path, default=None, help="a checkpoint that never trained on these rows")
+    judge.add_argument("--shipped", default=None, metavar="NAME",
+                       help="a shipped recognizer (htr_lit/assets/models/NAME.ckpt; default: recognizer)")
+    judge.add_argument("--cv", type=Path, default=None, metavar="DIR",
+                       help="a writer cross-validation folder: each fold's model judges its own test writers")
+    add("--out", type=Path, required=True, help="the flagged rows' CSV")
+    add("--threshold", type=float, default=label_audit.THRESHOLD,
+        help="flag rows scoring at least this (nats per character; default %(default)s)")
+    add("--all", action="store_true", help="write every row, ranked, not only the flagged ones")
+
+
+def _fold_judges(cv: Path) -> list[tuple[Path, list[str]]]:
+    """(best checkpoint, test writers) of every finished fold of a cross-validation folder."""
+    from htr_lit.cv.folds import FOLD_DIR
+    from htr_lit.cv.summary import fold_checkpoint, recorded_fold
+    from htr_lit.runs.records import read_metrics
+
+    judges = []
+    for fold_dir in sorted(cv.glob(FOLD_DIR.format("*"))):
+        metrics = read_metrics(fold_dir) or {}
+        fold = recorded_fold(fold_dir, metrics)
+        if fold is not None and metrics.get("status") == "ok" and metrics.get("best_ckpt"):
+            judges.append((fold_checkpoint(fold_dir, metrics["best_ckpt"]), list(fold.test_writers)))
+    if not judges:
+        raise UserError(f"--cv {cv}: no finished writer fold (fold_<i>/metrics.json with status ok)")
+    return judges
+
+
+def _run_audit(args: argparse.Namespace) -> None:
+    judges = _fold_judges(args.cv) if args.cv is not None else None
+    verdicts = label_audit.audit_csv(args.labels, ckpt=args.ckpt, shipped=args.shipped, judges=judges)
+    ranked = label_audit.ranked(verdicts)
+    flagged = [v for v in ranked if v.score >= args.threshold]
+    label_audit.write_flagged(args.out, ranked if args.all else flagged)
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(label_audit.kind_counts(flagged).items()))
+    logging.info("%s: %d of %d rows flagged (score >= %g)%s -> %s", args.labels, len(flagged), len(verdicts),
+                 args.threshold, f": {kinds}" if kinds else "", args.out)
+
+
 def parser() -> argparse.ArgumentParser:
     """The htr-data command line: one subcommand per job."""
     p = argparse.ArgumentParser(prog="htr-data", description="Get real handwriting datasets into labels CSVs "
                                 "(file_name,text,writer_id) that `htr-train data=csv` reads.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{fetch,iam}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{fetch,iam,audit}")
     _add_fetch(sub)
     _add_iam(sub)
+    _add_audit(sub)
     return p
 
 
@@ -119,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with exit_on_user_error():
         if args.command == "fetch":
             _run_fetch(args)
+        elif args.command == "audit":
+            _run_audit(args)
         else:
             _run_iam(args, p)
     return 0

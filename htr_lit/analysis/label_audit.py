@@ -1,0 +1,221 @@
+"""Find wrong labels: every row's image read by a model that never trained on it, and the label weighed against
+what the model sees.
+
+A row's score is how much less likely its label is than the model's own reading, in nats per character of the
+label, under the CTC posterior of the image (-log P(label | image) + log P(reading | image), over the label's
+length): a right label the model misreads scores near 0 (the label is nearly as likely as the misreading), a
+wrong one scores high. The kind says how the label most likely went wrong:
+- `shifted`: another row of the same writer carries a label the image fits far better (a label moved to the wrong
+  row within a writer); its text is the suggestion;
+- `truncated`: the reading is the label plus more words (a label missing its last word);
+- `typo`: the label is one or two edits from the reading;
+- `mismatch`: anything else (or `unknown characters` the model cannot write, `unreadable` images);
+- `agrees`: the reading is the label.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from htr_lit.data.formats import read_labels_csv
+from htr_lit.decoding.greedy import GreedyDecoder
+from htr_lit.inference.batching import load_window, read_batches
+from htr_lit.inference.scoring import Reader
+
+THRESHOLD = 0.5  # default flag: the label this many nats per character less likely than the reading
+log = logging.getLogger(__name__)
+SHIFT_MARGIN = 0.5  # nats per character another row's label must beat this row's by to call the row shifted
+CANDIDATES = 5  # other labels of the writer weighed per row: the nearest to the reading by edit distance
+COLUMNS = ("file_name", "text", "predicted", "score", "kind", "suggestion", "writer_id")
+
+
+@dataclass(frozen=True)
+class LabelRow:
+    """One row of a labels CSV: its image (path as written and as found) and label."""
+
+    file_name: str
+    text: str
+    writer_id: str | None
+    path: Path
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the audit says about one row (`score`: nats per character, higher = more suspicious)."""
+
+    file_name: str
+    text: str
+    predicted: str
+    score: float
+    kind: str
+    suggestion: str
+    writer_id: str | None
+
+    def as_row(self) -> dict[str, str]:
+        row = asdict(self)
+        row["score"] = f"{self.score:.3f}" if math.isfinite(self.score) else "inf"
+        row["writer_id"] = self.writer_id or ""
+        return row
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions of one character)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def label_nll(log_probs: torch.Tensor, texts: Sequence[str], index: dict[str, int]) -> list[float]:
+    """-log P(text | image) under CTC for each text, from one image's log_probs (T, C); inf for a text with a
+    character outside the charset or longer than the frames allow."""
+    out = [math.inf] * len(texts)
+    known = [k for k, t in enumerate(texts) if all(c in index for c in t)]
+    if not known:
+        return out
+    t = log_probs.shape[0]
+    inputs = log_probs.float().unsqueeze(1).expand(t, len(known), log_probs.shape[1])  # (T, K, C)
+    labels = [[index[c] for c in texts[k]] for k in known]
+    targets = torch.tensor([i for lab in labels for i in lab], dtype=torch.long)
+    loss = F.ctc_loss(inputs, targets, torch.full((len(known),), t, dtype=torch.long),
+                      torch.tensor([len(lab) for lab in labels], dtype=torch.long), blank=0, reduction="none",
+                      zero_infinity=False)
+    for k, value in zip(known, loss.tolist()):
+        out[k] = value
+    return out
+
+
+def judge(row: LabelRow, predicted: str, log_probs: torch.Tensor, index: dict[str, int],
+          others: Sequence[str]) -> Verdict:
+    """The verdict on one row from its image's log_probs, the model's reading and the writer's other labels."""
+    per_char = max(1, len(row.text))
+    nll_label, nll_read = label_nll(log_probs, [row.text, predicted], index)
+    if not math.isfinite(nll_label):
+        missing = "".join(sorted({c for c in row.text if c not in index}))
+        kind = f"unknown characters {missing}" if missing else "mismatch"
+        return Verdict(row.file_name, row.text, predicted, math.inf, kind, predicted, row.writer_id)
+    score = max(0.0, (nll_label - nll_read) / per_char)
+    near = sorted({o for o in others if o != row.text}, key=lambda o: edit_distance(o, predicted))[:CANDIDATES]
+    if near:
+        nll_others = label_nll(log_probs, near, index)
+        best = min(range(len(near)), key=lambda k: nll_others[k])
+        gain = (nll_label - nll_others[best]) / per_char
+        if gain > SHIFT_MARGIN and edit_distance(near[best], predicted) < edit_distance(row.text, predicted):
+            return Verdict(row.file_name, row.text, predicted, max(score, gain), "shifted", near[best], row.writer_id)
+    label_words, read_words = row.text.split(), predicted.split()
+    if row.text == predicted:
+        kind = "agrees"
+    elif len(read_words) > len(label_words) >= 1 and edit_distance(" ".join(read_words[: len(label_words)]),
+                                                                  row.text) <= 1:
+        kind = "truncated"
+    elif edit_distance(row.text, predicted) <= 2:
+        kind = "typo"
+    else:
+        kind = "mismatch"
+    return Verdict(row.file_name, row.text, predicted, score, kind, predicted, row.writer_id)
+
+
+def audit(rows: Sequence[LabelRow], reader: Reader, others: dict[str | None, list[str]] | None = None,
+          batch_size: int = 32) -> list[Verdict]:
+    """A verdict on every row (in order), its image read by `reader`'s model; `others`: writer -> the labels of
+    that writer's rows (default: from `rows`), where a shifted label is looked for."""
+    if others is None:
+        others = {}
+        for r in rows:
+            others.setdefault(r.writer_id, []).append(r.text)
+    index = {c: i for i, c in enumerate(reader.model.charset.tokens) if c}
+    images, errors = load_window([r.path for r in rows], reader.pre)
+    readable = [r for k, r in enumerate(rows) if k not in errors]
+    hyps, log_probs = read_batches(images, reader.backend, GreedyDecoder(reader.model.charset.tokens), batch_size,
+                                   keep_log_probs=True)
+    verdicts = {id(r): judge(r, h[0].text if h else "", lp, index, others.get(r.writer_id, []) if r.writer_id
+                             else []) for r, h, lp in zip(readable, hyps, log_probs)}
+    return [verdicts[id(r)] if k not in errors else
+            Verdict(r.file_name, r.text, "", math.inf, "unreadable", errors[k], r.writer_id)
+            for k, r in enumerate(rows)]
+
+
+def ranked(verdicts: Sequence[Verdict]) -> list[Verdict]:
+    """Most suspicious first (ties: in input order)."""
+    return sorted(verdicts, key=lambda v: -v.score if math.isfinite(v.score) else -math.inf)
+
+
+def write_flagged(path: Path, verdicts: Sequence[Verdict]) -> None:
+    """The verdicts as a CSV (COLUMNS), in the order given."""
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(v.as_row() for v in verdicts)
+
+
+def kind_counts(verdicts: Sequence[Verdict]) -> dict[str, int]:
+    return dict(Counter(v.kind for v in verdicts))
+
+
+def read_rows(labels: Path) -> tuple[list[LabelRow], list[Verdict]]:
+    """The usable rows of a labels CSV, and a verdict (score inf) for each row that cannot be used."""
+    rows, unusable = [], []
+    for sample in read_labels_csv(labels):
+        name = os.path.relpath(sample.path, labels.parent)
+        if sample.problem:
+            unusable.append(Verdict(name, sample.text, "", math.inf, f"unusable row ({sample.origin})",
+                                    sample.problem, sample.writer_id))
+        else:
+            rows.append(LabelRow(name, sample.text, sample.writer_id, sample.path))
+    return rows, unusable
+
+
+def audit_csv(labels: Path, ckpt: Path | None = None, shipped: str | None = None,
+              judges: Sequence[tuple[Path, Sequence[str]]] | None = None, batch_size: int = 32) -> list[Verdict]:
+    """Verdicts on the rows of `labels`, each judged by a model that never trained on it: `ckpt`, the shipped
+    recognizer `shipped` (default: recognizer), or with `judges` (checkpoint, the writers it never trained on:
+    the writer folds of a cross-validation) each checkpoint on its writers' rows (rows of writers no judge
+    covers are left out, with a warning)."""
+    rows, verdicts = read_rows(labels)
+    others: dict[str | None, list[str]] = {}
+    for r in rows:
+        others.setdefault(r.writer_id, []).append(r.text)
+    if judges is None:
+        from htr_lit.assets import MODELS_DIR
+
+        path = ckpt or MODELS_DIR / f"{shipped or 'recognizer'}.ckpt"
+        reader = Reader(path, batch_size=batch_size)
+        _warn_if_trained_on(reader, path, rows)
+        return verdicts + audit(rows, reader, others, batch_size)
+    judged: set[int] = set()
+    for path, writers in judges:
+        mine = [k for k, r in enumerate(rows) if r.writer_id in set(writers) and k not in judged]
+        if mine:
+            log.info("%s: %d rows of writers %s", path, len(mine), ", ".join(writers))
+            verdicts += audit([rows[k] for k in mine], Reader(path, batch_size=batch_size), others, batch_size)
+            judged.update(mine)
+    if len(judged) < len(rows):
+        log.warning("%s: %d of %d rows belong to writers no model left out of its training: not judged", labels,
+                    len(rows) - len(judged), len(rows))
+    return verdicts
+
+
+def _warn_if_trained_on(reader: Reader, ckpt: Path, rows: Sequence[LabelRow]) -> None:
+    from htr_lit.data.overlap import overlap_warning
+    from htr_lit.data.sample import Sample
+
+    samples = [Sample(path=r.path, text=r.text, writer_id=r.writer_id) for r in rows]
+    warning = overlap_warning(reader.model.htr_meta, ckpt, samples)
+    if warning:
+        log.warning("%s (an audit needs a model that never saw the rows: --cv with writer folds)",
+                    warning.replace("the test set", "the labels"))

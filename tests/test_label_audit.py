@@ -1,0 +1,89 @@
+"""The label audit (htr_lit/analysis/label_audit.py, `htr-data audit`): the CTC likelihood of a label against
+hand-computed answers, and planted wrong labels found first on a user's own set read by a tiny model."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from htr_lit import data_cli
+from htr_lit.analysis import label_audit
+from tests.helpers import WORDS, write_word_png
+
+
+def test_label_nll_is_ctc_by_hand() -> None:
+    """Two frames over (blank, a, b): P("a") = p(a)p(-) + p(-)p(a) + p(a)p(a); "ab" only as a then b; "aa" needs a
+    blank between the two a's, so three frames: impossible here (inf); an unknown character: inf."""
+    p = torch.tensor([[0.5, 0.3, 0.2], [0.4, 0.4, 0.2]])
+    got = label_audit.label_nll(p.log(), ["a", "ab", "aa", "c"], {"a": 1, "b": 2})
+    assert got[0] == pytest.approx(-math.log(0.3 * 0.4 + 0.5 * 0.4 + 0.3 * 0.4), rel=1e-5)
+    assert got[1] == pytest.approx(-math.log(0.3 * 0.2), rel=1e-5)
+    assert got[2] == math.inf and got[3] == math.inf
+
+
+def test_edit_distance() -> None:
+    assert label_audit.edit_distance("Straße", "Strase") == 1
+    assert label_audit.edit_distance("", "abc") == 3 and label_audit.edit_distance("kitten", "sitting") == 3
+
+
+def test_planted_wrong_labels_come_first(tiny_checkpoint, tmp_path: Path) -> None:
+    """A tiny model that reads its ten words judges three writers' copies of them: two labels swapped within a
+    writer come first as `shifted` (each suggesting the other's label), a one-letter typo next as `typo`; no
+    right label is flagged at the default threshold."""
+    ckpt = tiny_checkpoint()
+    rows = []
+    for w in range(3):
+        for i, text in enumerate(WORDS):
+            write_word_png(tmp_path / f"w{w}" / f"{i}.png", text)
+            rows.append({"file_name": f"w{w}/{i}.png", "text": text, "writer_id": f"w{w}"})
+    rows[0]["text"], rows[1]["text"] = rows[1]["text"], rows[0]["text"]  # Haus <-> Straße, writer w0
+    rows[15]["text"] = "tast"  # a typo of "test"
+    with (tmp_path / "labels.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["file_name", "text", "writer_id"])
+        writer.writeheader()
+        writer.writerows(rows)
+    out = tmp_path / "flagged.csv"
+    assert data_cli.main(["audit", str(tmp_path / "labels.csv"), "--ckpt", str(ckpt), "--out", str(out)]) == 0
+    with out.open(encoding="utf-8") as f:
+        flagged = list(csv.DictReader(f))
+    assert [r["file_name"] for r in flagged[:2]] in (["w0/0.png", "w0/1.png"], ["w0/1.png", "w0/0.png"])
+    assert {r["kind"] for r in flagged[:2]} == {"shifted"}
+    by_name = {r["file_name"]: r for r in flagged}
+    assert by_name["w0/0.png"]["suggestion"] == "Haus" and by_name["w0/1.png"]["suggestion"] == "Straße"
+    assert flagged[2]["file_name"] == "w1/5.png" and flagged[2]["kind"] == "typo"
+    assert flagged[2]["suggestion"] == "test" and float(flagged[2]["score"]) >= label_audit.THRESHOLD
+    assert len(flagged) == 3  # the 27 right labels stay below the threshold
+    ranked_all = tmp_path / "all.csv"
+    assert data_cli.main(["audit", str(tmp_path / "labels.csv"), "--ckpt", str(ckpt), "--out", str(ranked_all),
+                          "--all"]) == 0
+    scores = [float(r["score"]) for r in csv.DictReader(ranked_all.open(encoding="utf-8"))]
+    assert len(scores) == 30 and scores == sorted(scores, reverse=True)
+
+
+def test_with_writer_folds_each_fold_model_judges_only_its_test_writers(tiny_checkpoint, tmp_path: Path,
+                                                                       caplog) -> None:
+    import json
+
+    ckpt = tiny_checkpoint()
+    lines = ["file_name,text,writer_id"]
+    for w in range(2):
+        for i, text in enumerate(WORDS[:4]):
+            write_word_png(tmp_path / f"w{w}" / f"{i}.png", text)
+            lines.append(f"w{w}/{i}.png,{text},w{w}")
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fold = tmp_path / "cv" / "fold_0"
+    fold.mkdir(parents=True)
+    (fold / "metrics.json").write_text(json.dumps({"status": "ok", "best_ckpt": str(ckpt), "cv": {
+        "fold": 0, "folds": 2, "seed": 0, "test_writers": ["w1"], "val_writers": []}}))
+    out = tmp_path / "all.csv"
+    assert data_cli.main(["audit", str(tmp_path / "labels.csv"), "--cv", str(tmp_path / "cv"), "--out", str(out),
+                          "--all"]) == 0
+    judged = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert sorted(r["file_name"] for r in judged) == [f"w1/{i}.png" for i in range(4)]  # w0: no fold tested it
+    assert any("4 of 8 rows belong to writers no model left out" in r.getMessage() for r in caplog.records)
+    with pytest.raises(SystemExit):
+        data_cli.main(["audit", str(tmp_path / "labels.csv"), "--cv", str(tmp_path), "--out", str(out)])
