@@ -87,3 +87,29 @@ def test_with_writer_folds_each_fold_model_judges_only_its_test_writers(tiny_che
     assert any("4 of 8 rows belong to writers no model left out" in r.getMessage() for r in caplog.records)
     with pytest.raises(SystemExit):
         data_cli.main(["audit", str(tmp_path / "labels.csv"), "--cv", str(tmp_path), "--out", str(out)])
+
+
+def test_planting_makes_each_kind_of_wrong_label_and_the_threshold_is_chosen_by_share() -> None:
+    import random
+
+    from htr_lit.measuring import audit_planted as ap
+
+    rows = [label_audit.LabelRow(f"{w}/{i}.png", text, w, Path(f"{w}/{i}.png"))
+            for w in ("a", "b") for i, text in enumerate(["Haus", "Am Markt", "Lange Straße", "Köln", "Nord"])]
+    planted_rows, planted = ap.plant(rows, 6, random.Random(0))
+    assert sorted(planted.values()) == ["swap", "swap", "truncated", "truncated", "typo", "typo"]
+    before, after = {r.file_name: r for r in rows}, {r.file_name: r for r in planted_rows}
+    for name, kind in planted.items():
+        old, new = before[name].text, after[name].text
+        if kind == "truncated":
+            assert new == " ".join(old.split()[:-1])
+        elif kind == "typo":
+            assert label_audit.edit_distance(old, new) == 1
+        else:  # swapped with another row of the same writer
+            assert new in [r.text for r in rows if r.writer_id == before[name].writer_id] and new != old
+    assert {n for n in before if n not in planted} == {n for n in after if before[n].text == after[n].text}
+    verdicts = [label_audit.Verdict(f"{i}", "", "", s, "", "", None) for i, s in enumerate([5.0, 3.0, 1.0, 0.0])]
+    threshold = ap.choose_threshold(verdicts, 0.5)  # at most 2 of 4 rows flagged
+    assert sum(v.score >= threshold for v in verdicts) == 2
+    result = ap.evaluate(verdicts, {"0": "typo", "2": "swap"}, threshold)
+    assert result["flagged"] == 0.5 and result["recall"] == 0.5 and result["recall_by_kind"]["typo"] == 1.0
