@@ -110,8 +110,10 @@ def own_work(fn: ast.FunctionDef, mod: Module) -> set[str]:
             func = node.func
             if isinstance(func, ast.Attribute) and func.attr == "fit" and _is_trainer(func.value):
                 work.add(TRAIN)
-            if isinstance(func, ast.Name) and (func.id in mod.train_names or func.id == "train_tiny_checkpoint"):
+            if isinstance(func, ast.Name) and func.id == "train_tiny_checkpoint":
                 work.add(TRAIN)
+        if isinstance(node, ast.Name) and node.id in mod.train_names:  # called, or handed on: run_task(train, cfg)
+            work.add(TRAIN)
     return work
 
 

@@ -154,6 +154,7 @@ def test_characters_outside_the_charset_are_named_per_row(data, caplog):
     assert len(dm.datasets["test"]) == 11
 
 
+@pytest.mark.train
 def test_label_too_long_for_the_ctc_frames(data, caplog):
     """Training cannot use it (CTC cannot emit the label): a bad row. Evaluation scores it: the row is
     named in a warning and kept, as dropping it would flatter the metrics."""

@@ -33,6 +33,7 @@ def test_keys_are_dataset_relative_and_carry_no_machine_path(dataset):
     assert writer_key(sample) == "dhsd:w0"  # the dataset folder's name: writer ids repeat across datasets
 
 
+@pytest.mark.train
 def test_a_new_checkpoint_records_its_training_split_and_reads_it_back(dataset, tmp_path):
     train = [s for s in read_labels_csv(dataset) if s.writer_id != "w2"]
     meta = build_meta({"_target_": "x"}, ["a"], Preprocess(), [s.text for s in train], train_samples=train)

@@ -54,6 +54,7 @@ def test_an_unmarked_test_that_starts_a_process_is_found(tmp_path, body):
     "L.Trainer(max_steps=5).fit(model, loader)",
     "trainer.fit(model, datamodule=dm)",
     "train(cfg)",  # htr_lit.train's entry point
+    "run_task(train, cfg)",  # handed on
     "train_tiny_checkpoint(tmp_path)",
 ])
 def test_an_unmarked_test_that_trains_is_found(tmp_path, body):
@@ -62,7 +63,7 @@ def test_an_unmarked_test_that_trains_is_found(tmp_path, body):
         from htr_lit.train import train
         from tests.tiny_ckpt import train_tiny_checkpoint
 
-        def test_planted(tmp_path, model, loader, trainer, dm, cfg):
+        def test_planted(tmp_path, model, loader, trainer, dm, cfg, run_task):
             {body}
         """)
     assert found == ["test_planted.py::test_planted: trains a model, needs @pytest.mark.slow or train"]

@@ -43,6 +43,7 @@ def corpus_cer(rows: list[tuple[str, float]]) -> float:
     return sum(cer * len(truth) for truth, cer in rows) / sum(len(truth) for truth, _ in rows)
 
 
+@pytest.mark.train
 def test_tensorboard_event_file_holds_each_word_image_and_a_truth_prediction_table(tmp_path, one_thread):
     """every_n_epochs=2 over 2 epochs: one logged pass, at the last step (not epoch 1, not the sanity pass)."""
     from tensorboard.backend.event_processing.event_accumulator import IMAGES, TENSORS, EventAccumulator
@@ -103,6 +104,7 @@ def finished_run_records(path: Path, timeout_s: float = 60.0) -> list:
         time.sleep(0.5)
 
 
+@pytest.mark.slow  # a training, and wandb starts its service process (seconds)
 def test_offline_wandb_run_holds_a_table_of_images_truths_and_predictions(tmp_path, one_thread, monkeypatch):
     """What `wandb sync` would upload: the history row of val/predictions (a table at the trainer's step) and
     the run_table artifact with the table JSON and one PNG per word. The CSV log's val_predictions.csv holds
@@ -140,6 +142,7 @@ def test_offline_wandb_run_holds_a_table_of_images_truths_and_predictions(tmp_pa
     assert corpus_cer([(r["truth"], float(r["cer"])) for r in rows]) == pytest.approx(record["val/cer"], abs=1e-6)
 
 
+@pytest.mark.train
 def test_fast_dev_run_with_a_logger_runs_and_logs_no_samples(tmp_path, one_thread):
     """fast_dev_run swaps the trainer's loggers for a DummyLogger: the callback has nowhere to write and stays
     quiet (train() still logs the hyper-parameters and model size to the logger it built)."""

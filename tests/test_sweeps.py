@@ -139,6 +139,7 @@ def test_reproduce_cpu_preset_fits_in_two_hours_at_the_measured_speeds():
     assert cfg.torch_threads == 1 and cfg.hydra.launcher.n_jobs == 2
 
 
+@pytest.mark.slow  # 11 full compositions (3 s)
 def test_ablation_cells_set_what_their_names_say():
     seq = {
         name: compose_cfg("train", hydra=True, overrides=[f"experiment=ablation/{name}"]).model.sequence
