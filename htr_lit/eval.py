@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,10 @@ import hydra
 import numpy as np
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig
 
+from htr_lit.analysis.confidence import confidence_report
 from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
 from htr_lit.data.overlap import overlap_warning
@@ -49,10 +52,22 @@ def stretch_reader(model: HTRModule, fusion: StretchFusion) -> Callable[[dict[st
     return reader
 
 
+class TestTexts(Callback):
+    """The test rows' labels in the order the test loop reads them (beside the decoder's kept hypotheses)."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def on_test_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int,
+                          dataloader_idx: int = 0) -> None:
+        self.texts += list(batch["texts"])
+
+
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     model, pre = load_model(cfg.ckpt_path)
     # Built first, so that a decoder that cannot be built fails before any data is read.
-    decoder = TimedDecoder(build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts")))
+    decoder = TimedDecoder(build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts")),
+                           keep=True)
     model.decoder = decoder
     factors = tta_factors(cfg.get("tta"))
     if factors:
@@ -66,8 +81,15 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     log.info("evaluating %s on %s with decoder %s%s", cfg.ckpt_path, datamodule.describe(), describe(cfg.decoder),
              stretch)
 
-    trainer = instantiate(cfg.trainer, logger=False, callbacks=[], enable_checkpointing=False)
+    truths = TestTexts()
+    trainer = instantiate(cfg.trainer, logger=False, callbacks=[truths], enable_checkpointing=False)
     metrics = to_float_dict(trainer.test(model, datamodule=datamodule, verbose=False)[0])
+    # how far the word confidence can be trusted (htr_lit/analysis/confidence.py); with tta the fused readings
+    # are scored by the test reader, not the decoder, and their confidence is not recorded
+    confidence = None
+    if not factors and len(decoder.kept) == len(truths.texts):
+        confidence = confidence_report([math.exp(h.score) for h in decoder.kept],
+                                       [h.text == t for h, t in zip(decoder.kept, truths.texts)])
     metrics.update({
         "decoder": decoder_name(cfg.decoder),
         "decoder_options": decoder_options(cfg.decoder),
@@ -75,11 +97,16 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "tta": list(factors) if factors else None,
         "data/skipped": len(datamodule.skipped),
         "ckpt_path": str(cfg.ckpt_path),
+        "confidence": confidence,  # AUROC, ECE, accuracy of the most confident 50 / 80 %, risk-coverage
     })
     out_dir = Path(cfg.paths.output_dir)
     if trainer.is_global_zero:
         write_metrics(out_dir, metrics)
         print(f"decoder: {describe(cfg.decoder)}{stretch}; {decoder.ms_per_image:.2f} ms per image (decoding)")
+        if confidence and confidence["auroc"] is not None:
+            print(f"word confidence: AUROC {confidence['auroc']:.3f}, ECE {confidence['ece']:.3f}; the most "
+                  f"confident 50 % of the words {100 * confidence['accuracy_top50']:.1f} % right, all "
+                  f"{100 * confidence['accuracy']:.1f} % (risk-coverage curve in metrics.json)")
         print_metrics(metrics, out_dir)
     return metrics
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -109,7 +110,8 @@ def predict(cfg: DictConfig) -> int:
                             threads=cfg.get("torch_threads"), device=str(cfg.device), cache_dir=cfg.get("cache_dir"))
     factors = tta_factors(cfg.get("tta"))
     tta = StretchFusion(factors, model.charset.tokens, pre.min_width) if factors else None
-    failed = 0
+    failed = read = to_check = 0
+    review = _review_below(cfg.get("review_below"))
     batch_size = int(cfg.batch_size or backend.batch_size)
     with _progress(len(inputs), cfg.get("progress")) as bar:
         for result in transcribe(inputs, wide, backend, decoder, batch_size, on_error=_report_unreadable, tta=tta,
@@ -120,8 +122,25 @@ def predict(cfg: DictConfig) -> int:
                 continue
             _warn_layout(result)
             print("\n".join(format_hypotheses(result.path, result.hypotheses, cfg.format, top_n, result.lines,
-                                               result.line_hypotheses)), flush=True)
+                                               result.line_hypotheses, review)), flush=True)
+            to_check += review is not None and math.exp(result.hypotheses[0].score) < review
+            read += 1
+    if review is not None and read:
+        log.warning("%d of %d words have a confidence below review_below=%g: marked for a person to check",
+                    to_check, read, review)
     return failed
+
+
+def _review_below(value: object) -> float | None:
+    if value is None:
+        return None
+    try:
+        threshold = float(value)
+    except (TypeError, ValueError):
+        threshold = -1.0
+    if not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"review_below={value}: a confidence between 0 and 1 (words below it are marked to check)")
+    return threshold
 
 
 def _warn_layout(result: Result) -> None:

@@ -1,4 +1,5 @@
-"""A decoder that keeps its own time: eval and inspect report the decoding cost an image."""
+"""A decoder that keeps its own time (eval and inspect report the decoding cost an image) and, if asked, its best
+hypotheses (eval scores their confidence)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from htr_lit.decoding.base import Decoder, Hypothesis
 class TimedDecoder:
     """Wraps a decoder to add up its wall time and the images it decoded (for `decode_ms_per_image`)."""
 
-    def __init__(self, decoder: Decoder) -> None:
+    def __init__(self, decoder: Decoder, keep: bool = False) -> None:
         self.decoder = decoder
         self.seconds = 0.0
         self.images = 0
+        self.kept: list[Hypothesis] = []  # with `keep`: each image's best hypothesis, in the order decoded
+        self.keep = keep
 
     def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
         start = time.perf_counter()
@@ -23,6 +26,8 @@ class TimedDecoder:
             out = self.decoder(log_probs, lengths)
         self.seconds += time.perf_counter() - start
         self.images += len(out)
+        if self.keep:
+            self.kept += [h[0] if h else Hypothesis("", float("-inf")) for h in out]
         return out
 
     @property

@@ -1,0 +1,67 @@
+"""How far a word confidence can be trusted: does it separate right from wrong words (AUROC), is it a probability
+(expected calibration error), and how right are the words a user accepts above a threshold (risk-coverage)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def auroc(confidence: Sequence[float], correct: Sequence[bool]) -> float | None:
+    """P(a right word's confidence > a wrong word's), ties counting half; None without both kinds."""
+    conf, ok = np.asarray(confidence, float), np.asarray(correct, bool)
+    right, wrong = conf[ok], conf[~ok]
+    if not len(right) or not len(wrong):
+        return None
+    ranks = _ranks(np.concatenate([right, wrong]))
+    return float((ranks[: len(right)].sum() - len(right) * (len(right) + 1) / 2) / (len(right) * len(wrong)))
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties given their mean rank."""
+    order = values.argsort(kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(1, len(values) + 1)
+    for v in np.unique(values):
+        tied = values == v
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def expected_calibration_error(confidence: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
+    """Mean |accuracy - mean confidence| over `bins` equal-width confidence bins, weighted by their words."""
+    conf, ok = np.asarray(confidence, float), np.asarray(correct, float)
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            total += mask.sum() * abs(ok[mask].mean() - conf[mask].mean())
+    return float(total / max(1, len(conf)))
+
+
+def accuracy_of_most_confident(confidence: Sequence[float], correct: Sequence[bool], share: float) -> float:
+    """The share of right words among the `share` most confident ones (ties in input order)."""
+    order = np.argsort(-np.asarray(confidence, float), kind="stable")
+    keep = order[: max(1, round(share * len(order)))]
+    return float(np.asarray(correct, float)[keep].mean())
+
+
+def risk_coverage(confidence: Sequence[float], correct: Sequence[bool], points: int = 20) -> list[dict[str, float]]:
+    """Accuracy of the accepted words against the share accepted, accepting the most confident first."""
+    return [{"coverage": k / points, "accuracy": accuracy_of_most_confident(confidence, correct, k / points)}
+            for k in range(1, points + 1)]
+
+
+def confidence_report(confidence: Sequence[float], correct: Sequence[bool]) -> dict[str, object]:
+    """Every figure above for one set of words (confidences in [0, 1], whether each word is exactly right)."""
+    return {
+        "words": len(confidence),
+        "accuracy": float(np.mean(correct)) if len(correct) else None,
+        "auroc": auroc(confidence, correct),
+        "ece": expected_calibration_error(confidence, correct),
+        "accuracy_top50": accuracy_of_most_confident(confidence, correct, 0.5),
+        "accuracy_top80": accuracy_of_most_confident(confidence, correct, 0.8),
+        "risk_coverage": risk_coverage(confidence, correct),
+    }

@@ -1,0 +1,64 @@
+"""Confidence figures against hand-computed answers (htr_lit/analysis/confidence.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from htr_lit.analysis import confidence as c
+
+
+def test_auroc_by_hand() -> None:
+    assert c.auroc([0.9, 0.8, 0.2, 0.1], [True, True, False, False]) == 1.0  # perfectly separated
+    assert c.auroc([0.1, 0.9], [True, False]) == 0.0
+    # right: 0.9, 0.3; wrong: 0.5, 0.3 -> pairs (0.9>0.5) 1, (0.9>0.3) 1, (0.3<0.5) 0, (0.3=0.3) 0.5: 2.5 / 4
+    assert c.auroc([0.9, 0.5, 0.3, 0.3], [True, False, True, False]) == pytest.approx(0.625)
+    assert c.auroc([0.5, 0.6], [True, True]) is None
+
+
+def test_ece_and_accuracy_of_the_most_confident_by_hand() -> None:
+    conf = [0.95, 0.95, 0.15, 0.15]
+    ok = [True, False, False, False]
+    # bin 9: mean conf 0.95, accuracy 0.5 -> 0.45 x 2; bin 1: 0.15 vs 0 -> 0.15 x 2; / 4 = 0.30
+    assert c.expected_calibration_error(conf, ok) == pytest.approx(0.30)
+    assert c.expected_calibration_error([1.0, 0.0], [True, False]) == 0.0  # 1.0 falls in the top bin
+    assert c.accuracy_of_most_confident([0.9, 0.8, 0.2, 0.1], [True, False, True, False], 0.5) == 0.5
+    report = c.confidence_report([0.9, 0.8, 0.2, 0.1], [True, True, False, False])
+    assert report["accuracy_top50"] == 1.0 and report["accuracy"] == 0.5 and report["auroc"] == 1.0
+    assert report["risk_coverage"][-1] == {"coverage": 1.0, "accuracy": 0.5}
+
+
+def test_eval_records_the_confidence_of_every_test_word(tiny_checkpoint, tmp_path) -> None:
+    """htr-eval keeps the decoder's best hypothesis of every test row in the loop's order: the share of them that
+    are exactly right is the run's own word accuracy, and the figures land in metrics.json."""
+    import json
+
+    from htr_lit.eval import evaluate
+    from tests.helpers import compose_cfg, write_writer_labels
+
+    csv_path = write_writer_labels(tmp_path / "data", height=32)
+    cfg = compose_cfg("eval", [f"ckpt_path={tiny_checkpoint()}", f"test_csv={csv_path}"], tmp_path / "run")
+    metrics = evaluate(cfg)
+    report = metrics["confidence"]
+    assert report["words"] == 30 and report["accuracy"] == pytest.approx(metrics["test/word_acc"])
+    assert 0.0 <= report["ece"] <= 1.0 and len(report["risk_coverage"]) == 20
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["confidence"]["words"] == 30
+
+
+def test_predict_marks_the_words_below_review_below(tiny_checkpoint, tmp_path, capsys, caplog) -> None:
+    import json
+
+    from htr_lit.errors import ConfigError
+    from htr_lit.predict import predict
+    from tests.helpers import WORDS, compose_cfg, write_word_png
+
+    for i, word in enumerate(WORDS[:4]):
+        write_word_png(tmp_path / "in" / f"{i}.png", word)
+    base = [f"ckpt_path={tiny_checkpoint()}", f"input={tmp_path / 'in'}", "backend=torch"]
+    assert predict(compose_cfg("predict", [*base, "format=jsonl", "review_below=1.0"])) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["review"] for r in records] == [r["confidence"] < 1.0 for r in records] and len(records) == 4
+    assert any("4 of 4 words have a confidence below review_below=1" in r.getMessage() for r in caplog.records)
+    assert predict(compose_cfg("predict", [*base, "review_below=0"])) == 0
+    assert [line.split("\t")[2] for line in capsys.readouterr().out.splitlines()] == ["ok"] * 4
+    with pytest.raises(ConfigError, match="review_below=1.5"):
+        predict(compose_cfg("predict", [*base, "review_below=1.5"]))
