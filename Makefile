@@ -43,8 +43,8 @@ train: setup  ## train the default experiment (CRNN on built-in synthetic data) 
 test: setup-dev  ## run the test suite
 	$(BIN)/python -m pytest -q $(ARGS)
 
-test-fast: setup-dev  ## the test suite without the tests marked slow (subprocesses, long trainings): under 3 min on 2 cores
-	$(BIN)/python -m pytest -q -m "not slow" $(ARGS)
+test-fast: setup-dev  ## the tests not marked slow (no subprocess, no long training), in 2 processes (pytest-xdist)
+	$(BIN)/python -m pytest -q -m "not slow" -n 2 $(ARGS)
 
 check-wheel: setup  ## build the wheel, install it in a fresh venv outside the repo, run the CLIs + a fast_dev_run from a temp folder
 	PY=$(BIN)/python TORCH_SPEC="$(TORCH_SPEC)" bash scripts/check_wheel.sh
