@@ -120,7 +120,7 @@ def test_a_text_line_is_read_unsqueezed(capsys, tmp_path) -> None:
                                                "backend=torch"])) == 0
         text = capsys.readouterr().out.split("\t", 1)[1].strip()
         cers[max_width] = float(char_error_rate([text], [truth]))
-    assert cers["4096"] < 0.15 and cers["4096"] < cers["null"] - 0.05, cers
+    assert cers["4096"] < 0.08 and cers["4096"] < cers["null"] - 0.05, cers  # model README: 4.7 %, squeezed 29.1 %
 
 
 def test_predict_max_width_must_hold_the_narrowest_image() -> None:
