@@ -17,7 +17,7 @@ from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
 from htr_lit.data.formats import IMAGE_SUFFIXES
 from htr_lit.data.preprocess import reading_preprocess
-from htr_lit.decoding.factory import build_decoder
+from htr_lit.decoding.factory import build_decoder, decoder_name
 from htr_lit.errors import ConfigError, UserError, exit_on_user_error
 from htr_lit.inference.backend import build_backend
 from htr_lit.inference.batching import Result, transcribe
@@ -112,18 +112,22 @@ def predict(cfg: DictConfig) -> int:
     tta = StretchFusion(factors, model.charset.tokens, pre.min_width) if factors else None
     failed = read = to_check = 0
     review = _review_below(cfg.get("review_below"))
+    # the checkpoint's word-confidence calibration (htr_lit/analysis/calibration.py), greedy decoding only
+    calibration = model.htr_meta.get("calibration") if decoder_name(cfg.decoder) == "greedy" and not factors else None
     batch_size = int(cfg.batch_size or backend.batch_size)
     with _progress(len(inputs), cfg.get("progress")) as bar:
         for result in transcribe(inputs, wide, backend, decoder, batch_size, on_error=_report_unreadable, tta=tta,
-                                 split_lines=bool(cfg.get("lines", True))):
+                                 split_lines=bool(cfg.get("lines", True)), calibration=calibration):
             bar.update(1)
             if result.error is not None:
                 failed += 1
                 continue
             _warn_layout(result)
             print("\n".join(format_hypotheses(result.path, result.hypotheses, cfg.format, top_n, result.lines,
-                                               result.line_hypotheses, review)), flush=True)
-            to_check += review is not None and math.exp(result.hypotheses[0].score) < review
+                                               result.line_hypotheses, review, result.confidence,
+                                               result.line_confidences)), flush=True)
+            conf = result.confidence if result.confidence is not None else math.exp(result.hypotheses[0].score)
+            to_check += review is not None and conf < review
             read += 1
     if review is not None and read:
         log.warning("%d of %d words have a confidence below review_below=%g: marked for a person to check",

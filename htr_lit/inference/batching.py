@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -42,6 +43,8 @@ class Result:
     error: str | None = None
     lines: tuple[tuple[int, int], ...] = ()
     line_hypotheses: tuple[list[Hypothesis], ...] = ()
+    confidence: float | None = None  # calibrated P(right) when the checkpoint carries a calibration
+    line_confidences: tuple[float, ...] = ()
 
     @property
     def blank(self) -> bool:
@@ -61,17 +64,38 @@ def decode_images(images: Sequence[np.ndarray], backend: Backend, decoder: Decod
     (`ink.is_blank`: nothing written) reads as the empty text without running the model, which would
     otherwise invent a word for it. With `tta`, each image with ink is read at every width stretch and the
     readings are fused (htr_lit/inference/tta.py)."""
+    return decode_with_confidence(images, backend, decoder, batch_size, tta)[0]
+
+
+def decode_with_confidence(images: Sequence[np.ndarray], backend: Backend, decoder: Decoder, batch_size: int,
+                           tta: StretchFusion | None = None, calibration: dict[str, Any] | None = None,
+                           ) -> tuple[list[list[Hypothesis]], list[float] | None]:
+    """`decode_images`, and with a checkpoint's `calibration` (htr_lit/analysis/calibration.py; not with `tta`)
+    each best reading's calibrated probability of being right (0 for a blank image); else None."""
     results: list[list[Hypothesis]] = [[EMPTY] if ink.is_blank(im) else [] for im in images]
     written = [i for i, hyps in enumerate(results) if not hyps]
     to_read = [images[i] for i in written]
+    calibrate = calibration is not None and tta is None
 
     def read(batch_images: list[np.ndarray]) -> tuple[list[list[Hypothesis]], list[torch.Tensor]]:
-        return read_batches(batch_images, backend, decoder, batch_size, keep_log_probs=tta is not None)
+        return read_batches(batch_images, backend, decoder, batch_size, keep_log_probs=tta is not None or calibrate)
 
-    hyps = tta(to_read, read) if tta is not None else read(to_read)[0]
+    if tta is not None:
+        hyps, log_probs = tta(to_read, read), []
+    else:
+        hyps, log_probs = read(to_read)
     for i, h in zip(written, hyps):
         results[i] = h
-    return results
+    if not calibrate:
+        return results, None
+    from htr_lit.analysis.calibration import probability, word_features
+
+    confidence = [0.0] * len(images)
+    if written:
+        feats = [word_features(lp, h[0].text if h else "") for lp, h in zip(log_probs, hyps)]
+        for i, p in zip(written, probability(calibration, feats)):
+            confidence[i] = float(p)
+    return results, confidence
 
 
 def read_batches(images: Sequence[np.ndarray], backend: Backend, decoder: Decoder, batch_size: int,
@@ -131,13 +155,15 @@ def _joined(line_hyps: list[list[Hypothesis]]) -> Hypothesis:
 
 def transcribe(paths: Sequence[Path], pre: Preprocess, backend: Backend, decoder: Decoder, batch_size: int = 32,
                window: int | None = None, on_error: Callable[[str], None] | None = None,
-               tta: StretchFusion | None = None, split_lines: bool = False) -> Iterator[Result]:
+               tta: StretchFusion | None = None, split_lines: bool = False,
+               calibration: dict[str, Any] | None = None) -> Iterator[Result]:
     """One Result per path, in input order, a window (`WINDOW_BATCHES` batches, at least `WINDOW_IMAGES`
     images) at a time. The next window
     is read in a background thread while the model runs on this one (decoding and OpenCV release the GIL).
     `on_error(message)` gets each unreadable input before its window's results (predict: on stderr).
     `split_lines`: an input holding several text lines is read a line at a time (predict; word datasets are not
-    split: a DHSD word never is, tests/test_layout.py)."""
+    split: a DHSD word never is, tests/test_layout.py). `calibration`: the checkpoint's word-confidence
+    calibration; each Result then carries its calibrated `confidence`."""
     window = window or max(batch_size * WINDOW_BATCHES, WINDOW_IMAGES)
     # The loader is one thread beside a model that already uses every core: OpenCV's own thread pool would
     # only compete with it. Process-wide.
@@ -158,12 +184,19 @@ def transcribe(paths: Sequence[Path], pre: Preprocess, backend: Backend, decoder
             for message in errors.values():
                 if on_error is not None:
                     on_error(message)
-            decoded = iter(decode_images(images, backend, decoder, batch_size, tta) if images else [])
+            hyps, confs = (decode_with_confidence(images, backend, decoder, batch_size, tta, calibration) if images
+                           else ([], None))
+            decoded = iter(zip(hyps, confs if confs is not None else [None] * len(hyps)))
             for i, path in enumerate(chunk):
                 if i in errors:
                     yield Result(path, [], errors[i])
                 elif i in lines:
-                    line_hyps = tuple(next(decoded) for _ in lines[i])
-                    yield Result(path, [_joined(list(line_hyps))], lines=tuple(lines[i]), line_hypotheses=line_hyps)
+                    parts = [next(decoded) for _ in lines[i]]
+                    line_hyps = tuple(h for h, _ in parts)
+                    line_conf = tuple(c for _, c in parts if c is not None)
+                    yield Result(path, [_joined(list(line_hyps))], lines=tuple(lines[i]), line_hypotheses=line_hyps,
+                                 confidence=float(np.prod(line_conf)) if line_conf else None,
+                                 line_confidences=line_conf)
                 else:
-                    yield Result(path, next(decoded))
+                    h, c = next(decoded)
+                    yield Result(path, h, confidence=c)

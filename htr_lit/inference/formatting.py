@@ -32,27 +32,31 @@ def _confidence(h: Hypothesis) -> float:
 
 def format_hypotheses(path: Path, hyps: list[Hypothesis], fmt: str, top_n: int,
                       lines: Sequence[tuple[int, int]] = (), line_hyps: Sequence[list[Hypothesis]] = (),
-                      review_below: float | None = None) -> list[str]:
+                      review_below: float | None = None, confidence: float | None = None,
+                      line_confidences: Sequence[float] = ()) -> list[str]:
     """Output lines for one image: `path<TAB>text` (top_n=1), else one `path<TAB>text<TAB>score` per
     hypothesis (fields quoted by `tsv_field`); jsonl: one object with the best text and confidence
     (+ `hypotheses` when top_n > 1). An image read as several text lines (`lines`, their row ranges, and each
     line's hypotheses) has their texts one per line; jsonl adds `lines`: each line's rows, text and confidence.
     With `review_below`, a word whose confidence is below it is marked for a person to check: jsonl `"review":
-    true/false`, TSV a third column `check` or `ok` (top_n=1)."""
+    true/false`, TSV a third column `check` or `ok` (top_n=1). `confidence` (and `line_confidences`): the
+    checkpoint's calibrated probabilities that the reading is right, used instead of exp(log-score)."""
     best = hyps[0]
+    conf = round(confidence, 4) if confidence is not None else _confidence(best)
     if fmt == "jsonl":
-        record: dict[str, object] = {"path": str(path), "text": best.text, "confidence": _confidence(best)}
+        record: dict[str, object] = {"path": str(path), "text": best.text, "confidence": conf}
         if top_n > 1:
             record["hypotheses"] = [{"text": h.text, "score": _score(h)} for h in hyps[:top_n]]
         if review_below is not None:
-            record["review"] = math.exp(best.score) < review_below
+            record["review"] = conf < review_below
         if lines:
-            record["lines"] = [{"top": top, "bottom": bottom, "text": h[0].text, "confidence": _confidence(h[0])}
-                               for (top, bottom), h in zip(lines, line_hyps)]
+            line_conf = list(line_confidences) or [_confidence(h[0]) for h in line_hyps]
+            record["lines"] = [{"top": top, "bottom": bottom, "text": h[0].text, "confidence": round(c, 4)}
+                               for (top, bottom), h, c in zip(lines, line_hyps, line_conf)]
         return [json.dumps(record, ensure_ascii=False)]
     if top_n > 1:
         return [f"{tsv_field(path)}\t{tsv_field(h.text)}\t{h.score:.4f}" for h in hyps[:top_n]]
     if review_below is not None:
-        verdict = "check" if math.exp(best.score) < review_below else "ok"
+        verdict = "check" if conf < review_below else "ok"
         return [f"{tsv_field(path)}\t{tsv_field(best.text)}\t{verdict}"]
     return [f"{tsv_field(path)}\t{tsv_field(best.text)}"]

@@ -1,0 +1,124 @@
+"""Fit the word-confidence calibration of a writer fold's model on its validation writers, score it once on its
+test writers, and store it in a checkpoint.
+
+    python -m htr_lit.measuring.calibrate --cv outputs/cv/separable_dhsd --fold 0 [--csv LABELS] [--out docs/confidence]
+        [--into PATH.ckpt]
+
+The fold's model reads its validation writers' rows (writers it never trained on); a logistic regression maps
+each reading's CTC features to P(right) (htr_lit/analysis/calibration.py). Its test writers are then read once and
+the raw confidence (exp of the greedy path's log-probability, what predict printed before) and the calibrated one
+are both judged: AUROC, ECE, accuracy of the most confident 50 / 80 %, per writer and pooled
+(htr_lit/analysis/confidence.py) -> `<out>/fold<i>.json`. `--into` writes the fold's checkpoint with the calibration
+in its metadata (predict then prints the calibrated confidence).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from htr_lit.analysis import calibration
+from htr_lit.analysis.confidence import confidence_report
+from htr_lit.analysis.label_audit import LabelRow, read_rows
+from htr_lit.config import shown_path
+from htr_lit.inference.batching import load_window, read_batches
+from htr_lit.inference.scoring import Reader
+
+
+def readings(reader: Reader, rows: Sequence[LabelRow]
+             ) -> tuple[list[list[float]], list[bool], list[float], list[str | None]]:
+    """Features, exactness, raw confidence (exp of the greedy log-score) and writer of each readable row."""
+    images, errors = load_window([r.path for r in rows], reader.pre)
+    kept = [r for k, r in enumerate(rows) if k not in errors]
+    hyps, log_probs = read_batches(images, reader.backend, reader.decode, 32, keep_log_probs=True)
+    feats, correct, raw = [], [], []
+    writers = [r.writer_id for r in kept]
+    for r, h, lp in zip(kept, hyps, log_probs):
+        text = h[0].text if h else ""
+        feats.append(calibration.word_features(lp, text))
+        correct.append(text == r.text)
+        raw.append(math.exp(h[0].score) if h else 0.0)
+    return feats, correct, raw, writers
+
+
+def judged(conf: Sequence[float], correct: Sequence[bool], writers: Sequence[str | None]) -> dict[str, object]:
+    """The confidence figures pooled and per writer (without the risk-coverage curve per writer)."""
+    per_writer = {}
+    for w in sorted({w for w in writers if w is not None}, key=str):
+        mask = [x == w for x in writers]
+        report = confidence_report([c for c, m in zip(conf, mask) if m], [k for k, m in zip(correct, mask) if m])
+        per_writer[w] = {k: v for k, v in report.items() if k != "risk_coverage"}
+    return {"pooled": confidence_report(conf, correct), "per_writer": per_writer}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="python -m htr_lit.measuring.calibrate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cv", type=Path, required=True, help="a writer cross-validation folder (python -m htr_lit.cv)")
+    p.add_argument("--fold", type=int, required=True)
+    p.add_argument("--csv", type=Path, default=None, help="the labels CSV (default: DHSD's, $HTR_DHSD_DIR)")
+    p.add_argument("--out", type=Path, default=Path("docs/confidence"))
+    p.add_argument("--into", type=Path, default=None, help="write the fold's checkpoint with the calibration here")
+    args = p.parse_args(argv)
+    import torch
+
+    from htr_lit.checkpoint import read_checkpoint
+    from htr_lit.config import compose_config
+    from htr_lit.cv.folds import FOLD_DIR
+    from htr_lit.cv.summary import fold_checkpoint, recorded_fold
+    from htr_lit.runs.records import read_metrics
+
+    csv_path = args.csv or Path(compose_config("train", ["experiment=crnn_dhsd"]).data.source.csv_path)
+    fold_dir = args.cv / FOLD_DIR.format(args.fold)
+    metrics = read_metrics(fold_dir) or {}
+    fold = recorded_fold(fold_dir, metrics)
+    if fold is None or metrics.get("status") != "ok":
+        raise SystemExit(f"error: {fold_dir}: no finished fold")
+    ckpt = fold_checkpoint(fold_dir, metrics["best_ckpt"])
+    reader = Reader(ckpt)
+    rows, _ = read_rows(csv_path)
+    val = [r for r in rows if r.writer_id in set(fold.val_writers)]
+    test = [r for r in rows if r.writer_id in set(fold.test_writers)]
+    val_feats, val_ok, _, _ = readings(reader, val)
+    record = calibration.fit(val_feats, val_ok)
+    test_feats, test_ok, test_raw, writers = readings(reader, test)
+    calibrated = calibration.probability(record, test_feats).tolist()
+    result = {
+        "command": shlex.join(["python", "-m", "htr_lit.measuring.calibrate", *argv]),
+        "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
+        "cv": shown_path(args.cv), "fold": args.fold, "ckpt": shown_path(ckpt),
+        "val_writers": list(fold.val_writers), "test_writers": list(fold.test_writers),
+        "calibration": record,
+        "fit_on_val": {"words": len(val_ok), "accuracy": float(np.mean(val_ok))},
+        "test_raw": judged(test_raw, test_ok, writers),
+        "test_calibrated": judged(calibrated, test_ok, writers),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"fold{args.fold}.json"
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    for name in ("test_raw", "test_calibrated"):
+        pooled = result[name]["pooled"]
+        auroc = f"{pooled['auroc']:.3f}" if pooled["auroc"] is not None else "n/a (all right or all wrong)"
+        print(f"{name}: {pooled['words']} words, AUROC {auroc}, ECE {pooled['ece']:.3f}, most confident "
+              f"50 % {100 * pooled['accuracy_top50']:.1f} % right, 80 % {100 * pooled['accuracy_top80']:.1f} %")
+    if args.into:
+        data = read_checkpoint(ckpt)
+        data["htr_lit"][calibration.META_KEY] = record
+        args.into.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(data, args.into)
+        print(f"written {args.into} (with the calibration)")
+    print(f"written {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

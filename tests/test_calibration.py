@@ -1,0 +1,58 @@
+"""The word-confidence calibration (htr_lit/analysis/calibration.py): features by hand, a fit that is monotone,
+within [0, 1] and calibrated on data drawn from a logistic model, and predict reading it from the checkpoint."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from htr_lit.analysis import calibration
+from htr_lit.analysis.confidence import expected_calibration_error
+
+
+def test_word_features_by_hand() -> None:
+    """Frames: a (0.9), a (0.6), blank (0.7), b (0.5) over classes (blank, a, b)."""
+    p = torch.tensor([[0.05, 0.9, 0.05], [0.3, 0.6, 0.1], [0.7, 0.2, 0.1], [0.3, 0.2, 0.5]])
+    f = calibration.word_features(p.log(), "ab")
+    best = [0.9, 0.6, 0.7, 0.5]
+    assert f[0] == pytest.approx(np.mean(np.log(best)), rel=1e-5)
+    assert f[1] == pytest.approx(math.log(0.5), rel=1e-5)  # a's best frame 0.9, b's 0.5: the weakest is b
+    margins = [math.log(0.9 / 0.05), math.log(0.6 / 0.3), math.log(0.7 / 0.2), math.log(0.5 / 0.3)]
+    assert f[2] == pytest.approx(min(margins), rel=1e-5) and f[3] == pytest.approx(np.mean(margins), rel=1e-5)
+    assert f[4] == pytest.approx(math.log(3))
+
+
+def test_the_fit_is_monotone_bounded_and_calibrated() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4000, len(calibration.FEATURES)))
+    truth = 1 / (1 + np.exp(-(2.0 * x[:, 0] - 1.0 * x[:, 1] + 0.5)))
+    right = rng.random(4000) < truth
+    record = calibration.fit(x[:2000].tolist(), right[:2000].tolist())
+    p = calibration.probability(record, x[2000:].tolist())
+    assert ((p >= 0) & (p <= 1)).all()
+    assert expected_calibration_error(p, right[2000:]) < 0.05
+    line = np.zeros((50, len(calibration.FEATURES)))
+    line[:, 0] = np.linspace(-3, 3, 50)
+    assert (np.diff(calibration.probability(record, line.tolist())) > 0).all()  # more of a good feature: higher
+
+
+def test_predict_prints_the_checkpoints_calibrated_confidence(tiny_checkpoint, tmp_path, capsys) -> None:
+    from htr_lit.checkpoint import read_checkpoint
+    from htr_lit.predict import predict
+    from tests.helpers import WORDS, compose_cfg, write_word_png
+
+    ckpt = read_checkpoint(tiny_checkpoint())
+    n = len(calibration.FEATURES)
+    ckpt["htr_lit"][calibration.META_KEY] = {"features": list(calibration.FEATURES), "mean": [0.0] * n,
+                                             "std": [1.0] * n, "weights": [0.0] * n, "bias": 1.0, "words": 10}
+    torch.save(ckpt, tmp_path / "calibrated.ckpt")
+    write_word_png(tmp_path / "in" / "a.png", WORDS[0])
+    base = [f"ckpt_path={tmp_path / 'calibrated.ckpt'}", f"input={tmp_path / 'in'}", "backend=torch", "format=jsonl"]
+    assert predict(compose_cfg("predict", base)) == 0
+    assert json.loads(capsys.readouterr().out)["confidence"] == round(1 / (1 + math.exp(-1.0)), 4)
+    assert predict(compose_cfg("predict", [*base, "decoder=beam"])) == 0  # another decoder: the raw score
+    assert json.loads(capsys.readouterr().out)["confidence"] != round(1 / (1 + math.exp(-1.0)), 4)
