@@ -112,7 +112,7 @@ def predict(cfg: DictConfig) -> int:
     tta = StretchFusion(factors, model.charset.tokens, pre.min_width) if factors else None
     failed = read = to_check = 0
     review = _review_below(cfg.get("review_below"))
-    # the checkpoint's word-confidence calibration (htr_lit/analysis/calibration.py), greedy decoding only
+    # the checkpoint's word-confidence calibration (htr_lit/inference/calibration.py), greedy decoding only
     calibration = model.htr_meta.get("calibration") if decoder_name(cfg.decoder) == "greedy" and not factors else None
     batch_size = int(cfg.batch_size or backend.batch_size)
     with _progress(len(inputs), cfg.get("progress")) as bar:

@@ -1,4 +1,4 @@
-"""The word-confidence calibration (htr_lit/analysis/calibration.py): features by hand, a fit that is monotone,
+"""The word-confidence calibration (htr_lit/inference/calibration.py): features by hand, a fit that is monotone,
 within [0, 1] and calibrated on data drawn from a logistic model, and predict reading it from the checkpoint."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from htr_lit.analysis import calibration
 from htr_lit.analysis.confidence import expected_calibration_error
+from htr_lit.inference import calibration
 
 
 def test_word_features_by_hand() -> None:

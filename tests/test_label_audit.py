@@ -92,7 +92,7 @@ def test_with_writer_folds_each_fold_model_judges_only_its_test_writers(tiny_che
 def test_planting_makes_each_kind_of_wrong_label_and_the_threshold_is_chosen_by_share() -> None:
     import random
 
-    from htr_lit.measuring import audit_planted as ap
+    from htr_lit.cv import audit_planted as ap
 
     rows = [label_audit.LabelRow(f"{w}/{i}.png", text, w, Path(f"{w}/{i}.png"))
             for w in ("a", "b") for i, text in enumerate(["Haus", "Am Markt", "Lange Straße", "Köln", "Nord"])]

@@ -70,7 +70,7 @@ def decode_images(images: Sequence[np.ndarray], backend: Backend, decoder: Decod
 def decode_with_confidence(images: Sequence[np.ndarray], backend: Backend, decoder: Decoder, batch_size: int,
                            tta: StretchFusion | None = None, calibration: dict[str, Any] | None = None,
                            ) -> tuple[list[list[Hypothesis]], list[float] | None]:
-    """`decode_images`, and with a checkpoint's `calibration` (htr_lit/analysis/calibration.py; not with `tta`)
+    """`decode_images`, and with a checkpoint's `calibration` (htr_lit/inference/calibration.py; not with `tta`)
     each best reading's calibrated probability of being right (0 for a blank image); else None."""
     results: list[list[Hypothesis]] = [[EMPTY] if ink.is_blank(im) else [] for im in images]
     written = [i for i, hyps in enumerate(results) if not hyps]
@@ -88,7 +88,7 @@ def decode_with_confidence(images: Sequence[np.ndarray], backend: Backend, decod
         results[i] = h
     if not calibrate:
         return results, None
-    from htr_lit.analysis.calibration import probability, word_features
+    from htr_lit.inference.calibration import probability, word_features
 
     confidence = [0.0] * len(images)
     if written:

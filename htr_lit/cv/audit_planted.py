@@ -1,6 +1,6 @@
 """How well the label audit finds wrong labels: plant them, seeded, and see which come first.
 
-    python -m htr_lit.measuring.audit_planted --cv outputs/cv/separable_dhsd --fold 0 [--plant 100] [--seed 0]
+    python -m htr_lit.cv.audit_planted --cv outputs/cv/separable_dhsd --fold 0 [--plant 100] [--seed 0]
         [--csv ../shared/data/dhsd/labels.csv] [--max-flagged 0.13] [--out docs/audit]
 
 Rows of the fold's test writers get ~`--plant` wrong labels in the three ways real sets go wrong: labels swapped
@@ -114,7 +114,7 @@ def evaluate(verdicts: Sequence[Verdict], planted: dict[str, str], threshold: fl
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    p = argparse.ArgumentParser(prog="python -m htr_lit.measuring.audit_planted", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m htr_lit.cv.audit_planted", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cv", type=Path, required=True, help="a writer cross-validation folder (python -m htr_lit.cv)")
     p.add_argument("--fold", type=int, required=True)
@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"flagged {100 * result[split]['flagged']:.1f} %, recall {100 * result[split]['recall']:.1f} % "
               f"({', '.join(f'{k} {100 * v:.0f} %' for k, v in result[split]['recall_by_kind'].items())})",
               flush=True)
-    record = {"command": shlex.join(["python", "-m", "htr_lit.measuring.audit_planted", *argv]),
+    record = {"command": shlex.join(["python", "-m", "htr_lit.cv.audit_planted", *argv]),
               "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
               "cv": shown_path(args.cv), "fold": args.fold, "csv": csv_path.name, "seed": args.seed,
               "max_flagged": args.max_flagged, **result}

@@ -1,6 +1,6 @@
 """CER of labels inside and outside the place-name LM's corpus, on a writer fold's test writers.
 
-    python -m htr_lit.measuring.name_list_split --cv outputs/cv/separable_dhsd --fold 0 [--decoders greedy,beam_names]
+    python -m htr_lit.cv.name_list_split --cv outputs/cv/separable_dhsd --fold 0 [--decoders greedy,beam_names]
         [--csv LABELS] [--out docs/lm_names]
 
 `decoder=beam_names` reads with a character LM of generated German place and street names, partly from GeoNames
@@ -27,7 +27,7 @@ from htr_lit.inference.scoring import Reader, decoder_spec, figures
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    p = argparse.ArgumentParser(prog="python -m htr_lit.measuring.name_list_split", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m htr_lit.cv.name_list_split", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cv", type=Path, required=True)
     p.add_argument("--fold", type=int, required=True)
@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = [r for r in read_rows(csv_path)[0] if r.writer_id in set(fold.test_writers)]
     spec = decoder_spec("beam_names")
     result: dict[str, object] = {
-        "command": shlex.join(["python", "-m", "htr_lit.measuring.name_list_split", *argv]),
+        "command": shlex.join(["python", "-m", "htr_lit.cv.name_list_split", *argv]),
         "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
         "cv": shown_path(args.cv), "fold": args.fold, "test_writers": list(fold.test_writers), "decoders": {}}
     inside = None

@@ -1,11 +1,11 @@
 """Fit the word-confidence calibration of a writer fold's model on its validation writers, score it once on its
 test writers, and store it in a checkpoint.
 
-    python -m htr_lit.measuring.calibrate --cv outputs/cv/separable_dhsd --fold 0 [--csv LABELS] [--out docs/confidence]
+    python -m htr_lit.cv.calibrate --cv outputs/cv/separable_dhsd --fold 0 [--csv LABELS] [--out docs/confidence]
         [--into PATH.ckpt]
 
 The fold's model reads its validation writers' rows (writers it never trained on); a logistic regression maps
-each reading's CTC features to P(right) (htr_lit/analysis/calibration.py). Its test writers are then read once and
+each reading's CTC features to P(right) (htr_lit/inference/calibration.py). Its test writers are then read once and
 the raw confidence (exp of the greedy path's log-probability, what predict printed before) and the calibrated one
 are both judged: AUROC, ECE, accuracy of the most confident 50 / 80 %, per writer and pooled
 (htr_lit/analysis/confidence.py) -> `<out>/fold<i>.json`. `--into` writes the fold's checkpoint with the calibration
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from htr_lit.analysis import calibration
 from htr_lit.analysis.confidence import confidence_report
 from htr_lit.analysis.label_audit import LabelRow, read_rows
 from htr_lit.config import shown_path
+from htr_lit.inference import calibration
 from htr_lit.inference.batching import load_window, read_batches
 from htr_lit.inference.scoring import Reader
 
@@ -61,7 +61,7 @@ def judged(conf: Sequence[float], correct: Sequence[bool], writers: Sequence[str
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    p = argparse.ArgumentParser(prog="python -m htr_lit.measuring.calibrate", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m htr_lit.cv.calibrate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cv", type=Path, required=True, help="a writer cross-validation folder (python -m htr_lit.cv)")
     p.add_argument("--fold", type=int, required=True)
@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     test_feats, test_ok, test_raw, writers = readings(reader, test)
     calibrated = calibration.probability(record, test_feats).tolist()
     result = {
-        "command": shlex.join(["python", "-m", "htr_lit.measuring.calibrate", *argv]),
+        "command": shlex.join(["python", "-m", "htr_lit.cv.calibrate", *argv]),
         "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
         "cv": shown_path(args.cv), "fold": args.fold, "ckpt": shown_path(ckpt),
         "val_writers": list(fold.val_writers), "test_writers": list(fold.test_writers),
