@@ -5,8 +5,8 @@ A fold's log is `fold_<i>/csv/metrics.csv` (logger `csv`, `version: ""`): one ro
 validation figures (`val/cer`, ...) on the row that closes an epoch (`epoch` counted from 0). After fit,
 htr_lit.train validates the best checkpoint once more, which the log records as one more epoch (`epoch` =
 the epochs trained, metrics.json's `epochs`): that row is not a point of the curve. Lightning's CSVLogger
-deletes the file when a killed run is resumed into the same folder, so epochs missing there are taken from
-the run's own record of the curve (`curve/val` in metrics.json, kept in its checkpoints).
+starts the file anew when a run resumes into the same folder, so epochs missing there are taken from the
+run's own record of the curve (`curve/val` in metrics.json, carried in its checkpoints).
 """
 
 from __future__ import annotations
