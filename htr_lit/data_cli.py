@@ -113,16 +113,9 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
 
 def _fold_judges(cv: Path) -> list[tuple[Path, list[str]]]:
     """(best checkpoint, test writers) of every finished fold of a cross-validation folder."""
-    from htr_lit.cv.folds import FOLD_DIR
-    from htr_lit.cv.summary import fold_checkpoint, recorded_fold
-    from htr_lit.runs.records import read_metrics
+    from htr_lit.cv.summary import finished_folds
 
-    judges = []
-    for fold_dir in sorted(cv.glob(FOLD_DIR.format("*"))):
-        metrics = read_metrics(fold_dir) or {}
-        fold = recorded_fold(fold_dir, metrics)
-        if fold is not None and metrics.get("status") == "ok" and metrics.get("best_ckpt"):
-            judges.append((fold_checkpoint(fold_dir, metrics["best_ckpt"]), list(fold.test_writers)))
+    judges = [(ckpt, list(fold.test_writers)) for fold, ckpt in finished_folds(cv).values()]
     if not judges:
         raise UserError(f"--cv {cv}: no finished writer fold (fold_<i>/metrics.json with status ok)")
     return judges

@@ -44,10 +44,10 @@ def write_word_png(path: Path, text: str, height: int = 32) -> None:
     img.save(path)
 
 
-def write_writer_labels(root: Path, height: int = 64, prefix: str = "") -> Path:
-    """root/labels.csv over 3 writers x WORDS, images at root/<prefix>w<writer>/<i>.png; returns the CSV path."""
+def write_writer_labels(root: Path, height: int = 64, prefix: str = "", writers: int = 3) -> Path:
+    """root/labels.csv over `writers` writers x WORDS, images at root/<prefix>w<writer>/<i>.png; the CSV path."""
     lines = ["file_name,text,writer_id"]
-    for w in range(3):
+    for w in range(writers):
         for i, text in enumerate(WORDS):
             name = f"{prefix}w{w}/{i}.png"
             write_word_png(root / name, text, height=height)

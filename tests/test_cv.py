@@ -243,15 +243,10 @@ def test_pilot_trains_scores_writers_and_a_rerun_skips_done_folds(tmp_path: Path
     """Two tiny folds end to end: each trains (one thread), is scored per writer, and lands in one table;
     the same command again trains nothing; the same folds as a plain `htr_lit.train -m ... sweep=cv` multirun
     on the local_parallel launcher give the identical table."""
-    from tests.helpers import WORDS, write_word_png
+    from tests.helpers import write_writer_labels
 
-    lines = ["file_name,text,writer_id"]  # 6 writers x 10 words: folds of 2 test, 1 validation, 3 training writers
-    for w in range(6):
-        for i, text in enumerate(WORDS):
-            write_word_png(tmp_path / "data" / f"w{w}" / f"{i}.png", text, height=64)
-            lines.append(f"w{w}/{i}.png,{text},w{w}")
-    csv_path = tmp_path / "data" / "labels.csv"
-    csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # 6 writers x 10 words: folds of 2 test, 1 validation, 3 training writers
+    csv_path = write_writer_labels(tmp_path / "data", writers=6)
     args = ["data=csv", f"data.source.csv_path={csv_path}", "debug=tiny", "data.augment=none",
             "--folds", "3", "--val-writers", "1", "--pilot", "2", "--jobs", "2", "--out", str(tmp_path / "cv")]
     assert cv.main(args) == 0

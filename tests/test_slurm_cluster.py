@@ -135,15 +135,10 @@ def test_a_two_fold_cross_validation_runs_through_sbatch(local_slurm, tmp_path, 
     """`python -m htr_lit.cv --launcher slurm`: the folds are the jobs of one multirun submitted by submitit, and
     the summary over the cross-validation folder reads both."""
     from htr_lit.cv import main as cv
-    from tests.helpers import WORDS, write_word_png
+    from tests.helpers import WORDS, write_writer_labels
 
-    lines = ["file_name,text,writer_id"]  # 4 writers: 2 folds of 2 test writers, 1 validating, 1 training
-    for w in range(4):
-        for i, text in enumerate(WORDS):
-            write_word_png(tmp_path / "data" / f"w{w}" / f"{i}.png", text, height=64)
-            lines.append(f"w{w}/{i}.png,{text},w{w}")
-    csv_path = tmp_path / "data" / "labels.csv"
-    csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # 4 writers: 2 folds of 2 test writers, 1 validating, 1 training
+    csv_path = write_writer_labels(tmp_path / "data", writers=4)
     out = tmp_path / "cv"
     launcher = [a for a in LAUNCHER if not a.startswith("hydra/launcher=")]
     args = ["data=csv", f"data.source.csv_path={csv_path}", "debug=tiny", "data.augment=none", "torch_threads=1",

@@ -140,9 +140,9 @@ def audit(rows: Sequence[LabelRow], reader: Reader, others: dict[str | None, lis
     readable = [r for k, r in enumerate(rows) if k not in errors]
     hyps, log_probs = read_batches(images, reader.backend, GreedyDecoder(reader.model.charset.tokens), batch_size,
                                    keep_log_probs=True)
-    verdicts = {id(r): judge(r, h[0].text if h else "", lp, index, others.get(r.writer_id, []) if r.writer_id
-                             else []) for r, h, lp in zip(readable, hyps, log_probs)}
-    return [verdicts[id(r)] if k not in errors else
+    judged = iter([judge(r, h[0].text if h else "", lp, index, others.get(r.writer_id, []) if r.writer_id else [])
+                   for r, h, lp in zip(readable, hyps, log_probs)])
+    return [next(judged) if k not in errors else
             Verdict(r.file_name, r.text, "", math.inf, "unreadable", errors[k], r.writer_id)
             for k, r in enumerate(rows)]
 

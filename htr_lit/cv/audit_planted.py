@@ -26,6 +26,7 @@ from pathlib import Path
 
 from htr_lit.analysis.label_audit import LabelRow, Verdict, audit, read_rows
 from htr_lit.config import shown_path
+from htr_lit.cv.summary import dhsd_labels, finished_fold
 from htr_lit.inference.scoring import Reader
 
 KINDS = ("swap", "typo", "truncated")
@@ -124,19 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--max-flagged", type=float, default=0.13, help="the share of rows the threshold may flag")
     p.add_argument("--out", type=Path, default=Path("docs/audit"))
     args = p.parse_args(argv)
-    from htr_lit.config import compose_config
-    from htr_lit.cv.folds import FOLD_DIR
-    from htr_lit.cv.summary import fold_checkpoint, recorded_fold
-    from htr_lit.runs.records import read_metrics
-
-    csv_path = args.csv or Path(compose_config("train", ["experiment=crnn_dhsd"]).data.source.csv_path)
-    fold_dir = args.cv / FOLD_DIR.format(args.fold)
-    metrics = read_metrics(fold_dir) or {}
-    fold = recorded_fold(fold_dir, metrics)
-    if fold is None or metrics.get("status") != "ok":
-        raise SystemExit(f"error: {fold_dir}: no finished fold")
+    csv_path = args.csv or dhsd_labels()
+    fold, ckpt = finished_fold(args.cv, args.fold)
     rows, _ = read_rows(csv_path)
-    reader = Reader(fold_checkpoint(fold_dir, metrics["best_ckpt"]))
+    reader = Reader(ckpt)
     others: dict[str | None, list[str]] = {}
     result: dict[str, object] = {}
     for split, writers, n in (("val", fold.val_writers, args.plant // 2), ("test", fold.test_writers, args.plant)):

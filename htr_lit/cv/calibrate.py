@@ -28,6 +28,7 @@ import numpy as np
 from htr_lit.analysis.confidence import confidence_report
 from htr_lit.analysis.label_audit import LabelRow, read_rows
 from htr_lit.config import shown_path
+from htr_lit.cv.summary import dhsd_labels, finished_fold
 from htr_lit.inference import calibration
 from htr_lit.inference.batching import load_window, read_batches
 from htr_lit.inference.scoring import Reader
@@ -72,18 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from htr_lit.checkpoint import read_checkpoint
-    from htr_lit.config import compose_config
-    from htr_lit.cv.folds import FOLD_DIR
-    from htr_lit.cv.summary import fold_checkpoint, recorded_fold
-    from htr_lit.runs.records import read_metrics
-
-    csv_path = args.csv or Path(compose_config("train", ["experiment=crnn_dhsd"]).data.source.csv_path)
-    fold_dir = args.cv / FOLD_DIR.format(args.fold)
-    metrics = read_metrics(fold_dir) or {}
-    fold = recorded_fold(fold_dir, metrics)
-    if fold is None or metrics.get("status") != "ok":
-        raise SystemExit(f"error: {fold_dir}: no finished fold")
-    ckpt = fold_checkpoint(fold_dir, metrics["best_ckpt"])
+    csv_path = args.csv or dhsd_labels()
+    fold, ckpt = finished_fold(args.cv, args.fold)
     reader = Reader(ckpt)
     rows, _ = read_rows(csv_path)
     val = [r for r in rows if r.writer_id in set(fold.val_writers)]

@@ -32,7 +32,7 @@ from htr_lit.cv.jobs import (
     what_trains,
     write_job,
 )
-from htr_lit.cv.summary import fold_result, scoring_name, stem_of, write_summary
+from htr_lit.cv.summary import fold_result, parse_tta, scoring_name, stem_of, write_summary
 from htr_lit.errors import ConfigError
 
 
@@ -95,14 +95,7 @@ def _choose(args: argparse.Namespace, folds: list[Fold]) -> tuple[list[Fold], st
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_intermixed_args(argv)  # overrides and options in any order
-    tta = None
-    if args.tta is not None:
-        from htr_lit.inference.tta import tta_factors
-
-        try:
-            tta = tta_factors(args.tta)
-        except ConfigError as e:
-            raise SystemExit(f"error: --tta: {e}") from e
+    tta = parse_tta(args.tta)
     scoring = scoring_name(args.decoder, tta)
     overrides = list(args.overrides)
     exp = next((o.split("=", 1)[1] for o in overrides if o.startswith("experiment=")), "default")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from htr_lit.analysis.label_audit import read_rows
 from htr_lit.config import shown_path
+from htr_lit.cv.summary import dhsd_labels, finished_fold
 from htr_lit.decoding.lm_corpus import names_corpus
 from htr_lit.inference.scoring import Reader, decoder_spec, figures
 
@@ -35,18 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--csv", type=Path, default=None)
     p.add_argument("--out", type=Path, default=Path("docs/lm_names"))
     args = p.parse_args(argv)
-    from htr_lit.config import compose_config
-    from htr_lit.cv.folds import FOLD_DIR
-    from htr_lit.cv.summary import fold_checkpoint, recorded_fold
-    from htr_lit.runs.records import read_metrics
-
-    csv_path = args.csv or Path(compose_config("train", ["experiment=crnn_dhsd"]).data.source.csv_path)
-    fold_dir = args.cv / FOLD_DIR.format(args.fold)
-    metrics = read_metrics(fold_dir) or {}
-    fold = recorded_fold(fold_dir, metrics)
-    if fold is None or metrics.get("status") != "ok":
-        raise SystemExit(f"error: {fold_dir}: no finished fold")
-    ckpt = fold_checkpoint(fold_dir, metrics["best_ckpt"])
+    csv_path = args.csv or dhsd_labels()
+    fold, ckpt = finished_fold(args.cv, args.fold)
     rows = [r for r in read_rows(csv_path)[0] if r.writer_id in set(fold.test_writers)]
     spec = decoder_spec("beam_names")
     result: dict[str, object] = {

@@ -48,6 +48,45 @@ def fold_checkpoint(fold_dir: Path, recorded: str) -> Path:
     return moved if not path.is_file() and moved.is_file() else path
 
 
+def finished_folds(folder: Path) -> dict[int, tuple[Fold, Path]]:
+    """Fold index -> (its writers, its best checkpoint) for every fold of a CV folder that finished ok."""
+    out = {}
+    for fold_dir in folder.glob(FOLD_DIR.format("*")):
+        metrics = read_metrics(fold_dir) or {}
+        fold = recorded_fold(fold_dir, metrics)
+        if fold is not None and metrics.get("status") == "ok" and metrics.get("best_ckpt"):
+            out[fold.index] = (fold, fold_checkpoint(fold_dir, metrics["best_ckpt"]))
+    return dict(sorted(out.items()))
+
+
+def finished_fold(folder: Path, index: int) -> tuple[Fold, Path]:
+    """One finished fold's writers and best checkpoint; a one-line exit when it has not finished."""
+    found = finished_folds(folder).get(index)
+    if found is None:
+        raise SystemExit(f"error: {folder / FOLD_DIR.format(index)}: no finished fold")
+    return found
+
+
+def dhsd_labels() -> Path:
+    """DHSD's labels CSV, where the recipes read it (`$HTR_DHSD_DIR`, else ../shared/data/dhsd)."""
+    from htr_lit.config import compose_config
+
+    return Path(compose_config("train", ["experiment=crnn_dhsd"]).data.source.csv_path)
+
+
+def parse_tta(spec: object) -> tuple[float, ...] | None:
+    """The `--tta` option (None: not given; true: predict's default stretches; F,F,...: these); a one-line exit."""
+    if spec is None:
+        return None
+    from htr_lit.errors import ConfigError
+    from htr_lit.inference.tta import tta_factors
+
+    try:
+        return tta_factors(spec)
+    except ConfigError as e:
+        raise SystemExit(f"error: --tta: {e}") from e
+
+
 def fold_result(fold_dir: Path, fold: Fold, rows: dict[str, list[tuple[str, str]]] | None, decoder: str = "greedy",
                 tta: Sequence[float] | None = None) -> dict[str, Any] | None:
     """One fold's row of the table (None while it has no finished run); scores its test writers when no cached
@@ -150,15 +189,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    tta = None
-    if args.tta is not None:
-        from htr_lit.errors import ConfigError
-        from htr_lit.inference.tta import tta_factors
-
-        try:
-            tta = tta_factors(args.tta)
-        except ConfigError as e:
-            raise SystemExit(f"error: --tta: {e}") from e
+    tta = parse_tta(args.tta)
     folder: Path = args.folder
     if not folder.is_dir():
         raise SystemExit(f"error: {folder}: no such cross-validation folder")
