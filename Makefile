@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-dev system-deps train test test-fast lint data fetch-dhsd train-dhsd pretrain pretrain-separable recognizer recognizer-separable predict inspect cv clean check-wheel
+.PHONY: help setup setup-dev system-deps train test test-fast lint data fetch-dhsd train-dhsd pretrain pretrain-separable recognizer recognizer-separable predict adapt inspect cv clean check-wheel
 
 help:  ## list the targets (target names in colour only on a terminal)
 	@if [ -t 1 ]; then on='\033[36m'; off='\033[0m'; fi; grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -92,6 +92,10 @@ INPUT ?=
 predict: setup  ## transcribe INPUT=image|folder|glob|list.txt with the shipped recognizer (ARGS='shipped=recognizer_separable' or 'ckpt_path=... format=jsonl')
 	@test -n "$(INPUT)" || { echo "usage: make predict INPUT=path/to/image.png [ARGS='format=jsonl']"; exit 2; }
 	$(BIN)/python -m htr_lit.predict input="$(INPUT)" $(ARGS)
+
+adapt: setup  ## fine-tune the shipped recognizer on LABELS=your_words.csv (file_name,text; 10-500 words) -> OUT=adapted/adapted.ckpt (ARGS='shipped=... recipe.steps=...')
+	@test -n "$(LABELS)" || { echo "usage: make adapt LABELS=my_words/labels.csv [OUT=adapted] [ARGS='allow_absolute=true']"; exit 2; }
+	$(BIN)/python -m htr_lit.adapt labels="$(LABELS)" out="$(or $(OUT),adapted)" $(ARGS)
 
 inspect: setup  ## error-analysis page (one HTML file) of CKPT=path (default: the shipped recognizer) on ARGS='data=dhsd | test_csv=...'
 	$(BIN)/python -m htr_lit.inspect $(if $(CKPT),ckpt_path=$(CKPT)) $(ARGS)

@@ -23,7 +23,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 
 PATH_KEYS = frozenset({"input", "ckpt_path", "out", "output", "csv_path", "train_csv", "val_csv", "test_csv",
-                       "root", "lm_text", "dir"})
+                       "root", "lm_text", "dir", "labels", "image_root"})
 PATH_SUFFIXES = ("_path", "_dir", "_csv", "_file")
 MULTIRUN_FLAGS = ("-m", "--multirun")
 

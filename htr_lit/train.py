@@ -13,7 +13,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from htr_lit.checkpoint import build_meta, encoder_weights
+from htr_lit.checkpoint import build_meta, encoder_weights, read_checkpoint
 from htr_lit.config import CONFIG_DIR
 from htr_lit.cv.fold_job import apply_fold, fold_record
 from htr_lit.errors import exit_on_user_error
@@ -56,9 +56,29 @@ def build_datamodule(cfg: DictConfig) -> L.LightningDataModule:
     return datamodule
 
 
+FEW_WORDS = 1000  # a training split this small with pretrained_encoder= is likely a user's own few words
+
+
+def check_charset_against_base(cfg: DictConfig, datamodule: L.LightningDataModule) -> None:
+    """With `pretrained_encoder=` a recognizer, the head starts fresh on the data's own charset: say so when a small
+    training split builds a charset that lacks characters the recognizer could write (htr-adapt keeps them)."""
+    base = cfg.get("pretrained_encoder")
+    if not base:
+        return
+    base_chars = (read_checkpoint(base).get("htr_lit") or {}).get("charset") or []
+    lost = sorted(set(base_chars) - set(datamodule.charset.chars))
+    words = len(datamodule.datasets["train"])
+    if lost and words < FEW_WORDS:
+        log.warning("the charset is built from the %d training words: %d characters, where %s writes %d (%d it could "
+                    "write are lost: %s); the head starts fresh. To fine-tune the whole recognizer on a few words, "
+                    "keeping its charset: htr-adapt labels=LABELS.csv ckpt_path=%s out=DIR", words,
+                    len(datamodule.charset), base, len(base_chars), len(lost), "".join(lost[:20]), base)
+
+
 def build_model(cfg: DictConfig, datamodule: L.LightningDataModule,
                 weights: dict[str, torch.Tensor] | None) -> HTRModule:
     """The model for the data's charset, carrying the checkpoint metadata; encoder pre-trained if given."""
+    check_charset_against_base(cfg, datamodule)
     model = instantiate(cfg.model, charset=datamodule.charset.chars)
     model.htr_meta = build_meta(cfg.model, datamodule.charset.chars, datamodule.preprocess,
                                 [s.text for s in datamodule.datasets["train"].samples],

@@ -95,12 +95,28 @@ def test_csv_missing_column_names_file_and_found_columns(tmp_path: Path) -> None
 def test_csv_unusable_rows_are_flagged_with_line_and_reason(tmp_path: Path) -> None:
     csv_path = _write(tmp_path / "labels.csv", "file_name,text\nx.png,a\ny.png,b,c\n,d\n../up.png,e\n")
     samples = read_labels_csv(csv_path)
-    assert [(s.origin, s.problem.split(":")[0]) for s in samples if s.problem] == [
+    assert [(s.origin, s.problem.split(":")[0].split(" (")[0]) for s in samples if s.problem] == [
         (f"{csv_path}:3", "row has 3 field(s) but the header has 2"),
         (f"{csv_path}:4", "empty file_name"),
         (f"{csv_path}:5", "file_name '../up.png' points outside the dataset folder " + str(tmp_path)),
     ]
+    assert "allow_absolute=true" in samples[-1].problem  # how to say the CSV may name images anywhere
     assert samples[0].path == tmp_path / "x.png" and not samples[0].problem
+
+
+def test_csv_names_images_anywhere_when_told(tmp_path: Path) -> None:
+    (tmp_path / "scans").mkdir()
+    csv_path = _write(tmp_path / "lists" / "labels.csv", f"file_name,text\n../scans/a.png,a\n{tmp_path}/b.png,b\n")
+    assert all(s.problem for s in read_labels_csv(csv_path))
+    anywhere = read_labels_csv(csv_path, allow_absolute=True)
+    assert [s.path for s in anywhere] == [tmp_path / "lists" / ".." / "scans" / "a.png", tmp_path / "b.png"]
+    assert not any(s.problem for s in anywhere)
+    rooted = _write(tmp_path / "lists" / "rooted.csv", "file_name,text\na.png,a\n../b.png,b\n")
+    samples = read_labels_csv(rooted, image_root=tmp_path / "scans")
+    assert samples[0].path == tmp_path / "scans" / "a.png" and not samples[0].problem
+    assert "outside the dataset folder" in samples[1].problem  # image_root alone still keeps rows inside it
+    with pytest.raises(DatasetFormatError, match="image_root .* is not a folder"):
+        read_labels_csv(rooted, image_root=tmp_path / "nope")
 
 
 def test_csv_not_utf8_names_file_and_offset(tmp_path: Path) -> None:

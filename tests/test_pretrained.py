@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 
 from htr_lit.checkpoint import CheckpointError, encoder_weights
 from htr_lit.train import train
-from tests.helpers import TINY, compose_cfg, csv_data, write_writer_labels
+from tests.helpers import TINY, compose_cfg, csv_data, write_word_png, write_writer_labels
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +94,19 @@ def test_train_fails_on_an_unfitting_encoder_before_loading_data(pretrained, tmp
     overrides = tiny_run(missing_csv, [f"pretrained_encoder={pretrained}", "model.encoder.channels=[4,8,8,8,16]"])
     with pytest.raises(CheckpointError, match="does not fit this model's encoder"):
         train(compose_cfg("train", overrides, tmp_path / "run"))
+
+
+@pytest.mark.train
+def test_a_few_words_with_a_recognizer_say_which_characters_are_lost(pretrained, tmp_path, one_thread, caplog):
+    lines = ["file_name,text,writer_id"]
+    for w in range(3):
+        for i, text in enumerate(["Haus", "Nord", "test"]):
+            write_word_png(tmp_path / "data" / f"w{w}" / f"{i}.png", text, height=32)
+            lines.append(f"w{w}/{i}.png,{text},w{w}")
+    (tmp_path / "data" / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cfg = compose_cfg("train", tiny_run(tmp_path / "data" / "labels.csv", [f"pretrained_encoder={pretrained}"]),
+                      tmp_path / "run")
+    with caplog.at_level(logging.WARNING, logger="htr_lit.train"):
+        train(cfg)
+    assert "the charset is built from the 3 training words" in caplog.text
+    assert "htr-adapt labels=LABELS.csv" in caplog.text and "ü" in caplog.text

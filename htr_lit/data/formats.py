@@ -128,16 +128,22 @@ def _inside(root: Path, file_name: str) -> Path | None:
     return joined if joined.is_relative_to(root) else None
 
 
-def read_labels_csv(csv_path: str | Path) -> list[Sample]:
+def read_labels_csv(csv_path: str | Path, image_root: str | Path | None = None,
+                    allow_absolute: bool = False) -> list[Sample]:
     """Read a ``file_name,text[,writer_id]`` CSV (UTF-8, BOM ok; `;` or tab instead of `,` when the header
-    uses it); file names are relative to the CSV's folder.
+    uses it); file names are relative to `image_root` (default: the CSV's folder).
 
     A file that cannot be parsed raises. A row that cannot be used (wrong number of fields, empty
-    file_name, a file_name outside the CSV's folder: absolute or escaping with ``..``) is returned
+    file_name, a file_name outside the image root: absolute or escaping with ``..``) is returned
     with `Sample.problem` set, so the datamodule lists or skips it with every other bad row.
+    `allow_absolute=True` is for a CSV one wrote oneself: absolute file names and ones leaving the image root
+    with ``..`` are then read where they point, as predict reads a list file's paths.
     Image existence and empty texts are left to the validation layer.
     """
     path = _existing_file(csv_path, "labels CSV")
+    root = Path(image_root).expanduser() if image_root is not None else path.parent
+    if not root.is_dir():
+        raise _fail(path, f"image_root {root} is not a folder")
     rows = _csv_rows(path, _read_utf8(path))
     try:
         header_line, header = next(rows)
@@ -155,16 +161,17 @@ def read_labels_csv(csv_path: str | Path) -> list[Sample]:
             samples.append(Sample(path=path.parent, text="", origin=origin, problem=problem))
             continue
         file_name = row[cols["file_name"]]
-        image = _inside(path.parent, file_name)
+        image = (root / Path(file_name).expanduser()) if allow_absolute else _inside(root, file_name)
         problem = ""
         if not file_name.strip():
             problem = "empty file_name"
         elif image is None:
-            problem = f"file_name {file_name!r} points outside the dataset folder {path.parent}"
+            problem = (f"file_name {file_name!r} points outside the dataset folder {root} (a CSV you wrote "
+                       "yourself may name images anywhere: allow_absolute=true, or image_root=FOLDER)")
         writer = row[writer_col].strip() if writer_col is not None else ""
         samples.append(
             Sample(
-                path=image if image is not None and not problem else path.parent,
+                path=image if image is not None and not problem else root,
                 text=row[cols["text"]].removesuffix("\r"),
                 writer_id=writer or None,
                 origin=origin,

@@ -57,11 +57,15 @@ class LabelsCSVSource:
     def __init__(self, csv_path: str | None = None, train_csv: str | None = None, val_csv: str | None = None,
                  test_csv: str | None = None, val_fraction: float = 0.1, test_fraction: float = 0.1,
                  val_writers: Sequence[str] | None = None, test_writers: Sequence[str] | None = None,
-                 split_seed: int = 0) -> None:
+                 split_seed: int = 0, image_root: str | None = None, allow_absolute: bool = False) -> None:
         if csv_path is None and train_csv is None and test_csv is None:
             raise ValueError("data.source: give csv_path (split by writer) or train_csv/val_csv/test_csv")
         self.csv_path, self.train_csv, self.val_csv, self.test_csv = csv_path, train_csv, val_csv, test_csv
         self.split_args = (val_fraction, test_fraction, split_seed, val_writers, test_writers)
+        self.image_root, self.allow_absolute = image_root, allow_absolute
+
+    def _read(self, csv_path: str) -> list[Sample]:
+        return formats.read_labels_csv(csv_path, image_root=self.image_root, allow_absolute=self.allow_absolute)
 
     def prepare(self) -> None:
         pass
@@ -69,8 +73,8 @@ class LabelsCSVSource:
     def load(self) -> Splits:
         if self.csv_path is not None:
             vf, tf, seed, vw, tw = self.split_args
-            return _split(formats.read_labels_csv(self.csv_path), vf, tf, seed, vw, tw)
-        return {k: formats.read_labels_csv(p) if p else []
+            return _split(self._read(self.csv_path), vf, tf, seed, vw, tw)
+        return {k: self._read(p) if p else []
                 for k, p in (("train", self.train_csv), ("val", self.val_csv), ("test", self.test_csv))}
 
 

@@ -40,6 +40,12 @@ def resolve_ckpt_path(ckpt_path: str | None, resume: bool, run_dir: str | Path) 
     ckpt = read_checkpoint(path)  # raises CheckpointError naming the file when missing or unreadable
     for key in ("state_dict", "loops", "optimizer_states"):
         if key not in ckpt:
-            raise CheckpointError(f"{path}: not a Lightning training checkpoint (no {key!r}); cannot resume from it")
+            hint = ""
+            if "state_dict" in ckpt and "htr_lit" in ckpt:  # a shipped or adapted recognizer: weights only
+                hint = (" (it holds a recognizer's weights, not a training state: to fine-tune it on your own labelled "
+                        f"words run `htr-adapt labels=LABELS.csv ckpt_path={path} out=DIR`; to train its CNN further "
+                        f"in a recipe, pretrained_encoder={path})")
+            raise CheckpointError(f"{path}: not a Lightning training checkpoint (no {key!r}); cannot resume "
+                                  f"from it{hint}")
     log.info("resuming from %s (epoch %s, step %s)", path, ckpt.get("epoch"), ckpt.get("global_step"))
     return str(path)

@@ -1,0 +1,59 @@
+"""One adaptation, as `htr-adapt` runs it and the k-curve measures it: words checked against the model's charset
+(grown or refused), unalignable labels left out, some words held out, the fine-tuning loop."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from htr_lit.adaptation.charset_growth import grow_charset, missing_chars
+from htr_lit.adaptation.finetune import Outcome, Recipe, Words, finetune
+from htr_lit.adaptation.words import AdaptDataError, drop_unalignable, split_holdout
+from htr_lit.data.preprocess import Preprocess
+from htr_lit.models.module import HTRModule
+
+log = logging.getLogger("htr_lit.adapt")
+MIN_WORDS = 5  # fewer labelled words than this give nothing to fine-tune on
+NEW_CHARS = ("extend", "refuse")
+
+
+@dataclass
+class Adapted:
+    """What one adaptation trained on, held out and added, and what the loop did."""
+
+    train: Words
+    held: Words | None
+    new_chars: list[str]
+    outcome: Outcome
+
+
+def with_new_chars(model: HTRModule, words: Words, policy: str) -> list[str]:
+    """Grow the model's charset by the characters of `words` it cannot write (`policy` extend, said on stderr), or
+    refuse them naming the characters and rows (`policy` refuse). Returns the characters added."""
+    new = missing_chars(model.charset, words.texts)
+    if not new:
+        return []
+    rows = [s.origin or str(s.path) for s in words.samples if model.charset.unknown(s.text)]
+    where = ", ".join(rows[:3]) + (f" and {len(rows) - 3} more" if len(rows) > 3 else "")
+    if policy == "refuse":
+        raise AdaptDataError(f"characters the model cannot write: {''.join(new)!r} (in {where}); new_chars=extend "
+                             "adds them to its output layer, or leave those rows out")
+    grow_charset(model, new)
+    log.warning("the model could not write %r (in %s): its output layer grew by %d character(s), learnt from your "
+                "words only", "".join(new), where, len(new))
+    return new
+
+
+def adapt_words(model: HTRModule, pre: Preprocess, words: Words, recipe: Recipe, holdout: float,
+                min_holdout_words: int, new_chars: str = "extend", seed: int = 0, progress: bool = False) -> Adapted:
+    """Fine-tune `model` in place on `words` (see the module docstring)."""
+    if new_chars not in NEW_CHARS:
+        raise ValueError(f"new_chars={new_chars}: choose extend or refuse")
+    new = with_new_chars(model, words, new_chars)
+    words = drop_unalignable(words, model)
+    if len(words) < MIN_WORDS:
+        raise AdaptDataError(f"{len(words)} usable word(s); adaptation needs at least {MIN_WORDS} (10-500 labelled "
+                             "words of your hand are the intended use)")
+    train, held = split_holdout(words, holdout, min_holdout_words, seed)
+    outcome = finetune(model, pre, train, held, recipe, seed=seed, progress=progress)
+    return Adapted(train, held, new, outcome)

@@ -1,0 +1,211 @@
+"""htr-adapt: fine-tuning a recognizer on a few labelled words (htr_lit/adapt.py, htr_lit/adaptation/), the charset
+growth for characters the model cannot write, the held-out split, and the k-curve's bookkeeping."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from htr_lit.adapt import adapt
+from htr_lit.adaptation.charset_growth import base_char, grow_charset, missing_chars
+from htr_lit.adaptation.finetune import Recipe, Words
+from htr_lit.adaptation.words import AdaptDataError, read_words, split_holdout
+from htr_lit.checkpoint import load_model
+from htr_lit.cv.adapt_curve import pooled, writer_split
+from htr_lit.data.preprocess import Preprocess
+from htr_lit.data.sample import Sample
+from tests.helpers import WORDS, compose_cfg, write_labels_csv, write_word_png
+
+FAST = ["recipe.augment=none", "recipe.eval_every=10", "progress=false", "holdout=0"]
+
+
+def other_hand(folder: Path, words: list[str]) -> Path:
+    """`words` drawn 64 px high (the tiny models learnt them 32 px high: scaled down, the strokes differ) and
+    folder/labels.csv listing them: a hand the tiny recognizer reads badly."""
+    lines = ["file_name,text"]
+    for i, text in enumerate(words):
+        write_word_png(folder / f"{i}.png", text, height=64)
+        lines.append(f"{i}.png,{text}")
+    (folder / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder / "labels.csv"
+
+
+def adapt_cfg(labels: Path, out: Path, ckpt: Path, *overrides: str):
+    return compose_cfg("adapt", [f"labels={labels}", f"out={out}", f"ckpt_path={ckpt}", *FAST, *overrides])
+
+
+# ---- charset growth ------------------------------------------------------------------------------------------
+
+
+def test_base_char_strips_marks_only():
+    assert [base_char(c) for c in "éÅüßx"] == ["e", "A", "u", "ß", "x"]
+
+
+def test_grown_rows_copy_the_bare_letter_or_start_unlikely(tiny_checkpoint):
+    model, _ = load_model(tiny_checkpoint())
+    head = model.head[-1]
+    weight, bias = head.weight.detach().clone(), head.bias.detach().clone()
+    chars = list(model.charset.chars)
+    grow_charset(model, ["é", "Z"])
+    grown = model.head[-1].requires_grad_(False)
+    assert model.charset.chars == [*chars, "é", "Z"]
+    assert grown.weight.shape[0] == weight.shape[0] + 2
+    assert torch.equal(grown.weight[: len(weight)], weight) and torch.equal(grown.bias[: len(bias)], bias)
+    e = chars.index("e") + 1  # row 0 is the blank
+    assert torch.equal(grown.weight[-2], weight[e]) and grown.bias[-2] == pytest.approx(float(bias[e]) - 1.0)
+    assert torch.allclose(grown.weight[-1], weight[1:].mean(dim=0))  # Z decomposes to nothing known: the mean row
+    assert grown.bias[-1] == pytest.approx(float(bias[1:].min()))
+    log_probs, _ = model(torch.zeros(1, 1, 32, 64), torch.tensor([64]))
+    assert log_probs.shape[-1] == len(chars) + 3  # blank + old + 2 new
+
+
+def test_missing_chars_sorted_and_unique(tiny_checkpoint):
+    model, _ = load_model(tiny_checkpoint())
+    expected = sorted({"C", "f", "é", "Z"} - set(model.charset.chars))
+    assert missing_chars(model.charset, ["Café", "éZ", "Haus"]) == expected
+
+
+# ---- the user's words ------------------------------------------------------------------------------------------
+
+
+def test_split_holdout_is_seeded_and_needs_enough_words():
+    words = Words([Sample(path=Path(f"{i}.png"), text=str(i)) for i in range(30)], [None] * 30)
+    train, held = split_holdout(words, 0.2, 20, seed=0)
+    assert len(held) == 6 and len(train) == 24
+    assert not set(train.texts) & set(held.texts)
+    assert held.texts == split_holdout(words, 0.2, 20, seed=0)[1].texts
+    assert held.texts != split_holdout(words, 0.2, 20, seed=1)[1].texts
+    assert split_holdout(Words(words.samples[:19], [None] * 19), 0.2, 20, seed=0)[1] is None
+    assert len(split_holdout(Words(words.samples[:20], [None] * 20), 0.05, 20, seed=0)[1]) == 5  # at least 5
+
+
+def test_bad_rows_are_all_named(tmp_path):
+    labels = write_labels_csv(tmp_path, ["Haus", "Köln"])
+    with labels.open("a", encoding="utf-8") as f:
+        f.write("missing.png,Nord\n3.png,\n")
+    with pytest.raises(AdaptDataError) as err:
+        read_words(labels, Preprocess(img_height=32))
+    message = str(err.value)
+    assert "2 row(s) cannot be used" in message and "missing.png" in message and "labels.csv:5: empty" in message
+    assert len(read_words(labels, Preprocess(img_height=32), on_error="skip")) == 2
+
+
+def test_words_outside_the_csv_folder_need_the_users_say_so(tmp_path):
+    write_labels_csv(tmp_path / "scans", ["Haus", "Köln"])
+    listing = tmp_path / "lists" / "mine.csv"
+    listing.parent.mkdir()
+    listing.write_text(f"file_name,text\n../scans/0.png,Haus\n{tmp_path / 'scans' / '1.png'},Köln\n", encoding="utf-8")
+    with pytest.raises(AdaptDataError, match="allow_absolute=true"):
+        read_words(listing, Preprocess(img_height=32))
+    assert read_words(listing, Preprocess(img_height=32), allow_absolute=True).texts == ["Haus", "Köln"]
+    rooted = tmp_path / "lists" / "rooted.csv"
+    rooted.write_text("file_name,text\n0.png,Haus\n", encoding="utf-8")
+    assert read_words(rooted, Preprocess(img_height=32), image_root=tmp_path / "scans").texts == ["Haus"]
+
+
+# ---- the recipe and the command ------------------------------------------------------------------------------
+
+
+def test_recipe_refuses_unknown_choices():
+    with pytest.raises(ValueError, match="recipe.train"):
+        Recipe(train="encoder")
+    with pytest.raises(ValueError, match="data.augment"):
+        Recipe(augment="wild")
+    assert Recipe(**{k: v for k, v in compose_cfg("adapt", ["labels=x", "out=y"]).recipe.items()
+                     if k != "_target_"}) == Recipe()
+
+
+@pytest.mark.slow  # predict reads the adapted checkpoint in a subprocess
+def test_adaptation_lowers_the_loss_and_writes_a_checkpoint_predict_reads(tiny_checkpoint, tmp_path, one_thread):
+    base = tiny_checkpoint()
+    labels = other_hand(tmp_path / "mine", WORDS)
+    record = adapt(adapt_cfg(labels, tmp_path / "out", base, "recipe.steps=20", "recipe.lr=3e-3"))
+    assert record["train_words"] == len(WORDS) and record["held_out_words"] == 0 and record["new_chars"] == []
+    saved = json.loads((tmp_path / "out" / "adapt.json").read_text())
+    assert saved["step"] == 20 and saved["base"] == str(base)
+    model, _ = load_model(tmp_path / "out" / "adapted.ckpt")
+    assert model.htr_meta["adaptation"]["train_words"] == len(WORDS)
+    assert model.htr_meta["train_texts"][-len(WORDS):] == WORDS
+    out = subprocess.run([sys.executable, "-m", "htr_lit.predict", f"input={tmp_path / 'mine' / '0.png'}",
+                          f"ckpt_path={tmp_path / 'out' / 'adapted.ckpt'}", "backend=torch"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(str(tmp_path / "mine" / "0.png") + "\t")
+
+
+@pytest.mark.train
+def test_finetune_loss_falls_and_holdout_keeps_the_best_step(tiny_checkpoint, tmp_path, one_thread):
+    from htr_lit.adaptation.finetune import finetune
+
+    model, pre = load_model(tiny_checkpoint())
+    words = read_words(other_hand(tmp_path, WORDS * 3), pre)
+    train_words, held = split_holdout(words, 0.2, 20, seed=0)
+    outcome = finetune(model, pre, train_words, held, Recipe(steps=40, lr=3e-3, augment="none", eval_every=10),
+                       progress=False)
+    first, last = sum(outcome.losses[:5]) / 5, sum(outcome.losses[-5:]) / 5
+    assert last < 0.5 * first
+    assert [c["step"] for c in outcome.curve] == [0, 10, 20, 30, 40]
+    best = min(outcome.curve, key=lambda c: c["cer"])
+    assert outcome.step == best["step"] and outcome.after["cer"] == pytest.approx(best["cer"], abs=1e-5)
+    assert outcome.after["cer"] < 0.8 * outcome.before["cer"]
+
+
+@pytest.mark.train
+def test_a_character_outside_the_charset_is_added_or_refused(tiny_checkpoint, tmp_path, one_thread):
+    base = tiny_checkpoint()
+    labels = write_labels_csv(tmp_path / "mine", ["Café", *WORDS])
+    with pytest.raises(AdaptDataError, match=r"'Cfé'.*labels.csv:2"):
+        adapt(adapt_cfg(labels, tmp_path / "refused", base, "new_chars=refuse"))
+    assert not (tmp_path / "refused").exists()
+    record = adapt(adapt_cfg(labels, tmp_path / "out", base, "recipe.steps=5"))
+    assert record["new_chars"] == ["C", "f", "é"]
+    model, _ = load_model(tmp_path / "out" / "adapted.ckpt")
+    assert model.charset.chars[-3:] == ["C", "f", "é"]
+
+
+def test_too_few_words_is_a_clear_error(tiny_checkpoint, tmp_path):
+    labels = write_labels_csv(tmp_path, ["Haus", "Köln"])
+    with pytest.raises(AdaptDataError, match="at least 5"):
+        adapt(adapt_cfg(labels, tmp_path / "out", tiny_checkpoint()))
+
+
+@pytest.mark.slow
+def test_help_shows_an_example():
+    out = subprocess.run([sys.executable, "-m", "htr_lit.adapt", "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "htr-adapt labels=" in out.stdout and "adapted.ckpt" in out.stdout
+
+
+def test_training_from_a_slim_checkpoint_points_to_htr_adapt(tiny_checkpoint, tmp_path):
+    from htr_lit.checkpoint import CheckpointError
+    from htr_lit.runs.resume import resolve_ckpt_path
+
+    with pytest.raises(CheckpointError, match="htr-adapt labels=LABELS.csv"):
+        resolve_ckpt_path(str(tiny_checkpoint()), False, tmp_path)
+
+
+# ---- the k-curve's bookkeeping -------------------------------------------------------------------------------
+
+
+def test_writer_split_is_seeded_disjoint_and_nested():
+    items = list(range(50))
+    pool, scored = writer_split(items, 20, 0, "7")
+    assert len(pool) == 20 and sorted(pool + scored) == items
+    assert writer_split(items, 20, 0, "7") == (pool, scored)
+    assert writer_split(items, 20, 0, "8")[0] != pool
+
+
+def test_pooled_weighs_writers_by_their_characters():
+    rows = [{"writer": "a", "k": 10, "chars": 100, "before": {"cer": 0.2}, "after": {"cer": 0.1}, "time_s": 30},
+            {"writer": "b", "k": 10, "chars": 300, "before": {"cer": 0.1}, "after": {"cer": 0.12}, "time_s": 50},
+            {"writer": "a", "k": 25, "chars": 100, "before": {"cer": 0.2}, "after": {"cer": 0.05}, "time_s": 40}]
+    p = pooled(rows, 10)
+    assert p["cer_before"] == pytest.approx((20 + 30) / 400) and p["cer_after"] == pytest.approx((10 + 36) / 400)
+    assert p["relative_reduction"] == pytest.approx(1 - 46 / 50, abs=1e-4)
+    assert p["worst_writer_change"] == pytest.approx(0.2) and p["writers_worse"] == 1
+    assert p["mean_writer_change"] == pytest.approx((-0.5 + 0.2) / 2)
+    assert pooled(rows, 50) is None
