@@ -89,7 +89,7 @@ recognizer-separable: setup  ## train the fast recognizer (separable encoder + B
 	$(call recognizer_recipe,recognizer_separable)
 
 INPUT ?=
-predict: setup  ## transcribe INPUT=image|folder|glob|list.txt with the shipped recognizer (ARGS='shipped=recognizer_separable' or 'ckpt_path=... format=jsonl')
+predict: setup  ## transcribe INPUT=image|folder|glob|list.txt with the shipped recognizer (ARGS='shipped=recognizer' or 'ckpt_path=... format=jsonl')
 	@test -n "$(INPUT)" || { echo "usage: make predict INPUT=path/to/image.png [ARGS='format=jsonl']"; exit 2; }
 	$(BIN)/python -m htr_lit.predict input="$(INPUT)" $(ARGS)
 

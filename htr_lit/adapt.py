@@ -16,8 +16,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from htr_lit.adaptation.finetune import Outcome, Recipe, Words, rounded
-from htr_lit.adaptation.run import NEW_CHARS, adapt_words
+from htr_lit.adaptation.finetune import Recipe, Words, rounded
+from htr_lit.adaptation.run import NEW_CHARS, Adapted, adapt_words
 from htr_lit.adaptation.words import read_words
 from htr_lit.assets import MODELS_DIR
 from htr_lit.checkpoint import load_model, save
@@ -51,15 +51,19 @@ def adapted_meta(model: HTRModule, train: Words, record: dict[str, Any]) -> dict
     return meta
 
 
-def summary(outcome: Outcome, n_train: int, n_held: int) -> str:
+def summary(done: Adapted) -> str:
     """One line on what adaptation did."""
-    if outcome.before is None or outcome.after is None:
-        return (f"adapted on {n_train} words, {outcome.step} steps (fewer words than min_holdout_words: none held "
-                "out, no CER before/after)")
-    kept = "the base's own weights read them best" if outcome.step == 0 else f"step {outcome.step} kept"
-    return (f"adapted on {n_train} words; on the {n_held} held-out words CER {100 * outcome.before['cer']:.1f} % -> "
+    outcome = done.outcome
+    if outcome.before is None or outcome.after is None or done.held is None:
+        return (f"adapted on {len(done.train)} words, {outcome.step} steps (fewer words than min_holdout_words: none "
+                "held out, no CER before/after)")
+    held = len(done.held)
+    others = len(done.train) - held if done.refit else len(done.train)
+    kept = "the base read them best: kept unchanged" if outcome.step == 0 else f"best after {outcome.step} steps"
+    then = f"; then {outcome.step} steps on all {len(done.train)} words" if done.refit and outcome.step else ""
+    return (f"on {held} held-out words, adapted on the other {others}: CER {100 * outcome.before['cer']:.1f} % -> "
             f"{100 * outcome.after['cer']:.1f} %, word accuracy {100 * outcome.before['word_acc']:.0f} % -> "
-            f"{100 * outcome.after['word_acc']:.0f} % ({kept})")
+            f"{100 * outcome.after['word_acc']:.0f} % ({kept}){then}")
 
 
 def adapt(cfg: DictConfig) -> dict[str, Any]:
@@ -77,13 +81,14 @@ def adapt(cfg: DictConfig) -> dict[str, Any]:
     words = read_words(cfg.labels, pre, cfg.get("image_root"), bool(cfg.get("allow_absolute")), cfg.on_error)
     progress = sys.stderr.isatty() if cfg.get("progress") is None else bool(cfg.progress)
     done = adapt_words(model, pre, words, recipe, float(cfg.holdout), int(cfg.min_holdout_words), cfg.new_chars,
-                       seed=int(cfg.seed), progress=progress)
+                       seed=int(cfg.seed), progress=progress, refit=bool(cfg.refit))
     train, held, outcome = done.train, done.held, done.outcome
     record = {
         "base": base_name(cfg.ckpt_path),
-        "words": len(train) + (len(held) if held is not None else 0),
-        "train_words": len(train),
+        "words": len(train) if done.refit else len(train) + (len(held) if held is not None else 0),
+        "train_words": len(train),  # what the saved model trained on (all the words after a refit)
         "held_out_words": len(held) if held is not None else 0,
+        "refit": done.refit,
         "new_chars": done.new_chars,
         "step": outcome.step,
         "before": rounded(outcome.before),
@@ -98,7 +103,7 @@ def adapt(cfg: DictConfig) -> dict[str, Any]:
     model.htr_meta = adapted_meta(model, train, record)
     save(model, out / CKPT_NAME)
     (out / RECORD_NAME).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    print(summary(outcome, len(train), record["held_out_words"]), file=sys.stderr)
+    print(summary(done), file=sys.stderr)
     print(f"wrote {out / CKPT_NAME} ({record['time_s']:.0f} s); read with: htr-predict input=... "
           f"ckpt_path={out / CKPT_NAME}", file=sys.stderr)
     return record

@@ -90,7 +90,7 @@ than the model's reading (nats per character); rows at or above --threshold are 
 as file_name,text,predicted,score,kind,suggestion,writer_id (kind: shifted within a writer, truncated, typo,
 mismatch). Example:
   htr-data audit ../shared/data/dhsd/labels.csv --cv outputs/cv/separable_dhsd --out flagged.csv
-  htr-data audit my_words/labels.csv --shipped recognizer_separable --out flagged.csv --threshold 0.3"""
+  htr-data audit my_words/labels.csv --shipped recognizer --out flagged.csv --threshold 0.3"""
 
 
 def _add_audit(sub: argparse._SubParsersAction) -> None:
@@ -102,7 +102,7 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
     judge = parser.add_mutually_exclusive_group()
     judge.add_argument("--ckpt", type=Path, default=None, help="a checkpoint that never trained on these rows")
     judge.add_argument("--shipped", default=None, metavar="NAME",
-                       help="a shipped recognizer (htr_lit/assets/models/NAME.ckpt; default: recognizer)")
+                       help="a shipped recognizer (htr_lit/assets/models/NAME.ckpt; default: recognizer_separable)")
     judge.add_argument("--cv", type=Path, default=None, metavar="DIR",
                        help="a writer cross-validation folder: each fold's model judges its own test writers")
     add("--out", type=Path, required=True, help="the flagged rows' CSV")

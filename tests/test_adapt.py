@@ -168,6 +168,21 @@ def test_a_character_outside_the_charset_is_added_or_refused(tiny_checkpoint, tm
     assert model.charset.chars[-3:] == ["C", "f", "é"]
 
 
+@pytest.mark.train
+def test_refit_trains_every_word_for_the_step_count_the_held_out_words_chose(tiny_checkpoint, tmp_path, one_thread):
+    labels = other_hand(tmp_path / "mine", WORDS * 3)
+    overrides = ["holdout=0.2", "min_holdout_words=20", "recipe.steps=30", "recipe.lr=3e-3"]
+    held_only = adapt(adapt_cfg(labels, tmp_path / "held", tiny_checkpoint(), *overrides, "refit=false"))
+    refit = adapt(adapt_cfg(labels, tmp_path / "refit", tiny_checkpoint(), *overrides))
+    assert held_only["train_words"] == 24 and held_only["held_out_words"] == 6 and not held_only["refit"]
+    assert refit["train_words"] == 30 and refit["words"] == 30 and refit["refit"]
+    assert refit["after"] == held_only["after"] and refit["step"] == held_only["step"] > 0  # the same measured run
+    a, _ = load_model(tmp_path / "held" / "adapted.ckpt")
+    b, _ = load_model(tmp_path / "refit" / "adapted.ckpt")
+    assert not torch.equal(a.head[-1].weight, b.head[-1].weight)  # the kept model trained again, on every word
+    assert b.htr_meta["train_texts"][-30:] == WORDS * 3
+
+
 def test_too_few_words_is_a_clear_error(tiny_checkpoint, tmp_path):
     labels = write_labels_csv(tmp_path, ["Haus", "Köln"])
     with pytest.raises(AdaptDataError, match="at least 5"):
@@ -189,6 +204,18 @@ def test_training_from_a_slim_checkpoint_points_to_htr_adapt(tiny_checkpoint, tm
 
 
 # ---- the k-curve's bookkeeping -------------------------------------------------------------------------------
+
+
+def test_plot_series_start_at_the_unadapted_cer():
+    from htr_lit.cv.adapt_plot import series
+
+    record = {"rows": [{"writer": "a", "k": 25, "before": {"cer": 0.2}, "after": {"cer": 0.1}},
+                       {"writer": "a", "k": 10, "before": {"cer": 0.2}, "after": {"cer": 0.15}}],
+              "pooled": [{"k": 10, "cer_before": 0.2, "cer_after": 0.15},
+                         {"k": 25, "cer_before": 0.2, "cer_after": 0.1}]}
+    writers, total = series(record)
+    assert writers == {"a": [(0, 20.0), (10, 15.0), (25, 10.0)]}
+    assert total == [(0, 20.0), (10, 15.0), (25, 10.0)]
 
 
 def test_writer_split_is_seeded_disjoint_and_nested():

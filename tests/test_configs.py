@@ -156,4 +156,4 @@ def test_debug_fast_dev_run_is_one_cpu_batch_without_loggers(tmp_path, trainer):
 @pytest.mark.parametrize("entry", ["eval", "predict", "inspect"])
 def test_inference_entry_points_default_to_the_shipped_recognizer(entry):
     ckpt = Path(compose_cfg(entry, ["input=x.png"] if entry == "predict" else []).ckpt_path)
-    assert ckpt.name == "recognizer.ckpt" and ckpt.parent.name == "models" and ckpt.is_file()
+    assert ckpt.name == "recognizer_separable.ckpt" and ckpt.parent.name == "models" and ckpt.is_file()

@@ -134,7 +134,7 @@ def test_page_is_written_when_no_row_can_be_read(tiny, tmp_path) -> None:
 
 def test_inspect_config_defaults_and_sample() -> None:
     cfg = compose_cfg("inspect")
-    assert Path(cfg.ckpt_path).is_file() and cfg.ckpt_path.endswith("models/recognizer.ckpt")
+    assert Path(cfg.ckpt_path).is_file() and cfg.ckpt_path.endswith("models/recognizer_separable.ckpt")
     assert cfg.data.on_error == "skip" and cfg.decoder._target_.endswith("greedy")
     assert pick(5, None, 0) == [0, 1, 2, 3, 4] and pick(5, 9, 0) == [0, 1, 2, 3, 4]
     sample = pick(1000, 10, 42)

@@ -37,23 +37,23 @@ def test_the_pretrained_encoder_fits_every_dhsd_recipe(tmp_path) -> None:
 
 def test_predict_uses_the_shipped_recognizer_by_default() -> None:
     cfg = compose_cfg("predict", ["input=x.png"])
-    assert Path(cfg.ckpt_path) == MODELS / "recognizer.ckpt"
+    assert Path(cfg.ckpt_path) == MODELS / "recognizer_separable.ckpt"
     model, pre = load_model(cfg.ckpt_path)
     assert pre.crop_ink and {"ä", "ö", "ü", "ß", " ", "-"} <= set(model.charset.chars)
 
 
-@pytest.mark.parametrize("entry", ["predict", "eval", "inspect"])
-def test_shipped_picks_the_fast_recognizer(entry) -> None:
-    """`shipped=recognizer_separable` points every inference entry point at the fast shipped model, which
-    loads as the separable encoder + BiLSTM with the recognizer's charset and preprocessing."""
-    overrides = ["shipped=recognizer_separable"] + (["input=x.png"] if entry == "predict" else [])
-    cfg = compose_cfg(entry, overrides)
-    assert Path(cfg.ckpt_path) == MODELS / "recognizer_separable.ckpt"
-    model, pre = load_model(cfg.ckpt_path)
-    default, default_pre = load_model(MODELS / "recognizer.ckpt")
-    assert type(model.encoder).__name__ == "SeparableEncoder" != type(default.encoder).__name__
-    assert type(model.sequence) is type(default.sequence)
-    assert model.charset.chars == default.charset.chars and pre == default_pre
+@pytest.mark.parametrize("entry", ["predict", "eval", "inspect", "adapt"])
+def test_shipped_picks_the_slower_recognizer(entry) -> None:
+    """Every entry point that reads a model defaults to the fast recognizer (the separable encoder + BiLSTM);
+    `shipped=recognizer` points it at the compact-CNN one, which has the same charset and preprocessing."""
+    required = {"predict": ["input=x.png"], "adapt": ["labels=x.csv", "out=y"]}.get(entry, [])
+    fast, fast_pre = load_model(compose_cfg(entry, required).ckpt_path)
+    cfg = compose_cfg(entry, ["shipped=recognizer", *required])
+    assert Path(cfg.ckpt_path) == MODELS / "recognizer.ckpt"
+    compact, compact_pre = load_model(cfg.ckpt_path)
+    assert type(fast.encoder).__name__ == "SeparableEncoder" != type(compact.encoder).__name__
+    assert type(fast.sequence) is type(compact.sequence)
+    assert fast.charset.chars == compact.charset.chars and fast_pre == compact_pre
 
 
 def _sample_rows() -> list[dict[str, str]]:
@@ -64,7 +64,7 @@ def _sample_rows() -> list[dict[str, str]]:
 
 @pytest.mark.parametrize("shipped", ["recognizer", "recognizer_separable"])
 def test_each_shipped_recognizer_reads_the_vendored_dhsd_words(capsys, tmp_path, shipped) -> None:
-    """The 18 vendored DHSD words through the predict path (`recognizer` as the default, no `shipped=`): every
+    """The 18 vendored DHSD words through the predict path (`recognizer_separable` as the default, no `shipped=`): every
     image gets a transcription with a confidence, and the CER stays at the documented level for words of the
     training writers (model README, degraded inputs: 3.76 / 3.17 % CER on 60 grey words of 5 writers; these 18
     read at 1.4 / 0.4 %). The shipped models were trained on all 30 DHSD writers, these images included: this
@@ -74,7 +74,7 @@ def test_each_shipped_recognizer_reads_the_vendored_dhsd_words(capsys, tmp_path,
     rows = _sample_rows()
     listing = tmp_path / "images.txt"
     listing.write_text("\n".join(str(SAMPLE / row["file_name"]) for row in rows) + "\n", encoding="utf-8")
-    choice = [] if shipped == "recognizer" else [f"shipped={shipped}"]
+    choice = [] if shipped == "recognizer_separable" else [f"shipped={shipped}"]
     assert predict(compose_cfg("predict", [f"input={listing}", "format=jsonl", *choice])) == 0
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [o["path"] for o in out] == [str(SAMPLE / row["file_name"]) for row in rows]

@@ -1,10 +1,12 @@
 """One adaptation, as `htr-adapt` runs it and the k-curve measures it: words checked against the model's charset
-(grown or refused), unalignable labels left out, some words held out, the fine-tuning loop."""
+(grown or refused), unalignable labels left out, some words held out to choose the number of steps and to measure
+CER before / after, the fine-tuning loop, and (`refit`) the same number of steps again on all the words."""
 
 from __future__ import annotations
 
+import copy
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from htr_lit.adaptation.charset_growth import grow_charset, missing_chars
 from htr_lit.adaptation.finetune import Outcome, Recipe, Words, finetune
@@ -19,12 +21,14 @@ NEW_CHARS = ("extend", "refuse")
 
 @dataclass
 class Adapted:
-    """What one adaptation trained on, held out and added, and what the loop did."""
+    """What one adaptation trained on, held out and added, and what the loop did (`outcome`: the run that held words
+    out; `refit`: whether the kept weights were then trained again on every word for the step count it chose)."""
 
     train: Words
     held: Words | None
     new_chars: list[str]
     outcome: Outcome
+    refit: bool = False
 
 
 def with_new_chars(model: HTRModule, words: Words, policy: str) -> list[str]:
@@ -45,8 +49,11 @@ def with_new_chars(model: HTRModule, words: Words, policy: str) -> list[str]:
 
 
 def adapt_words(model: HTRModule, pre: Preprocess, words: Words, recipe: Recipe, holdout: float,
-                min_holdout_words: int, new_chars: str = "extend", seed: int = 0, progress: bool = False) -> Adapted:
-    """Fine-tune `model` in place on `words` (see the module docstring)."""
+                min_holdout_words: int, new_chars: str = "extend", seed: int = 0, progress: bool = False,
+                refit: bool = True) -> Adapted:
+    """Fine-tune `model` in place on `words` (see the module docstring). With held-out words and `refit`, the model
+    kept is a second fine-tuning of the base on all the words for the step count the held-out words chose (none:
+    the base stays as it is when no step read them better)."""
     if new_chars not in NEW_CHARS:
         raise ValueError(f"new_chars={new_chars}: choose extend or refuse")
     new = with_new_chars(model, words, new_chars)
@@ -55,5 +62,11 @@ def adapt_words(model: HTRModule, pre: Preprocess, words: Words, recipe: Recipe,
         raise AdaptDataError(f"{len(words)} usable word(s); adaptation needs at least {MIN_WORDS} (10-500 labelled "
                              "words of your hand are the intended use)")
     train, held = split_holdout(words, holdout, min_holdout_words, seed)
+    base = copy.deepcopy(model) if refit and held is not None else None
     outcome = finetune(model, pre, train, held, recipe, seed=seed, progress=progress)
-    return Adapted(train, held, new, outcome)
+    if base is None:
+        return Adapted(train, held, new, outcome)
+    if outcome.step > 0:
+        finetune(base, pre, words, None, replace(recipe, steps=outcome.step), seed=seed, progress=progress)
+    model.load_state_dict(base.state_dict())
+    return Adapted(words, held, new, outcome, refit=True)

@@ -183,7 +183,7 @@ def read_rows(labels: Path) -> tuple[list[LabelRow], list[Verdict]]:
 def audit_csv(labels: Path, ckpt: Path | None = None, shipped: str | None = None,
               judges: Sequence[tuple[Path, Sequence[str]]] | None = None, batch_size: int = 32) -> list[Verdict]:
     """Verdicts on the rows of `labels`, each judged by a model that never trained on it: `ckpt`, the shipped
-    recognizer `shipped` (default: recognizer), or with `judges` (checkpoint, the writers it never trained on:
+    recognizer `shipped` (default: recognizer_separable), or with `judges` (checkpoint, the writers it never trained on:
     the writer folds of a cross-validation) each checkpoint on its writers' rows (rows of writers no judge
     covers are left out, with a warning)."""
     rows, verdicts = read_rows(labels)
@@ -193,7 +193,7 @@ def audit_csv(labels: Path, ckpt: Path | None = None, shipped: str | None = None
     if judges is None:
         from htr_lit.assets import MODELS_DIR
 
-        path = ckpt or MODELS_DIR / f"{shipped or 'recognizer'}.ckpt"
+        path = ckpt or MODELS_DIR / f"{shipped or 'recognizer_separable'}.ckpt"
         reader = Reader(path, batch_size=batch_size)
         _warn_if_trained_on(reader, path, rows)
         return verdicts + audit(rows, reader, others, batch_size)

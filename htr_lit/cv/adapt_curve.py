@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "machine": f"{platform.machine()}, {platform.processor() or platform.system()}, {args.threads} "
                               "torch thread(s)",
                    "settings": settings, "recipe": dict(cfg.recipe), "holdout": cfg.holdout,
-                   "min_holdout_words": cfg.min_holdout_words})
+                   "min_holdout_words": cfg.min_holdout_words, "refit": cfg.refit})
     done = {(r["writer"], r["k"]) for r in record["rows"]}
     base, pre = load_model(ckpt)
     writers = fold.test_writers if args.writers == "test" else fold.val_writers
@@ -128,7 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             start = time.perf_counter()
             train = Words([words.samples[i] for i in pool[:k]], [words.images[i] for i in pool[:k]])
             adapted = adapt_words(model, pre, train, instantiate(cfg.recipe), float(cfg.holdout),
-                                  int(cfg.min_holdout_words), str(cfg.new_chars), seed=args.seed)
+                                  int(cfg.min_holdout_words), str(cfg.new_chars), seed=args.seed,
+                                  refit=bool(cfg.refit))
             seconds = time.perf_counter() - start
             after = figures(*_read(model, pre, scored_words))
             chars = sum(len(s.text) for s in scored_words.samples)
