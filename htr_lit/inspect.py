@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 
 from htr_lit.analysis.error_analysis import WordResult
 from htr_lit.analysis.inspect_page import PageInput, render_page
+from htr_lit.analysis.label_audit import LabelRow, judge
 from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
 from htr_lit.data.collate import collate
@@ -27,6 +28,7 @@ from htr_lit.data.overlap import overlap_warning
 from htr_lit.decoding.factory import build_decoder, decoder_name, describe
 from htr_lit.decoding.timed import TimedDecoder
 from htr_lit.errors import ConfigError, exit_on_user_error
+from htr_lit.inference.calibration import META_KEY, confidences
 from htr_lit.inference.labelled import build_test_datamodule
 from htr_lit.metrics import text_metrics
 from htr_lit.models.module import HTRModule
@@ -43,10 +45,12 @@ def pick(total: int, max_images: int | None, seed: int) -> list[int]:
 
 
 def score(model: HTRModule, decoder: TimedDecoder, ds: WordDataset, indices: list[int], batch_size: int,
-          device: str = "cpu") -> list[WordResult]:
-    """Transcribe `ds[indices]` in batches of similar width; keep each image, its decoded text and the
-    best-path class of every valid frame (for the page's strip). Results are in `indices` order."""
+          device: str = "cpu", calibration: dict[str, Any] | None = None) -> list[WordResult]:
+    """Transcribe `ds[indices]` in batches of similar width; keep each image, its decoded text, its word
+    confidence (calibrated under `calibration`, else exp of the reading's score), the best-path class of every
+    valid frame (for the page's strip) and the label audit's verdict. Results are in `indices` order."""
     results: list[WordResult | None] = [None] * len(indices)
+    frame_log_probs: list[torch.Tensor | None] = [None] * len(indices)
     order = sorted(range(len(indices)), key=lambda k: ds.images[indices[k]].shape[1])  # less padding
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
@@ -55,12 +59,29 @@ def score(model: HTRModule, decoder: TimedDecoder, ds: WordDataset, indices: lis
             log_probs, lengths = model(batch["images"].to(device), batch["widths"].to(device))  # (B, T, C), (B,)
             hyps = decoder(log_probs, lengths)
             best = log_probs.argmax(dim=-1).cpu()  # (B, T)
+            mine = [log_probs[b, : int(lengths[b])].cpu() for b in range(len(ks))]  # (T_b, C) each
+            conf = confidences(calibration, mine, [hs[0].text for hs in hyps], [hs[0].score for hs in hyps])
             for b, k in enumerate(ks):
                 s = ds.samples[indices[k]]
                 results[k] = WordResult(id=s.origin or str(s.path), truth=s.text, pred=hyps[b][0].text,
                                         writer=s.writer_id, image=ds.images[indices[k]],
-                                        frames=best[b, : int(lengths[b])].tolist(), image_file=str(s.path))
-    return [r for r in results if r is not None]
+                                        frames=best[b, : int(lengths[b])].tolist(), image_file=str(s.path),
+                                        confidence=conf[b])
+                frame_log_probs[k] = mine[b]
+    done = [(r, lp) for r, lp in zip(results, frame_log_probs) if r is not None]
+    audit_labels([r for r, _ in done], [lp for _, lp in done], model.charset.tokens)
+    return [r for r, _ in done]
+
+
+def audit_labels(results: list[WordResult], log_probs: list[torch.Tensor], tokens: list[str]) -> None:
+    """The label audit's verdict on each row (`result.audit`), the other labels of its writer weighed for a shift."""
+    others: dict[str | None, list[str]] = {}
+    for r in results:
+        others.setdefault(r.writer, []).append(r.truth)
+    index = {c: i for i, c in enumerate(tokens) if c}
+    for r, lp in zip(results, log_probs):
+        row = LabelRow(r.id, r.truth, r.writer, Path(r.image_file or r.id))
+        r.audit = judge(row, r.pred, lp, index, others[r.writer] if r.writer is not None else [])
 
 
 def inspect(cfg: DictConfig) -> dict[str, Any]:
@@ -80,7 +101,9 @@ def inspect(cfg: DictConfig) -> dict[str, Any]:
     log.info("inspecting %s on %d of %d test images with decoder %s", cfg.ckpt_path, len(indices), len(ds),
              describe(cfg.decoder))
     model.to(cfg.device)
-    results = score(model, decoder, ds, indices, int(cfg.data.eval_batch_size), cfg.device)
+    greedy = decoder_name(cfg.decoder) == "greedy"
+    calibration = model.htr_meta.get(META_KEY) if greedy else None  # predict's rule: greedy only
+    results = score(model, decoder, ds, indices, int(cfg.data.eval_batch_size), cfg.device, calibration)
 
     counted = text_metrics("test/")
     if results:
@@ -99,7 +122,12 @@ def inspect(cfg: DictConfig) -> dict[str, Any]:
              f"decoder: {describe(cfg.decoder)}", f"preprocessing: {pre.to_dict()}", *([overlap] if overlap else [])]
     page = PageInput(title=f"Error analysis: {Path(str(cfg.ckpt_path)).name}", results=results,
                      tokens=model.charset.tokens, metrics=metrics, skipped=list(datamodule.skipped), notes=notes,
-                     num_worst=int(cfg.num_worst), num_confusions=int(cfg.num_confusions))
+                     num_worst=int(cfg.num_worst), num_confusions=int(cfg.num_confusions),
+                     confidence_kind=("calibrated on writers the model never trained on: P(the word is exactly right)"
+                                      if calibration else "raw: exp of the reading's log-score, not a probability "
+                                      "(the checkpoint carries no calibration)"),
+                     num_least_confident=int(cfg.num_least_confident), audit_threshold=float(cfg.audit_threshold),
+                     num_flagged=int(cfg.num_flagged))
     # Wall and CPU time (all threads; steadier on a busy machine) to load, read and score, shown on the page.
     metrics["seconds"] = round(time.perf_counter() - start, 2)
     metrics["cpu_seconds"] = round(time.process_time() - cpu_start, 2)

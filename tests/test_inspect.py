@@ -18,6 +18,7 @@ from PIL import Image
 from htr_lit.analysis.error_analysis import WordResult
 from htr_lit.analysis.inspect_html import diff_html, strip_html
 from htr_lit.analysis.inspect_page import PageInput, render_page
+from htr_lit.analysis.inspect_trust import acceptance_rows
 from htr_lit.eval import evaluate
 from htr_lit.inspect import inspect, pick
 from tests.helpers import compose_cfg, write_writer_labels
@@ -118,8 +119,37 @@ def test_inspect_scores_like_eval_and_lists_bad_rows(tiny, tmp_path, decoder) ->
     doc = Elements((tmp_path / "inspect.html").read_text(encoding="utf-8"))
     text = "".join(doc.text)
     assert "missing.png: file not found" in text and "empty.png: empty file (0 bytes)" in text
-    assert len(doc.find("img")) == min(5, round(30 * (1 - metrics["test/word_acc"])))
+    wrong = round(30 * (1 - metrics["test/word_acc"]))
+    assert len(doc.find("div", "word")) == min(5, wrong) + 30  # the worst words, then the 30 least confident
     assert len(doc.find("table", "writers")) == 1 and "w2" in text
+    for table in ("coverage", "writer-confidence", "least-confident"):
+        assert len(doc.find("table", table)) == 1
+    assert "raw: exp of the reading's log-score" in text  # the tiny checkpoint carries no calibration
+
+
+def test_acceptance_rows_by_hand() -> None:
+    conf = [0.9, 0.2, 0.8, 0.5, 0.1, 0.7, 0.6, 0.3, 0.4, 0.95]
+    right = [True, False, True, False, False, True, True, True, False, True]
+    rows = acceptance_rows(conf, right)
+    assert rows[0] == (0.1, 0.95, 1.0)  # the most confident word alone: right
+    assert rows[4] == (0.5, 0.6, 1.0)  # 0.95, 0.9, 0.8, 0.7, 0.6: all right
+    assert rows[5] == (0.6, 0.5, pytest.approx(5 / 6))  # + 0.5, wrong
+    assert rows[-1] == (1.0, 0.1, pytest.approx(0.6))
+
+
+def test_a_swapped_label_is_listed_on_the_page(tiny_checkpoint, tmp_path) -> None:
+    """The tiny dilated model reads its ten words right: two labels swapped within a writer are flagged as shifted,
+    each with the label it fits."""
+    labels = write_writer_labels(tmp_path / "data", height=32)
+    lines = labels.read_text(encoding="utf-8").splitlines()
+    first, second = lines[1].split(","), lines[2].split(",")  # w0's Haus and Straße
+    lines[1], lines[2] = f"{first[0]},{second[1]},w0", f"{second[0]},{first[1]},w0"
+    labels.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    inspect(compose_cfg("inspect", [f"ckpt_path={tiny_checkpoint()}", f"test_csv={labels}"], tmp_path))
+    doc = Elements((tmp_path / "inspect.html").read_text(encoding="utf-8"))
+    text = "".join(doc.text)
+    assert "Likely wrong labels (2 of 30 rows flagged" in text
+    assert len(doc.find("table", "flagged")) == 1 and text.count("shifted") >= 2
 
 
 def test_page_is_written_when_no_row_can_be_read(tiny, tmp_path) -> None:
@@ -158,13 +188,14 @@ def chromium(*args: str) -> subprocess.CompletedProcess:
 def test_page_renders_in_headless_chromium(tiny, tmp_path) -> None:
     ckpt, labels = tiny  # through the real CLI, as `make inspect` runs it
     proc = run_cli("htr_lit.inspect", f"ckpt_path={ckpt}", f"test_csv={labels}", "num_worst=6",
-                   f"hydra.run.dir={tmp_path}")
+                   "num_least_confident=4", "num_flagged=3", f"hydra.run.dir={tmp_path}")
     assert f"-> {tmp_path / 'inspect.html'}" in proc.stdout and "2 bad rows" in proc.stdout
     url = (tmp_path / "inspect.html").as_uri()
     # The DOM after load: the page's script counts the <img> that really decoded (naturalWidth > 0).
     dom = Elements(chromium("--virtual-time-budget=5000", "--dump-dom", url).stdout)
     body = dom.find("body")[0]
-    assert body.get("data-images-total") == "6" and body.get("data-images-loaded") == "6"
+    # 6 worst words, 4 least confident, 3 likely wrong labels (the tiny BiLSTM misreads most words: more are flagged)
+    assert body.get("data-images-total") == "13" and body.get("data-images-loaded") == "13"
     assert len(dom.find("table", "gallery")) == 1 and len(dom.find("table", "skipped")) == 1
     assert len(dom.find("b")) > 0  # frame-strip characters
     shot = tmp_path / "shot.png"

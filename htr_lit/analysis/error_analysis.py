@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,8 @@ class WordResult:
     image: np.ndarray  # uint8 (H, W) as the model saw it (the checkpoint's preprocessing)
     frames: list[int]  # best-path class index per valid frame (0 = blank)
     image_file: str = ""  # the image's path, when `id` names a CSV row
+    confidence: float | None = None  # the word confidence predict would print (calibrated when the checkpoint can)
+    audit: Any = None  # the label audit's Verdict on this row (htr_lit.analysis.label_audit), when judged
 
     @cached_property
     def errors(self) -> int:

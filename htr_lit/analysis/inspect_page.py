@@ -1,6 +1,7 @@
 """The error-analysis page: one self-contained HTML file (styles, script and images inline) that opens from
-disk: metrics, the bad rows, CER per writer, the most common character confusions, and the worst words
-with their character diff and best-path frame strip."""
+disk: metrics, the bad rows, CER per writer, the most common character confusions, how far the word confidence can
+be trusted (htr_lit.analysis.inspect_trust), the likely wrong labels, the worst words with their character diff and
+best-path frame strip, and the least confident words."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ from typing import Any
 
 from htr_lit.analysis import inspect_html as h
 from htr_lit.analysis.error_analysis import DEL, INS, SUB, WordResult, cer_by_writer, confusions, worst
+from htr_lit.analysis.inspect_trust import (
+    confidence_section,
+    flagged_section,
+    least_confident_section,
+    writers_confidence_section,
+)
 
 
 @dataclass
@@ -26,6 +33,10 @@ class PageInput:
     notes: list[str] = field(default_factory=list)  # plain-text lines under the title (checkpoint, data...)
     num_worst: int = 50
     num_confusions: int = 25
+    confidence_kind: str = ""  # what the words' confidence is (calibrated or raw), said on the page
+    num_least_confident: int = 30
+    audit_threshold: float = 0.5  # the label audit's flag (nats per character), as `htr-data audit --threshold`
+    num_flagged: int = 50
 
 
 def _pct(key: str, value: Any) -> str:
@@ -100,8 +111,12 @@ def gallery_section(page: PageInput) -> str:
 def render_page(page: PageInput) -> str:
     """The whole HTML document as a string."""
     notes = "".join(f'<div class="muted">{escape(n)}</div>' for n in page.notes)
+    trust = (f'<div class="row"><div>{confidence_section(page.results, page.confidence_kind)}</div>'
+             f'<div>{writers_confidence_section(page.results)}</div></div>')
     body = "".join([f'<div class="row"><div>{metrics_section(page)}</div><div>{writers_section(page)}</div>'
-                    f'<div>{confusions_section(page)}</div></div>', skipped_section(page), gallery_section(page)])
+                    f'<div>{confusions_section(page)}</div></div>', skipped_section(page), trust,
+                    flagged_section(page.results, page.audit_threshold, page.num_flagged), gallery_section(page),
+                    least_confident_section(page.results, page.tokens, page.num_least_confident)])
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(page.title)}</title>'
             f"<style>{h.STYLE}</style><script>{h.LOAD_SCRIPT}</script></head>\n"
             f"<body><h1>{escape(page.title)}</h1>{notes}{body}</body></html>\n")

@@ -61,6 +61,17 @@ def fit(features: Sequence[Sequence[float]], correct: Sequence[bool], l2: float 
             "bias": float(w[-1]), "words": len(y)}
 
 
+def confidences(record: dict[str, Any] | None, log_probs: Sequence[torch.Tensor], texts: Sequence[str],
+                scores: Sequence[float]) -> list[float]:
+    """Each reading's word confidence: its calibrated P(right) under `record` (a checkpoint's calibration), or
+    without one the raw exp of the reading's log-score (what predict prints then)."""
+    if record is None:
+        return [math.exp(s) for s in scores]
+    if not texts:
+        return []
+    return probability(record, [word_features(lp, t) for lp, t in zip(log_probs, texts)]).tolist()
+
+
 def probability(record: dict[str, Any], features: Sequence[Sequence[float]]) -> np.ndarray:
     """P(right) of each reading under a fitted record."""
     if list(record["features"]) != list(FEATURES):
