@@ -226,6 +226,19 @@ def test_writer_split_is_seeded_disjoint_and_nested():
     assert writer_split(items, 20, 0, "8")[0] != pool
 
 
+def test_shifted_labels_are_planted_as_a_cycle_of_the_words_own_labels():
+    from htr_lit.cv.adapt_curve import shift_labels
+
+    words = Words([Sample(path=Path(f"{i}.png"), text=f"w{i}") for i in range(10)], [None] * 10)
+    noisy, wrong = shift_labels(words, 0.3, seed=0)
+    changed = [i for i in range(10) if noisy.texts[i] != words.texts[i]]
+    assert wrong == len(changed) == 3
+    assert sorted(noisy.texts) == sorted(words.texts)  # labels moved between rows, none invented
+    assert [s.path for s in noisy.samples] == [s.path for s in words.samples]
+    assert shift_labels(words, 0.3, seed=0)[0].texts == noisy.texts
+    assert shift_labels(words, 0.0, seed=0) == (words, 0)
+
+
 def test_pooled_weighs_writers_by_their_characters():
     rows = [{"writer": "a", "k": 10, "chars": 100, "before": {"cer": 0.2}, "after": {"cer": 0.1}, "time_s": 30},
             {"writer": "b", "k": 10, "chars": 300, "before": {"cer": 0.1}, "after": {"cer": 0.12}, "time_s": 50},

@@ -42,6 +42,23 @@ def writer_split(samples: list[Any], pool: int, seed: int, writer: str) -> tuple
     return [samples[i] for i in order[:pool]], [samples[i] for i in order[pool:]]
 
 
+def shift_labels(words: Any, share: float, seed: int) -> tuple[Any, int]:
+    """`words` with a seeded `share` of them given another of these words' label (a shifted label, as real sets go
+    wrong); (the words, how many were changed)."""
+    from dataclasses import replace
+
+    from htr_lit.adaptation.finetune import Words
+
+    n = round(share * len(words))
+    if n < 2:
+        return words, 0
+    picked = random.Random(f"noise:{seed}").sample(range(len(words)), n)
+    samples = list(words.samples)
+    for a, b in zip(picked, picked[1:] + picked[:1]):  # a cycle: each picked word takes the next one's label
+        samples[a] = replace(words.samples[a], text=words.samples[b].text)
+    return Words(samples, list(words.images)), sum(samples[i].text != words.samples[i].text for i in picked)
+
+
 def pooled(rows: list[dict[str, Any]], k: int) -> dict[str, Any] | None:
     """The k's figures over its writers: CER with errors summed over every scored word (from each writer's
     character errors), the mean and worst per-writer relative change, and the median adaptation time."""
@@ -73,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="conf/adapt.yaml overrides, e.g. recipe.lr=1e-4 recipe.steps=300 holdout=0")
     p.add_argument("--ckpt", type=Path, default=None, help="adapt this model instead of the fold's own")
     p.add_argument("--csv", type=Path, default=None, help="the labels CSV (default: DHSD's, $HTR_DHSD_DIR)")
+    p.add_argument("--noise", type=float, default=0.0,
+                   help="share of the k words given another of the k words' label (robustness to wrong labels)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--out", type=Path, required=True, help="the record (JSON); re-running continues it")
@@ -95,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ckpt = args.ckpt or fold_ckpt
     cfg = compose_config("adapt", ["labels=-", "out=-", *args.set])
     settings = {"cv": shown_path(args.cv), "fold": args.fold, "writers": args.writers, "ckpt": shown_path(ckpt),
-                "pool": args.pool, "seed": args.seed, "set": list(args.set)}
+                "pool": args.pool, "seed": args.seed, "set": list(args.set), "noise": args.noise}
     record: dict[str, Any] = {"rows": []}
     if args.out.is_file():
         record = json.loads(args.out.read_text())
@@ -127,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             model = copy.deepcopy(base)
             start = time.perf_counter()
             train = Words([words.samples[i] for i in pool[:k]], [words.images[i] for i in pool[:k]])
+            train, wrong = shift_labels(train, args.noise, args.seed)
             adapted = adapt_words(model, pre, train, instantiate(cfg.recipe), float(cfg.holdout),
                                   int(cfg.min_holdout_words), str(cfg.new_chars), seed=args.seed,
                                   refit=bool(cfg.refit))
@@ -135,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             chars = sum(len(s.text) for s in scored_words.samples)
             row = {"writer": writer, "k": k, "scored": len(scored), "chars": chars,
                    "before": _rounded(before), "after": _rounded(after), "step": adapted.outcome.step,
-                   "new_chars": adapted.new_chars, "time_s": round(seconds, 1)}
+                   "new_chars": adapted.new_chars, "wrong_labels": wrong, "time_s": round(seconds, 1)}
             record["rows"].append(row)
             print(f"writer {writer} k={k}: CER {100 * before['cer']:.2f} -> {100 * after['cer']:.2f} % on "
                   f"{len(scored)} words (step {row['step']}, {seconds:.0f} s)", flush=True)
