@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from htr_lit.decoding.factory import build_decoder, decoder_name, decoder_option
 from htr_lit.decoding.timed import TimedDecoder
 from htr_lit.errors import exit_on_user_error
 from htr_lit.inference.batching import read_batches
+from htr_lit.inference.calibration import META_KEY, confidences
 from htr_lit.inference.labelled import build_test_datamodule
 from htr_lit.inference.torch_backend import TorchBackend
 from htr_lit.inference.tta import StretchFusion, tta_factors
@@ -65,11 +65,13 @@ class TestTexts(Callback):
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     model, pre = load_model(cfg.ckpt_path)
+    factors = tta_factors(cfg.get("tta"))
+    # predict's rule: the checkpoint's calibrated confidence with greedy decoding and no stretch, else the raw one
+    calibration = model.htr_meta.get(META_KEY) if decoder_name(cfg.decoder) == "greedy" and not factors else None
     # Built first, so that a decoder that cannot be built fails before any data is read.
     decoder = TimedDecoder(build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts")),
-                           keep=True)
+                           keep=True, keep_log_probs=calibration is not None)
     model.decoder = decoder
-    factors = tta_factors(cfg.get("tta"))
     if factors:
         model.test_reader = stretch_reader(model, StretchFusion(factors, model.charset.tokens, pre.min_width))
     datamodule = build_test_datamodule(cfg, model, pre)
@@ -88,8 +90,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     # are scored by the test reader, not the decoder, and their confidence is not recorded
     confidence = None
     if not factors and len(decoder.kept) == len(truths.texts):
-        confidence = confidence_report([math.exp(h.score) for h in decoder.kept],
-                                       [h.text == t for h, t in zip(decoder.kept, truths.texts)])
+        conf = confidences(calibration, decoder.kept_log_probs, [h.text for h in decoder.kept],
+                           [h.score for h in decoder.kept])
+        confidence = confidence_report(conf, [h.text == t for h, t in zip(decoder.kept, truths.texts)])
+        confidence["kind"] = "calibrated" if calibration is not None else "raw"
     metrics.update({
         "decoder": decoder_name(cfg.decoder),
         "decoder_options": decoder_options(cfg.decoder),

@@ -44,6 +44,32 @@ def test_eval_records_the_confidence_of_every_test_word(tiny_checkpoint, tmp_pat
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["confidence"]["words"] == 30
 
 
+def test_eval_and_inspect_use_the_checkpoints_calibration(tiny_checkpoint, tmp_path) -> None:
+    """A calibration that gives every word P = 0.5 (zero weights, zero bias): eval's confidence is then that
+    probability, so its ECE is |accuracy - 0.5| (one bin), and the inspect page says it is calibrated."""
+    import torch
+
+    from htr_lit.checkpoint import read_checkpoint
+    from htr_lit.eval import evaluate
+    from htr_lit.inference.calibration import FEATURES, META_KEY
+    from htr_lit.inspect import inspect
+    from tests.helpers import compose_cfg, write_writer_labels
+
+    ckpt = read_checkpoint(tiny_checkpoint())
+    n = len(FEATURES)
+    ckpt["htr_lit"][META_KEY] = {"features": list(FEATURES), "mean": [0.0] * n, "std": [1.0] * n,
+                                 "weights": [0.0] * n, "bias": 0.0, "words": 1}
+    torch.save(ckpt, tmp_path / "calibrated.ckpt")
+    csv_path = write_writer_labels(tmp_path / "data", height=32)
+    common = [f"ckpt_path={tmp_path / 'calibrated.ckpt'}", f"test_csv={csv_path}"]
+    report = evaluate(compose_cfg("eval", common, tmp_path / "run"))["confidence"]
+    assert report["kind"] == "calibrated"
+    assert report["ece"] == pytest.approx(abs(report["accuracy"] - 0.5), abs=1e-9)
+    assert evaluate(compose_cfg("eval", [*common, "decoder=beam"], tmp_path / "beam"))["confidence"]["kind"] == "raw"
+    inspect(compose_cfg("inspect", common, tmp_path / "page"))
+    assert "calibrated on writers the model never trained on" in (tmp_path / "page" / "inspect.html").read_text()
+
+
 def test_predict_marks_the_words_below_review_below(tiny_checkpoint, tmp_path, capsys, caplog) -> None:
     import json
 

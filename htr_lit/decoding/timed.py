@@ -13,12 +13,13 @@ from htr_lit.decoding.base import Decoder, Hypothesis
 class TimedDecoder:
     """Wraps a decoder to add up its wall time and the images it decoded (for `decode_ms_per_image`)."""
 
-    def __init__(self, decoder: Decoder, keep: bool = False) -> None:
+    def __init__(self, decoder: Decoder, keep: bool = False, keep_log_probs: bool = False) -> None:
         self.decoder = decoder
         self.seconds = 0.0
         self.images = 0
         self.kept: list[Hypothesis] = []  # with `keep`: each image's best hypothesis, in the order decoded
-        self.keep = keep
+        self.kept_log_probs: list[torch.Tensor] = []  # with `keep_log_probs`: each image's (T_i, C), on the CPU
+        self.keep, self.keep_log_probs = keep, keep_log_probs
 
     def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[Hypothesis]]:
         start = time.perf_counter()
@@ -28,6 +29,8 @@ class TimedDecoder:
         self.images += len(out)
         if self.keep:
             self.kept += [h[0] if h else Hypothesis("", float("-inf")) for h in out]
+        if self.keep_log_probs:
+            self.kept_log_probs += [log_probs[b, : int(lengths[b])].detach().cpu() for b in range(len(out))]
         return out
 
     @property
