@@ -70,4 +70,11 @@ echo ">> htr-predict with the recognizer shipped inside the wheel (no ckpt_path)
 "$tmp/venv/bin/htr-predict" input="$work/tiny/w0/0.png" > "$tmp/predict.txt" 2> "$tmp/predict.err" \
   || { cat "$tmp/predict.err"; echo "FAIL: htr-predict with the shipped recognizer"; exit 1; }
 grep -q "0.png	" "$tmp/predict.txt" || { cat "$tmp/predict.txt"; echo "FAIL: htr-predict printed no transcription"; exit 1; }
-echo ">> ok: installed wheel trains and predicts from $work ($(( $(date +%s) - start )) s)"
+echo ">> htr-adapt on the tiny words (the shipped recognizer, 2 steps), then htr-predict with the adapted checkpoint"
+"$tmp/venv/bin/htr-adapt" --help | grep -q "adapted.ckpt" || { echo "FAIL: htr-adapt --help"; exit 1; }
+"$tmp/venv/bin/htr-adapt" labels="$work/tiny/labels.csv" out="$tmp/adapted" recipe.steps=2 progress=false \
+  > "$tmp/adapt.log" 2>&1 || { tail -20 "$tmp/adapt.log"; echo "FAIL: htr-adapt"; exit 1; }
+"$tmp/venv/bin/htr-predict" input="$work/tiny/w0/0.png" ckpt_path="$tmp/adapted/adapted.ckpt" > "$tmp/predict.txt" \
+  2> "$tmp/predict.err" || { cat "$tmp/predict.err"; echo "FAIL: htr-predict with the adapted checkpoint"; exit 1; }
+grep -q "0.png	" "$tmp/predict.txt" || { cat "$tmp/predict.txt"; echo "FAIL: htr-predict read nothing with it"; exit 1; }
+echo ">> ok: installed wheel trains, adapts and predicts from $work ($(( $(date +%s) - start )) s)"
