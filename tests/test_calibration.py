@@ -56,3 +56,38 @@ def test_predict_prints_the_checkpoints_calibrated_confidence(tiny_checkpoint, t
     assert json.loads(capsys.readouterr().out)["confidence"] == round(1 / (1 + math.exp(-1.0)), 4)
     assert predict(compose_cfg("predict", [*base, "decoder=beam"])) == 0  # another decoder: the raw score
     assert json.loads(capsys.readouterr().out)["confidence"] != round(1 / (1 + math.exp(-1.0)), 4)
+
+
+def test_out_of_fold_calibration_is_judged_cross_fitted_and_stored(tiny_checkpoint, tmp_path) -> None:
+    """Two writer folds, each testing one writer with the tiny model (it reads its words right); three labels per
+    writer name another word, so 14 of the 20 readings are right. Each fold is scored by the other fold's fit, the
+    final fit takes all 20, and --into stores it in a copy of a checkpoint, which then loads."""
+    from htr_lit.checkpoint import load_model
+    from htr_lit.cv import calibrate
+    from tests.helpers import WORDS, write_word_png
+
+    lines = ["file_name,text,writer_id"]
+    for w in range(2):
+        for i, text in enumerate(WORDS):
+            write_word_png(tmp_path / f"w{w}" / f"{i}.png", text)
+            lines.append(f"w{w}/{i}.png,{WORDS[(i + 1) % len(WORDS)] if i < 3 else text},w{w}")
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for f in range(2):
+        fold = tmp_path / "cv" / f"fold_{f}"
+        fold.mkdir(parents=True)
+        (fold / "metrics.json").write_text(json.dumps({"status": "ok", "best_ckpt": str(tiny_checkpoint()), "cv": {
+            "fold": f, "folds": 2, "seed": 0, "test_writers": [f"w{f}"], "val_writers": []}}))
+    out = tmp_path / "records"
+    assert calibrate.main(["--cv", str(tmp_path / "cv"), "--folds", "0,1", "--csv", str(tmp_path / "labels.csv"),
+                           "--out", str(out), "--into", str(tmp_path / "cal.ckpt"),
+                           "--into-from", str(tiny_checkpoint())]) == 0
+    record = json.loads((out / "out_of_fold_0_1.json").read_text())
+    pooled = record["cross_fitted_calibrated"]["pooled"]
+    assert pooled["words"] == 20 and pooled["accuracy"] == pytest.approx(0.7)
+    assert record["fit_on"]["words"] == record["calibration"]["words"] == 20
+    assert set(record["cross_fitted_calibrated"]["per_writer"]) == {"w0", "w1"}
+    model, _ = load_model(tmp_path / "cal.ckpt")
+    assert model.htr_meta[calibration.META_KEY] == record["calibration"]
+    with pytest.raises(SystemExit, match="at least two"):
+        calibrate.main(["--cv", str(tmp_path / "cv"), "--folds", "0", "--csv", str(tmp_path / "labels.csv"),
+                        "--out", str(out)])

@@ -10,6 +10,12 @@ the raw confidence (exp of the greedy path's log-probability, what predict print
 are both judged: AUROC, ECE, accuracy of the most confident 50 / 80 %, per writer and pooled
 (htr_lit/analysis/confidence.py) -> `<out>/fold<i>.json`. `--into` writes the fold's checkpoint with the calibration
 in its metadata (predict then prints the calibrated confidence).
+
+    python -m htr_lit.cv.calibrate --cv outputs/cv/separable_dhsd --folds 0,1,2,3,4 [--into SHIPPED.ckpt]
+
+Out of fold: each fold's model reads its own test writers; the calibration is judged cross-fitted (each fold scored
+by a fit on the other folds' readings) -> `<out>/out_of_fold_<folds>.json`, then fitted on every reading: the record
+`--into` stores in a checkpoint trained on all writers (a shipped recognizer of the same recipe).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import numpy as np
 from htr_lit.analysis.confidence import confidence_report
 from htr_lit.analysis.label_audit import LabelRow, read_rows
 from htr_lit.config import shown_path
+from htr_lit.cv.folds import fold_list
 from htr_lit.cv.summary import dhsd_labels, finished_fold
 from htr_lit.inference import calibration
 from htr_lit.inference.batching import load_window, read_batches
@@ -60,19 +67,54 @@ def judged(conf: Sequence[float], correct: Sequence[bool], writers: Sequence[str
     return {"pooled": confidence_report(conf, correct), "per_writer": per_writer}
 
 
+def out_of_fold(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, object]:
+    """`--folds I,J,...`: each fold's model reads its own test writers (out-of-fold readings); the calibration is
+    judged cross-fitted (fitted on the other folds' readings, scored on the fold's) and then fitted on all of them,
+    the record a shipped checkpoint takes (`--into`)."""
+    csv_path = args.csv or dhsd_labels()
+    rows, _ = read_rows(csv_path)
+    per_fold = {}
+    for index in args.folds:
+        fold, ckpt = finished_fold(args.cv, index)
+        test = [r for r in rows if r.writer_id in set(fold.test_writers)]
+        per_fold[index] = readings(Reader(ckpt), test)
+        print(f"fold {index}: {len(per_fold[index][1])} test words read", flush=True)
+    calibrated, raw, correct, writers = [], [], [], []
+    for index, (feats, ok, raw_conf, who) in per_fold.items():
+        others = [i for i in per_fold if i != index]
+        record = calibration.fit([f for i in others for f in per_fold[i][0]],
+                                 [k for i in others for k in per_fold[i][1]])
+        calibrated += calibration.probability(record, feats).tolist()
+        raw += raw_conf
+        correct += ok
+        writers += who
+    final = calibration.fit([f for v in per_fold.values() for f in v[0]], [k for v in per_fold.values() for k in v[1]])
+    return {"folds": list(args.folds), "cross_fitted_raw": judged(raw, correct, writers),
+            "cross_fitted_calibrated": judged(calibrated, correct, writers), "calibration": final,
+            "fit_on": {"words": len(correct), "accuracy": float(np.mean(correct))}}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(prog="python -m htr_lit.cv.calibrate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cv", type=Path, required=True, help="a writer cross-validation folder (python -m htr_lit.cv)")
-    p.add_argument("--fold", type=int, required=True)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--fold", type=int, help="fit on this fold's validation writers, score its test writers")
+    which.add_argument("--folds", type=fold_list, help="out-of-fold: every listed fold's test writers read by its own "
+                                                       "model; judged cross-fitted, then fitted on all (>= 2 folds)")
     p.add_argument("--csv", type=Path, default=None, help="the labels CSV (default: DHSD's, $HTR_DHSD_DIR)")
     p.add_argument("--out", type=Path, default=Path("docs/confidence"))
-    p.add_argument("--into", type=Path, default=None, help="write the fold's checkpoint with the calibration here")
+    p.add_argument("--into", type=Path, default=None,
+                   help="write the checkpoint with the calibration here (--fold: the fold's checkpoint; --folds: "
+                        "the checkpoint --into-from names, else the file at --into itself, e.g. a shipped recognizer)")
+    p.add_argument("--into-from", type=Path, default=None, help="with --folds: the checkpoint --into is made from")
     args = p.parse_args(argv)
     import torch
 
     from htr_lit.checkpoint import read_checkpoint
+    if args.folds is not None:
+        return _out_of_fold_main(args, argv)
     csv_path = args.csv or dhsd_labels()
     fold, ckpt = finished_fold(args.cv, args.fold)
     reader = Reader(ckpt)
@@ -107,6 +149,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.into.parent.mkdir(parents=True, exist_ok=True)
         torch.save(data, args.into)
         print(f"written {args.into} (with the calibration)")
+    print(f"written {out}")
+    return 0
+
+
+def _out_of_fold_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    import torch
+
+    from htr_lit.checkpoint import read_checkpoint
+    if len(args.folds) < 2:
+        raise SystemExit("error: --folds needs at least two finished folds (each is judged by the others' fit)")
+    result = {"command": shlex.join(["python", "-m", "htr_lit.cv.calibrate", *argv]),
+              "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
+              "cv": shown_path(args.cv), **out_of_fold(args, argv)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"out_of_fold_{'_'.join(str(i) for i in args.folds)}.json"
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    for name in ("cross_fitted_raw", "cross_fitted_calibrated"):
+        pooled = result[name]["pooled"]
+        print(f"{name}: {pooled['words']} words, AUROC {pooled['auroc']:.3f}, ECE {pooled['ece']:.3f}, most confident "
+              f"50 % {100 * pooled['accuracy_top50']:.1f} % right, 80 % {100 * pooled['accuracy_top80']:.1f} %")
+    if args.into:
+        source = args.into_from or args.into
+        data = read_checkpoint(source)
+        data["htr_lit"][calibration.META_KEY] = result["calibration"]
+        torch.save(data, args.into)
+        print(f"written {args.into} (with the calibration fitted on {result['fit_on']['words']} out-of-fold words)")
     print(f"written {out}")
     return 0
 
