@@ -26,6 +26,18 @@ def test_word_features_by_hand() -> None:
     assert f[4] == pytest.approx(math.log(3))
 
 
+def test_the_weakest_character_of_a_long_posterior_by_runs() -> None:
+    """Runs blank, a, a, blank, a, b, b: a's runs peak at 0.8 and 0.6, b's at 0.7; the weakest is 0.6 (the second
+    run of a counts on its own: CTC emits it again after the blank)."""
+    best = [(0, 0.9), (1, 0.5), (1, 0.8), (0, 0.9), (1, 0.6), (2, 0.7), (2, 0.4)]
+    p = torch.full((len(best), 3), 0.0)
+    for t, (cls, prob) in enumerate(best):
+        p[t] = (1 - prob) / 2
+        p[t, cls] = prob
+    assert calibration.word_features(p.log(), "aab")[1] == pytest.approx(math.log(0.6), rel=1e-5)
+    assert calibration.word_features(torch.tensor([[0.9, 0.05, 0.05]]).log(), "")[1] == 0.0  # nothing emitted
+
+
 def test_the_fit_is_monotone_bounded_and_calibrated() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4000, len(calibration.FEATURES)))

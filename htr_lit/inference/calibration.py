@@ -30,15 +30,12 @@ def word_features(log_probs: torch.Tensor, text: str) -> list[float]:
     margin = top[:, 0] - top[:, -1]
     path = lp.argmax(-1)  # (T,)
     best = top[:, 0]
-    weakest, start = 0.0, None
-    for t in range(len(path) + 1):  # each run of one emitted class: its best frame
-        same = t < len(path) and start is not None and path[t] == path[start]
-        if start is not None and not same:
-            if int(path[start]) != 0:
-                weakest = min(weakest, float(best[start:t].max()))
-            start = None
-        if t < len(path) and start is None:
-            start = t
+    starts = torch.ones_like(path, dtype=torch.bool)  # (T,) where a run of one best-path class begins
+    starts[1:] = path[1:] != path[:-1]
+    run = torch.cumsum(starts.long(), 0) - 1  # (T,) run index of each frame
+    run_best = torch.full((int(run[-1]) + 1,), -math.inf).scatter_reduce(0, run, best, reduce="amax")  # (runs,)
+    emitted = run_best[path[starts] != 0]  # each emitted character's best frame
+    weakest = min(0.0, float(emitted.min())) if len(emitted) else 0.0
     return [float(best.mean()), weakest, float(margin.min()), float(margin.mean()), math.log1p(len(text))]
 
 
