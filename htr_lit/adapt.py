@@ -81,7 +81,8 @@ def adapt(cfg: DictConfig) -> dict[str, Any]:
     words = read_words(cfg.labels, pre, cfg.get("image_root"), bool(cfg.get("allow_absolute")), cfg.on_error)
     progress = sys.stderr.isatty() if cfg.get("progress") is None else bool(cfg.progress)
     done = adapt_words(model, pre, words, recipe, float(cfg.holdout), int(cfg.min_holdout_words), cfg.new_chars,
-                       seed=int(cfg.seed), progress=progress, refit=bool(cfg.refit))
+                       seed=int(cfg.seed), progress=progress, refit=bool(cfg.refit),
+                       suspect_labels=cfg.get("suspect_labels"))
     train, held, outcome = done.train, done.held, done.outcome
     record = {
         "base": base_name(cfg.ckpt_path),

@@ -249,3 +249,25 @@ def test_pooled_weighs_writers_by_their_characters():
     assert p["worst_writer_change"] == pytest.approx(0.2) and p["writers_worse"] == 1
     assert p["mean_writer_change"] == pytest.approx((-0.5 + 0.2) / 2)
     assert pooled(rows, 50) is None
+
+
+def test_with_too_few_words_to_hold_out_a_wrong_label_is_left_out(tiny_checkpoint, tmp_path, caplog):
+    """The tiny model reads its ten words right: among them, one labelled with another word's text is left out
+    (and named) before training when nothing can be held out; suspect_labels=null keeps it."""
+    import logging
+
+    from htr_lit.adaptation.run import adapt_words
+
+    model, pre = load_model(tiny_checkpoint())
+    labels = write_labels_csv(tmp_path, WORDS)
+    rows = labels.read_text(encoding="utf-8").splitlines()
+    rows[3] = "2.png,Straße"  # the image of "über" labelled as another row's word
+    labels.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    words = read_words(labels, pre)
+    recipe = Recipe(steps=1, augment="none")
+    with caplog.at_level(logging.WARNING, logger="htr_lit.adapt"):
+        done = adapt_words(model, pre, words, recipe, 0.2, 20, suspect_labels=1.934)
+    assert len(done.train) == len(WORDS) - 1 and "Straße" not in [s.text for s in done.train.samples[2:3]]
+    assert "labels.csv:4: label 'Straße', read 'über'" in caplog.text
+    model, pre = load_model(tiny_checkpoint())
+    assert len(adapt_words(model, pre, words, recipe, 0.2, 20, suspect_labels=None).train) == len(WORDS)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from htr_lit.adaptation.charset_growth import grow_charset, missing_chars
 from htr_lit.adaptation.finetune import Outcome, Recipe, Words, finetune
-from htr_lit.adaptation.words import AdaptDataError, drop_unalignable, split_holdout
+from htr_lit.adaptation.words import AdaptDataError, drop_suspect, drop_unalignable, split_holdout
 from htr_lit.data.preprocess import Preprocess
 from htr_lit.models.module import HTRModule
 
@@ -50,10 +50,12 @@ def with_new_chars(model: HTRModule, words: Words, policy: str) -> list[str]:
 
 def adapt_words(model: HTRModule, pre: Preprocess, words: Words, recipe: Recipe, holdout: float,
                 min_holdout_words: int, new_chars: str = "extend", seed: int = 0, progress: bool = False,
-                refit: bool = True) -> Adapted:
+                refit: bool = True, suspect_labels: float | None = None) -> Adapted:
     """Fine-tune `model` in place on `words` (see the module docstring). With held-out words and `refit`, the model
     kept is a second fine-tuning of the base on all the words for the step count the held-out words chose (none:
-    the base stays as it is when no step read them better)."""
+    the base stays as it is when no step read them better). Too few words to hold any out: with `suspect_labels`
+    (nats per character), the words whose label the base finds that much less likely than its reading are left
+    out first (a wrong label in a set this small is what the held-out words would otherwise catch)."""
     if new_chars not in NEW_CHARS:
         raise ValueError(f"new_chars={new_chars}: choose extend or refuse")
     new = with_new_chars(model, words, new_chars)
@@ -62,6 +64,14 @@ def adapt_words(model: HTRModule, pre: Preprocess, words: Words, recipe: Recipe,
         raise AdaptDataError(f"{len(words)} usable word(s); adaptation needs at least {MIN_WORDS} (10-500 labelled "
                              "words of your hand are the intended use)")
     train, held = split_holdout(words, holdout, min_holdout_words, seed)
+    if held is None and suspect_labels is not None:
+        train, dropped = drop_suspect(train, model, pre, suspect_labels)
+        if dropped:
+            log.warning("%d word(s) left out: their label looks wrong to the model (too few words to hold any out "
+                        "and check; suspect_labels=null keeps them):\n  %s", len(dropped), "\n  ".join(dropped))
+        if len(train) < MIN_WORDS:
+            raise AdaptDataError(f"{len(train)} word(s) left once the suspect labels are out; adaptation needs at "
+                                 f"least {MIN_WORDS}")
     base = copy.deepcopy(model) if refit and held is not None else None
     outcome = finetune(model, pre, train, held, recipe, seed=seed, progress=progress)
     if base is None:

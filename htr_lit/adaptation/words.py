@@ -10,7 +10,8 @@ from pathlib import Path
 
 import torch
 
-from htr_lit.adaptation.finetune import Words
+from htr_lit.adaptation.finetune import Words, loader
+from htr_lit.analysis.label_audit import LabelRow, judge
 from htr_lit.charset import min_ctc_frames
 from htr_lit.data.dataset import load_images
 from htr_lit.data.formats import read_labels_csv
@@ -60,6 +61,32 @@ def drop_unalignable(words: Words, model: HTRModule) -> Words:
         log.warning("%d word(s) left out: their label is longer than their image allows (%s)", len(dropped),
                     ", ".join(words.samples[i].origin or str(words.samples[i].path) for i in dropped[:5]))
     return Words([words.samples[i] for i in keep], [words.images[i] for i in keep])
+
+
+@torch.no_grad()
+def drop_suspect(words: Words, model: HTRModule, pre: Preprocess, threshold: float) -> tuple[Words, list[str]]:
+    """Leave out the words whose label the model finds at least `threshold` nats per character less likely than
+    its own reading, the label audit's score (htr_lit.analysis.label_audit; the other words' labels are weighed
+    for a shift). Returns the words kept and a line per word left out."""
+    was_training = model.training
+    model.eval()
+    index = {c: i for i, c in enumerate(model.charset.tokens) if c}
+    scores: dict[str, float] = {}
+    verdicts = {}
+    for batch in loader(words, model, pre, 64, None, 0):
+        log_probs, lengths = model(batch["images"], batch["widths"])  # (B, T, C), (B,)
+        preds = model.decode(log_probs, lengths)
+        for b, (row_id, text) in enumerate(zip(batch["ids"], batch["texts"])):
+            v = judge(LabelRow(row_id, text, None, Path(row_id)), preds[b], log_probs[b, : int(lengths[b])], index,
+                      words.texts)
+            scores[row_id], verdicts[row_id] = v.score, v
+    model.train(was_training)
+    ids = [s.origin or str(s.path) for s in words.samples]
+    keep = [i for i, row_id in enumerate(ids) if scores[row_id] < threshold]
+    dropped = [f"{row_id}: label {verdicts[row_id].text!r}, read {verdicts[row_id].predicted!r} "
+               f"({verdicts[row_id].kind}, {scores[row_id]:.2f} nats per character)"
+               for row_id in ids if scores[row_id] >= threshold]
+    return Words([words.samples[i] for i in keep], [words.images[i] for i in keep]), dropped
 
 
 def split_holdout(words: Words, fraction: float, min_words: int, seed: int) -> tuple[Words, Words | None]:

@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             train, wrong = shift_labels(train, args.noise, args.seed)
             adapted = adapt_words(model, pre, train, instantiate(cfg.recipe), float(cfg.holdout),
                                   int(cfg.min_holdout_words), str(cfg.new_chars), seed=args.seed,
-                                  refit=bool(cfg.refit))
+                                  refit=bool(cfg.refit), suspect_labels=cfg.get("suspect_labels"))
             seconds = time.perf_counter() - start
             after = figures(*_read(model, pre, scored_words))
             chars = sum(len(s.text) for s in scored_words.samples)
