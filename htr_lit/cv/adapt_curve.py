@@ -125,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "machine": f"{platform.machine()}, {platform.processor() or platform.system()}, {args.threads} "
                               "torch thread(s)",
                    "settings": settings, "recipe": dict(cfg.recipe), "holdout": cfg.holdout,
-                   "min_holdout_words": cfg.min_holdout_words, "refit": cfg.refit})
+                   "min_holdout_words": cfg.min_holdout_words, "refit": cfg.refit,
+                   "suspect_labels": cfg.get("suspect_labels")})
     done = {(r["writer"], r["k"]) for r in record["rows"]}
     base, pre = load_model(ckpt)
     writers = fold.test_writers if args.writers == "test" else fold.val_writers
