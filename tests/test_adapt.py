@@ -271,3 +271,18 @@ def test_with_too_few_words_to_hold_out_a_wrong_label_is_left_out(tiny_checkpoin
     assert "labels.csv:4: label 'Straße', read 'über'" in caplog.text
     model, pre = load_model(tiny_checkpoint())
     assert len(adapt_words(model, pre, words, recipe, 0.2, 20, suspect_labels=None).train) == len(WORDS)
+
+
+def test_report_tables_by_hand():
+    from htr_lit.cv.adapt_report import per_writer_table, recipe_table
+
+    rows = [{"writer": "a", "k": 10, "scored": 20, "chars": 100, "before": {"cer": 0.2}, "after": {"cer": 0.1},
+             "time_s": 30},
+            {"writer": "b", "k": 10, "scored": 30, "chars": 300, "before": {"cer": 0.1}, "after": {"cer": 0.12},
+             "time_s": 50}]
+    record = {"settings": {"set": ["recipe.lr=1e-3"], "noise": 0.1}, "rows": rows, "pooled": [pooled(rows, 10)]}
+    table = recipe_table({"x": record}).splitlines()
+    assert table[-1] == "| x | `recipe.lr=1e-3` `--noise 0.1` | k=10: 12.50 -> 11.50 | 8.0 % | 1 of 2 | 50 |"
+    lines = per_writer_table(record).splitlines()
+    assert lines[2] == "| a | 20 | 20.00 | 10.00 |" and lines[3] == "| b | 30 | 10.00 | 12.00 |"
+    assert lines[4] == "| pooled | 50 | **12.50** | **11.50** (-8.0 %) |"

@@ -17,7 +17,9 @@ from typing import Any
 def recipe_row(name: str, record: Mapping[str, Any]) -> str:
     """One markdown row per record: its overrides, pooled CER before -> after, relative reduction, writers worse,
     median seconds (for every k it holds)."""
-    sets = " ".join(f"`{s}`" for s in record["settings"]["set"]) or "(defaults)"
+    noise = record["settings"].get("noise") or 0
+    sets = " ".join([*(f"`{s}`" for s in record["settings"]["set"]), *([f"`--noise {noise:g}`"] if noise else [])])
+    sets = sets or "(defaults)"
     cells = []
     for p in record.get("pooled", []):
         cells.append(f"k={p['k']}: {100 * p['cer_before']:.2f} -> {100 * p['cer_after']:.2f} | "
