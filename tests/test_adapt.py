@@ -14,7 +14,7 @@ import torch
 from htr_lit.adapt import adapt
 from htr_lit.adaptation.charset_growth import base_char, grow_charset, missing_chars
 from htr_lit.adaptation.finetune import Recipe, Words
-from htr_lit.adaptation.words import AdaptDataError, read_words, split_holdout
+from htr_lit.adaptation.words import AdaptDataError, drop_suspect, read_words, split_holdout
 from htr_lit.checkpoint import load_model
 from htr_lit.cv.adapt_curve import pooled, writer_split
 from htr_lit.data.preprocess import Preprocess
@@ -124,7 +124,8 @@ def test_recipe_refuses_unknown_choices():
 def test_adaptation_lowers_the_loss_and_writes_a_checkpoint_predict_reads(tiny_checkpoint, tmp_path, one_thread):
     base = tiny_checkpoint()
     labels = other_hand(tmp_path / "mine", WORDS)
-    record = adapt(adapt_cfg(labels, tmp_path / "out", base, "recipe.steps=20", "recipe.lr=3e-3"))
+    record = adapt(adapt_cfg(labels, tmp_path / "out", base, "recipe.steps=20", "recipe.lr=3e-3",
+                             "suspect_labels=null"))
     assert record["train_words"] == len(WORDS) and record["held_out_words"] == 0 and record["new_chars"] == []
     saved = json.loads((tmp_path / "out" / "adapt.json").read_text())
     assert saved["step"] == 20 and saved["base"] == str(base)
@@ -271,6 +272,10 @@ def test_with_too_few_words_to_hold_out_a_wrong_label_is_left_out(tiny_checkpoin
     assert "labels.csv:4: label 'Straße', read 'über'" in caplog.text
     model, pre = load_model(tiny_checkpoint())
     assert len(adapt_words(model, pre, words, recipe, 0.2, 20, suspect_labels=None).train) == len(WORDS)
+    other, _ = load_model(tiny_checkpoint())  # a hand the model reads badly: at most 30 % of the words go
+    scrawl = read_words(other_hand(tmp_path / "scrawl", WORDS), pre)
+    kept, dropped = drop_suspect(scrawl, other, pre, 0.0)
+    assert len(dropped) == 3 and len(kept) == len(WORDS) - 3
 
 
 def test_report_tables_by_hand():

@@ -353,3 +353,19 @@ def test_a_bad_override_is_one_line(tmp_path: Path) -> None:
         cv.main(["experiment=no_such_recipe", "--dry-run", "--out", str(tmp_path)])
     message = str(err.value)
     assert message.startswith("error:") and "no_such_recipe" in message and "\n" not in message
+
+
+def test_a_key_added_at_its_neutral_value_keeps_the_recipe_digest() -> None:
+    from omegaconf import OmegaConf, open_dict
+
+    from htr_lit.cv.jobs import recipe_digest
+    from tests.helpers import compose_cfg
+
+    cfg = compose_cfg("train", ["experiment=crnn_dhsd"])
+    old = cfg.copy()
+    with open_dict(old):
+        old.data.source.pop("image_root")
+        old.data.source.pop("allow_absolute")
+    assert recipe_digest(cfg) == recipe_digest(old)
+    OmegaConf.update(cfg, "data.source.allow_absolute", True)
+    assert recipe_digest(cfg) != recipe_digest(old)

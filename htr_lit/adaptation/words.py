@@ -22,6 +22,9 @@ from htr_lit.models.module import HTRModule
 log = logging.getLogger(__name__)
 
 
+MAX_SUSPECT_SHARE = 0.3  # drop_suspect leaves out at most this share of the words (a cap, not a tuned value)
+
+
 class AdaptDataError(UserError, ValueError):
     """The labels CSV given to htr-adapt has rows that cannot be used, or too few words."""
 
@@ -64,10 +67,12 @@ def drop_unalignable(words: Words, model: HTRModule) -> Words:
 
 
 @torch.no_grad()
-def drop_suspect(words: Words, model: HTRModule, pre: Preprocess, threshold: float) -> tuple[Words, list[str]]:
+def drop_suspect(words: Words, model: HTRModule, pre: Preprocess, threshold: float,
+                 max_share: float = MAX_SUSPECT_SHARE) -> tuple[Words, list[str]]:
     """Leave out the words whose label the model finds at least `threshold` nats per character less likely than
     its own reading, the label audit's score (htr_lit.analysis.label_audit; the other words' labels are weighed
-    for a shift). Returns the words kept and a line per word left out."""
+    for a shift), the most suspicious first and at most `max_share` of the words: when more look wrong, the model
+    reads this hand badly rather than the labels being wrong. Returns the words kept and a line per word left out."""
     was_training = model.training
     model.eval()
     index = {c: i for i, c in enumerate(model.charset.tokens) if c}
@@ -82,10 +87,11 @@ def drop_suspect(words: Words, model: HTRModule, pre: Preprocess, threshold: flo
             scores[row_id], verdicts[row_id] = v.score, v
     model.train(was_training)
     ids = [s.origin or str(s.path) for s in words.samples]
-    keep = [i for i, row_id in enumerate(ids) if scores[row_id] < threshold]
-    dropped = [f"{row_id}: label {verdicts[row_id].text!r}, read {verdicts[row_id].predicted!r} "
-               f"({verdicts[row_id].kind}, {scores[row_id]:.2f} nats per character)"
-               for row_id in ids if scores[row_id] >= threshold]
+    suspect = sorted((i for i, row_id in enumerate(ids) if scores[row_id] >= threshold), key=lambda i: -scores[ids[i]])
+    out = set(suspect[: int(max_share * len(ids))])
+    keep = [i for i in range(len(ids)) if i not in out]
+    dropped = [f"{ids[i]}: label {verdicts[ids[i]].text!r}, read {verdicts[ids[i]].predicted!r} "
+               f"({verdicts[ids[i]].kind}, {scores[ids[i]]:.2f} nats per character)" for i in sorted(out)]
     return Words([words.samples[i] for i in keep], [words.images[i] for i in keep]), dropped
 
 

@@ -84,6 +84,11 @@ def fold_done(
     return unchanged and meant_then == recipe
 
 
+# Config keys added since recipes were recorded, at the value that trains exactly what was trained before they
+# existed: a recipe holding one at that value hashes as it did without it (its kept fold records stay current).
+ADDED_DEFAULTS = {"data.source.image_root": None, "data.source.allow_absolute": False}
+
+
 def recipe_digest(cfg: Any) -> str:
     """A short hash of the composed train config before interpolation (so the same on every machine; the
     fold's writers, run folder and threads are overrides on top of it, compared through the command).
@@ -94,6 +99,11 @@ def recipe_digest(cfg: Any) -> str:
     cfg = cfg.copy()
     with open_dict(cfg):
         cfg.pop("cv", None)  # which fold, how many: compared through the command, not the recipe
+        for key, neutral in ADDED_DEFAULTS.items():
+            parent, _, leaf = key.rpartition(".")
+            node = OmegaConf.select(cfg, parent) if parent else cfg
+            if node is not None and leaf in node and node[leaf] == neutral:
+                node.pop(leaf)
     text = OmegaConf.to_yaml(cfg, resolve=False, sort_keys=True)
     for first, now in MOVED_TARGETS.items():  # a class renamed since is the same recipe: hashed by its first name
         text = text.replace(now, first)
