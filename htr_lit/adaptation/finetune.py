@@ -194,14 +194,19 @@ def finetune(model: HTRModule, pre: Preprocess, train: Words, holdout: Words | N
     task = Adaptation(model, recipe, holdout_batches)
     if recipe.steps > 0:
         quiet_lightning()
-        logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)  # no "GPU available"
+        rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+        level = rank_zero.level
+        rank_zero.setLevel(logging.WARNING)  # no "GPU available" lines for a few minutes' fine-tuning
         trainer = L.Trainer(max_steps=recipe.steps, accelerator="cpu", devices=1, logger=False,
                             enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=progress,
                             limit_val_batches=0, num_sanity_val_steps=0, max_epochs=-1,
                             gradient_clip_val=5.0)
         batch_size = min(recipe.batch_size, len(train))
         model.train()  # a loaded model is in eval mode, which Lightning keeps
-        trainer.fit(task, train_dataloaders=loader(train, model, pre, batch_size, recipe.augment, seed))
+        try:
+            trainer.fit(task, train_dataloaders=loader(train, model, pre, batch_size, recipe.augment, seed))
+        finally:
+            rank_zero.setLevel(level)
     model.eval()
     step = recipe.steps
     if task.best_state is not None and task.best is not None:

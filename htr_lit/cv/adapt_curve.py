@@ -30,7 +30,8 @@ from hydra.utils import instantiate
 
 from htr_lit.config import compose_config, shown_path
 from htr_lit.cv.folds import fold_list
-from htr_lit.cv.summary import dhsd_labels, finished_fold
+from htr_lit.cv.summary import finished_fold
+from htr_lit.data.real.dhsd import dhsd_labels
 
 SCORED_MIN = 20  # a writer with fewer words left to score than this is skipped
 

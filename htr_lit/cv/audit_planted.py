@@ -26,7 +26,8 @@ from pathlib import Path
 
 from htr_lit.analysis.label_audit import LabelRow, Verdict, audit, read_rows
 from htr_lit.config import shown_path
-from htr_lit.cv.summary import dhsd_labels, finished_fold
+from htr_lit.cv.summary import finished_fold
+from htr_lit.data.real.dhsd import dhsd_labels
 from htr_lit.inference.scoring import Reader
 
 KINDS = ("swap", "typo", "truncated")

@@ -35,7 +35,8 @@ from htr_lit.analysis.confidence import confidence_report
 from htr_lit.analysis.label_audit import LabelRow, read_rows
 from htr_lit.config import shown_path
 from htr_lit.cv.folds import fold_list
-from htr_lit.cv.summary import dhsd_labels, finished_fold
+from htr_lit.cv.summary import finished_fold
+from htr_lit.data.real.dhsd import dhsd_labels
 from htr_lit.inference import calibration
 from htr_lit.inference.batching import load_window, read_batches
 from htr_lit.inference.scoring import Reader

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from htr_lit.analysis.label_audit import read_rows
 from htr_lit.config import shown_path
-from htr_lit.cv.summary import dhsd_labels, finished_fold
+from htr_lit.cv.summary import finished_fold
+from htr_lit.data.real.dhsd import dhsd_labels
 from htr_lit.decoding.lm_corpus import names_corpus
 from htr_lit.inference.scoring import Reader, decoder_spec, figures
 

@@ -67,12 +67,6 @@ def finished_fold(folder: Path, index: int) -> tuple[Fold, Path]:
     return found
 
 
-def dhsd_labels() -> Path:
-    """DHSD's labels CSV, where the recipes read it (`$HTR_DHSD_DIR`, else ../shared/data/dhsd)."""
-    from htr_lit.config import compose_config
-
-    return Path(compose_config("train", ["experiment=crnn_dhsd"]).data.source.csv_path)
-
 
 def parse_tta(spec: object) -> tuple[float, ...] | None:
     """The `--tta` option (None: not given; true: predict's default stretches; F,F,...: these); a one-line exit."""

@@ -51,9 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     import torch
 
-    from htr_lit.adapt import adapt
+    from htr_lit.adaptation.job import adapt
     from htr_lit.config import compose_config, shown_path
-    from htr_lit.cv.summary import dhsd_labels
+    from htr_lit.data.real.dhsd import dhsd_labels
     from htr_lit.measuring.bench import machine
 
     torch.set_num_threads(args.threads)

@@ -263,3 +263,10 @@ def fetch_dhsd(dest: str | Path, url: str | None = None, mirror: str | None = No
             shutil.rmtree(unpacked_dir(archive), ignore_errors=True)
     log.info("wrote %s: %d images, %d writers -> %s", dest / OUT_LABELS, images, writers, dest)
     return dest
+
+
+def dhsd_labels() -> Path:
+    """DHSD's labels CSV, where the recipes read it (`$HTR_DHSD_DIR`, else ../shared/data/dhsd)."""
+    from htr_lit.config import compose_config
+
+    return Path(compose_config("train", ["experiment=crnn_dhsd"]).data.source.csv_path)
