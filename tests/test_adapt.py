@@ -291,3 +291,30 @@ def test_report_tables_by_hand():
     lines = per_writer_table(record).splitlines()
     assert lines[2] == "| a | 20 | 20.00 | 10.00 |" and lines[3] == "| b | 30 | 10.00 | 12.00 |"
     assert lines[4] == "| pooled | 50 | **12.50** | **11.50** (-8.0 %) |"
+
+
+@pytest.mark.train
+def test_the_k_curve_runs_a_fold_and_continues_where_it_stopped(tiny_checkpoint, tmp_path, one_thread):
+    from htr_lit.cv import adapt_curve
+
+    lines = ["file_name,text,writer_id"]
+    for i, text in enumerate(WORDS * 3):
+        write_word_png(tmp_path / "w1" / f"{i}.png", text, height=64)
+        lines.append(f"w1/{i}.png,{text},w1")
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fold = tmp_path / "cv" / "fold_0"
+    fold.mkdir(parents=True)
+    (fold / "metrics.json").write_text(json.dumps({"status": "ok", "best_ckpt": str(tiny_checkpoint()), "cv": {
+        "fold": 0, "folds": 2, "seed": 0, "test_writers": ["w1"], "val_writers": []}}))
+    args = ["--cv", str(tmp_path / "cv"), "--fold", "0", "--pool", "10", "--csv", str(tmp_path / "labels.csv"),
+            "--set", "recipe.steps=3", "recipe.augment=none", "--out", str(tmp_path / "curve.json")]
+    assert adapt_curve.main([*args, "--k", "5"]) == 0
+    record = json.loads((tmp_path / "curve.json").read_text())
+    assert [(r["writer"], r["k"], r["scored"]) for r in record["rows"]] == [("w1", 5, 20)]
+    assert record["pooled"][0]["writers"] == 1 and record["recipe"]["steps"] == 3
+    first = record["rows"][0]
+    assert adapt_curve.main([*args, "--k", "5,10"]) == 0  # k=5 kept, k=10 added
+    record = json.loads((tmp_path / "curve.json").read_text())
+    assert record["rows"][0] == first and [r["k"] for r in record["rows"]] == [5, 10]
+    with pytest.raises(SystemExit, match="other settings"):
+        adapt_curve.main([*args[:-2], "--pool", "12", "--out", str(tmp_path / "curve.json"), "--k", "5"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -74,6 +73,10 @@ class Words:
     @property
     def texts(self) -> list[str]:
         return [s.text for s in self.samples]
+
+    def subset(self, indices: Sequence[int]) -> Words:
+        """The words at `indices`, in that order."""
+        return Words([self.samples[i] for i in indices], [self.images[i] for i in indices])
 
 
 @dataclass
@@ -221,8 +224,3 @@ def finetune(model: HTRModule, pre: Preprocess, train: Words, holdout: Words | N
 def rounded(fig: dict[str, float] | None) -> dict[str, float] | None:
     """Figures for a record: fractions to 5 digits."""
     return None if fig is None else {k: round(v, 5) if isinstance(v, float) else v for k, v in fig.items()}
-
-
-def epochs_of(steps: int, batch_size: int, words: Sequence[Sample]) -> float:
-    """How many passes over the words `steps` steps make (for messages)."""
-    return steps * min(batch_size, len(words)) / max(1, len(words)) if words else math.nan

@@ -65,13 +65,10 @@ def adapt_words(model: HTRModule, pre: Preprocess, words: Words, recipe: Recipe,
                              "words of your hand are the intended use)")
     train, held = split_holdout(words, holdout, min_holdout_words, seed)
     if held is None and suspect_labels is not None:
-        train, dropped = drop_suspect(train, model, pre, suspect_labels)
+        train, dropped = drop_suspect(train, model, pre, suspect_labels, min_kept=MIN_WORDS)
         if dropped:
             log.warning("%d word(s) left out: their label looks wrong to the model (too few words to hold any out "
                         "and check; suspect_labels=null keeps them):\n  %s", len(dropped), "\n  ".join(dropped))
-        if len(train) < MIN_WORDS:
-            raise AdaptDataError(f"{len(train)} word(s) left once the suspect labels are out; adaptation needs at "
-                                 f"least {MIN_WORDS}")
     base = copy.deepcopy(model) if refit and held is not None else None
     outcome = finetune(model, pre, train, held, recipe, seed=seed, progress=progress)
     if base is None:

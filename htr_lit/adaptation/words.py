@@ -63,16 +63,17 @@ def drop_unalignable(words: Words, model: HTRModule) -> Words:
     if dropped:
         log.warning("%d word(s) left out: their label is longer than their image allows (%s)", len(dropped),
                     ", ".join(words.samples[i].origin or str(words.samples[i].path) for i in dropped[:5]))
-    return Words([words.samples[i] for i in keep], [words.images[i] for i in keep])
+    return words.subset(keep)
 
 
 @torch.no_grad()
 def drop_suspect(words: Words, model: HTRModule, pre: Preprocess, threshold: float,
-                 max_share: float = MAX_SUSPECT_SHARE) -> tuple[Words, list[str]]:
+                 max_share: float = MAX_SUSPECT_SHARE, min_kept: int = 0) -> tuple[Words, list[str]]:
     """Leave out the words whose label the model finds at least `threshold` nats per character less likely than
     its own reading, the label audit's score (htr_lit.analysis.label_audit; the other words' labels are weighed
     for a shift), the most suspicious first and at most `max_share` of the words: when more look wrong, the model
-    reads this hand badly rather than the labels being wrong. Returns the words kept and a line per word left out."""
+    reads this hand badly rather than the labels being wrong; never fewer than `min_kept` words are kept. Returns the
+    words kept and a line per word left out."""
     was_training = model.training
     model.eval()
     index = {c: i for i, c in enumerate(model.charset.tokens) if c}
@@ -88,11 +89,11 @@ def drop_suspect(words: Words, model: HTRModule, pre: Preprocess, threshold: flo
     model.train(was_training)
     ids = [s.origin or str(s.path) for s in words.samples]
     suspect = sorted((i for i, row_id in enumerate(ids) if scores[row_id] >= threshold), key=lambda i: -scores[ids[i]])
-    out = set(suspect[: int(max_share * len(ids))])
+    out = set(suspect[: max(0, min(int(max_share * len(ids)), len(ids) - min_kept))])
     keep = [i for i in range(len(ids)) if i not in out]
     dropped = [f"{ids[i]}: label {verdicts[ids[i]].text!r}, read {verdicts[ids[i]].predicted!r} "
                f"({verdicts[ids[i]].kind}, {scores[ids[i]]:.2f} nats per character)" for i in sorted(out)]
-    return Words([words.samples[i] for i in keep], [words.images[i] for i in keep]), dropped
+    return words.subset(keep), dropped
 
 
 def split_holdout(words: Words, fraction: float, min_words: int, seed: int) -> tuple[Words, Words | None]:
@@ -104,6 +105,4 @@ def split_holdout(words: Words, fraction: float, min_words: int, seed: int) -> t
     order = list(range(n))
     random.Random(seed).shuffle(order)
     k = min(n - 1, max(5, round(fraction * n)))
-    held, rest = sorted(order[:k]), sorted(order[k:])
-    pick = lambda idx: Words([words.samples[i] for i in idx], [words.images[i] for i in idx])  # noqa: E731
-    return pick(rest), pick(held)
+    return words.subset(sorted(order[k:])), words.subset(sorted(order[:k]))

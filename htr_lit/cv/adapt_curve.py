@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     import torch
 
-    from htr_lit.adaptation.finetune import Words
+    from htr_lit.adaptation.finetune import rounded
     from htr_lit.adaptation.run import adapt_words
     from htr_lit.adaptation.words import read_words
     from htr_lit.checkpoint import load_model
@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if len(scored) < SCORED_MIN:
             print(f"writer {writer}: {len(scored)} words left to score, skipped")
             continue
-        scored_words = Words([words.samples[i] for i in scored], [words.images[i] for i in scored])
+        scored_words = words.subset(scored)
         before = None
         for k in args.k:
             if (writer, k) in done or k > len(pool):
@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 before = figures(*_read(base, pre, scored_words))
             model = copy.deepcopy(base)
             start = time.perf_counter()
-            train = Words([words.samples[i] for i in pool[:k]], [words.images[i] for i in pool[:k]])
+            train = words.subset(pool[:k])
             train, wrong = shift_labels(train, args.noise, args.seed)
             adapted = adapt_words(model, pre, train, instantiate(cfg.recipe), float(cfg.holdout),
                                   int(cfg.min_holdout_words), str(cfg.new_chars), seed=args.seed,
@@ -156,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             after = figures(*_read(model, pre, scored_words))
             chars = sum(len(s.text) for s in scored_words.samples)
             row = {"writer": writer, "k": k, "scored": len(scored), "chars": chars,
-                   "before": _rounded(before), "after": _rounded(after), "step": adapted.outcome.step,
+                   "before": rounded(before), "after": rounded(after), "step": adapted.outcome.step,
                    "new_chars": adapted.new_chars, "wrong_labels": wrong, "time_s": round(seconds, 1)}
             record["rows"].append(row)
             print(f"writer {writer} k={k}: CER {100 * before['cer']:.2f} -> {100 * after['cer']:.2f} % on "
@@ -179,10 +179,6 @@ def _read(model: Any, pre: Any, words: Any) -> tuple[list[str], list[str]]:
     from htr_lit.adaptation.finetune import loader, read
 
     return read(model, loader(words, model, pre, 64, None, 0))
-
-
-def _rounded(fig: dict[str, Any]) -> dict[str, Any]:
-    return {k: round(v, 5) if isinstance(v, float) else v for k, v in fig.items()}
 
 
 if __name__ == "__main__":
