@@ -2,11 +2,11 @@
 folds and drawn as one figure (matplotlib, Agg backend) for the writer-fold ablation report.
 
 A fold's log is `fold_<i>/csv/metrics.csv` (logger `csv`, `version: ""`): one row per logged step, the
-validation figures (`val/cer`, ...) on the row that closes an epoch (`epoch` counted from 0). After fit,
-htr_lit.train validates the best checkpoint once more, which the log records as one more epoch (`epoch` =
-the epochs trained, metrics.json's `epochs`): that row is not a point of the curve. Lightning's CSVLogger
-starts the file anew when a run resumes into the same folder, so epochs missing there are taken from the
-run's own record of the curve (`curve/val` in metrics.json, carried in its checkpoints).
+validation figures (`val/cer`, ...) on the row that closes an epoch (`epoch` counted from 0). The final
+validation of the best checkpoint (htr_lit.train) is one more row (`epoch` = metrics.json's `epochs`), not a point
+of the curve. A log holds only the epochs of its own process (Lightning's CSVLogger writes a new file for a run
+continued from its last checkpoint); the curve's other epochs come from metrics.json's `curve/val`, which every
+checkpoint carries.
 """
 
 from __future__ import annotations
