@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from htr_lit.analysis.error_analysis import WordResult
 from htr_lit.analysis.inspect_page import PageInput, render_page
-from htr_lit.analysis.label_audit import LabelRow, judge
+from htr_lit.analysis.label_audit import LabelRow, judge_readings
 from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
 from htr_lit.data.collate import collate
@@ -75,13 +75,9 @@ def score(model: HTRModule, decoder: TimedDecoder, ds: WordDataset, indices: lis
 
 def audit_labels(results: list[WordResult], log_probs: list[torch.Tensor], tokens: list[str]) -> None:
     """The label audit's verdict on each row (`result.audit`), the other labels of its writer weighed for a shift."""
-    others: dict[str | None, list[str]] = {}
-    for r in results:
-        others.setdefault(r.writer, []).append(r.truth)
-    index = {c: i for i, c in enumerate(tokens) if c}
-    for r, lp in zip(results, log_probs):
-        row = LabelRow(r.id, r.truth, r.writer, Path(r.image_file or r.id))
-        r.audit = judge(row, r.pred, lp, index, others[r.writer] if r.writer is not None else [])
+    rows = [LabelRow(r.id, r.truth, r.writer, Path(r.image_file or r.id)) for r in results]
+    for r, verdict in zip(results, judge_readings(rows, [r.pred for r in results], log_probs, tokens)):
+        r.audit = verdict
 
 
 def inspect(cfg: DictConfig) -> dict[str, Any]:

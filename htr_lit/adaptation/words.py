@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from htr_lit.adaptation.finetune import Words, loader
-from htr_lit.analysis.label_audit import LabelRow, judge
+from htr_lit.analysis.label_audit import LabelRow, judge_readings
 from htr_lit.charset import min_ctc_frames
 from htr_lit.data.dataset import load_images
 from htr_lit.data.formats import read_labels_csv
@@ -76,17 +76,16 @@ def drop_suspect(words: Words, model: HTRModule, pre: Preprocess, threshold: flo
     words kept and a line per word left out."""
     was_training = model.training
     model.eval()
-    index = {c: i for i, c in enumerate(model.charset.tokens) if c}
-    scores: dict[str, float] = {}
-    verdicts = {}
+    rows, readings, frames = [], [], []
     for batch in loader(words, model, pre, 64, None, 0):
         log_probs, lengths = model(batch["images"], batch["widths"])  # (B, T, C), (B,)
-        preds = model.decode(log_probs, lengths)
-        for b, (row_id, text) in enumerate(zip(batch["ids"], batch["texts"])):
-            v = judge(LabelRow(row_id, text, None, Path(row_id)), preds[b], log_probs[b, : int(lengths[b])], index,
-                      words.texts)
-            scores[row_id], verdicts[row_id] = v.score, v
+        readings += model.decode(log_probs, lengths)
+        frames += [log_probs[b, : int(lengths[b])] for b in range(len(lengths))]
+        rows += [LabelRow(row_id, text, None, Path(row_id)) for row_id, text in zip(batch["ids"], batch["texts"])]
     model.train(was_training)
+    verdicts = {r.file_name: v for r, v in zip(rows, judge_readings(rows, readings, frames, model.charset.tokens,
+                                                                      {None: words.texts}))}
+    scores = {row_id: v.score for row_id, v in verdicts.items()}
     ids = [s.origin or str(s.path) for s in words.samples]
     suspect = sorted((i for i, row_id in enumerate(ids) if scores[row_id] >= threshold), key=lambda i: -scores[ids[i]])
     out = set(suspect[: max(0, min(int(max_share * len(ids)), len(ids) - min_kept))])

@@ -127,21 +127,35 @@ def judge(row: LabelRow, predicted: str, log_probs: torch.Tensor, index: dict[st
     return Verdict(row.file_name, row.text, predicted, score, kind, predicted, row.writer_id)
 
 
+def writer_labels(rows: Sequence[LabelRow]) -> dict[str | None, list[str]]:
+    """writer -> the labels of that writer's rows (rows without a writer left out)."""
+    out: dict[str | None, list[str]] = {}
+    for r in rows:
+        if r.writer_id:
+            out.setdefault(r.writer_id, []).append(r.text)
+    return out
+
+
+def judge_readings(rows: Sequence[LabelRow], readings: Sequence[str], log_probs: Sequence[torch.Tensor],
+                   tokens: Sequence[str], others: dict[str | None, list[str]] | None = None) -> list[Verdict]:
+    """`judge` on every row from its reading and its image's log_probs (T_i, C) under a model of `tokens`;
+    `others`: writer -> the labels weighed for a shift (default: the labels of each writer's rows in `rows`; rows
+    without a writer are weighed against none)."""
+    others = writer_labels(rows) if others is None else others
+    index = {c: i for i, c in enumerate(tokens) if c}
+    return [judge(r, text, lp, index, others.get(r.writer_id, [])) for r, text, lp in zip(rows, readings, log_probs)]
+
+
 def audit(rows: Sequence[LabelRow], reader: Reader, others: dict[str | None, list[str]] | None = None,
           batch_size: int = 32) -> list[Verdict]:
     """A verdict on every row (in order), its image read by `reader`'s model; `others`: writer -> the labels of
     that writer's rows (default: from `rows`), where a shifted label is looked for."""
-    if others is None:
-        others = {}
-        for r in rows:
-            others.setdefault(r.writer_id, []).append(r.text)
-    index = {c: i for i, c in enumerate(reader.model.charset.tokens) if c}
     images, errors = load_window([r.path for r in rows], reader.pre)
     readable = [r for k, r in enumerate(rows) if k not in errors]
     hyps, log_probs = read_batches(images, reader.backend, GreedyDecoder(reader.model.charset.tokens), batch_size,
                                    keep_log_probs=True)
-    judged = iter([judge(r, h[0].text if h else "", lp, index, others.get(r.writer_id, []) if r.writer_id else [])
-                   for r, h, lp in zip(readable, hyps, log_probs)])
+    judged = iter(judge_readings(readable, [h[0].text if h else "" for h in hyps], log_probs,
+                                 reader.model.charset.tokens, writer_labels(rows) if others is None else others))
     return [next(judged) if k not in errors else
             Verdict(r.file_name, r.text, "", math.inf, "unreadable", errors[k], r.writer_id)
             for k, r in enumerate(rows)]
