@@ -68,7 +68,7 @@ def judged(conf: Sequence[float], correct: Sequence[bool], writers: Sequence[str
     return {"pooled": confidence_report(conf, correct), "per_writer": per_writer}
 
 
-def out_of_fold(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, object]:
+def out_of_fold(args: argparse.Namespace) -> dict[str, object]:
     """`--folds I,J,...`: each fold's model reads its own test writers (out-of-fold readings); the calibration is
     judged cross-fitted (fitted on the other folds' readings, scored on the fold's) and then fitted on all of them,
     the record a shipped checkpoint takes (`--into`)."""
@@ -111,11 +111,35 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "the checkpoint --into-from names, else the file at --into itself, e.g. a shipped recognizer)")
     p.add_argument("--into-from", type=Path, default=None, help="with --folds: the checkpoint --into is made from")
     args = p.parse_args(argv)
-    import torch
-
-    from htr_lit.checkpoint import read_checkpoint
     if args.folds is not None:
-        return _out_of_fold_main(args, argv)
+        if len(args.folds) < 2:
+            raise SystemExit("error: --folds needs at least two finished folds (each is judged by the others' fit)")
+        found = out_of_fold(args)
+        stem, judged_names, source = f"out_of_fold_{'_'.join(str(i) for i in args.folds)}", (
+            "cross_fitted_raw", "cross_fitted_calibrated"), args.into_from or args.into
+    else:
+        found, source = one_fold(args)
+        stem, judged_names = f"fold{args.fold}", ("test_raw", "test_calibrated")
+    result = {"command": shlex.join(["python", "-m", "htr_lit.cv.calibrate", *argv]),
+              "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
+              "cv": shown_path(args.cv), **found}
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"{stem}.json"
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    for name in judged_names:
+        pooled = result[name]["pooled"]
+        auroc = f"{pooled['auroc']:.3f}" if pooled["auroc"] is not None else "n/a (all right or all wrong)"
+        print(f"{name}: {pooled['words']} words, AUROC {auroc}, ECE {pooled['ece']:.3f}, most confident "
+              f"50 % {100 * pooled['accuracy_top50']:.1f} % right, 80 % {100 * pooled['accuracy_top80']:.1f} %")
+    if args.into:
+        store(result["calibration"], source, args.into)
+        print(f"written {args.into} (with the calibration)")
+    print(f"written {out}")
+    return 0
+
+
+def one_fold(args: argparse.Namespace) -> tuple[dict[str, object], Path]:
+    """`--fold I`: fit on the fold's validation writers, judge on its test writers; (the figures, its checkpoint)."""
     csv_path = args.csv or dhsd_labels()
     fold, ckpt = finished_fold(args.cv, args.fold)
     reader = Reader(ckpt)
@@ -126,58 +150,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     record = calibration.fit(val_feats, val_ok)
     test_feats, test_ok, test_raw, writers = readings(reader, test)
     calibrated = calibration.probability(record, test_feats).tolist()
-    result = {
-        "command": shlex.join(["python", "-m", "htr_lit.cv.calibrate", *argv]),
-        "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
-        "cv": shown_path(args.cv), "fold": args.fold, "ckpt": shown_path(ckpt),
-        "val_writers": list(fold.val_writers), "test_writers": list(fold.test_writers),
-        "calibration": record,
-        "fit_on_val": {"words": len(val_ok), "accuracy": float(np.mean(val_ok))},
-        "test_raw": judged(test_raw, test_ok, writers),
-        "test_calibrated": judged(calibrated, test_ok, writers),
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"fold{args.fold}.json"
-    out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    for name in ("test_raw", "test_calibrated"):
-        pooled = result[name]["pooled"]
-        auroc = f"{pooled['auroc']:.3f}" if pooled["auroc"] is not None else "n/a (all right or all wrong)"
-        print(f"{name}: {pooled['words']} words, AUROC {auroc}, ECE {pooled['ece']:.3f}, most confident "
-              f"50 % {100 * pooled['accuracy_top50']:.1f} % right, 80 % {100 * pooled['accuracy_top80']:.1f} %")
-    if args.into:
-        data = read_checkpoint(ckpt)
-        data["htr_lit"][calibration.META_KEY] = record
-        args.into.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(data, args.into)
-        print(f"written {args.into} (with the calibration)")
-    print(f"written {out}")
-    return 0
+    return {"fold": args.fold, "ckpt": shown_path(ckpt), "val_writers": list(fold.val_writers),
+            "test_writers": list(fold.test_writers), "calibration": record,
+            "fit_on_val": {"words": len(val_ok), "accuracy": float(np.mean(val_ok))},
+            "test_raw": judged(test_raw, test_ok, writers),
+            "test_calibrated": judged(calibrated, test_ok, writers)}, ckpt
 
 
-def _out_of_fold_main(args: argparse.Namespace, argv: Sequence[str]) -> int:
+def store(record: dict[str, object], source: Path, dest: Path) -> None:
+    """`source`'s checkpoint with `record` as its calibration, written to `dest`."""
     import torch
 
     from htr_lit.checkpoint import read_checkpoint
-    if len(args.folds) < 2:
-        raise SystemExit("error: --folds needs at least two finished folds (each is judged by the others' fit)")
-    result = {"command": shlex.join(["python", "-m", "htr_lit.cv.calibrate", *argv]),
-              "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
-              "cv": shown_path(args.cv), **out_of_fold(args, argv)}
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"out_of_fold_{'_'.join(str(i) for i in args.folds)}.json"
-    out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    for name in ("cross_fitted_raw", "cross_fitted_calibrated"):
-        pooled = result[name]["pooled"]
-        print(f"{name}: {pooled['words']} words, AUROC {pooled['auroc']:.3f}, ECE {pooled['ece']:.3f}, most confident "
-              f"50 % {100 * pooled['accuracy_top50']:.1f} % right, 80 % {100 * pooled['accuracy_top80']:.1f} %")
-    if args.into:
-        source = args.into_from or args.into
-        data = read_checkpoint(source)
-        data["htr_lit"][calibration.META_KEY] = result["calibration"]
-        torch.save(data, args.into)
-        print(f"written {args.into} (with the calibration fitted on {result['fit_on']['words']} out-of-fold words)")
-    print(f"written {out}")
-    return 0
+
+    data = read_checkpoint(source)
+    data["htr_lit"][calibration.META_KEY] = record
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(data, dest)
 
 
 if __name__ == "__main__":
