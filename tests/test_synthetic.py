@@ -195,6 +195,27 @@ def test_generate_is_deterministic_and_independent_of_workers(tmp_path: Path, sp
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".a.tmp")]
 
 
+def _generate_in_worker(root: Path, spec: SyntheticSpec) -> str:
+    import multiprocessing as mp
+
+    before = mp.get_start_method(allow_none=True)
+    synthetic.generate(root, spec, num_workers=2, progress=False)
+    assert mp.get_start_method(allow_none=True) == before  # the worker's own start method is given back
+    return (root / "train.csv").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_generate_with_a_pool_inside_a_loky_worker(tmp_path: Path, spec: SyntheticSpec) -> None:
+    """Hydra's local_parallel launcher (`python -m htr_lit.cv --jobs 2`) runs each job in a joblib/loky worker,
+    whose default start method ('loky') a pool's child cannot resolve; the data a recipe mixes in must still
+    generate there."""
+    joblib = pytest.importorskip("joblib")
+    parallel = joblib.Parallel(n_jobs=2, backend="loky", timeout=120)
+    got = parallel([joblib.delayed(_generate_in_worker)(tmp_path / "w", spec)])
+    reference = synthetic.generate(tmp_path / "ref", spec, num_workers=1, progress=False)
+    assert got == [(reference / "train.csv").read_text(encoding="utf-8")]
+
+
 def test_ensure_dataset_reuses_and_rejects_other_arguments(tmp_path: Path, spec: SyntheticSpec) -> None:
     root = tmp_path / "synth"
     results: list[Path] = []

@@ -126,15 +126,28 @@ def _write_sample(task: tuple[str, int]) -> Row:
     return file_name, text, font.name
 
 
-def _pool_context() -> mp.context.BaseContext:
+@contextmanager
+def _pool_context() -> Iterator[mp.context.BaseContext]:
     """Forkserver where available: forking a process that already runs OpenCV or torch thread pools can
     deadlock the children on a lock held by a thread that does not exist in them. The workers start with
-    this module (never run as __main__, so never imported twice) and its rendering imports loaded."""
-    if "forkserver" not in mp.get_all_start_methods():
-        return mp.get_context("spawn")
-    context = mp.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", _MODULE])
-    return context
+    this module (never run as __main__, so never imported twice) and its rendering imports loaded.
+
+    Inside a worker of another process library (joblib's loky, which Hydra's local_parallel launcher runs
+    jobs in) the process's default start method is that library's own, and a child started from here could
+    not resolve it ("cannot find context for 'loky'"): ours is the default while the pool starts."""
+    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    context = mp.get_context(method)
+    if method == "forkserver":
+        context.set_forkserver_preload(["__main__", _MODULE])
+    current = mp.get_start_method(allow_none=True)
+    foreign = current is not None and current not in mp.get_all_start_methods()
+    if foreign:
+        mp.set_start_method(method, force=True)
+    try:
+        yield context
+    finally:
+        if foreign:
+            mp.set_start_method(current, force=True)
 
 
 def render_all(plan: RenderPlan, out_dir: Path, tasks: list[tuple[str, int]], num_workers: int) -> Iterator[Row]:
@@ -150,7 +163,7 @@ def render_all(plan: RenderPlan, out_dir: Path, tasks: list[tuple[str, int]], nu
             _PLAN = previous
         return
     chunk = max(1, min(64, len(tasks) // (num_workers * 8) or 1))
-    with _pool_context().Pool(num_workers, initializer=_init_worker, initargs=(plan,)) as pool:
+    with _pool_context() as context, context.Pool(num_workers, initializer=_init_worker, initargs=(plan,)) as pool:
         yield from pool.imap(_write_sample, tasks, chunksize=chunk)
 
 
