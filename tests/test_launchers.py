@@ -97,7 +97,10 @@ def multirun(tmp_path: Path, csv_path: Path, *launcher: str, prefix: Sequence[st
 @pytest.mark.slow
 def test_joblib_launcher_runs_two_jobs_in_parallel_processes(csv_dataset, tmp_path):
     pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
-    out, _ = multirun(tmp_path, csv_dataset, "hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2")
+    # with DataLoader workers: a job runs in a loky worker, whose own start method its workers cannot use
+    # (runner.use_standard_start_method)
+    out, _ = multirun(tmp_path, csv_dataset, "hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2",
+                      "data.num_workers=1")
     assert "Joblib.Parallel(n_jobs=2" in out
 
 

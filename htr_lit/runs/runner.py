@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,15 @@ def build_loggers(cfg: DictConfig) -> list[Logger]:
     return [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
 
 
+def use_standard_start_method() -> None:
+    """A job of Hydra's local_parallel launcher runs in a joblib/loky worker, whose default start method ('loky')
+    the processes a job starts cannot use (DataLoader workers fail with "'Process' object has no attribute 'env'",
+    a pool's children with "cannot find context for 'loky'"): the job's children start the platform's way."""
+    current = mp.get_start_method(allow_none=True)
+    if current is not None and current not in mp.get_all_start_methods():
+        mp.set_start_method(mp.get_all_start_methods()[0], force=True)
+
+
 def run_task(task: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig) -> dict[str, Any]:
     """Run a task; whatever happens, close W&B so one failed job does not poison the next.
 
@@ -37,6 +47,7 @@ def run_task(task: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig) -> d
     returned so the sweep goes on.
     """
     failed = False
+    use_standard_start_method()
     quiet_lightning(cfg.get("trainer"))  # Lightning's tips and a deprecation inside Lightning: not about this run
     try:
         return task(cfg)
