@@ -24,7 +24,7 @@ from htr_lit.decoding.factory import build_decoder, decoder_name, decoder_option
 from htr_lit.decoding.timed import TimedDecoder
 from htr_lit.errors import exit_on_user_error
 from htr_lit.inference.batching import read_batches
-from htr_lit.inference.calibration import META_KEY, confidences
+from htr_lit.inference.calibration import calibration_of, confidences
 from htr_lit.inference.labelled import build_test_datamodule
 from htr_lit.inference.torch_backend import TorchBackend
 from htr_lit.inference.tta import StretchFusion, tta_factors
@@ -67,7 +67,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     model, pre = load_model(cfg.ckpt_path)
     factors = tta_factors(cfg.get("tta"))
     # predict's rule: the checkpoint's calibrated confidence with greedy decoding and no stretch, else the raw one
-    calibration = model.htr_meta.get(META_KEY) if decoder_name(cfg.decoder) == "greedy" and not factors else None
+    calibration = calibration_of(model) if decoder_name(cfg.decoder) == "greedy" and not factors else None
     # Built first, so that a decoder that cannot be built fails before any data is read.
     decoder = TimedDecoder(build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts")),
                            keep=True, keep_log_probs=calibration is not None)

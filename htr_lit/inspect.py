@@ -28,7 +28,7 @@ from htr_lit.data.overlap import overlap_warning
 from htr_lit.decoding.factory import build_decoder, decoder_name, describe
 from htr_lit.decoding.timed import TimedDecoder
 from htr_lit.errors import ConfigError, exit_on_user_error
-from htr_lit.inference.calibration import META_KEY, confidences
+from htr_lit.inference.calibration import Calibration, calibration_of, confidences
 from htr_lit.inference.labelled import build_test_datamodule
 from htr_lit.metrics import text_metrics
 from htr_lit.models.module import HTRModule
@@ -45,7 +45,7 @@ def pick(total: int, max_images: int | None, seed: int) -> list[int]:
 
 
 def score(model: HTRModule, decoder: TimedDecoder, ds: WordDataset, indices: list[int], batch_size: int,
-          device: str = "cpu", calibration: dict[str, Any] | None = None) -> list[WordResult]:
+          device: str = "cpu", calibration: Calibration | None = None) -> list[WordResult]:
     """Transcribe `ds[indices]` in batches of similar width; keep each image, its decoded text, its word
     confidence (calibrated under `calibration`, else exp of the reading's score), the best-path class of every
     valid frame (for the page's strip) and the label audit's verdict. Results are in `indices` order."""
@@ -98,7 +98,7 @@ def inspect(cfg: DictConfig) -> dict[str, Any]:
              describe(cfg.decoder))
     model.to(cfg.device)
     greedy = decoder_name(cfg.decoder) == "greedy"
-    calibration = model.htr_meta.get(META_KEY) if greedy else None  # predict's rule: greedy only
+    calibration = calibration_of(model) if greedy else None  # predict's rule: greedy only
     results = score(model, decoder, ds, indices, int(cfg.data.eval_batch_size), cfg.device, calibration)
 
     counted = text_metrics("test/")

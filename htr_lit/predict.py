@@ -21,6 +21,7 @@ from htr_lit.decoding.factory import build_decoder, decoder_name
 from htr_lit.errors import ConfigError, UserError, exit_on_user_error
 from htr_lit.inference.backend import build_backend
 from htr_lit.inference.batching import Result, transcribe
+from htr_lit.inference.calibration import calibration_of
 from htr_lit.inference.formatting import format_hypotheses
 from htr_lit.inference.tta import StretchFusion, tta_factors
 from htr_lit.overrides import checked_overrides
@@ -113,7 +114,7 @@ def predict(cfg: DictConfig) -> int:
     failed = read = to_check = 0
     review = _review_below(cfg.get("review_below"))
     # the checkpoint's word-confidence calibration (htr_lit/inference/calibration.py), greedy decoding only
-    calibration = model.htr_meta.get("calibration") if decoder_name(cfg.decoder) == "greedy" and not factors else None
+    calibration = calibration_of(model) if decoder_name(cfg.decoder) == "greedy" and not factors else None
     batch_size = int(cfg.batch_size or backend.batch_size)
     with _progress(len(inputs), cfg.get("progress")) as bar:
         for result in transcribe(inputs, wide, backend, decoder, batch_size, on_error=_report_unreadable, tta=tta,

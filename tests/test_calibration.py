@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,3 +104,67 @@ def test_out_of_fold_calibration_is_judged_cross_fitted_and_stored(tiny_checkpoi
     with pytest.raises(SystemExit, match="at least two"):
         calibrate.main(["--cv", str(tmp_path / "cv"), "--folds", "0", "--csv", str(tmp_path / "labels.csv"),
                         "--out", str(out)])
+
+
+def test_text_logp_sums_every_alignment_by_hand() -> None:
+    """Two frames over (blank, a, b): "a" is emitted by the paths a-a, a-blank and blank-a."""
+    p = torch.tensor([[0.2, 0.7, 0.1], [0.5, 0.3, 0.2]])
+    want = 0.7 * 0.3 + 0.7 * 0.5 + 0.2 * 0.3
+    tokens = ["", "a", "b"]
+    index = {"a": 1, "b": 2}
+    assert calibration.text_logp(p.log(), "a", index) == pytest.approx(math.log(want), rel=1e-5)
+    assert calibration.text_logp(p.log(), "", index) == pytest.approx(math.log(0.2 * 0.5), rel=1e-5)
+    assert calibration.text_logp(p.log(), "ab", index) == pytest.approx(math.log(0.7 * 0.2), rel=1e-5)
+    assert calibration.text_logp(p.log(), "abab", index) == -1e4  # longer than the frames allow
+    assert calibration.text_logp(p.log(), "c", index) == -1e4  # a character the model cannot write
+    f = calibration.word_features(p.log(), "a", ("text_logp", "log_length"), tokens)
+    assert f == pytest.approx([math.log(want), math.log(2)], rel=1e-5)
+
+
+def test_known_names_and_their_lm() -> None:
+    """A shipped place name is known; the LM finds a name likelier than its letters shuffled."""
+    names = calibration.Names()
+    assert "Berlin" in names.known and "Bxrqzn" not in names.known
+    assert calibration.Names(["Qwertzhausen"]).known == {"Qwertzhausen"}
+    assert names.lm_logp("Berlin") > names.lm_logp("lBnrie")
+    assert names.lm_logp("Berlin") < 0
+    lp = torch.tensor([[0.1, 0.9]]).log()
+    assert calibration.word_features(lp, "Berlin", ("known_word", "lm_logp"), ["", "x"], names)[0] == 1.0
+    with pytest.raises(ValueError, match="known names"):
+        calibration.word_features(lp, "Berlin", ("known_word",), ["", "x"])
+
+
+def test_calibrate_parses_feature_sets() -> None:
+    from htr_lit.cv.calibrate import columns, feature_names
+
+    assert feature_names("posterior") == calibration.POSTERIOR
+    assert feature_names("posterior,text_logp,mean_margin") == (*calibration.POSTERIOR, "text_logp")
+    assert feature_names("all") == calibration.FEATURE_NAMES
+    with pytest.raises(Exception, match="unknown features"):
+        feature_names("posterior,shoe_size")
+    row = list(range(len(calibration.FEATURE_NAMES)))
+    assert columns([row], ("known_word", "mean_frame_logp")) == [[len(row) - 1, 0]]
+
+
+def test_predict_computes_the_text_features_a_calibration_names(tiny_checkpoint, tmp_path, capsys) -> None:
+    """A calibration on the text features: predict fits the names LM of the shipped lists; a reading that is a
+    known name (Köln) gets the known_word weight (here the only one), one that is not (Haus) does not."""
+    from htr_lit.checkpoint import read_checkpoint
+    from htr_lit.predict import predict
+    from tests.helpers import compose_cfg, write_word_png
+
+    ckpt = read_checkpoint(tiny_checkpoint())
+    names = ["known_word", "lm_logp", "text_logp"]
+    ckpt["htr_lit"][calibration.META_KEY] = {"features": names, "mean": [0.0] * 3, "std": [1.0] * 3,
+                                             "weights": [2.0, 0.0, 0.0], "bias": -1.0, "words": 10}
+    torch.save(ckpt, tmp_path / "calibrated.ckpt")
+    known = calibration.Names().known
+    assert "Köln" in known and "Haus" not in known
+    for word in ("Köln", "Haus"):
+        write_word_png(tmp_path / "in" / f"{word}.png", word)
+    assert predict(compose_cfg("predict", [f"ckpt_path={tmp_path / 'calibrated.ckpt'}", f"input={tmp_path / 'in'}",
+                                           "backend=torch", "format=jsonl"])) == 0
+    out = {Path(r["path"]).stem: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert out["Köln"]["text"] == "Köln" and out["Haus"]["text"] == "Haus"
+    assert out["Köln"]["confidence"] == round(1 / (1 + math.exp(-1.0)), 4)
+    assert out["Haus"]["confidence"] == round(1 / (1 + math.exp(1.0)), 4)

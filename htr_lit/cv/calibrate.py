@@ -16,6 +16,13 @@ in its metadata (predict then prints the calibrated confidence).
 Out of fold: each fold's model reads its own test writers; the calibration is judged cross-fitted (each fold scored
 by a fit on the other folds' readings) -> `<out>/out_of_fold_<folds>.json`, then fitted on every reading: the record
 `--into` stores in a checkpoint trained on all writers (a shipped recognizer of the same recipe).
+
+    python -m htr_lit.cv.calibrate --cv outputs/cv/separable_dhsd --folds 2,3 --on val --features posterior,text_logp \
+        --name text_logp
+
+Choosing the features: `--on val` reads each fold's validation writers instead (cross-fitted the same way) ->
+`<out>/out_of_fold_<folds>_val[_<name>].json`; `--features` names the columns of the fit (calibration.FEATURE_NAMES,
+or the groups posterior, text, all).
 """
 
 from __future__ import annotations
@@ -42,17 +49,37 @@ from htr_lit.inference.batching import load_window, read_batches
 from htr_lit.inference.scoring import Reader
 
 
+def feature_names(spec: str) -> tuple[str, ...]:
+    """`--features`: comma-separated feature names or groups (posterior, text, all) in that order."""
+    groups = {"posterior": calibration.POSTERIOR, "text": calibration.TEXT, "all": calibration.FEATURE_NAMES}
+    names = [n for part in spec.split(",") if part.strip() for n in groups.get(part.strip(), (part.strip(),))]
+    unknown = [n for n in names if n not in calibration.FEATURE_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown features {unknown}; known: {', '.join(calibration.FEATURE_NAMES)} "
+                                         "or the groups posterior, text, all")
+    return tuple(dict.fromkeys(names))
+
+
+def columns(feats: Sequence[Sequence[float]], names: Sequence[str]) -> list[list[float]]:
+    """The columns `names` of a table of every feature (calibration.FEATURE_NAMES)."""
+    at = [calibration.FEATURE_NAMES.index(n) for n in names]
+    return [[row[k] for k in at] for row in feats]
+
+
 def readings(reader: Reader, rows: Sequence[LabelRow]
              ) -> tuple[list[list[float]], list[bool], list[float], list[str | None]]:
-    """Features, exactness, raw confidence (exp of the greedy log-score) and writer of each readable row."""
+    """Every feature (calibration.FEATURE_NAMES), exactness, raw confidence (exp of the greedy log-score) and writer
+    of each readable row."""
     images, errors = load_window([r.path for r in rows], reader.pre)
     kept = [r for k, r in enumerate(rows) if k not in errors]
     hyps, log_probs = read_batches(images, reader.backend, reader.decode, 32, keep_log_probs=True)
     feats, correct, raw = [], [], []
     writers = [r.writer_id for r in kept]
+    tokens = reader.model.charset.tokens
+    known = calibration.Names()
     for r, h, lp in zip(kept, hyps, log_probs):
         text = h[0].text if h else ""
-        feats.append(calibration.word_features(lp, text))
+        feats.append(calibration.word_features(lp, text, calibration.FEATURE_NAMES, tokens, known))
         correct.append(text == r.text)
         raw.append(math.exp(h[0].score) if h else 0.0)
     return feats, correct, raw, writers
@@ -69,28 +96,31 @@ def judged(conf: Sequence[float], correct: Sequence[bool], writers: Sequence[str
 
 
 def out_of_fold(args: argparse.Namespace) -> dict[str, object]:
-    """`--folds I,J,...`: each fold's model reads its own test writers (out-of-fold readings); the calibration is
-    judged cross-fitted (fitted on the other folds' readings, scored on the fold's) and then fitted on all of them,
-    the record a shipped checkpoint takes (`--into`)."""
+    """`--folds I,J,...`: each fold's model reads its own test writers (out-of-fold readings; `--on val`: its
+    validation writers, where a feature set is chosen); the calibration is judged cross-fitted (fitted on the other
+    folds' readings, scored on the fold's) and then fitted on all of them, the record a shipped checkpoint takes
+    (`--into`)."""
     csv_path = args.csv or dhsd_labels()
     rows, _ = read_rows(csv_path)
     per_fold = {}
     for index in args.folds:
         fold, ckpt = finished_fold(args.cv, index)
-        test = [r for r in rows if r.writer_id in set(fold.test_writers)]
-        per_fold[index] = readings(Reader(ckpt), test)
-        print(f"fold {index}: {len(per_fold[index][1])} test words read", flush=True)
+        mine = set(fold.val_writers if args.on == "val" else fold.test_writers)
+        feats, ok, raw_conf, who = readings(Reader(ckpt), [r for r in rows if r.writer_id in mine])
+        per_fold[index] = (columns(feats, args.features), ok, raw_conf, who)
+        print(f"fold {index}: {len(ok)} {args.on} words read", flush=True)
     calibrated, raw, correct, writers = [], [], [], []
     for index, (feats, ok, raw_conf, who) in per_fold.items():
         others = [i for i in per_fold if i != index]
         record = calibration.fit([f for i in others for f in per_fold[i][0]],
-                                 [k for i in others for k in per_fold[i][1]])
+                                 [k for i in others for k in per_fold[i][1]], args.features)
         calibrated += calibration.probability(record, feats).tolist()
         raw += raw_conf
         correct += ok
         writers += who
-    final = calibration.fit([f for v in per_fold.values() for f in v[0]], [k for v in per_fold.values() for k in v[1]])
-    return {"folds": list(args.folds), "cross_fitted_raw": judged(raw, correct, writers),
+    final = calibration.fit([f for v in per_fold.values() for f in v[0]], [k for v in per_fold.values() for k in v[1]],
+                            args.features)
+    return {"folds": list(args.folds), "writers": args.on, "cross_fitted_raw": judged(raw, correct, writers),
             "cross_fitted_calibrated": judged(calibrated, correct, writers), "calibration": final,
             "fit_on": {"words": len(correct), "accuracy": float(np.mean(correct))}}
 
@@ -104,6 +134,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     which.add_argument("--fold", type=int, help="fit on this fold's validation writers, score its test writers")
     which.add_argument("--folds", type=fold_list, help="out-of-fold: every listed fold's test writers read by its own "
                                                        "model; judged cross-fitted, then fitted on all (>= 2 folds)")
+    p.add_argument("--on", choices=("test", "val"), default="test",
+                   help="with --folds: the writers each fold's model reads (val: its validation writers, where a "
+                        "feature set is chosen; default test)")
+    p.add_argument("--features", type=feature_names, default=calibration.FEATURES, metavar="NAMES",
+                   help=f"features of the fit, comma-separated names or groups (posterior, text, all); default "
+                        f"posterior. Known: {', '.join(calibration.FEATURE_NAMES)}")
+    p.add_argument("--name", default="", help="appended to the record's name (e.g. the feature set compared)")
     p.add_argument("--csv", type=Path, default=None, help="the labels CSV (default: DHSD's, $HTR_DHSD_DIR)")
     p.add_argument("--out", type=Path, default=Path("docs/confidence"))
     p.add_argument("--into", type=Path, default=None,
@@ -115,11 +152,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if len(args.folds) < 2:
             raise SystemExit("error: --folds needs at least two finished folds (each is judged by the others' fit)")
         found = out_of_fold(args)
-        stem, judged_names, source = f"out_of_fold_{'_'.join(str(i) for i in args.folds)}", (
+        stem, judged_names, source = f"out_of_fold_{'_'.join(str(i) for i in args.folds)}" + (
+            "_val" if args.on == "val" else ""), (
             "cross_fitted_raw", "cross_fitted_calibrated"), args.into_from or args.into
     else:
         found, source = one_fold(args)
         stem, judged_names = f"fold{args.fold}", ("test_raw", "test_calibrated")
+    stem += f"_{args.name}" if args.name else ""
     result = {"command": shlex.join(["python", "-m", "htr_lit.cv.calibrate", *argv]),
               "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
               "cv": shown_path(args.cv), **found}
@@ -147,9 +186,9 @@ def one_fold(args: argparse.Namespace) -> tuple[dict[str, object], Path]:
     val = [r for r in rows if r.writer_id in set(fold.val_writers)]
     test = [r for r in rows if r.writer_id in set(fold.test_writers)]
     val_feats, val_ok, _, _ = readings(reader, val)
-    record = calibration.fit(val_feats, val_ok)
+    record = calibration.fit(columns(val_feats, args.features), val_ok, args.features)
     test_feats, test_ok, test_raw, writers = readings(reader, test)
-    calibrated = calibration.probability(record, test_feats).tolist()
+    calibrated = calibration.probability(record, columns(test_feats, args.features)).tolist()
     return {"fold": args.fold, "ckpt": shown_path(ckpt), "val_writers": list(fold.val_writers),
             "test_writers": list(fold.test_writers), "calibration": record,
             "fit_on_val": {"words": len(val_ok), "accuracy": float(np.mean(val_ok))},

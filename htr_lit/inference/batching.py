@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -21,6 +20,7 @@ from htr_lit.data.collate import pad_batch
 from htr_lit.data.preprocess import ImageLoadError, Preprocess
 from htr_lit.decoding.base import Decoder, Hypothesis
 from htr_lit.inference.backend import Backend
+from htr_lit.inference.calibration import Calibration
 from htr_lit.inference.tta import StretchFusion
 
 # Images loaded at a time: batches are formed by width inside such a window (less padding); at least
@@ -68,7 +68,7 @@ def decode_images(images: Sequence[np.ndarray], backend: Backend, decoder: Decod
 
 
 def decode_with_confidence(images: Sequence[np.ndarray], backend: Backend, decoder: Decoder, batch_size: int,
-                           tta: StretchFusion | None = None, calibration: dict[str, Any] | None = None,
+                           tta: StretchFusion | None = None, calibration: Calibration | None = None,
                            ) -> tuple[list[list[Hypothesis]], list[float] | None]:
     """`decode_images`, and with a checkpoint's `calibration` (htr_lit/inference/calibration.py; not with `tta`)
     each best reading's calibrated probability of being right (0 for a blank image); else None."""
@@ -88,13 +88,9 @@ def decode_with_confidence(images: Sequence[np.ndarray], backend: Backend, decod
         results[i] = h
     if not calibrate:
         return results, None
-    from htr_lit.inference.calibration import probability, word_features
-
     confidence = [0.0] * len(images)
-    if written:
-        feats = [word_features(lp, h[0].text if h else "") for lp, h in zip(log_probs, hyps)]
-        for i, p in zip(written, probability(calibration, feats)):
-            confidence[i] = float(p)
+    for i, p in zip(written, calibration(log_probs, [h[0].text if h else "" for h in hyps])):
+        confidence[i] = float(p)
     return results, confidence
 
 
@@ -156,7 +152,7 @@ def _joined(line_hyps: list[list[Hypothesis]]) -> Hypothesis:
 def transcribe(paths: Sequence[Path], pre: Preprocess, backend: Backend, decoder: Decoder, batch_size: int = 32,
                window: int | None = None, on_error: Callable[[str], None] | None = None,
                tta: StretchFusion | None = None, split_lines: bool = False,
-               calibration: dict[str, Any] | None = None) -> Iterator[Result]:
+               calibration: Calibration | None = None) -> Iterator[Result]:
     """One Result per path, in input order, a window (`WINDOW_BATCHES` batches, at least `WINDOW_IMAGES`
     images) at a time. The next window
     is read in a background thread while the model runs on this one (decoding and OpenCV release the GIL).

@@ -1,29 +1,69 @@
 """A word confidence that is a probability: P(the reading is exactly right), from what the model already knows.
 
-Each reading is described by a few features of its CTC posterior (log_probs (T, C) of its image) and its text:
-the mean best-frame log-probability, the weakest character (the lowest of each emitted character's best frame
-probability, in log), the smallest and the mean margin between the best and the second-best class of a frame,
-the text's length. A logistic regression on those, fitted on words of writers the model never trained on
-(a writer fold's validation writers, or out-of-fold readings), maps them to the probability; the fitted weights
+Each reading is described by features (FEATURE_NAMES) of its CTC posterior (log_probs (T, C) of its image) and its
+text:
+- the posterior: the mean best-frame log-probability, the weakest character (the lowest of each emitted character's
+  best frame probability, in log), the smallest and the mean margin between the best and the second-best class of
+  a frame, and `text_logp`, log P(text | image) summed over every CTC alignment of the text (the best path is one);
+- the text: its length; `lm_logp`, the mean log-probability per character under a character 4-gram LM of the
+  shipped name lists (htr_lit/assets/names: German places, first and last names); `known_word`, whether the text
+  is one of those names. Only the shipped lists, never a checkpoint's training texts: a shipped checkpoint carries
+  none, and the features must mean the same where the calibration is fitted (fold models) and where it is used.
+A logistic regression on some of them (the record names which), fitted on words of writers the model never trained
+on (a writer fold's validation writers, or out-of-fold readings), maps them to the probability; the fitted weights
 travel in the checkpoint (`htr_lit.calibration`), so that predict needs nothing else.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-FEATURES = ("mean_frame_logp", "weakest_char_logp", "min_margin", "mean_margin", "log_length")
+POSTERIOR = ("mean_frame_logp", "weakest_char_logp", "min_margin", "mean_margin", "log_length")
+TEXT = ("text_logp", "lm_logp", "known_word")
+FEATURE_NAMES = (*POSTERIOR, *TEXT)
+FEATURES = POSTERIOR  # what `calibrate` fits unless told otherwise
 META_KEY = "calibration"
+LM_ORDER = 4
 
 
-def word_features(log_probs: torch.Tensor, text: str) -> list[float]:
-    """The features of one reading from its image's log_probs (T, C), blank at 0, and its greedy text."""
-    lp = log_probs.float()
+class Names:
+    """What a reading's text is weighed against: known names (default: the shipped name lists) as a set and as a
+    character LM (fitted on first use, about 0.1 s)."""
+
+    def __init__(self, texts: Iterable[str] | None = None) -> None:
+        if texts is None:
+            from htr_lit.assets import NAMES_DIR
+
+            files = sorted(NAMES_DIR.glob("*.txt"))
+            lines = [line.strip() for p in files for line in p.read_text("utf-8").splitlines()]
+            texts = [line for line in lines if line and not line.startswith("#")]
+        self.known = frozenset(texts)
+
+    @cached_property
+    def lm(self) -> Any:
+        from htr_lit.decoding.lm import CharNgramLM
+
+        return CharNgramLM(order=LM_ORDER).fit(sorted(self.known))
+
+    def lm_logp(self, text: str) -> float:
+        """Mean log-probability per symbol of `text` (and its end) under the LM."""
+        lm, state, total = self.lm, self.lm.initial_state(), 0.0
+        for char in text:
+            total += float(lm.log_probs_state(state)[lm.symbol_index(char)])
+            state = lm.advance(state, char)
+        total += float(lm.log_probs_state(state)[lm.end_index])
+        return total / (len(text) + 1)
+
+
+def _posterior(lp: torch.Tensor, text: str) -> list[float]:
+    """The POSTERIOR features of one reading from its log_probs (T, C), blank at 0."""
     if lp.shape[0] == 0:
         return [0.0, 0.0, 0.0, 0.0, math.log1p(len(text))]
     top = lp.topk(min(2, lp.shape[1]), dim=-1).values  # (T, 2)
@@ -39,11 +79,46 @@ def word_features(log_probs: torch.Tensor, text: str) -> list[float]:
     return [float(best.mean()), weakest, float(margin.min()), float(margin.mean()), math.log1p(len(text))]
 
 
-def fit(features: Sequence[Sequence[float]], correct: Sequence[bool], l2: float = 1e-2,
-        steps: int = 50) -> dict[str, Any]:
-    """Logistic regression (Newton's method, L2 on the weights) on standardised features; the checkpoint record."""
+def text_logp(lp: torch.Tensor, text: str, index: dict[str, int]) -> float:
+    """log P(text | image) under CTC (every alignment), from log_probs (T, C); a text the model cannot write (or
+    too long for the frames) gets -1e4, the empty text log P(all blank)."""
+    if not text:
+        return float(lp[:, 0].sum()) if lp.shape[0] else 0.0
+    if any(c not in index for c in text):
+        return -1e4
+    target = torch.tensor([[index[c] for c in text]], dtype=torch.long)
+    loss = F.ctc_loss(lp.unsqueeze(1), target, torch.tensor([lp.shape[0]]), torch.tensor([len(text)]), blank=0,
+                      reduction="sum", zero_infinity=True)
+    value = -float(loss)
+    return value if value < 0 or lp.shape[0] >= len(text) else -1e4
+
+
+def word_features(log_probs: torch.Tensor, text: str, names: Sequence[str] = FEATURES,
+                  tokens: Sequence[str] | None = None, known: Names | None = None) -> list[float]:
+    """The features `names` of one reading from its image's log_probs (T, C), blank at 0, and its greedy text;
+    `tokens` (the model's charset) for text_logp, `known` for lm_logp and known_word."""
+    lp = log_probs.float()
+    values: dict[str, float] = dict(zip(POSTERIOR, _posterior(lp, text)))
+    if "text_logp" in names:
+        if tokens is None:
+            raise ValueError("text_logp needs the model's tokens")
+        values["text_logp"] = text_logp(lp, text, {c: i for i, c in enumerate(tokens) if c})
+    if "lm_logp" in names or "known_word" in names:
+        if known is None:
+            raise ValueError("lm_logp and known_word need the known names")
+        values["lm_logp"] = known.lm_logp(text)
+        values["known_word"] = float(text in known.known)
+    return [values[n] for n in names]
+
+
+def fit(features: Sequence[Sequence[float]], correct: Sequence[bool], names: Sequence[str] = FEATURES,
+        l2: float = 1e-2, steps: int = 50) -> dict[str, Any]:
+    """Logistic regression (Newton's method, L2 on the weights) on standardised features (columns `names`); the
+    checkpoint record."""
     x = np.asarray(features, float)
     y = np.asarray(correct, float)
+    if x.shape[1] != len(names):
+        raise ValueError(f"{x.shape[1]} feature columns for {len(names)} names {list(names)}")
     mean, std = x.mean(0), x.std(0) + 1e-6
     z = np.hstack([(x - mean) / std, np.ones((len(x), 1))])  # (N, F + 1), the last column the bias
     w = np.zeros(z.shape[1])
@@ -54,24 +129,48 @@ def fit(features: Sequence[Sequence[float]], correct: Sequence[bool], l2: float 
         grad = z.T @ (p - y) + reg @ w
         hess = z.T @ (z * (p * (1 - p))[:, None]) + reg + 1e-9 * np.eye(len(w))
         w -= np.linalg.solve(hess, grad)
-    return {"features": list(FEATURES), "mean": mean.tolist(), "std": std.tolist(), "weights": w[:-1].tolist(),
+    return {"features": list(names), "mean": mean.tolist(), "std": std.tolist(), "weights": w[:-1].tolist(),
             "bias": float(w[-1]), "words": len(y)}
 
 
-def confidences(record: dict[str, Any] | None, log_probs: Sequence[torch.Tensor], texts: Sequence[str],
-                scores: Sequence[float]) -> list[float]:
-    """Each reading's word confidence: its calibrated P(right) under `record` (a checkpoint's calibration), or
-    without one the raw exp of the reading's log-score (what predict prints then)."""
-    if record is None:
-        return [math.exp(s) for s in scores]
-    if not texts:
-        return []
-    return probability(record, [word_features(lp, t) for lp, t in zip(log_probs, texts)]).tolist()
-
-
 def probability(record: dict[str, Any], features: Sequence[Sequence[float]]) -> np.ndarray:
-    """P(right) of each reading under a fitted record."""
-    if list(record["features"]) != list(FEATURES):
-        raise ValueError(f"calibration for features {record['features']}, this code computes {list(FEATURES)}")
-    z = (np.asarray(features, float) - np.asarray(record["mean"])) / np.asarray(record["std"])
+    """P(right) of each reading under a fitted record (features in the record's order)."""
+    x = np.asarray(features, float).reshape(len(features), -1)
+    if x.shape[1] != len(record["features"]):
+        raise ValueError(f"calibration for features {record['features']}, got {x.shape[1]} columns")
+    z = (x - np.asarray(record["mean"])) / np.asarray(record["std"])
     return 1 / (1 + np.exp(-(z @ np.asarray(record["weights"]) + record["bias"])))
+
+
+class Calibration:
+    """A checkpoint's calibration record, ready to turn readings into P(right)."""
+
+    def __init__(self, record: dict[str, Any], tokens: Sequence[str]) -> None:
+        unknown = sorted(set(record["features"]) - set(FEATURE_NAMES))
+        if unknown:
+            raise ValueError(f"calibration with features this code does not compute: {unknown}")
+        self.record, self.names, self.tokens = record, tuple(record["features"]), list(tokens)
+        self.known = Names() if {"lm_logp", "known_word"} & set(self.names) else None
+
+    def __call__(self, log_probs: Sequence[torch.Tensor], texts: Sequence[str]) -> list[float]:
+        if not texts:
+            return []
+        feats = [word_features(lp, t, self.names, self.tokens, self.known) for lp, t in zip(log_probs, texts)]
+        return probability(self.record, feats).tolist()
+
+
+def calibration_of(model: Any) -> Calibration | None:
+    """The calibration a loaded model's checkpoint carries (None without one)."""
+    record = model.htr_meta.get(META_KEY)
+    if record is None:
+        return None
+    return Calibration(record, model.charset.tokens)
+
+
+def confidences(calibration: Calibration | None, log_probs: Sequence[torch.Tensor], texts: Sequence[str],
+                scores: Sequence[float]) -> list[float]:
+    """Each reading's word confidence: its calibrated P(right), or without a calibration the raw exp of the
+    reading's log-score (what predict prints then)."""
+    if calibration is None:
+        return [math.exp(s) for s in scores]
+    return calibration(log_probs, texts)
