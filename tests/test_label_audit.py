@@ -62,6 +62,13 @@ def test_planted_wrong_labels_come_first(tiny_checkpoint, tmp_path: Path) -> Non
                           "--all"]) == 0
     scores = [float(r["score"]) for r in csv.DictReader(ranked_all.open(encoding="utf-8"))]
     assert len(scores) == 30 and scores == sorted(scores, reverse=True)
+    typo_row = by_name["w1/5.png"]  # nats: the same evidence in all, not per character of "tast"
+    assert float(typo_row["nats"]) == pytest.approx(4 * float(typo_row["score"]), abs=2e-3)
+    by_nats = tmp_path / "by_nats.csv"
+    assert data_cli.main(["audit", str(tmp_path / "labels.csv"), "--ckpt", str(ckpt), "--out", str(by_nats),
+                          "--all", "--rank", "nats"]) == 0
+    nats = [float(r["nats"]) for r in csv.DictReader(by_nats.open(encoding="utf-8"))]
+    assert len(nats) == 30 and nats == sorted(nats, reverse=True) and nats != sorted(nats)
 
 
 def test_with_writer_folds_each_fold_model_judges_only_its_test_writers(tiny_checkpoint, tmp_path: Path,
@@ -113,3 +120,7 @@ def test_planting_makes_each_kind_of_wrong_label_and_the_threshold_is_chosen_by_
     assert sum(v.score >= threshold for v in verdicts) == 2
     result = ap.evaluate(verdicts, {"0": "typo", "2": "swap"}, threshold)
     assert result["flagged"] == 0.5 and result["recall"] == 0.5 and result["recall_by_kind"]["typo"] == 1.0
+    by_nats = [label_audit.Verdict(f"{i}", "", "", 0.0, "", "", None, n) for i, n in enumerate([0.0, 1.0, 9.0, 4.0])]
+    threshold = ap.choose_threshold(by_nats, 0.25, "nats")
+    result = ap.evaluate(by_nats, {"2": "typo"}, threshold, "nats")
+    assert result["flagged"] == 0.25 and result["recall"] == 1.0

@@ -1,10 +1,11 @@
 """Find wrong labels: every row's image read by a model that never trained on it, and the label weighed against
 what the model sees.
 
-A row's score is how much less likely its label is than the model's own reading, in nats per character of the
-label, under the CTC posterior of the image (-log P(label | image) + log P(reading | image), over the label's
-length): a right label the model misreads scores near 0 (the label is nearly as likely as the misreading), a
-wrong one scores high. The kind says how the label most likely went wrong:
+A row's `nats` are how much less likely its label is than the model's own reading under the CTC posterior of the
+image (-log P(label | image) + log P(reading | image)), its score the same per character of the label: a right
+label the model misreads scores near 0 (the label is nearly as likely as the misreading), a wrong one scores high.
+Rows are ranked by either (RANKS): per character finds swapped and truncated labels, the total also one-letter
+typos in long words, which a per-character score spreads thin. The kind says how the label most likely went wrong:
 - `shifted`: another row of the same writer carries a label the image fits far better (a label moved to the wrong
   row within a writer); its text is the suggestion;
 - `truncated`: the reading is the label plus more words (a label missing its last word);
@@ -35,7 +36,8 @@ THRESHOLD = 0.5  # default flag: the label this many nats per character less lik
 log = logging.getLogger(__name__)
 SHIFT_MARGIN = 0.5  # nats per character another row's label must beat this row's by to call the row shifted
 CANDIDATES = 5  # other labels of the writer weighed per row: the nearest to the reading by edit distance
-COLUMNS = ("file_name", "text", "predicted", "score", "kind", "suggestion", "writer_id")
+COLUMNS = ("file_name", "text", "predicted", "score", "kind", "suggestion", "writer_id", "nats")
+RANKS = ("score", "nats")  # what rows are ranked and flagged by: nats per character, or in all
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,8 @@ class LabelRow:
 
 @dataclass(frozen=True)
 class Verdict:
-    """What the audit says about one row (`score`: nats per character, higher = more suspicious)."""
+    """What the audit says about one row (`nats`: how much less likely the label is than the reading, `score`: the
+    same per character of the label; higher = more suspicious)."""
 
     file_name: str
     text: str
@@ -59,10 +62,12 @@ class Verdict:
     kind: str
     suggestion: str
     writer_id: str | None
+    nats: float = math.inf
 
     def as_row(self) -> dict[str, str]:
         row = asdict(self)
-        row["score"] = f"{self.score:.3f}" if math.isfinite(self.score) else "inf"
+        for key in ("score", "nats"):
+            row[key] = f"{row[key]:.3f}" if math.isfinite(row[key]) else "inf"
         row["writer_id"] = self.writer_id or ""
         return row
 
@@ -106,14 +111,16 @@ def judge(row: LabelRow, predicted: str, log_probs: torch.Tensor, index: dict[st
         missing = "".join(sorted({c for c in row.text if c not in index}))
         kind = f"unknown characters {missing}" if missing else "mismatch"
         return Verdict(row.file_name, row.text, predicted, math.inf, kind, predicted, row.writer_id)
-    score = max(0.0, (nll_label - nll_read) / per_char)
+    nats = max(0.0, nll_label - nll_read)
     near = sorted({o for o in others if o != row.text}, key=lambda o: edit_distance(o, predicted))[:CANDIDATES]
     if near:
         nll_others = label_nll(log_probs, near, index)
         best = min(range(len(near)), key=lambda k: nll_others[k])
-        gain = (nll_label - nll_others[best]) / per_char
-        if gain > SHIFT_MARGIN and edit_distance(near[best], predicted) < edit_distance(row.text, predicted):
-            return Verdict(row.file_name, row.text, predicted, max(score, gain), "shifted", near[best], row.writer_id)
+        gain = nll_label - nll_others[best]
+        if gain / per_char > SHIFT_MARGIN and edit_distance(near[best], predicted) < edit_distance(row.text, predicted):
+            nats = max(nats, gain)
+            return Verdict(row.file_name, row.text, predicted, nats / per_char, "shifted", near[best], row.writer_id,
+                           nats)
     label_words, read_words = row.text.split(), predicted.split()
     if row.text == predicted:
         kind = "agrees"
@@ -124,7 +131,7 @@ def judge(row: LabelRow, predicted: str, log_probs: torch.Tensor, index: dict[st
         kind = "typo"
     else:
         kind = "mismatch"
-    return Verdict(row.file_name, row.text, predicted, score, kind, predicted, row.writer_id)
+    return Verdict(row.file_name, row.text, predicted, nats / per_char, kind, predicted, row.writer_id, nats)
 
 
 def writer_labels(rows: Sequence[LabelRow]) -> dict[str | None, list[str]]:
@@ -161,9 +168,9 @@ def audit(rows: Sequence[LabelRow], reader: Reader, others: dict[str | None, lis
             for k, r in enumerate(rows)]
 
 
-def ranked(verdicts: Sequence[Verdict]) -> list[Verdict]:
-    """Most suspicious first (ties: in input order)."""
-    return sorted(verdicts, key=lambda v: -v.score if math.isfinite(v.score) else -math.inf)
+def ranked(verdicts: Sequence[Verdict], by: str = "score") -> list[Verdict]:
+    """Most suspicious first by `by` (RANKS; ties: in input order)."""
+    return sorted(verdicts, key=lambda v: -getattr(v, by) if math.isfinite(getattr(v, by)) else -math.inf)
 
 
 def write_flagged(path: Path, verdicts: Sequence[Verdict]) -> None:

@@ -1,7 +1,7 @@
 """How well the label audit finds wrong labels: plant them, seeded, and see which come first.
 
     python -m htr_lit.cv.audit_planted --cv outputs/cv/separable_dhsd --fold 0 [--plant 100] [--seed 0]
-        [--csv ../shared/data/dhsd/labels.csv] [--max-flagged 0.13] [--out docs/audit]
+        [--csv ../shared/data/dhsd/labels.csv] [--max-flagged 0.13] [--rank score|nats] [--out docs/audit]
 
 Rows of the fold's test writers get ~`--plant` wrong labels in the three ways real sets go wrong: labels swapped
 between two rows of one writer, a one-letter typo (a letter replaced, dropped or doubled), a label missing its
@@ -9,14 +9,14 @@ last word (labels of two words or more). The fold's model (which never trained o
 row (htr_lit/analysis/label_audit.py). The flag threshold is chosen on the fold's VALIDATION writers, planted the
 same way (the lowest threshold that flags at most `--max-flagged` of their rows), then the test writers are
 scored once: recall of the planted rows (all and per kind) and the share of rows flagged, and the curve of recall
-against rows flagged. Writes `<out>/planted_fold<i>.json` and `.md`.
+against rows flagged. `--rank` is what rows are ranked by (label_audit.RANKS: nats per character, or in all).
+Writes `<out>/planted_fold<i>[_<rank>].json` (no suffix for the default rank).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import random
 import shlex
@@ -24,6 +24,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from htr_lit.analysis import label_audit
 from htr_lit.analysis.label_audit import LabelRow, Verdict, audit, read_rows
 from htr_lit.config import shown_path
 from htr_lit.cv.summary import finished_fold
@@ -85,19 +86,21 @@ def plant(rows: list[LabelRow], n: int, rng: random.Random) -> tuple[list[LabelR
     return rows, planted
 
 
-def choose_threshold(verdicts: Sequence[Verdict], max_flagged: float) -> float:
-    """The lowest score threshold that flags at most `max_flagged` of the rows."""
-    scores = sorted((v.score for v in verdicts), reverse=True)
+def choose_threshold(verdicts: Sequence[Verdict], max_flagged: float, by: str = "score") -> float:
+    """The lowest threshold on `by` that flags at most `max_flagged` of the rows."""
+    scores = sorted((getattr(v, by) for v in verdicts), reverse=True)
     allowed = int(max_flagged * len(scores))
     return scores[allowed] + 1e-9 if allowed < len(scores) else 0.0
 
 
-def evaluate(verdicts: Sequence[Verdict], planted: dict[str, str], threshold: float) -> dict[str, object]:
-    """Share of rows flagged, recall of the planted rows (all, per kind), and the recall-vs-flagged curve."""
-    flagged = {v.file_name for v in verdicts if v.score >= threshold}
+def evaluate(verdicts: Sequence[Verdict], planted: dict[str, str], threshold: float, by: str = "score"
+             ) -> dict[str, object]:
+    """Share of rows flagged, recall of the planted rows (all, per kind), and the recall-vs-flagged curve, ranked
+    and flagged by `by`."""
+    flagged = {v.file_name for v in verdicts if getattr(v, by) >= threshold}
     recall = {kind: (sum(f in flagged for f, k in planted.items() if k == kind) /
                      max(1, sum(k == kind for k in planted.values()))) for kind in KINDS}
-    ranked = sorted(verdicts, key=lambda v: -v.score if math.isfinite(v.score) else -math.inf)
+    ranked = label_audit.ranked(verdicts, by)
     curve, found = [], {kind: 0 for kind in KINDS}
     totals = {kind: sum(k == kind for k in planted.values()) for kind in KINDS}
     for i, v in enumerate(ranked, 1):
@@ -106,8 +109,7 @@ def evaluate(verdicts: Sequence[Verdict], planted: dict[str, str], threshold: fl
         if i % max(1, len(ranked) // 50) == 0 or i == len(ranked):
             curve.append({"flagged": i / len(ranked), "recall": sum(found.values()) / max(1, len(planted)),
                           **{kind: found[kind] / max(1, totals[kind]) for kind in KINDS}})
-    unplanted = sorted((v for v in verdicts if v.file_name in flagged and v.file_name not in planted),
-                       key=lambda v: -v.score)
+    unplanted = [v for v in ranked if v.file_name in flagged and v.file_name not in planted]
     return {"rows": len(verdicts), "planted": len(planted), "planted_by_kind": totals, "threshold": threshold,
             "flagged": len(flagged) / len(verdicts), "recall": sum(f in flagged for f in planted) / len(planted),
             "recall_by_kind": recall, "curve": curve,
@@ -124,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--plant", type=int, default=100, help="wrong labels to plant among the test rows")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-flagged", type=float, default=0.13, help="the share of rows the threshold may flag")
+    p.add_argument("--rank", choices=label_audit.RANKS, default="score",
+                   help="rank and flag by nats per character (score, default) or in all (nats)")
     p.add_argument("--out", type=Path, default=Path("docs/audit"))
     args = p.parse_args(argv)
     csv_path = args.csv or dhsd_labels()
@@ -139,8 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for r in planted_rows:
             others.setdefault(r.writer_id, []).append(r.text)
         verdicts = audit(planted_rows, reader, others)
-        threshold = choose_threshold(verdicts, args.max_flagged) if split == "val" else result["val"]["threshold"]
-        result[split] = {"writers": list(writers), **evaluate(verdicts, planted, threshold)}
+        threshold = (choose_threshold(verdicts, args.max_flagged, args.rank) if split == "val"
+                     else result["val"]["threshold"])
+        result[split] = {"writers": list(writers), **evaluate(verdicts, planted, threshold, args.rank)}
         print(f"{split}: {len(mine)} rows, {len(planted)} planted, threshold {threshold:.3f}: "
               f"flagged {100 * result[split]['flagged']:.1f} %, recall {100 * result[split]['recall']:.1f} % "
               f"({', '.join(f'{k} {100 * v:.0f} %' for k, v in result[split]['recall_by_kind'].items())})",
@@ -148,10 +153,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     record = {"command": shlex.join(["python", "-m", "htr_lit.cv.audit_planted", *argv]),
               "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
               "cv": shown_path(args.cv), "fold": args.fold, "csv": csv_path.name, "seed": args.seed,
-              "max_flagged": args.max_flagged, **result}
+              "max_flagged": args.max_flagged, "rank": args.rank, **result}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"planted_fold{args.fold}.json").write_text(json.dumps(record, indent=2, ensure_ascii=False))
-    print(f"written {args.out / f'planted_fold{args.fold}.json'}")
+    out = args.out / f"planted_fold{args.fold}{'' if args.rank == 'score' else '_' + args.rank}.json"
+    out.write_text(json.dumps(record, indent=2, ensure_ascii=False))
+    print(f"written {out}")
     return 0
 
 
