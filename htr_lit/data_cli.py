@@ -87,8 +87,9 @@ AUDIT_EPILOG = """Each row's image is read by a model that never trained on it: 
 recognizer (--shipped, for your own data) or, for data cross-validated by writer, each writer fold's model on its
 own test writers (--cv DIR: the folder of `python -m htr_lit.cv`). The score is how much less likely the label is
 than the model's reading, per character (score) and in all (nats); rows whose --rank is at or above --threshold
-are written, most suspicious first, as file_name,text,predicted,score,kind,suggestion,writer_id,nats (kind:
-shifted within a writer, truncated, typo, mismatch). Example:
+are written, most suspicious first, as file_name,text,predicted,score,kind,suggestion,writer_id,nats,lm_nats (kind:
+shifted within a writer, truncated, typo, mismatch; lm_nats: how much less likely the label is than the reading
+as a name, under a names LM). Example:
   htr-data audit ../shared/data/dhsd/labels.csv --cv outputs/cv/separable_dhsd --out flagged.csv
   htr-data audit my_words/labels.csv --shipped recognizer --out flagged.csv --threshold 0.3"""
 
@@ -109,7 +110,8 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
     add("--threshold", type=float, default=label_audit.THRESHOLD,
         help="flag rows whose --rank is at least this (default %(default)s)")
     add("--rank", choices=label_audit.RANKS, default="score",
-        help="rank and flag by nats per character (score, default) or in all (nats: finds typos in long words)")
+        help="rank and flag by nats per character (score, default), in all (nats: finds typos in long words) or "
+             "in all with the names LM's prior (nats_lm)")
     add("--all", action="store_true", help="write every row, ranked, not only the flagged ones")
 
 
@@ -127,7 +129,7 @@ def _run_audit(args: argparse.Namespace) -> None:
     judges = _fold_judges(args.cv) if args.cv is not None else None
     verdicts = label_audit.audit_csv(args.labels, ckpt=args.ckpt, shipped=args.shipped, judges=judges)
     ranked = label_audit.ranked(verdicts, args.rank)
-    flagged = [v for v in ranked if getattr(v, args.rank) >= args.threshold]
+    flagged = [v for v in ranked if label_audit.rank_value(v, args.rank) >= args.threshold]
     label_audit.write_flagged(args.out, ranked if args.all else flagged)
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(label_audit.kind_counts(flagged).items()))
     logging.info("%s: %d of %d rows flagged (%s >= %g)%s -> %s", args.labels, len(flagged), len(verdicts),

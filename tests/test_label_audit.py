@@ -69,6 +69,23 @@ def test_planted_wrong_labels_come_first(tiny_checkpoint, tmp_path: Path) -> Non
                           "--all", "--rank", "nats"]) == 0
     nats = [float(r["nats"]) for r in csv.DictReader(by_nats.open(encoding="utf-8"))]
     assert len(nats) == 30 and nats == sorted(nats, reverse=True) and nats != sorted(nats)
+    with_lm = tmp_path / "by_nats_lm.csv"
+    assert data_cli.main(["audit", str(tmp_path / "labels.csv"), "--ckpt", str(ckpt), "--out", str(with_lm),
+                          "--all", "--rank", "nats_lm"]) == 0
+    rows_lm = list(csv.DictReader(with_lm.open(encoding="utf-8")))
+    both = [float(r["nats"]) + float(r["lm_nats"]) for r in rows_lm]
+    assert both == sorted(both, reverse=True)
+    assert {r["file_name"]: float(r["lm_nats"]) for r in rows_lm}["w1/5.png"] > 0  # "tast": a less likely name
+
+
+def test_lm_nats_weigh_the_label_against_the_reading_as_names() -> None:
+    names = label_audit._names()
+    assert label_audit.lm_nats(names, "Bxrlin", "Berlin") > 0 > label_audit.lm_nats(names, "Berlin", "Bxrlin")
+    assert label_audit.lm_nats(names, "Berlin", "Berlin") == 0
+    v = label_audit.Verdict("a.png", "Bxrlin", "Berlin", 0.5, "typo", "Berlin", None, 3.0, 2.5)
+    assert label_audit.rank_value(v, "nats_lm") == 5.5 and label_audit.rank_value(v, "score") == 0.5
+    with pytest.raises(ValueError, match="rank by one of"):
+        label_audit.rank_value(v, "shoe_size")
 
 
 def test_with_writer_folds_each_fold_model_judges_only_its_test_writers(tiny_checkpoint, tmp_path: Path,

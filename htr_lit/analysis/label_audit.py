@@ -4,8 +4,11 @@ what the model sees.
 A row's `nats` are how much less likely its label is than the model's own reading under the CTC posterior of the
 image (-log P(label | image) + log P(reading | image)), its score the same per character of the label: a right
 label the model misreads scores near 0 (the label is nearly as likely as the misreading), a wrong one scores high.
-Rows are ranked by either (RANKS): per character finds swapped and truncated labels, the total also one-letter
-typos in long words, which a per-character score spreads thin. The kind says how the label most likely went wrong:
+`lm_nats` add the prior of a names LM (htr_lit/inference/calibration.Names): how much less likely the label is
+than the reading as a name (a typo makes a name unlikely, a misreading makes the reading unlikely). Rows are
+ranked by one of RANKS: `score` (per character) finds swapped and truncated labels; `nats` (in all) also one-letter
+typos in long words, which a per-character score spreads thin; `nats_lm` is nats + lm_nats, the label weighed
+against the reading under the image and the names LM together. The kind says how the label most likely went wrong:
 - `shifted`: another row of the same writer carries a label the image fits far better (a label moved to the wrong
   row within a writer); its text is the suggestion;
 - `truncated`: the reading is the label plus more words (a label missing its last word);
@@ -22,6 +25,7 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -30,14 +34,15 @@ import torch.nn.functional as F
 from htr_lit.data.formats import read_labels_csv
 from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.inference.batching import load_window, read_batches
+from htr_lit.inference.calibration import Names
 from htr_lit.inference.scoring import Reader
 
 THRESHOLD = 0.5  # default flag: the label this many nats per character less likely than the reading
 log = logging.getLogger(__name__)
 SHIFT_MARGIN = 0.5  # nats per character another row's label must beat this row's by to call the row shifted
 CANDIDATES = 5  # other labels of the writer weighed per row: the nearest to the reading by edit distance
-COLUMNS = ("file_name", "text", "predicted", "score", "kind", "suggestion", "writer_id", "nats")
-RANKS = ("score", "nats")  # what rows are ranked and flagged by: nats per character, or in all
+COLUMNS = ("file_name", "text", "predicted", "score", "kind", "suggestion", "writer_id", "nats", "lm_nats")
+RANKS = ("score", "nats", "nats_lm")  # what rows are ranked and flagged by (rank_value)
 
 
 @dataclass(frozen=True)
@@ -63,13 +68,20 @@ class Verdict:
     suggestion: str
     writer_id: str | None
     nats: float = math.inf
+    lm_nats: float = 0.0  # log P_LM(reading) - log P_LM(label) under the names LM
 
     def as_row(self) -> dict[str, str]:
         row = asdict(self)
-        for key in ("score", "nats"):
+        for key in ("score", "nats", "lm_nats"):
             row[key] = f"{row[key]:.3f}" if math.isfinite(row[key]) else "inf"
         row["writer_id"] = self.writer_id or ""
         return row
+
+
+@lru_cache(maxsize=1)
+def _names() -> Names:
+    """The shipped name lists and their LM, built once per process."""
+    return Names()
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -102,9 +114,25 @@ def label_nll(log_probs: torch.Tensor, texts: Sequence[str], index: dict[str, in
     return out
 
 
+def rank_value(verdict: Verdict, by: str) -> float:
+    """What a verdict is ranked and flagged by (one of RANKS)."""
+    if by == "nats_lm":
+        return verdict.nats + verdict.lm_nats
+    if by not in RANKS:
+        raise ValueError(f"rank by one of {RANKS}, not {by!r}")
+    return float(getattr(verdict, by))
+
+
+def lm_nats(names: Names, label: str, predicted: str) -> float:
+    """How much less likely `label` is than `predicted` as a name, in nats (both with their end)."""
+    return names.lm_logp(predicted) * (len(predicted) + 1) - names.lm_logp(label) * (len(label) + 1)
+
+
 def judge(row: LabelRow, predicted: str, log_probs: torch.Tensor, index: dict[str, int],
-          others: Sequence[str]) -> Verdict:
-    """The verdict on one row from its image's log_probs, the model's reading and the writer's other labels."""
+          others: Sequence[str], names: Names | None = None) -> Verdict:
+    """The verdict on one row from its image's log_probs, the model's reading and the writer's other labels;
+    `names`: the LM of lm_nats (default: the shipped name lists)."""
+    names = names or _names()
     per_char = max(1, len(row.text))
     nll_label, nll_read = label_nll(log_probs, [row.text, predicted], index)
     if not math.isfinite(nll_label):
@@ -120,7 +148,7 @@ def judge(row: LabelRow, predicted: str, log_probs: torch.Tensor, index: dict[st
         if gain / per_char > SHIFT_MARGIN and edit_distance(near[best], predicted) < edit_distance(row.text, predicted):
             nats = max(nats, gain)
             return Verdict(row.file_name, row.text, predicted, nats / per_char, "shifted", near[best], row.writer_id,
-                           nats)
+                           nats, lm_nats(names, row.text, predicted))
     label_words, read_words = row.text.split(), predicted.split()
     if row.text == predicted:
         kind = "agrees"
@@ -131,7 +159,8 @@ def judge(row: LabelRow, predicted: str, log_probs: torch.Tensor, index: dict[st
         kind = "typo"
     else:
         kind = "mismatch"
-    return Verdict(row.file_name, row.text, predicted, nats / per_char, kind, predicted, row.writer_id, nats)
+    return Verdict(row.file_name, row.text, predicted, nats / per_char, kind, predicted, row.writer_id, nats,
+                   lm_nats(names, row.text, predicted))
 
 
 def writer_labels(rows: Sequence[LabelRow]) -> dict[str | None, list[str]]:
@@ -150,7 +179,9 @@ def judge_readings(rows: Sequence[LabelRow], readings: Sequence[str], log_probs:
     without a writer are weighed against none)."""
     others = writer_labels(rows) if others is None else others
     index = {c: i for i, c in enumerate(tokens) if c}
-    return [judge(r, text, lp, index, others.get(r.writer_id, [])) for r, text, lp in zip(rows, readings, log_probs)]
+    names = _names()
+    return [judge(r, text, lp, index, others.get(r.writer_id, []), names)
+            for r, text, lp in zip(rows, readings, log_probs)]
 
 
 def audit(rows: Sequence[LabelRow], reader: Reader, others: dict[str | None, list[str]] | None = None,
@@ -170,7 +201,7 @@ def audit(rows: Sequence[LabelRow], reader: Reader, others: dict[str | None, lis
 
 def ranked(verdicts: Sequence[Verdict], by: str = "score") -> list[Verdict]:
     """Most suspicious first by `by` (RANKS; ties: in input order)."""
-    return sorted(verdicts, key=lambda v: -getattr(v, by) if math.isfinite(getattr(v, by)) else -math.inf)
+    return sorted(verdicts, key=lambda v: -rank_value(v, by) if math.isfinite(rank_value(v, by)) else -math.inf)
 
 
 def write_flagged(path: Path, verdicts: Sequence[Verdict]) -> None:

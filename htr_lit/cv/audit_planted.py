@@ -88,7 +88,7 @@ def plant(rows: list[LabelRow], n: int, rng: random.Random) -> tuple[list[LabelR
 
 def choose_threshold(verdicts: Sequence[Verdict], max_flagged: float, by: str = "score") -> float:
     """The lowest threshold on `by` that flags at most `max_flagged` of the rows."""
-    scores = sorted((getattr(v, by) for v in verdicts), reverse=True)
+    scores = sorted((label_audit.rank_value(v, by) for v in verdicts), reverse=True)
     allowed = int(max_flagged * len(scores))
     return scores[allowed] + 1e-9 if allowed < len(scores) else 0.0
 
@@ -97,7 +97,7 @@ def evaluate(verdicts: Sequence[Verdict], planted: dict[str, str], threshold: fl
              ) -> dict[str, object]:
     """Share of rows flagged, recall of the planted rows (all, per kind), and the recall-vs-flagged curve, ranked
     and flagged by `by`."""
-    flagged = {v.file_name for v in verdicts if getattr(v, by) >= threshold}
+    flagged = {v.file_name for v in verdicts if label_audit.rank_value(v, by) >= threshold}
     recall = {kind: (sum(f in flagged for f, k in planted.items() if k == kind) /
                      max(1, sum(k == kind for k in planted.values()))) for kind in KINDS}
     ranked = label_audit.ranked(verdicts, by)
@@ -127,7 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-flagged", type=float, default=0.13, help="the share of rows the threshold may flag")
     p.add_argument("--rank", choices=label_audit.RANKS, default="score",
-                   help="rank and flag by nats per character (score, default) or in all (nats)")
+                   help="rank and flag by nats per character (score, default), in all (nats) or in all with the "
+                        "names LM's prior (nats_lm)")
     p.add_argument("--out", type=Path, default=Path("docs/audit"))
     args = p.parse_args(argv)
     csv_path = args.csv or dhsd_labels()
