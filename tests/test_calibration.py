@@ -168,3 +168,23 @@ def test_predict_computes_the_text_features_a_calibration_names(tiny_checkpoint,
     assert out["Köln"]["text"] == "Köln" and out["Haus"]["text"] == "Haus"
     assert out["Köln"]["confidence"] == round(1 / (1 + math.exp(-1.0)), 4)
     assert out["Haus"]["confidence"] == round(1 / (1 + math.exp(1.0)), 4)
+
+
+def test_trust_report_tables_calibration_and_audit_records(tmp_path, capsys) -> None:
+    from htr_lit.cv import trust_report
+
+    pooled = {"words": 10, "auroc": 0.8, "ece": 0.05, "accuracy_top50": 0.9, "accuracy_top80": 0.75}
+    cal = {"calibration": {"features": ["text_logp", "log_length"]}, "cross_fitted_raw": {"pooled": {**pooled,
+           "auroc": 0.7}}, "cross_fitted_calibrated": {"pooled": pooled}}
+    part = {"flagged": 0.125, "recall": 0.5, "recall_by_kind": {"swap": 1.0, "typo": 0.0}, "threshold": 2.0}
+    audit = {"rank": "nats", "val": part, "test": {**part, "recall": 0.75}}
+    (tmp_path / "cal.json").write_text(json.dumps(cal))
+    (tmp_path / "audit.json").write_text(json.dumps(audit))
+    assert trust_report.main([str(tmp_path / "cal.json"), str(tmp_path / "audit.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| cal | text_logp, log_length | 10 | 0.800 | 0.050 | 90.0 % | 75.0 % | 0.700 |" in out
+    assert ("| audit | nats | 2.000 | 12.5 % | 50.0 % (swap 100.0 %, typo 0.0 %) | 12.5 % | 75.0 % (swap 100.0 %, "
+            "typo 0.0 %) |") in out
+    (tmp_path / "other.json").write_text("{}")
+    with pytest.raises(SystemExit, match="neither"):
+        trust_report.main([str(tmp_path / "other.json")])
