@@ -272,6 +272,15 @@ def test_with_too_few_words_to_hold_out_a_wrong_label_is_left_out(tiny_checkpoin
     assert "labels.csv:4: label 'Straße', read 'über'" in caplog.text
     model, pre = load_model(tiny_checkpoint())
     assert len(adapt_words(model, pre, words, recipe, 0.2, 20, suspect_labels=None).train) == len(WORDS)
+    model, pre = load_model(tiny_checkpoint())  # enough words to hold some out: kept, unless suspect_for=all
+    done = adapt_words(model, pre, words, recipe, 0.2, 5, refit=False, suspect_labels=1.934)
+    assert done.held is not None and len(done.train) + len(done.held) == len(WORDS)
+    model, pre = load_model(tiny_checkpoint())
+    done = adapt_words(model, pre, words, recipe, 0.2, 5, refit=False, suspect_labels=1.934, suspect_for="all")
+    assert done.held is not None and len(done.train) + len(done.held) == len(WORDS) - 1
+    assert "Straße" not in [s.text for s in [*done.train.samples, *done.held.samples] if s.path.name == "2.png"]
+    with pytest.raises(ValueError, match="suspect_for"):
+        adapt_words(model, pre, words, recipe, 0.2, 5, suspect_labels=1.934, suspect_for="sometimes")
     other, _ = load_model(tiny_checkpoint())  # a hand the model reads badly: at most 30 % of the words go
     scrawl = read_words(other_hand(tmp_path / "scrawl", WORDS), pre)
     kept, dropped = drop_suspect(scrawl, other, pre, 0.0)

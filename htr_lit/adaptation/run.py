@@ -17,6 +17,7 @@ from htr_lit.models.module import HTRModule
 log = logging.getLogger("htr_lit.adapt")
 MIN_WORDS = 5  # fewer labelled words than this give nothing to fine-tune on
 NEW_CHARS = ("extend", "refuse")
+SUSPECT_FOR = ("small", "all")  # the sets the suspect-label filter applies to: too small to hold out, or every one
 
 
 @dataclass
@@ -48,14 +49,23 @@ def with_new_chars(model: HTRModule, words: Words, policy: str) -> list[str]:
     return new
 
 
+def _without_suspects(words: Words, model: HTRModule, pre: Preprocess, threshold: float, why: str) -> Words:
+    kept, dropped = drop_suspect(words, model, pre, threshold, min_kept=MIN_WORDS)
+    if dropped:
+        log.warning("%d word(s) left out: their label looks wrong to the model (%s; suspect_labels=null keeps "
+                    "them):\n  %s", len(dropped), why, "\n  ".join(dropped))
+    return kept
+
+
 def adapt_words(model: HTRModule, pre: Preprocess, words: Words, recipe: Recipe, holdout: float,
                 min_holdout_words: int, new_chars: str = "extend", seed: int = 0, progress: bool = False,
-                refit: bool = True, suspect_labels: float | None = None) -> Adapted:
+                refit: bool = True, suspect_labels: float | None = None, suspect_for: str = "small") -> Adapted:
     """Fine-tune `model` in place on `words` (see the module docstring). With held-out words and `refit`, the model
     kept is a second fine-tuning of the base on all the words for the step count the held-out words chose (none:
     the base stays as it is when no step read them better). Too few words to hold any out: with `suspect_labels`
     (nats per character), the words whose label the base finds that much less likely than its reading are left
-    out first (a wrong label in a set this small is what the held-out words would otherwise catch)."""
+    out first (a wrong label in a set this small is what the held-out words would otherwise catch);
+    `suspect_for="all"` leaves them out of every set, before any word is held out."""
     if new_chars not in NEW_CHARS:
         raise ValueError(f"new_chars={new_chars}: choose extend or refuse")
     new = with_new_chars(model, words, new_chars)
@@ -63,12 +73,14 @@ def adapt_words(model: HTRModule, pre: Preprocess, words: Words, recipe: Recipe,
     if len(words) < MIN_WORDS:
         raise AdaptDataError(f"{len(words)} usable word(s); adaptation needs at least {MIN_WORDS} (10-500 labelled "
                              "words of your hand are the intended use)")
+    if suspect_for not in SUSPECT_FOR:
+        raise ValueError(f"suspect_for={suspect_for}: choose {' or '.join(SUSPECT_FOR)}")
+    first = suspect_labels is not None and suspect_for == "all"
+    if first:
+        words = _without_suspects(words, model, pre, suspect_labels, "suspect_labels_for=all")
     train, held = split_holdout(words, holdout, min_holdout_words, seed)
-    if held is None and suspect_labels is not None:
-        train, dropped = drop_suspect(train, model, pre, suspect_labels, min_kept=MIN_WORDS)
-        if dropped:
-            log.warning("%d word(s) left out: their label looks wrong to the model (too few words to hold any out "
-                        "and check; suspect_labels=null keeps them):\n  %s", len(dropped), "\n  ".join(dropped))
+    if held is None and suspect_labels is not None and not first:
+        train = _without_suspects(train, model, pre, suspect_labels, "too few words to hold any out and check")
     base = copy.deepcopy(model) if refit and held is not None else None
     outcome = finetune(model, pre, train, held, recipe, seed=seed, progress=progress)
     if base is None:

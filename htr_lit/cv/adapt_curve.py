@@ -127,7 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                               "torch thread(s)",
                    "settings": settings, "recipe": dict(cfg.recipe), "holdout": cfg.holdout,
                    "min_holdout_words": cfg.min_holdout_words, "refit": cfg.refit,
-                   "suspect_labels": cfg.get("suspect_labels")})
+                   "suspect_labels": cfg.get("suspect_labels"),
+                   "suspect_labels_for": cfg.get("suspect_labels_for", "small")})
     done = {(r["writer"], r["k"]) for r in record["rows"]}
     base, pre = load_model(ckpt)
     writers = fold.test_writers if args.writers == "test" else fold.val_writers
@@ -151,7 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             train, wrong = shift_labels(train, args.noise, args.seed)
             adapted = adapt_words(model, pre, train, instantiate(cfg.recipe), float(cfg.holdout),
                                   int(cfg.min_holdout_words), str(cfg.new_chars), seed=args.seed,
-                                  refit=bool(cfg.refit), suspect_labels=cfg.get("suspect_labels"))
+                                  refit=bool(cfg.refit), suspect_labels=cfg.get("suspect_labels"),
+                                  suspect_for=str(cfg.get("suspect_labels_for", "small")))
             seconds = time.perf_counter() - start
             after = figures(*_read(model, pre, scored_words))
             chars = sum(len(s.text) for s in scored_words.samples)
