@@ -85,13 +85,14 @@ Then train on it:
 
 AUDIT_EPILOG = """Each row's image is read by a model that never trained on it: a checkpoint (--ckpt), a shipped
 recognizer (--shipped, for your own data) or, for data cross-validated by writer, each writer fold's model on its
-own test writers (--cv DIR: the folder of `python -m htr_lit.cv`). The score is how much less likely the label is
-than the model's reading, per character (score) and in all (nats); rows whose --rank is at or above --threshold
-are written, most suspicious first, as file_name,text,predicted,score,kind,suggestion,writer_id,nats,lm_nats (kind:
-shifted within a writer, truncated, typo, mismatch; lm_nats: how much less likely the label is than the reading
-as a name, under a names LM). Example:
+own test writers (--cv DIR: the folder of `python -m htr_lit.cv`). A row is judged by how much less likely its
+label is than the model's reading: per character (score), in all (nats), or in all with the prior of a names LM
+(nats_lm, the default: nats + lm_nats). Rows whose --rank is at or above --threshold are written, most suspicious
+first, as file_name,text,predicted,score,kind,suggestion,writer_id,nats,lm_nats (kind: shifted within a writer,
+truncated, typo, mismatch). Examples:
   htr-data audit ../shared/data/dhsd/labels.csv --cv outputs/cv/separable_dhsd --out flagged.csv
-  htr-data audit my_words/labels.csv --shipped recognizer --out flagged.csv --threshold 0.3"""
+  htr-data audit my_words/labels.csv --shipped recognizer --out flagged.csv --threshold 8
+  htr-data audit my_words/labels.csv --out flagged.csv --rank score --threshold 0.3"""
 
 
 def _add_audit(sub: argparse._SubParsersAction) -> None:
@@ -107,11 +108,12 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
     judge.add_argument("--cv", type=Path, default=None, metavar="DIR",
                        help="a writer cross-validation folder: each fold's model judges its own test writers")
     add("--out", type=Path, required=True, help="the flagged rows' CSV")
-    add("--threshold", type=float, default=label_audit.THRESHOLD,
-        help="flag rows whose --rank is at least this (default %(default)s)")
-    add("--rank", choices=label_audit.RANKS, default="score",
-        help="rank and flag by nats per character (score, default), in all (nats: finds typos in long words) or "
-             "in all with the names LM's prior (nats_lm)")
+    add("--threshold", type=float, default=None,
+        help="flag rows whose --rank is at least this (default: "
+             + ", ".join(f"{k} {v:g}" for k, v in label_audit.THRESHOLDS.items()) + ")")
+    add("--rank", choices=label_audit.RANKS, default=label_audit.DEFAULT_RANK,
+        help="rank and flag by nats per character (score), in all (nats: finds typos in long words) or in all "
+             "with the names LM's prior (nats_lm, default: finds typos best)")
     add("--all", action="store_true", help="write every row, ranked, not only the flagged ones")
 
 
@@ -129,11 +131,12 @@ def _run_audit(args: argparse.Namespace) -> None:
     judges = _fold_judges(args.cv) if args.cv is not None else None
     verdicts = label_audit.audit_csv(args.labels, ckpt=args.ckpt, shipped=args.shipped, judges=judges)
     ranked = label_audit.ranked(verdicts, args.rank)
-    flagged = [v for v in ranked if label_audit.rank_value(v, args.rank) >= args.threshold]
+    threshold = label_audit.THRESHOLDS[args.rank] if args.threshold is None else args.threshold
+    flagged = [v for v in ranked if label_audit.rank_value(v, args.rank) >= threshold]
     label_audit.write_flagged(args.out, ranked if args.all else flagged)
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(label_audit.kind_counts(flagged).items()))
     logging.info("%s: %d of %d rows flagged (%s >= %g)%s -> %s", args.labels, len(flagged), len(verdicts),
-                 args.rank, args.threshold, f": {kinds}" if kinds else "", args.out)
+                 args.rank, threshold, f": {kinds}" if kinds else "", args.out)
 
 
 def parser() -> argparse.ArgumentParser:

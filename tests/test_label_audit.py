@@ -33,7 +33,7 @@ def test_edit_distance() -> None:
 def test_planted_wrong_labels_come_first(tiny_checkpoint, tmp_path: Path) -> None:
     """A tiny model that reads its ten words judges three writers' copies of them: two labels swapped within a
     writer come first as `shifted` (each suggesting the other's label), a one-letter typo next as `typo`; no
-    right label is flagged at the default threshold."""
+    right label is flagged at the default rank (nats_lm) and threshold."""
     ckpt = tiny_checkpoint()
     rows = []
     for w in range(3):
@@ -55,7 +55,8 @@ def test_planted_wrong_labels_come_first(tiny_checkpoint, tmp_path: Path) -> Non
     by_name = {r["file_name"]: r for r in flagged}
     assert by_name["w0/0.png"]["suggestion"] == "Haus" and by_name["w0/1.png"]["suggestion"] == "Straße"
     assert flagged[2]["file_name"] == "w1/5.png" and flagged[2]["kind"] == "typo"
-    assert flagged[2]["suggestion"] == "test" and float(flagged[2]["score"]) >= label_audit.THRESHOLD
+    assert flagged[2]["suggestion"] == "test"
+    assert float(flagged[2]["nats"]) + float(flagged[2]["lm_nats"]) >= label_audit.THRESHOLDS["nats_lm"]  # the default
     assert len(flagged) == 3  # the 27 right labels stay below the threshold
     ranked_all = tmp_path / "all.csv"
     assert data_cli.main(["audit", str(tmp_path / "labels.csv"), "--ckpt", str(ckpt), "--out", str(ranked_all),

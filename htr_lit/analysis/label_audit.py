@@ -37,7 +37,11 @@ from htr_lit.inference.batching import load_window, read_batches
 from htr_lit.inference.calibration import Names
 from htr_lit.inference.scoring import Reader
 
-THRESHOLD = 0.5  # default flag: the label this many nats per character less likely than the reading
+# Default flag of each rank (htr-data audit --threshold): nats_lm and nats are the means of the thresholds chosen on
+# the validation writers of writer folds 2 and 3 (at most 13 % of their rows flagged, docs/trust.md); score's is a
+# round number below the 0.66-1.93 chosen on folds 0, 2 and 3.
+THRESHOLDS = {"score": 0.5, "nats": 16.0, "nats_lm": 11.8}
+DEFAULT_RANK = "nats_lm"  # chosen on validation writers: it finds typos the others miss (docs/trust.md)
 log = logging.getLogger(__name__)
 SHIFT_MARGIN = 0.5  # nats per character another row's label must beat this row's by to call the row shifted
 CANDIDATES = 5  # other labels of the writer weighed per row: the nearest to the reading by edit distance
