@@ -83,6 +83,7 @@ def test_lm_nats_weigh_the_label_against_the_reading_as_names() -> None:
     names = label_audit._names()
     assert label_audit.lm_nats(names, "Bxrlin", "Berlin") > 0 > label_audit.lm_nats(names, "Berlin", "Bxrlin")
     assert label_audit.lm_nats(names, "Berlin", "Berlin") == 0
+    assert ")" not in names.lm.vocab and label_audit.lm_nats(names, "Groß Kreutz (Havel)", "Groß Kreutz (Havel") == 0
     v = label_audit.Verdict("a.png", "Bxrlin", "Berlin", 0.5, "typo", "Berlin", None, 3.0, 2.5)
     assert label_audit.rank_value(v, "nats_lm") == 5.5 and label_audit.rank_value(v, "score") == 0.5
     with pytest.raises(ValueError, match="rank by one of"):

@@ -128,7 +128,11 @@ def rank_value(verdict: Verdict, by: str) -> float:
 
 
 def lm_nats(names: Names, label: str, predicted: str) -> float:
-    """How much less likely `label` is than `predicted` as a name, in nats (both with their end)."""
+    """How much less likely `label` is than `predicted` as a name, in nats (both with their end). Characters the
+    names never hold (digits, brackets, ';' ...) are left out of both first: the LM cannot judge them, and a label
+    with a closing bracket its misreading lacks would otherwise look wrong."""
+    known = set(names.lm.vocab)
+    label, predicted = "".join(c for c in label if c in known), "".join(c for c in predicted if c in known)
     return names.lm_logp(predicted) * (len(predicted) + 1) - names.lm_logp(label) * (len(label) + 1)
 
 
