@@ -35,6 +35,7 @@ from htr_lit.data.formats import IMAGE_SUFFIXES
 from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.inference.backend import build_backend
 from htr_lit.inference.batching import decode_images, load_window, transcribe
+from htr_lit.inference.calibration import calibration_of
 from htr_lit.inference.formatting import format_hypotheses
 from htr_lit.inference.scoring import figures
 from htr_lit.inference.tta import DEFAULT_FACTORS, StretchFusion
@@ -86,18 +87,20 @@ def start(name: str, ckpt: Path, cache: Path, threads: int, paths: list[Path], b
     backend = build_backend(kind, model, pre, ckpt, int8=int8, threads=threads, cache_dir=cache)
     decoder = GreedyDecoder(model.charset.tokens)
     tta = StretchFusion(DEFAULT_FACTORS, model.charset.tokens, pre.min_width) if stretched else None
+    calibration = calibration_of(model) if tta is None else None  # predict's rule: greedy, no tta
     batch_size = batch_size or backend.batch_size
-    list(transcribe(paths[:batch_size], pre, backend, decoder, batch_size, tta=tta))
-    return (pre, backend, decoder, batch_size, tta), time.perf_counter() - t
+    list(transcribe(paths[:batch_size], pre, backend, decoder, batch_size, tta=tta, calibration=calibration))
+    return (pre, backend, decoder, batch_size, tta, calibration), time.perf_counter() - t
 
 
 def timed_run(paths: list[Path], parts, out: Path) -> tuple[float, list[str]]:
-    """images/s of predict's path over `paths`, a tsv line written per image; the texts."""
-    pre, backend, decoder, batch_size, tta = parts
+    """images/s of predict's path over `paths` (with the checkpoint's word-confidence calibration, as predict), a
+    tsv line written per image; the texts."""
+    pre, backend, decoder, batch_size, tta, calibration = parts
     texts = []
     t = time.perf_counter()
     with out.open("w", encoding="utf-8") as f:
-        for r in transcribe(paths, pre, backend, decoder, batch_size, tta=tta):
+        for r in transcribe(paths, pre, backend, decoder, batch_size, tta=tta, calibration=calibration):
             f.write("\n".join(format_hypotheses(r.path, r.hypotheses, "tsv", 1)) + "\n")
             texts.append(r.hypotheses[0].text if r.hypotheses else "")
     return len(paths) / (time.perf_counter() - t), texts
@@ -106,7 +109,7 @@ def timed_run(paths: list[Path], parts, out: Path) -> tuple[float, list[str]]:
 def stage_ms(paths: list[Path], parts) -> tuple[float, float]:
     """ms per image of the two halves of predict's path, each alone in one pass: decode + preprocess (the
     loader thread's work), then the width-sorted batches through the model + greedy decoding."""
-    pre, backend, decoder, batch_size, tta = parts
+    pre, backend, decoder, batch_size, tta, _ = parts
     t = time.perf_counter()
     images, _ = load_window(paths, pre)
     loaded = time.perf_counter()
