@@ -80,7 +80,7 @@ def adapt(cfg: DictConfig) -> dict[str, Any]:
     done = adapt_words(model, pre, words, recipe, float(cfg.holdout), int(cfg.min_holdout_words), cfg.new_chars,
                        seed=int(cfg.seed), progress=progress, refit=bool(cfg.refit),
                        suspect_labels=cfg.get("suspect_labels"),
-                       suspect_for=str(cfg.get("suspect_labels_for", "small")))
+                       suspect_for=str(cfg.get("suspect_labels_for", "all")))
     train, held, outcome = done.train, done.held, done.outcome
     record = {
         "base": base_name(cfg.ckpt_path),

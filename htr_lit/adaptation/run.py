@@ -59,13 +59,13 @@ def _without_suspects(words: Words, model: HTRModule, pre: Preprocess, threshold
 
 def adapt_words(model: HTRModule, pre: Preprocess, words: Words, recipe: Recipe, holdout: float,
                 min_holdout_words: int, new_chars: str = "extend", seed: int = 0, progress: bool = False,
-                refit: bool = True, suspect_labels: float | None = None, suspect_for: str = "small") -> Adapted:
+                refit: bool = True, suspect_labels: float | None = None, suspect_for: str = "all") -> Adapted:
     """Fine-tune `model` in place on `words` (see the module docstring). With held-out words and `refit`, the model
     kept is a second fine-tuning of the base on all the words for the step count the held-out words chose (none:
     the base stays as it is when no step read them better). Too few words to hold any out: with `suspect_labels`
     (nats per character), the words whose label the base finds that much less likely than its reading are left
     out first (a wrong label in a set this small is what the held-out words would otherwise catch);
-    `suspect_for="all"` leaves them out of every set, before any word is held out."""
+    `suspect_for="all"` (the default) leaves them out of every set, before any word is held out."""
     if new_chars not in NEW_CHARS:
         raise ValueError(f"new_chars={new_chars}: choose extend or refuse")
     new = with_new_chars(model, words, new_chars)

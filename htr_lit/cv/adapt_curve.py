@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "settings": settings, "recipe": dict(cfg.recipe), "holdout": cfg.holdout,
                    "min_holdout_words": cfg.min_holdout_words, "refit": cfg.refit,
                    "suspect_labels": cfg.get("suspect_labels"),
-                   "suspect_labels_for": cfg.get("suspect_labels_for", "small")})
+                   "suspect_labels_for": cfg.get("suspect_labels_for", "all")})
     done = {(r["writer"], r["k"]) for r in record["rows"]}
     base, pre = load_model(ckpt)
     writers = fold.test_writers if args.writers == "test" else fold.val_writers
@@ -153,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             adapted = adapt_words(model, pre, train, instantiate(cfg.recipe), float(cfg.holdout),
                                   int(cfg.min_holdout_words), str(cfg.new_chars), seed=args.seed,
                                   refit=bool(cfg.refit), suspect_labels=cfg.get("suspect_labels"),
-                                  suspect_for=str(cfg.get("suspect_labels_for", "small")))
+                                  suspect_for=str(cfg.get("suspect_labels_for", "all")))
             seconds = time.perf_counter() - start
             after = figures(*_read(model, pre, scored_words))
             chars = sum(len(s.text) for s in scored_words.samples)
