@@ -29,12 +29,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from htr_lit.data.formats import read_labels_csv
 from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.inference.batching import load_window, read_batches
-from htr_lit.inference.calibration import Names
+from htr_lit.inference.calibration import Names, label_nll
 from htr_lit.inference.scoring import Reader
 
 # Default flag of each rank (htr-data audit --threshold): nats_lm and nats are the means of the thresholds chosen on
@@ -97,25 +96,6 @@ def edit_distance(a: str, b: str) -> int:
             cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
         prev = cur
     return prev[-1]
-
-
-def label_nll(log_probs: torch.Tensor, texts: Sequence[str], index: dict[str, int]) -> list[float]:
-    """-log P(text | image) under CTC for each text, from one image's log_probs (T, C); inf for a text with a
-    character outside the charset or longer than the frames allow."""
-    out = [math.inf] * len(texts)
-    known = [k for k, t in enumerate(texts) if all(c in index for c in t)]
-    if not known:
-        return out
-    t = log_probs.shape[0]
-    inputs = log_probs.float().unsqueeze(1).expand(t, len(known), log_probs.shape[1])  # (T, K, C)
-    labels = [[index[c] for c in texts[k]] for k in known]
-    targets = torch.tensor([i for lab in labels for i in lab], dtype=torch.long)
-    loss = F.ctc_loss(inputs, targets, torch.full((len(known),), t, dtype=torch.long),
-                      torch.tensor([len(lab) for lab in labels], dtype=torch.long), blank=0, reduction="none",
-                      zero_infinity=False)
-    for k, value in zip(known, loss.tolist()):
-        out[k] = value
-    return out
 
 
 def rank_value(verdict: Verdict, by: str) -> float:

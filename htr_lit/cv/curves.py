@@ -4,9 +4,8 @@ folds and drawn as one figure (matplotlib, Agg backend) for the writer-fold abla
 A fold's log is `fold_<i>/csv/metrics.csv` (logger `csv`, `version: ""`): one row per logged step, the
 validation figures (`val/cer`, ...) on the row that closes an epoch (`epoch` counted from 0). The final
 validation of the best checkpoint (htr_lit.train) is one more row (`epoch` = metrics.json's `epochs`), not a point
-of the curve. A log holds only the epochs of its own process (Lightning's CSVLogger writes a new file for a run
-continued from its last checkpoint); the curve's other epochs come from metrics.json's `curve/val`, which every
-checkpoint carries.
+of the curve. A resumed fold (`ckpt_path=last`) starts a new log (Lightning's CSVLogger), which holds the epochs
+trained after the resume; the earlier epochs come from metrics.json's `curve/val`, which every checkpoint carries.
 """
 
 from __future__ import annotations

@@ -79,30 +79,47 @@ def _posterior(lp: torch.Tensor, text: str) -> list[float]:
     return [float(best.mean()), weakest, float(margin.min()), float(margin.mean()), math.log1p(len(text))]
 
 
+def label_nll(log_probs: torch.Tensor, texts: Sequence[str], index: dict[str, int]) -> list[float]:
+    """-log P(text | image) under CTC for each text, from one image's log_probs (T, C); inf for a text with a
+    character outside the charset or longer than the frames allow."""
+    out = [math.inf] * len(texts)
+    known = [k for k, t in enumerate(texts) if all(c in index for c in t)]
+    if not known:
+        return out
+    t = log_probs.shape[0]
+    inputs = log_probs.float().unsqueeze(1).expand(t, len(known), log_probs.shape[1])  # (T, K, C)
+    labels = [[index[c] for c in texts[k]] for k in known]
+    targets = torch.tensor([i for lab in labels for i in lab], dtype=torch.long)
+    loss = F.ctc_loss(inputs, targets, torch.full((len(known),), t, dtype=torch.long),
+                      torch.tensor([len(lab) for lab in labels], dtype=torch.long), blank=0, reduction="none",
+                      zero_infinity=False)
+    for k, value in zip(known, loss.tolist()):
+        out[k] = value
+    return out
+
+
 def text_logp(lp: torch.Tensor, text: str, index: dict[str, int]) -> float:
     """log P(text | image) under CTC (every alignment), from log_probs (T, C); a text the model cannot write (or
     too long for the frames) gets -1e4, the empty text log P(all blank)."""
-    if not text:
-        return float(lp[:, 0].sum()) if lp.shape[0] else 0.0
-    if any(c not in index for c in text):
-        return -1e4
-    target = torch.tensor([[index[c] for c in text]], dtype=torch.long)
-    loss = F.ctc_loss(lp.unsqueeze(1), target, torch.tensor([lp.shape[0]]), torch.tensor([len(text)]), blank=0,
-                      reduction="sum", zero_infinity=True)
-    value = -float(loss)
-    return value if value < 0 or lp.shape[0] >= len(text) else -1e4
+    if lp.shape[0] == 0:
+        return 0.0 if not text else -1e4
+    nll = label_nll(lp, [text], index)[0]
+    return -nll if math.isfinite(nll) else -1e4
 
 
 def word_features(log_probs: torch.Tensor, text: str, names: Sequence[str] = FEATURES,
-                  tokens: Sequence[str] | None = None, known: Names | None = None) -> list[float]:
+                  tokens: Sequence[str] | None = None, known: Names | None = None,
+                  index: dict[str, int] | None = None) -> list[float]:
     """The features `names` of one reading from its image's log_probs (T, C), blank at 0, and its greedy text;
-    `tokens` (the model's charset) for text_logp, `known` for lm_logp and known_word."""
+    `tokens` (the model's charset, or its `index` character -> class made once) for text_logp, `known` for lm_logp
+    and known_word."""
     lp = log_probs.float()
     values: dict[str, float] = dict(zip(POSTERIOR, _posterior(lp, text)))
     if "text_logp" in names:
-        if tokens is None:
+        if index is None and tokens is None:
             raise ValueError("text_logp needs the model's tokens")
-        values["text_logp"] = text_logp(lp, text, {c: i for i, c in enumerate(tokens) if c})
+        index = index if index is not None else {c: i for i, c in enumerate(tokens or ()) if c}
+        values["text_logp"] = text_logp(lp, text, index)
     if "lm_logp" in names or "known_word" in names:
         if known is None:
             raise ValueError("lm_logp and known_word need the known names")
@@ -149,13 +166,15 @@ class Calibration:
         unknown = sorted(set(record["features"]) - set(FEATURE_NAMES))
         if unknown:
             raise ValueError(f"calibration with features this code does not compute: {unknown}")
-        self.record, self.names, self.tokens = record, tuple(record["features"]), list(tokens)
+        self.record, self.names = record, tuple(record["features"])
+        self.index = {c: i for i, c in enumerate(tokens) if c}  # character -> class, for text_logp
         self.known = Names() if {"lm_logp", "known_word"} & set(self.names) else None
 
     def __call__(self, log_probs: Sequence[torch.Tensor], texts: Sequence[str]) -> list[float]:
         if not texts:
             return []
-        feats = [word_features(lp, t, self.names, self.tokens, self.known) for lp, t in zip(log_probs, texts)]
+        feats = [word_features(lp, t, self.names, known=self.known, index=self.index)
+                 for lp, t in zip(log_probs, texts)]
         return probability(self.record, feats).tolist()
 
 
