@@ -113,8 +113,9 @@ def predict(cfg: DictConfig) -> int:
     tta = StretchFusion(factors, model.charset.tokens, pre.min_width) if factors else None
     failed = read = to_check = 0
     review = _review_below(cfg.get("review_below"))
-    # the checkpoint's word-confidence calibration (htr_lit/inference/calibration.py), greedy decoding only
-    calibration = calibration_of(model) if decoder_name(cfg.decoder) == "greedy" and not factors else None
+    # the checkpoint's word-confidence calibration (htr_lit/inference/calibration.py), greedy decoding only; with
+    # tta, the one fitted on those stretches if the checkpoint carries it
+    calibration = calibration_of(model, factors) if decoder_name(cfg.decoder) == "greedy" else None
     batch_size = int(cfg.batch_size or backend.batch_size)
     with _progress(len(inputs), cfg.get("progress")) as bar:
         for result in transcribe(inputs, wide, backend, decoder, batch_size, on_error=_report_unreadable, tta=tta,

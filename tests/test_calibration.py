@@ -139,11 +139,12 @@ def test_calibrate_parses_feature_sets() -> None:
 
     assert feature_names("posterior") == calibration.POSTERIOR
     assert feature_names("posterior,text_logp,mean_margin") == (*calibration.POSTERIOR, "text_logp")
-    assert feature_names("all") == calibration.FEATURE_NAMES
+    assert feature_names("all") == calibration.PLAIN
     with pytest.raises(Exception, match="unknown features"):
         feature_names("posterior,shoe_size")
     row = list(range(len(calibration.FEATURE_NAMES)))
-    assert columns([row], ("known_word", "mean_frame_logp")) == [[len(row) - 1, 0]]
+    assert columns([row], ("known_word", "mean_frame_logp")) == [[calibration.FEATURE_NAMES.index("known_word"), 0]]
+    assert feature_names("all,stretch") == calibration.FEATURE_NAMES
 
 
 def test_predict_computes_the_text_features_a_calibration_names(tiny_checkpoint, tmp_path, capsys) -> None:
@@ -188,3 +189,51 @@ def test_trust_report_tables_calibration_and_audit_records(tmp_path, capsys) -> 
     (tmp_path / "other.json").write_text("{}")
     with pytest.raises(SystemExit, match="neither"):
         trust_report.main([str(tmp_path / "other.json")])
+
+
+def test_stretch_features_by_hand() -> None:
+    """Three stretches read 'ab', 'ab', 'a'; fused, 'ab' scores -0.5: stretch_logp is that score, stretch_agree 2/3."""
+    from htr_lit.decoding.base import Hypothesis
+    from htr_lit.inference.tta import StretchReading
+
+    lp = torch.tensor([[0.1, 0.8, 0.1], [0.1, 0.1, 0.8]]).log()
+    view = StretchReading([Hypothesis("ab", -0.5), Hypothesis("a", -2.0)], ("ab", "ab", "a"), lp)
+    f = calibration.word_features(lp, "ab", calibration.STRETCH, stretch=view)
+    assert f == pytest.approx([-0.5, 2 / 3])
+    assert StretchReading([], ("a",), lp).agreement == 0.0
+    with pytest.raises(ValueError, match="width stretch"):
+        calibration.word_features(lp, "ab", calibration.STRETCH)
+
+
+def test_predict_with_tta_uses_the_calibration_fitted_on_its_stretches(tiny_checkpoint, tmp_path, capsys) -> None:
+    """A tta calibration on stretch_agree alone: predict tta=true computes it (sigmoid(2 * agree - 1), agree the
+    share of the 5 stretches reading the fused text); other factors find no calibration for them and print the raw
+    fused score."""
+    from htr_lit.checkpoint import read_checkpoint
+    from htr_lit.inference.tta import DEFAULT_FACTORS
+    from htr_lit.predict import predict
+    from tests.helpers import WORDS, compose_cfg, write_word_png
+
+    ckpt = read_checkpoint(tiny_checkpoint())
+    ckpt["htr_lit"][calibration.TTA_KEY] = {"features": ["stretch_agree"], "mean": [0.0], "std": [1.0],
+                                            "weights": [2.0], "bias": -1.0, "words": 10, "tta": list(DEFAULT_FACTORS)}
+    torch.save(ckpt, tmp_path / "calibrated.ckpt")
+    write_word_png(tmp_path / "in" / "a.png", WORDS[0])
+    base = [f"ckpt_path={tmp_path / 'calibrated.ckpt'}", f"input={tmp_path / 'in'}", "backend=torch", "format=jsonl"]
+    assert predict(compose_cfg("predict", [*base, "tta=true"])) == 0
+    calibrated = {round(1 / (1 + math.exp(1.0 - 2 * k / 5)), 4) for k in range(1, 6)}  # the fused text is one's
+    assert json.loads(capsys.readouterr().out)["confidence"] in calibrated
+    for other in (["tta=[0.9,1.0]"], []):  # other stretches, or none (no plain calibration here): the raw score
+        assert predict(compose_cfg("predict", [*base, *other])) == 0
+        assert json.loads(capsys.readouterr().out)["confidence"] not in calibrated
+
+
+def test_a_calibration_for_other_readings_is_refused() -> None:
+    from htr_lit.inference.batching import decode_with_confidence
+
+    plain = calibration.Calibration({"features": ["log_length"], "mean": [0.0], "std": [1.0], "weights": [1.0],
+                                     "bias": 0.0, "words": 1}, ["", "a"])
+    from htr_lit.inference.tta import StretchFusion
+
+    with pytest.raises(ValueError, match="fitted on stretches None"):
+        decode_with_confidence([], None, None, 4, StretchFusion((0.9, 1.0), ["", "a"]), plain)

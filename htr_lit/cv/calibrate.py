@@ -22,7 +22,13 @@ by a fit on the other folds' readings) -> `<out>/out_of_fold_<folds>.json`, then
 
 Choosing the features: `--on val` reads each fold's validation writers instead (cross-fitted the same way) ->
 `<out>/out_of_fold_<folds>_val[_<name>].json`; `--features` names the columns of the fit (calibration.FEATURE_NAMES,
-or the groups posterior, text, all).
+or the groups posterior, text, all (the eight of a plain reading), stretch).
+
+    python -m htr_lit.cv.calibrate --cv outputs/cv/separable_dhsd --folds 2,3 --tta true --features all,stretch
+
+`--tta` calibrates the readings predict's `tta=` makes (fused over width stretches; `true`: the default factors), and
+may use the stretch features; `--into` stores it beside the plain calibration (calibration.TTA_KEY), used by
+`htr-predict tta=...` with the same factors. Records are named `..._tta`.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from htr_lit.analysis.confidence import confidence_report
 from htr_lit.analysis.label_audit import LabelRow, read_rows
@@ -44,20 +51,31 @@ from htr_lit.config import shown_path
 from htr_lit.cv.folds import fold_list
 from htr_lit.cv.summary import finished_fold
 from htr_lit.data.real.dhsd import dhsd_labels
+from htr_lit.decoding.base import Hypothesis
 from htr_lit.inference import calibration
 from htr_lit.inference.batching import load_window, read_batches
 from htr_lit.inference.scoring import Reader
+from htr_lit.inference.tta import tta_factors
 
 
 def feature_names(spec: str) -> tuple[str, ...]:
     """`--features`: comma-separated feature names or groups (posterior, text, all) in that order."""
-    groups = {"posterior": calibration.POSTERIOR, "text": calibration.TEXT, "all": calibration.FEATURE_NAMES}
+    groups = {"posterior": calibration.POSTERIOR, "text": calibration.TEXT, "all": calibration.PLAIN,
+              "stretch": calibration.STRETCH}
     names = [n for part in spec.split(",") if part.strip() for n in groups.get(part.strip(), (part.strip(),))]
     unknown = [n for n in names if n not in calibration.FEATURE_NAMES]
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"unknown features {unknown}; known: {', '.join(calibration.FEATURE_NAMES)} "
-                                         "or the groups posterior, text, all")
+                                         "or the groups posterior, text, all, stretch")
     return tuple(dict.fromkeys(names))
+
+
+def stretches(spec: str) -> tuple[float, ...] | None:
+    """`--tta`: true (the default factors) or comma-separated width factors, as predict's `tta=`."""
+    try:
+        return tta_factors(True if spec.strip().lower() == "true" else spec)
+    except ValueError as e:  # ConfigError
+        raise argparse.ArgumentTypeError(str(e)) from e
 
 
 def columns(feats: Sequence[Sequence[float]], names: Sequence[str]) -> list[list[float]]:
@@ -68,18 +86,25 @@ def columns(feats: Sequence[Sequence[float]], names: Sequence[str]) -> list[list
 
 def readings(reader: Reader, rows: Sequence[LabelRow]
              ) -> tuple[list[list[float]], list[bool], list[float], list[str | None]]:
-    """Every feature (calibration.FEATURE_NAMES), exactness, raw confidence (exp of the greedy log-score) and writer
-    of each readable row."""
+    """Every feature (calibration.FEATURE_NAMES; the stretch ones NaN unless `reader` reads with tta), exactness,
+    raw confidence (exp of the reading's log-score) and writer of each readable row."""
     images, errors = load_window([r.path for r in rows], reader.pre)
     kept = [r for k, r in enumerate(rows) if k not in errors]
-    hyps, log_probs = read_batches(images, reader.backend, reader.decode, 32, keep_log_probs=True)
+
+    def read(batch: list[np.ndarray]) -> tuple[list[list[Hypothesis]], list[torch.Tensor]]:
+        return read_batches(batch, reader.backend, reader.decode, 32, keep_log_probs=True)
+
+    views = reader.tta.read(images, read) if reader.tta is not None else None
+    hyps, log_probs = ([v.hypotheses for v in views], [v.log_probs for v in views]) if views else read(images)
+    names = calibration.FEATURE_NAMES if views else calibration.PLAIN
     feats, correct, raw = [], [], []
     writers = [r.writer_id for r in kept]
     tokens = reader.model.charset.tokens
     known = calibration.Names()
-    for r, h, lp in zip(kept, hyps, log_probs):
+    for k, (r, h, lp) in enumerate(zip(kept, hyps, log_probs)):
         text = h[0].text if h else ""
-        feats.append(calibration.word_features(lp, text, calibration.FEATURE_NAMES, tokens, known))
+        values = calibration.word_features(lp, text, names, tokens, known, stretch=views[k] if views else None)
+        feats.append(values + [math.nan] * (len(calibration.FEATURE_NAMES) - len(names)))
         correct.append(text == r.text)
         raw.append(math.exp(h[0].score) if h else 0.0)
     return feats, correct, raw, writers
@@ -106,7 +131,7 @@ def out_of_fold(args: argparse.Namespace) -> dict[str, object]:
     for index in args.folds:
         fold, ckpt = finished_fold(args.cv, index)
         mine = set(fold.val_writers if args.on == "val" else fold.test_writers)
-        feats, ok, raw_conf, who = readings(Reader(ckpt), [r for r in rows if r.writer_id in mine])
+        feats, ok, raw_conf, who = readings(Reader(ckpt, tta=args.tta), [r for r in rows if r.writer_id in mine])
         per_fold[index] = (columns(feats, args.features), ok, raw_conf, who)
         print(f"fold {index}: {len(ok)} {args.on} words read", flush=True)
     calibrated, raw, correct, writers = [], [], [], []
@@ -120,7 +145,10 @@ def out_of_fold(args: argparse.Namespace) -> dict[str, object]:
         writers += who
     final = calibration.fit([f for v in per_fold.values() for f in v[0]], [k for v in per_fold.values() for k in v[1]],
                             args.features)
-    return {"folds": list(args.folds), "writers": args.on, "cross_fitted_raw": judged(raw, correct, writers),
+    if args.tta:
+        final["tta"] = list(args.tta)
+    return {"folds": list(args.folds), "writers": args.on, "tta": list(args.tta) if args.tta else None,
+            "cross_fitted_raw": judged(raw, correct, writers),
             "cross_fitted_calibrated": judged(calibrated, correct, writers), "calibration": final,
             "fit_on": {"words": len(correct), "accuracy": float(np.mean(correct))}}
 
@@ -140,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--features", type=feature_names, default=calibration.FEATURES, metavar="NAMES",
                    help=f"features of the fit, comma-separated names or groups (posterior, text, all); default "
                         f"posterior. Known: {', '.join(calibration.FEATURE_NAMES)}")
+    p.add_argument("--tta", type=stretches, default=None, metavar="FACTORS",
+                   help="calibrate readings fused over width stretches, as htr-predict tta= reads (true: the default "
+                        "factors, or e.g. 0.8,1.0,1.2); the stretch features need it")
     p.add_argument("--name", default="", help="appended to the record's name (e.g. the feature set compared)")
     p.add_argument("--csv", type=Path, default=None, help="the labels CSV (default: DHSD's, $HTR_DHSD_DIR)")
     p.add_argument("--out", type=Path, default=Path("docs/confidence"))
@@ -148,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "the checkpoint --into-from names, else the file at --into itself, e.g. a shipped recognizer)")
     p.add_argument("--into-from", type=Path, default=None, help="with --folds: the checkpoint --into is made from")
     args = p.parse_args(argv)
+    if set(calibration.STRETCH) & set(args.features) and not args.tta:
+        raise SystemExit(f"error: the features {', '.join(calibration.STRETCH)} need --tta")
     if args.folds is not None:
         if len(args.folds) < 2:
             raise SystemExit("error: --folds needs at least two finished folds (each is judged by the others' fit)")
@@ -158,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         found, source = one_fold(args)
         stem, judged_names = f"fold{args.fold}", ("test_raw", "test_calibrated")
-    stem += f"_{args.name}" if args.name else ""
+    stem += ("_tta" if args.tta else "") + (f"_{args.name}" if args.name else "")
     result = {"command": shlex.join(["python", "-m", "htr_lit.cv.calibrate", *argv]),
               "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
               "cv": shown_path(args.cv), **found}
@@ -171,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{name}: {pooled['words']} words, AUROC {auroc}, ECE {pooled['ece']:.3f}, most confident "
               f"50 % {100 * pooled['accuracy_top50']:.1f} % right, 80 % {100 * pooled['accuracy_top80']:.1f} %")
     if args.into:
-        store(result["calibration"], source, args.into)
+        store(result["calibration"], source, args.into, calibration.TTA_KEY if args.tta else calibration.META_KEY)
         print(f"written {args.into} (with the calibration)")
     print(f"written {out}")
     return 0
@@ -181,12 +214,14 @@ def one_fold(args: argparse.Namespace) -> tuple[dict[str, object], Path]:
     """`--fold I`: fit on the fold's validation writers, judge on its test writers; (the figures, its checkpoint)."""
     csv_path = args.csv or dhsd_labels()
     fold, ckpt = finished_fold(args.cv, args.fold)
-    reader = Reader(ckpt)
+    reader = Reader(ckpt, tta=args.tta)
     rows, _ = read_rows(csv_path)
     val = [r for r in rows if r.writer_id in set(fold.val_writers)]
     test = [r for r in rows if r.writer_id in set(fold.test_writers)]
     val_feats, val_ok, _, _ = readings(reader, val)
     record = calibration.fit(columns(val_feats, args.features), val_ok, args.features)
+    if args.tta:
+        record["tta"] = list(args.tta)
     test_feats, test_ok, test_raw, writers = readings(reader, test)
     calibrated = calibration.probability(record, columns(test_feats, args.features)).tolist()
     return {"fold": args.fold, "ckpt": shown_path(ckpt), "val_writers": list(fold.val_writers),
@@ -196,14 +231,15 @@ def one_fold(args: argparse.Namespace) -> tuple[dict[str, object], Path]:
             "test_calibrated": judged(calibrated, test_ok, writers)}, ckpt
 
 
-def store(record: dict[str, object], source: Path, dest: Path) -> None:
-    """`source`'s checkpoint with `record` as its calibration, written to `dest`."""
+def store(record: dict[str, object], source: Path, dest: Path, key: str = calibration.META_KEY) -> None:
+    """`source`'s checkpoint with `record` as its calibration (under `key`: the plain or the tta one), written to
+    `dest`."""
     import torch
 
     from htr_lit.checkpoint import read_checkpoint
 
     data = read_checkpoint(source)
-    data["htr_lit"][calibration.META_KEY] = record
+    data["htr_lit"][key] = record
     dest.parent.mkdir(parents=True, exist_ok=True)
     torch.save(data, dest)
 

@@ -70,26 +70,29 @@ def decode_images(images: Sequence[np.ndarray], backend: Backend, decoder: Decod
 def decode_with_confidence(images: Sequence[np.ndarray], backend: Backend, decoder: Decoder, batch_size: int,
                            tta: StretchFusion | None = None, calibration: Calibration | None = None,
                            ) -> tuple[list[list[Hypothesis]], list[float] | None]:
-    """`decode_images`, and with a checkpoint's `calibration` (htr_lit/inference/calibration.py; not with `tta`)
-    each best reading's calibrated probability of being right (0 for a blank image); else None."""
+    """`decode_images`, and with a checkpoint's `calibration` (htr_lit/inference/calibration.py; with `tta`, one
+    fitted on its factors) each best reading's calibrated probability of being right (0 for a blank image); else
+    None."""
+    if calibration is not None and calibration.factors != (tta.factors if tta is not None else None):
+        raise ValueError(f"a calibration fitted on stretches {calibration.factors} for readings with "
+                         f"{tta.factors if tta is not None else None}")
     results: list[list[Hypothesis]] = [[EMPTY] if ink.is_blank(im) else [] for im in images]
     written = [i for i, hyps in enumerate(results) if not hyps]
     to_read = [images[i] for i in written]
-    calibrate = calibration is not None and tta is None
 
     def read(batch_images: list[np.ndarray]) -> tuple[list[list[Hypothesis]], list[torch.Tensor]]:
-        return read_batches(batch_images, backend, decoder, batch_size, keep_log_probs=tta is not None or calibrate)
+        keep = tta is not None or calibration is not None
+        return read_batches(batch_images, backend, decoder, batch_size, keep_log_probs=keep)
 
-    if tta is not None:
-        hyps, log_probs = tta(to_read, read), []
-    else:
-        hyps, log_probs = read(to_read)
+    views = tta.read(to_read, read) if tta is not None else None
+    hyps, log_probs = ([v.hypotheses for v in views], [v.log_probs for v in views]) if views is not None else (
+        read(to_read))
     for i, h in zip(written, hyps):
         results[i] = h
-    if not calibrate:
+    if calibration is None:
         return results, None
     confidence = [0.0] * len(images)
-    for i, p in zip(written, calibration(log_probs, [h[0].text if h else "" for h in hyps])):
+    for i, p in zip(written, calibration(log_probs, [h[0].text if h else "" for h in hyps], stretch=views)):
         confidence[i] = float(p)
     return results, confidence
 

@@ -8,7 +8,11 @@ text:
 - the text: its length; `lm_logp`, the mean log-probability per character under a character 4-gram LM of the
   shipped name lists (htr_lit/assets/names: German places, first and last names); `known_word`, whether the text
   is one of those names. Only the shipped lists, never a checkpoint's training texts: a shipped checkpoint carries
-  none, and the features must mean the same where the calibration is fitted (fold models) and where it is used.
+  none, and the features must mean the same where the calibration is fitted (fold models) and where it is used;
+- the test-time stretch (predict's `tta`, htr_lit/inference/tta.py), for the fused reading: `stretch_logp`, its mean
+  CTC log-likelihood over the stretches (the fused score), and `stretch_agree`, the share of stretches whose own
+  best text it is. A calibration with these is stored apart (TTA_KEY, with its width factors) and used only when
+  predict reads with those factors.
 A logistic regression on some of them (the record names which), fitted on words of writers the model never trained
 on (a writer fold's validation writers, or out-of-fold readings), maps them to the probability; the fitted weights
 travel in the checkpoint (`htr_lit.calibration`), so that predict needs nothing else.
@@ -19,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -27,10 +31,16 @@ import torch.nn.functional as F
 
 POSTERIOR = ("mean_frame_logp", "weakest_char_logp", "min_margin", "mean_margin", "log_length")
 TEXT = ("text_logp", "lm_logp", "known_word")
-FEATURE_NAMES = (*POSTERIOR, *TEXT)
+PLAIN = (*POSTERIOR, *TEXT)  # every feature of one plain reading
+STRETCH = ("stretch_logp", "stretch_agree")  # features of a reading fused over width stretches
+FEATURE_NAMES = (*PLAIN, *STRETCH)
 FEATURES = POSTERIOR  # what `calibrate` fits unless told otherwise
 META_KEY = "calibration"
+TTA_KEY = "calibration_tta"  # the calibration of predict's `tta` readings (stretch features, its factors)
 LM_ORDER = 4
+
+if TYPE_CHECKING:
+    from htr_lit.inference.tta import StretchReading
 
 
 class Names:
@@ -109,10 +119,11 @@ def text_logp(lp: torch.Tensor, text: str, index: dict[str, int]) -> float:
 
 def word_features(log_probs: torch.Tensor, text: str, names: Sequence[str] = FEATURES,
                   tokens: Sequence[str] | None = None, known: Names | None = None,
-                  index: dict[str, int] | None = None) -> list[float]:
-    """The features `names` of one reading from its image's log_probs (T, C), blank at 0, and its greedy text;
-    `tokens` (the model's charset, or its `index` character -> class made once) for text_logp, `known` for lm_logp
-    and known_word."""
+                  index: dict[str, int] | None = None, stretch: StretchReading | None = None) -> list[float]:
+    """The features `names` of one reading from its image's log_probs (T, C), blank at 0, and its text (the greedy
+    one, or the fused one of `stretch`); `tokens` (the model's charset, or its `index` character -> class made once)
+    for text_logp, `known` for lm_logp and known_word, `stretch` (the image read at every width stretch) for
+    stretch_logp and stretch_agree."""
     lp = log_probs.float()
     values: dict[str, float] = dict(zip(POSTERIOR, _posterior(lp, text)))
     if "text_logp" in names:
@@ -125,6 +136,11 @@ def word_features(log_probs: torch.Tensor, text: str, names: Sequence[str] = FEA
             raise ValueError("lm_logp and known_word need the known names")
         values["lm_logp"] = known.lm_logp(text)
         values["known_word"] = float(text in known.known)
+    if set(STRETCH) & set(names):
+        if stretch is None:
+            raise ValueError("stretch_logp and stretch_agree need the reading at every width stretch (tta)")
+        values["stretch_logp"] = stretch.hypotheses[0].score if stretch.hypotheses else -1e4
+        values["stretch_agree"] = stretch.agreement
     return [values[n] for n in names]
 
 
@@ -170,18 +186,26 @@ class Calibration:
         self.index = {c: i for i, c in enumerate(tokens) if c}  # character -> class, for text_logp
         self.known = Names() if {"lm_logp", "known_word"} & set(self.names) else None
 
-    def __call__(self, log_probs: Sequence[torch.Tensor], texts: Sequence[str]) -> list[float]:
+    @property
+    def factors(self) -> tuple[float, ...] | None:
+        """The width stretches the calibration was fitted on (None: plain readings)."""
+        return tuple(self.record["tta"]) if self.record.get("tta") else None
+
+    def __call__(self, log_probs: Sequence[torch.Tensor], texts: Sequence[str],
+                 stretch: Sequence[StretchReading] | None = None) -> list[float]:
         if not texts:
             return []
-        feats = [word_features(lp, t, self.names, known=self.known, index=self.index)
-                 for lp, t in zip(log_probs, texts)]
+        views = stretch if stretch is not None else [None] * len(texts)
+        feats = [word_features(lp, t, self.names, known=self.known, index=self.index, stretch=v)
+                 for lp, t, v in zip(log_probs, texts, views)]
         return probability(self.record, feats).tolist()
 
 
-def calibration_of(model: Any) -> Calibration | None:
-    """The calibration a loaded model's checkpoint carries (None without one)."""
-    record = model.htr_meta.get(META_KEY)
-    if record is None:
+def calibration_of(model: Any, tta: Sequence[float] | None = None) -> Calibration | None:
+    """The calibration a loaded model's checkpoint carries for plain readings, or with `tta` for readings fused
+    over those width factors (None without one, or when it was fitted on other factors)."""
+    record = model.htr_meta.get(TTA_KEY if tta else META_KEY)
+    if record is None or (tta and tuple(record.get("tta") or ()) != tuple(tta)):
         return None
     return Calibration(record, model.charset.tokens)
 

@@ -6,6 +6,7 @@ stretches (a product of their probabilities), not a vote of their best paths."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -49,6 +50,23 @@ def stretch(image: np.ndarray, factor: float, min_width: int = 16) -> np.ndarray
     return cv2.resize(image, (new_w, h), interpolation=cv2.INTER_AREA if new_w < w else cv2.INTER_LINEAR)
 
 
+@dataclass(frozen=True)
+class StretchReading:
+    """One image read at every stretch: the fused candidates (best first), each stretch's own best text (in the
+    factors' order), and the log_probs (T, C) of the image as it is (factor 1.0; the first factor without it)."""
+
+    hypotheses: list[Hypothesis]
+    texts: tuple[str, ...]
+    log_probs: torch.Tensor
+
+    @property
+    def agreement(self) -> float:
+        """The share of stretches whose own best text is the fused reading (0 when nothing was read)."""
+        if not self.hypotheses or not self.texts:
+            return 0.0
+        return sum(t == self.hypotheses[0].text for t in self.texts) / len(self.texts)
+
+
 class StretchFusion:
     """Reads images at each width factor and fuses the readings per image (see the module docstring)."""
 
@@ -58,9 +76,17 @@ class StretchFusion:
         self.min_width = min_width
 
     def __call__(self, images: list[np.ndarray], read: Reader) -> list[list[Hypothesis]]:
+        return [r.hypotheses for r in self.read(images, read)]
+
+    def read(self, images: list[np.ndarray], read: Reader) -> list[StretchReading]:
+        """Each image read at every stretch and fused, with what a calibration of the fused reading needs."""
         readings = [read([stretch(im, f, self.min_width) for im in images]) for f in self.factors]
-        return [self.fuse([hyps[i] for hyps, _ in readings], [lps[i] for _, lps in readings])
-                for i in range(len(images))]
+        plain = self.factors.index(1.0) if 1.0 in self.factors else 0
+        out = []
+        for i in range(len(images)):
+            hyps, lps = [h[i] for h, _ in readings], [lp[i] for _, lp in readings]
+            out.append(StretchReading(self.fuse(hyps, lps), tuple(h[0].text if h else "" for h in hyps), lps[plain]))
+        return out
 
     def fuse(self, hypotheses: list[list[Hypothesis]], log_probs: list[torch.Tensor]) -> list[Hypothesis]:
         """One image: the hypotheses of each stretch and its log_probs (T_v, C) -> the candidates (every text

@@ -87,7 +87,8 @@ def start(name: str, ckpt: Path, cache: Path, threads: int, paths: list[Path], b
     backend = build_backend(kind, model, pre, ckpt, int8=int8, threads=threads, cache_dir=cache)
     decoder = GreedyDecoder(model.charset.tokens)
     tta = StretchFusion(DEFAULT_FACTORS, model.charset.tokens, pre.min_width) if stretched else None
-    calibration = calibration_of(model) if tta is None else None  # predict's rule: greedy, no tta
+    # predict's rule: greedy; with tta, a calibration fitted on its stretches
+    calibration = calibration_of(model, tta.factors if tta else None)
     batch_size = batch_size or backend.batch_size
     list(transcribe(paths[:batch_size], pre, backend, decoder, batch_size, tta=tta, calibration=calibration))
     return (pre, backend, decoder, batch_size, tta, calibration), time.perf_counter() - t
