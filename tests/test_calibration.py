@@ -183,7 +183,7 @@ def test_trust_report_tables_calibration_and_audit_records(tmp_path, capsys) -> 
     (tmp_path / "audit.json").write_text(json.dumps(audit))
     assert trust_report.main([str(tmp_path / "cal.json"), str(tmp_path / "audit.json")]) == 0
     out = capsys.readouterr().out
-    assert "| cal | text_logp, log_length | 10 | 0.800 | 0.050 | 90.0 % | 75.0 % | 0.700 |" in out
+    assert "| cal | plain | text_logp, log_length | 10 | n/a | 0.800 | 0.050 | 90.0 % | 75.0 % | 0.700 |" in out
     assert ("| audit | nats | 2.000 | 12.5 % | 50.0 % (swap 100.0 %, typo 0.0 %) | 12.5 % | 75.0 % (swap 100.0 %, "
             "typo 0.0 %) |") in out
     (tmp_path / "other.json").write_text("{}")

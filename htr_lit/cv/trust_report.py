@@ -20,19 +20,23 @@ def _pct(x: float | None) -> str:
 
 
 def calibration_row(name: str, record: Mapping[str, Any]) -> str:
-    """Features, then raw and calibrated AUROC / ECE / accuracy of the most confident 50 and 80 % (pooled)."""
+    """Readings (plain, or fused over width stretches: tta), features, words and the share read right, then the
+    calibrated AUROC / ECE / accuracy of the most confident 50 and 80 %, and the raw AUROC (pooled)."""
     raw_key, cal_key = (("cross_fitted_raw", "cross_fitted_calibrated") if "cross_fitted_calibrated" in record
                         else ("test_raw", "test_calibrated"))
     raw, cal = record[raw_key]["pooled"], record[cal_key]["pooled"]
     auroc = "n/a" if cal["auroc"] is None else f"{cal['auroc']:.3f}"
-    return (f"| {name} | {', '.join(record['calibration']['features'])} | {cal['words']} | {auroc} | "
+    readings = "tta" if record.get("tta") else "plain"
+    right = _pct(cal["accuracy"]) if "accuracy" in cal else "n/a"
+    return (f"| {name} | {readings} | {', '.join(record['calibration']['features'])} | {cal['words']} | {right} | "
+            f"{auroc} | "
             f"{cal['ece']:.3f} | {_pct(cal['accuracy_top50'])} | {_pct(cal['accuracy_top80'])} | "
             f"{raw['auroc']:.3f} |")
 
 
 def calibration_table(records: Mapping[str, Mapping[str, Any]]) -> str:
-    head = ("| record | features | words | AUROC | ECE | most confident 50 % right | 80 % right | raw AUROC |\n"
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    head = ("| record | readings | features | words | right | AUROC | ECE | most confident 50 % right | 80 % right | "
+            "raw AUROC |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     return "\n".join([head, *(calibration_row(n, r) for n, r in records.items())])
 
 
