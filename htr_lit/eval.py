@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from htr_lit.inference.batching import read_batches
 from htr_lit.inference.calibration import calibration_of, confidences
 from htr_lit.inference.labelled import build_test_datamodule
 from htr_lit.inference.torch_backend import TorchBackend
-from htr_lit.inference.tta import StretchFusion, tta_factors
+from htr_lit.inference.tta import StretchFusion, StretchReading, tta_factors
 from htr_lit.models.module import HTRModule
 from htr_lit.overrides import checked_overrides
 from htr_lit.runs.records import write_metrics
@@ -36,20 +35,25 @@ from htr_lit.runs.runner import print_metrics, run_task, to_float_dict
 log = logging.getLogger(__name__)
 
 
-def stretch_reader(model: HTRModule, fusion: StretchFusion) -> Callable[[dict[str, Any]], list[str]]:
-    """eval's `tta`: a test batch's images read at each width stretch and fused, as predict does (the batch
-    holds ink 1 / paper 0 floats of uint8 images, so they go back to uint8 exactly)."""
+class StretchReader:
+    """eval's `tta`: a test batch's images read at each width stretch and fused, as predict does (the batch holds
+    ink 1 / paper 0 floats of uint8 images, so they go back to uint8 exactly); each image's readings are kept in
+    test order (`kept`), for the confidence of the fused reading."""
 
-    def read(images: list[np.ndarray]) -> tuple[list[list[Hypothesis]], list[torch.Tensor]]:
-        backend = TorchBackend(model, device=str(model.device))  # wherever the trainer put the model
-        return read_batches(images, backend, model.decoder, max(len(images), 1), keep_log_probs=True)
+    def __init__(self, model: HTRModule, fusion: StretchFusion) -> None:
+        self.model, self.fusion = model, fusion
+        self.kept: list[StretchReading] = []
 
-    def reader(batch: dict[str, Any]) -> list[str]:
+    def _read(self, images: list[np.ndarray]) -> tuple[list[list[Hypothesis]], list[torch.Tensor]]:
+        backend = TorchBackend(self.model, device=str(self.model.device))  # wherever the trainer put the model
+        return read_batches(images, backend, self.model.decoder, max(len(images), 1), keep_log_probs=True)
+
+    def __call__(self, batch: dict[str, Any]) -> list[str]:
         ink = batch["images"][:, 0].float().cpu().numpy()  # (B, H, W_max)
         images = [np.rint(255.0 - 255.0 * ink[i, :, : int(w)]).astype(np.uint8) for i, w in enumerate(batch["widths"])]
-        return [hyps[0].text for hyps in fusion(images, read)]
-
-    return reader
+        views = self.fusion.read(images, self._read)
+        self.kept += views
+        return [v.hypotheses[0].text if v.hypotheses else "" for v in views]
 
 
 class TestTexts(Callback):
@@ -66,14 +70,15 @@ class TestTexts(Callback):
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     model, pre = load_model(cfg.ckpt_path)
     factors = tta_factors(cfg.get("tta"))
-    # predict's rule: the checkpoint's calibrated confidence with greedy decoding and no stretch, else the raw one
-    calibration = calibration_of(model) if decoder_name(cfg.decoder) == "greedy" and not factors else None
+    # predict's rule: the checkpoint's calibrated confidence with greedy decoding (with a stretch, the calibration
+    # fitted on its factors), else the raw one
+    calibration = calibration_of(model, factors) if decoder_name(cfg.decoder) == "greedy" else None
     # Built first, so that a decoder that cannot be built fails before any data is read.
     decoder = TimedDecoder(build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts")),
-                           keep=True, keep_log_probs=calibration is not None)
+                           keep=True, keep_log_probs=calibration is not None and not factors)
     model.decoder = decoder
-    if factors:
-        model.test_reader = stretch_reader(model, StretchFusion(factors, model.charset.tokens, pre.min_width))
+    stretched = StretchReader(model, StretchFusion(factors, model.charset.tokens, pre.min_width)) if factors else None
+    model.test_reader = stretched
     datamodule = build_test_datamodule(cfg, model, pre)
     overlap = overlap_warning(model.htr_meta, cfg.ckpt_path, datamodule.datasets["test"].samples,
                               cfg.paths.get("dhsd_dir"))
@@ -87,12 +92,16 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     trainer = instantiate(cfg.trainer, logger=False, callbacks=[truths], enable_checkpointing=False)
     metrics = to_float_dict(trainer.test(model, datamodule=datamodule, verbose=False)[0])
     # how far the word confidence can be trusted (htr_lit/analysis/confidence.py); with tta the fused readings
-    # are scored by the test reader, not the decoder, and their confidence is not recorded
+    # come from the test reader, not the decoder
     confidence = None
-    if not factors and len(decoder.kept) == len(truths.texts):
-        conf = confidences(calibration, decoder.kept_log_probs, [h.text for h in decoder.kept],
-                           [h.score for h in decoder.kept])
-        confidence = confidence_report(conf, [h.text == t for h, t in zip(decoder.kept, truths.texts)])
+    views = stretched.kept if stretched is not None else None
+    best = [v.hypotheses[0] if v.hypotheses else Hypothesis("", 0.0) for v in views] if views is not None else (
+        decoder.kept)
+    if len(best) == len(truths.texts):
+        log_probs = [v.log_probs for v in views] if views is not None else decoder.kept_log_probs
+        conf = (calibration(log_probs, [h.text for h in best], stretch=views) if calibration is not None
+                else confidences(None, log_probs, [h.text for h in best], [h.score for h in best]))
+        confidence = confidence_report(conf, [h.text == t for h, t in zip(best, truths.texts)])
         confidence["kind"] = "calibrated" if calibration is not None else "raw"
     metrics.update({
         "decoder": decoder_name(cfg.decoder),

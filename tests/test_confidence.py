@@ -70,6 +70,33 @@ def test_eval_and_inspect_use_the_checkpoints_calibration(tiny_checkpoint, tmp_p
     assert "calibrated on writers the model never trained on" in (tmp_path / "page" / "inspect.html").read_text()
 
 
+def test_eval_with_tta_records_the_fused_readings_confidence(tiny_checkpoint, tmp_path) -> None:
+    """With tta, eval judges the fused readings: raw (their fused probability) without a calibration for the
+    stretches, calibrated with one (P = 0.5 for every word here: ECE |accuracy - 0.5|), the accuracy always the
+    run's own word accuracy."""
+    import torch
+
+    from htr_lit.checkpoint import read_checkpoint
+    from htr_lit.eval import evaluate
+    from htr_lit.inference.calibration import TTA_KEY
+    from tests.helpers import compose_cfg, write_writer_labels
+
+    csv_path = write_writer_labels(tmp_path / "data", height=32)
+    raw = evaluate(compose_cfg("eval", [f"ckpt_path={tiny_checkpoint()}", f"test_csv={csv_path}", "tta=[0.9,1.0]"],
+                               tmp_path / "raw"))
+    assert raw["confidence"]["kind"] == "raw" and raw["confidence"]["words"] == 30
+    assert raw["confidence"]["accuracy"] == pytest.approx(raw["test/word_acc"])
+    ckpt = read_checkpoint(tiny_checkpoint())
+    ckpt["htr_lit"][TTA_KEY] = {"features": ["stretch_agree", "stretch_logp"], "mean": [0.0] * 2, "std": [1.0] * 2,
+                                "weights": [0.0] * 2, "bias": 0.0, "words": 1, "tta": [0.9, 1.0]}
+    torch.save(ckpt, tmp_path / "calibrated.ckpt")
+    common = [f"ckpt_path={tmp_path / 'calibrated.ckpt'}", f"test_csv={csv_path}"]
+    report = evaluate(compose_cfg("eval", [*common, "tta=[0.9,1.0]"], tmp_path / "cal"))["confidence"]
+    assert report["kind"] == "calibrated" and report["accuracy"] == pytest.approx(raw["test/word_acc"])
+    assert report["ece"] == pytest.approx(abs(report["accuracy"] - 0.5), abs=1e-9)
+    assert evaluate(compose_cfg("eval", common, tmp_path / "plain"))["confidence"]["kind"] == "raw"  # no plain one
+
+
 def test_predict_marks_the_words_below_review_below(tiny_checkpoint, tmp_path, capsys, caplog) -> None:
     import json
 

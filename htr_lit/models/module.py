@@ -65,7 +65,7 @@ class HTRModule(L.LightningModule):
         # Greedy for validation during training; eval swaps in the `decoder=` choice after loading
         # (`model.decoder = build_decoder(...)`, see htr_lit.eval); any `Decoder` callable fits.
         self.decoder: Decoder = GreedyDecoder(self.charset.tokens)
-        # eval's `tta=`: a callable test batch -> texts that reads the images itself (htr_lit.eval.stretch_reader);
+        # eval's `tta=`: a callable test batch -> texts that reads the images itself (htr_lit.eval.StretchReader);
         # None: the test texts are decoded from the one forward pass, as in validation.
         self.test_reader: Callable[[dict[str, Any]], list[str]] | None = None
         self._optimizer, self._scheduler = optimizer, scheduler
