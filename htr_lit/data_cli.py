@@ -115,6 +115,8 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
         help="rank and flag by nats per character (score), in all (nats: finds typos in long words) or in all "
              "with the names LM's prior (nats_lm, default: finds typos best)")
     add("--all", action="store_true", help="write every row, ranked, not only the flagged ones")
+    add("--summary", type=Path, default=None, metavar="JSON",
+        help="also write the counts and the readings' CER on all rows, the rows not flagged and the flagged ones")
 
 
 def _fold_judges(cv: Path) -> list[tuple[Path, list[str]]]:
@@ -137,6 +139,24 @@ def _run_audit(args: argparse.Namespace) -> None:
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(label_audit.kind_counts(flagged).items()))
     logging.info("%s: %d of %d rows flagged (%s >= %g)%s -> %s", args.labels, len(flagged), len(verdicts),
                  args.rank, threshold, f": {kinds}" if kinds else "", args.out)
+    cer = label_audit.cer_split(verdicts, flagged)
+    logging.info("CER of the readings against the labels: %.2f %% on all %d rows read, %.2f %% without the flagged "
+                 "ones, %.2f %% on the flagged", 100 * cer["all"]["cer"], cer["all"]["rows"],
+                 100 * cer["not_flagged"]["cer"], 100 * cer["flagged"]["cer"])
+    if args.summary is not None:
+        import json
+        import shlex
+        import sys
+
+        from htr_lit.config import shown_path
+
+        record = {"command": shlex.join(["htr-data", *sys.argv[1:]]), "labels": shown_path(args.labels),
+                  "judged_by": shown_path(args.cv or args.ckpt) if (args.cv or args.ckpt) else
+                  f"shipped {args.shipped or 'recognizer_separable'}", "rank": args.rank, "threshold": threshold,
+                  "rows": len(verdicts), "flagged": len(flagged), "kinds": label_audit.kind_counts(flagged),
+                  "cer": cer}
+        args.summary.parent.mkdir(parents=True, exist_ok=True)
+        args.summary.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -4,6 +4,7 @@ hand-computed answers, and planted wrong labels found first on a user's own set 
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -23,6 +24,19 @@ def test_label_nll_is_ctc_by_hand() -> None:
     assert got[0] == pytest.approx(-math.log(0.3 * 0.4 + 0.5 * 0.4 + 0.3 * 0.4), rel=1e-5)
     assert got[1] == pytest.approx(-math.log(0.3 * 0.2), rel=1e-5)
     assert got[2] == math.inf and got[3] == math.inf
+
+
+def test_cer_split_by_hand() -> None:
+    """'Haus' read 'Hans' (1 edit of 4), 'Ort' read right, 'Weg' read 'Wege' (1 of 3) and flagged; an unusable
+    row is not a reading."""
+    v = [label_audit.Verdict("a.png", "Haus", "Hans", 0.1, "typo", "", "w"),
+         label_audit.Verdict("b.png", "Ort", "Ort", 0.0, "ok", "", "w"),
+         label_audit.Verdict("c.png", "Weg", "Wege", 2.0, "typo", "", "w"),
+         label_audit.Verdict("d.png", "X", "", math.inf, "unusable row (line 5)", "", "w")]
+    split = label_audit.cer_split(v, [v[2]])
+    assert split["all"] == {"rows": 3, "cer": pytest.approx(2 / 10)}
+    assert split["not_flagged"] == {"rows": 2, "cer": pytest.approx(1 / 7)}
+    assert split["flagged"] == {"rows": 1, "cer": pytest.approx(1 / 3)}
 
 
 def test_edit_distance() -> None:
@@ -47,7 +61,13 @@ def test_planted_wrong_labels_come_first(tiny_checkpoint, tmp_path: Path) -> Non
         writer.writeheader()
         writer.writerows(rows)
     out = tmp_path / "flagged.csv"
-    assert data_cli.main(["audit", str(tmp_path / "labels.csv"), "--ckpt", str(ckpt), "--out", str(out)]) == 0
+    summary = tmp_path / "summary.json"
+    assert data_cli.main(["audit", str(tmp_path / "labels.csv"), "--ckpt", str(ckpt), "--out", str(out),
+                          "--summary", str(summary)]) == 0
+    record = json.loads(summary.read_text(encoding="utf-8"))
+    assert (record["rows"], record["flagged"], record["rank"]) == (30, 3, label_audit.DEFAULT_RANK)
+    assert record["cer"]["not_flagged"] == {"rows": 27, "cer": 0.0}  # the model reads every image right
+    assert record["cer"]["flagged"]["rows"] == 3 and record["cer"]["flagged"]["cer"] > 0.5
     with out.open(encoding="utf-8") as f:
         flagged = list(csv.DictReader(f))
     assert [r["file_name"] for r in flagged[:2]] in (["w0/0.png", "w0/1.png"], ["w0/1.png", "w0/0.png"])

@@ -207,6 +207,21 @@ def kind_counts(verdicts: Sequence[Verdict]) -> dict[str, int]:
     return dict(Counter(v.kind for v in verdicts))
 
 
+def cer_split(verdicts: Sequence[Verdict], flagged: Sequence[Verdict]) -> dict[str, dict[str, float | int]]:
+    """The readings' CER against the labels (character edits over label characters) on every read row, on the rows
+    not flagged and on the flagged ones: how much of a test CER the suspect labels make."""
+    read = [v for v in verdicts if not v.kind.startswith("unusable")]
+    marked = {id(v) for v in flagged}
+    parts = {"all": read, "not_flagged": [v for v in read if id(v) not in marked],
+             "flagged": [v for v in read if id(v) in marked]}
+    out: dict[str, dict[str, float | int]] = {}
+    for name, part in parts.items():
+        chars = sum(len(v.text) for v in part)
+        edits = sum(edit_distance(v.predicted, v.text) for v in part)
+        out[name] = {"rows": len(part), "cer": edits / chars if chars else 0.0}
+    return out
+
+
 def read_rows(labels: Path) -> tuple[list[LabelRow], list[Verdict]]:
     """The usable rows of a labels CSV, and a verdict (score inf) for each row that cannot be used."""
     rows, unusable = [], []
