@@ -303,6 +303,26 @@ def test_report_tables_by_hand():
     assert lines[4] == "| pooled | 50 | **12.50** | **11.50** (-8.0 %) |"
 
 
+def test_records_of_several_folds_pool_their_writers(tmp_path):
+    """Two folds' records, one writer each: pooled per k with the errors summed (100 chars at 20 -> 10 %, 300 at
+    10 -> 12 %: 12.5 -> 11.5 %), written as a record of its own."""
+    from htr_lit.cv import adapt_report
+
+    rows = [{"writer": "a", "k": 10, "scored": 20, "chars": 100, "before": {"cer": 0.2}, "after": {"cer": 0.1},
+             "time_s": 30},
+            {"writer": "b", "k": 10, "scored": 30, "chars": 300, "before": {"cer": 0.1}, "after": {"cer": 0.12},
+             "time_s": 50}]
+    for name, row in (("f1", rows[0]), ("f2", rows[1])):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"settings": {"set": []}, "rows": [row],
+                                                           "pooled": [pooled([row], 10)]}))
+    out = tmp_path / "pooled.json"
+    assert adapt_report.main([str(tmp_path / "f1.json"), str(tmp_path / "f2.json"), "--pooled-out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["records"] == ["f1", "f2"] and record["writers"] == 2
+    assert record["pooled"][0]["cer_before"] == 0.125 and record["pooled"][0]["cer_after"] == 0.115
+    assert record["pooled"][0]["writers_worse"] == 1 and "--pooled-out" in record["command"]
+
+
 @pytest.mark.train
 def test_the_k_curve_runs_a_fold_and_continues_where_it_stopped(tiny_checkpoint, tmp_path, one_thread):
     from htr_lit.cv import adapt_curve

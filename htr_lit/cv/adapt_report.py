@@ -2,6 +2,8 @@
 
     python -m htr_lit.cv.adapt_report docs/adaptation/val/*.json          # recipe choice: one row per record
     python -m htr_lit.cv.adapt_report --per-writer docs/adaptation/fold0_test.json   # CER by k and writer
+    python -m htr_lit.cv.adapt_report docs/adaptation/fold*_test.json --pooled-out docs/adaptation/pooled.json
+        # the writers of every record pooled per k (errors summed), as a record of its own
 """
 
 from __future__ import annotations
@@ -56,13 +58,34 @@ def per_writer_table(record: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def pooled_record(records: Mapping[str, Mapping[str, Any]], command: str) -> dict[str, Any]:
+    """The rows of every record (writers of different folds) pooled per k as adapt_curve pools one record's."""
+    from htr_lit.cv.adapt_curve import pooled
+
+    rows = [r for record in records.values() for r in record["rows"]]
+    ks = sorted({r["k"] for r in rows})
+    return {"command": command, "records": list(records), "writers": len({(n, r["writer"]) for n, rec in
+                                                                            records.items() for r in rec["rows"]}),
+            "pooled": [pooled(rows, k) for k in ks]}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m htr_lit.cv.adapt_report", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("records", nargs="+", type=Path)
     p.add_argument("--per-writer", action="store_true", help="one table per record: writers x k")
+    p.add_argument("--pooled-out", type=Path, default=None, metavar="JSON",
+                   help="also write the writers of all the records pooled per k (a record of its own)")
     args = p.parse_args(argv)
     records = {path.stem: json.loads(path.read_text()) for path in args.records}
+    if args.pooled_out is not None:
+        import shlex
+
+        argv_shown = list(sys.argv[1:] if argv is None else argv)
+        record = pooled_record(records, shlex.join(["python", "-m", "htr_lit.cv.adapt_report", *argv_shown]))
+        args.pooled_out.parent.mkdir(parents=True, exist_ok=True)
+        args.pooled_out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        records = {**records, args.pooled_out.stem: {"settings": {"set": []}, "rows": [], **record}}
     if args.per_writer:
         for name, record in records.items():
             print(f"{name}:\n{per_writer_table(record)}\n")
