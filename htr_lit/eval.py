@@ -99,8 +99,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         decoder.kept)
     if len(best) == len(truths.texts):
         log_probs = [v.log_probs for v in views] if views is not None else decoder.kept_log_probs
-        conf = (calibration(log_probs, [h.text for h in best], stretch=views) if calibration is not None
-                else confidences(None, log_probs, [h.text for h in best], [h.score for h in best]))
+        conf = confidences(calibration, log_probs, [h.text for h in best], [h.score for h in best], stretch=views)
         confidence = confidence_report(conf, [h.text == t for h, t in zip(best, truths.texts)])
         confidence["kind"] = "calibrated" if calibration is not None else "raw"
     metrics.update({

@@ -40,10 +40,10 @@ import platform
 import shlex
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from htr_lit.analysis.confidence import confidence_report
 from htr_lit.analysis.label_audit import LabelRow, read_rows
@@ -51,7 +51,6 @@ from htr_lit.config import shown_path
 from htr_lit.cv.folds import fold_list
 from htr_lit.cv.summary import finished_fold
 from htr_lit.data.real.dhsd import dhsd_labels
-from htr_lit.decoding.base import Hypothesis
 from htr_lit.inference import calibration
 from htr_lit.inference.batching import load_window, read_batches
 from htr_lit.inference.scoring import Reader
@@ -90,10 +89,7 @@ def readings(reader: Reader, rows: Sequence[LabelRow]
     raw confidence (exp of the reading's log-score) and writer of each readable row."""
     images, errors = load_window([r.path for r in rows], reader.pre)
     kept = [r for k, r in enumerate(rows) if k not in errors]
-
-    def read(batch: list[np.ndarray]) -> tuple[list[list[Hypothesis]], list[torch.Tensor]]:
-        return read_batches(batch, reader.backend, reader.decode, 32, keep_log_probs=True)
-
+    read = partial(read_batches, backend=reader.backend, decoder=reader.decode, batch_size=32, keep_log_probs=True)
     views = reader.tta.read(images, read) if reader.tta is not None else None
     hyps, log_probs = ([v.hypotheses for v in views], [v.log_probs for v in views]) if views else read(images)
     names = calibration.FEATURE_NAMES if views else calibration.PLAIN

@@ -211,9 +211,10 @@ def calibration_of(model: Any, tta: Sequence[float] | None = None) -> Calibratio
 
 
 def confidences(calibration: Calibration | None, log_probs: Sequence[torch.Tensor], texts: Sequence[str],
-                scores: Sequence[float]) -> list[float]:
-    """Each reading's word confidence: its calibrated P(right), or without a calibration the raw exp of the
-    reading's log-score (what predict prints then)."""
+                scores: Sequence[float], stretch: Sequence[StretchReading] | None = None) -> list[float]:
+    """Each reading's word confidence: its calibrated P(right) (`stretch`: the readings fused over width stretches,
+    for a tta calibration), or without a calibration the raw exp of the reading's log-score (what predict prints
+    then)."""
     if calibration is None:
         return [math.exp(s) for s in scores]
-    return calibration(log_probs, texts)
+    return calibration(log_probs, texts, stretch=stretch)
