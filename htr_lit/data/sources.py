@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from htr_lit.data import formats, splits
+from htr_lit.data import formats, label_fixes, splits
 from htr_lit.data.sample import Sample
 from htr_lit.data.synth.spec import DEFAULT_NUM_WORKERS, SyntheticSpec
 from htr_lit.data.synth.spec import DEFAULT_SPEC as _SPEC
@@ -57,12 +57,14 @@ class LabelsCSVSource:
     def __init__(self, csv_path: str | None = None, train_csv: str | None = None, val_csv: str | None = None,
                  test_csv: str | None = None, val_fraction: float = 0.1, test_fraction: float = 0.1,
                  val_writers: Sequence[str] | None = None, test_writers: Sequence[str] | None = None,
-                 split_seed: int = 0, image_root: str | None = None, allow_absolute: bool = False) -> None:
+                 split_seed: int = 0, image_root: str | None = None, allow_absolute: bool = False,
+                 drop_rows: str | None = None, relabel_rows: str | None = None) -> None:
         if csv_path is None and train_csv is None and test_csv is None:
             raise ValueError("data.source: give csv_path (split by writer) or train_csv/val_csv/test_csv")
         self.csv_path, self.train_csv, self.val_csv, self.test_csv = csv_path, train_csv, val_csv, test_csv
         self.split_args = (val_fraction, test_fraction, split_seed, val_writers, test_writers)
         self.image_root, self.allow_absolute = image_root, allow_absolute
+        self.drop_rows, self.relabel_rows = drop_rows, relabel_rows  # cleaned labels: htr_lit/data/label_fixes.py
 
     def _read(self, csv_path: str) -> list[Sample]:
         return formats.read_labels_csv(csv_path, image_root=self.image_root, allow_absolute=self.allow_absolute)
@@ -73,9 +75,13 @@ class LabelsCSVSource:
     def load(self) -> Splits:
         if self.csv_path is not None:
             vf, tf, seed, vw, tw = self.split_args
-            return _split(self._read(self.csv_path), vf, tf, seed, vw, tw)
-        return {k: self._read(p) if p else []
-                for k, p in (("train", self.train_csv), ("val", self.val_csv), ("test", self.test_csv))}
+            loaded = _split(self._read(self.csv_path), vf, tf, seed, vw, tw)
+        else:
+            loaded = {k: self._read(p) if p else []
+                      for k, p in (("train", self.train_csv), ("val", self.val_csv), ("test", self.test_csv))}
+        main_csv = self.csv_path or self.train_csv or self.test_csv
+        root = Path(self.image_root).expanduser() if self.image_root else Path(str(main_csv)).parent
+        return label_fixes.clean_splits(loaded, root, self.drop_rows, self.relabel_rows)
 
 
 class IAMSource:
