@@ -186,6 +186,10 @@ def test_trust_report_tables_calibration_and_audit_records(tmp_path, capsys) -> 
     assert "| cal | plain | text_logp, log_length | 10 | n/a | 0.800 | 0.050 | 90.0 % | 75.0 % | 0.700 |" in out
     assert ("| audit | nats | 2.000 | 12.5 % | 50.0 % (swap 100.0 %, typo 0.0 %) | 12.5 % | 75.0 % (swap 100.0 %, "
             "typo 0.0 %) |") in out
+    best = {**pooled, "best_accuracy_top50": 1.0, "best_accuracy_top80": 0.875}
+    (tmp_path / "best.json").write_text(json.dumps({**cal, "cross_fitted_calibrated": {"pooled": best}}))
+    assert trust_report.main([str(tmp_path / "best.json")]) == 0
+    assert "| 90.0 % (of 100.0 %) | 75.0 % (of 87.5 %) |" in capsys.readouterr().out
     (tmp_path / "other.json").write_text("{}")
     with pytest.raises(SystemExit, match="neither"):
         trust_report.main([str(tmp_path / "other.json")])

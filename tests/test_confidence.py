@@ -27,6 +27,16 @@ def test_ece_and_accuracy_of_the_most_confident_by_hand() -> None:
     assert report["risk_coverage"][-1] == {"coverage": 1.0, "accuracy": 0.5}
 
 
+def test_best_accuracy_of_the_most_confident_is_what_a_perfect_ranking_reaches() -> None:
+    ok = [True, False, False, True, False, False, False, False, False, False]  # 2 of 10 right
+    assert c.best_accuracy_of_most_confident(ok, 0.5) == pytest.approx(2 / 5)  # at most 2 right among 5 kept
+    assert c.best_accuracy_of_most_confident(ok, 0.2) == 1.0
+    perfect = [1.0 if k else 0.0 for k in ok]
+    assert c.accuracy_of_most_confident(perfect, ok, 0.5) == c.best_accuracy_of_most_confident(ok, 0.5)
+    report = c.confidence_report([0.9, 0.8, 0.2, 0.1], [True, False, True, False])
+    assert report["best_accuracy_top50"] == 1.0 and report["best_accuracy_top80"] == pytest.approx(2 / 3)
+
+
 def test_eval_records_the_confidence_of_every_test_word(tiny_checkpoint, tmp_path) -> None:
     """htr-eval keeps the decoder's best hypothesis of every test row in the loop's order: the share of them that
     are exactly right is the run's own word accuracy, and the figures land in metrics.json."""

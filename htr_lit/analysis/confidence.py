@@ -48,6 +48,13 @@ def accuracy_of_most_confident(confidence: Sequence[float], correct: Sequence[bo
     return float(np.asarray(correct, float)[keep].mean())
 
 
+def best_accuracy_of_most_confident(correct: Sequence[bool], share: float) -> float:
+    """The most any confidence could reach in `accuracy_of_most_confident`: every right word ranked first. With a
+    share `a` of the words right, the most confident `share` can be at most min(1, a / share) right."""
+    keep = max(1, round(share * len(correct)))
+    return float(min(keep, int(np.sum(correct))) / keep)
+
+
 def risk_coverage(confidence: Sequence[float], correct: Sequence[bool], points: int = 20) -> list[dict[str, float]]:
     """Accuracy of the accepted words against the share accepted, accepting the most confident first."""
     return [{"coverage": k / points, "accuracy": accuracy_of_most_confident(confidence, correct, k / points)}
@@ -63,5 +70,7 @@ def confidence_report(confidence: Sequence[float], correct: Sequence[bool]) -> d
         "ece": expected_calibration_error(confidence, correct),
         "accuracy_top50": accuracy_of_most_confident(confidence, correct, 0.5),
         "accuracy_top80": accuracy_of_most_confident(confidence, correct, 0.8),
+        "best_accuracy_top50": best_accuracy_of_most_confident(correct, 0.5),  # what a perfect ranking reaches
+        "best_accuracy_top80": best_accuracy_of_most_confident(correct, 0.8),
         "risk_coverage": risk_coverage(confidence, correct),
     }

@@ -198,7 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         pooled = result[name]["pooled"]
         auroc = f"{pooled['auroc']:.3f}" if pooled["auroc"] is not None else "n/a (all right or all wrong)"
         print(f"{name}: {pooled['words']} words, AUROC {auroc}, ECE {pooled['ece']:.3f}, most confident "
-              f"50 % {100 * pooled['accuracy_top50']:.1f} % right, 80 % {100 * pooled['accuracy_top80']:.1f} %")
+              f"50 % {100 * pooled['accuracy_top50']:.1f} % right (a perfect ranking: "
+              f"{100 * pooled['best_accuracy_top50']:.1f} %), 80 % {100 * pooled['accuracy_top80']:.1f} %")
     if args.into:
         store(result["calibration"], source, args.into, calibration.TTA_KEY if args.tta else calibration.META_KEY)
         print(f"written {args.into} (with the calibration)")

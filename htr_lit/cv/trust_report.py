@@ -19,9 +19,16 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f} %"
 
 
+def _top(figures: Mapping[str, Any], share: str) -> str:
+    """Accuracy of the most confident `share` % (and, when the record has it, the most a perfect ranking reaches)."""
+    best = figures.get(f"best_accuracy_top{share}")
+    return _pct(figures[f"accuracy_top{share}"]) + ("" if best is None else f" (of {_pct(best)})")
+
+
 def calibration_row(name: str, record: Mapping[str, Any]) -> str:
     """Readings (plain, or fused over width stretches: tta), features, words and the share read right, then the
-    calibrated AUROC / ECE / accuracy of the most confident 50 and 80 %, and the raw AUROC (pooled)."""
+    calibrated AUROC / ECE / accuracy of the most confident 50 and 80 % (of the most a perfect ranking reaches), and
+    the raw AUROC (pooled)."""
     raw_key, cal_key = (("cross_fitted_raw", "cross_fitted_calibrated") if "cross_fitted_calibrated" in record
                         else ("test_raw", "test_calibrated"))
     raw, cal = record[raw_key]["pooled"], record[cal_key]["pooled"]
@@ -30,7 +37,7 @@ def calibration_row(name: str, record: Mapping[str, Any]) -> str:
     right = _pct(cal["accuracy"]) if "accuracy" in cal else "n/a"
     return (f"| {name} | {readings} | {', '.join(record['calibration']['features'])} | {cal['words']} | {right} | "
             f"{auroc} | "
-            f"{cal['ece']:.3f} | {_pct(cal['accuracy_top50'])} | {_pct(cal['accuracy_top80'])} | "
+            f"{cal['ece']:.3f} | {_top(cal, '50')} | {_top(cal, '80')} | "
             f"{raw['auroc']:.3f} |")
 
 
