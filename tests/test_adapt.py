@@ -343,8 +343,10 @@ def test_the_k_curve_runs_a_fold_and_continues_where_it_stopped(tiny_checkpoint,
     assert [(r["writer"], r["k"], r["scored"]) for r in record["rows"]] == [("w1", 5, 20)]
     assert record["pooled"][0]["writers"] == 1 and record["recipe"]["steps"] == 3
     first = record["rows"][0]
-    assert adapt_curve.main([*args, "--k", "5,10"]) == 0  # k=5 kept, k=10 added
+    assert adapt_curve.main([*args, "--k", "10"]) == 0  # k=5 kept, k=10 added
     record = json.loads((tmp_path / "curve.json").read_text())
     assert record["rows"][0] == first and [r["k"] for r in record["rows"]] == [5, 10]
+    assert [p["k"] for p in record["pooled"]] == [5, 10]  # a run with other --k keeps the earlier k's figures
+    assert [c.split("--k ")[-1] for c in record["commands"]] == ["5", "10"] and record["command"].endswith("10")
     with pytest.raises(SystemExit, match="other settings"):
         adapt_curve.main([*args[:-2], "--pool", "12", "--out", str(tmp_path / "curve.json"), "--k", "5"])

@@ -122,7 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if record.get("settings") != settings:
             raise SystemExit(f"error: {args.out} was made with other settings ({record.get('settings')}); "
                              "give another --out")
-    record.update({"command": shlex.join(["python", "-m", "htr_lit.cv.adapt_curve", *argv]),
+    command = shlex.join(["python", "-m", "htr_lit.cv.adapt_curve", *argv])
+    earlier = record.get("commands") or ([record["command"]] if "command" in record else [])
+    record.update({"command": command, "commands": list(dict.fromkeys([*earlier, command])),
                    "machine": f"{platform.machine()}, {platform.processor() or platform.system()}, {args.threads} "
                               "torch thread(s)",
                    "settings": settings, "recipe": dict(cfg.recipe), "holdout": cfg.holdout,
@@ -163,10 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             record["rows"].append(row)
             print(f"writer {writer} k={k}: CER {100 * before['cer']:.2f} -> {100 * after['cer']:.2f} % on "
                   f"{len(scored)} words (step {row['step']}, {seconds:.0f} s)", flush=True)
-            record["pooled"] = [p for k_ in args.k if (p := pooled(record["rows"], k_))]
+            record["pooled"] = pooled_by_k(record["rows"])
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
-    record["pooled"] = [p for k_ in args.k if (p := pooled(record["rows"], k_))]
+    record["pooled"] = pooled_by_k(record["rows"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     for p in record["pooled"]:
@@ -175,6 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"median {p['median_time_s']:.0f} s)")
     print(f"written {args.out}")
     return 0
+
+
+def pooled_by_k(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pooled figures of every k the record holds (a run continued with other --k keeps the earlier ones)."""
+    return [p for k in sorted({r["k"] for r in rows}) if (p := pooled(rows, k))]
 
 
 def _read(model: Any, pre: Any, words: Any) -> tuple[list[str], list[str]]:
