@@ -212,12 +212,17 @@ def cer_split(verdicts: Sequence[Verdict], flagged: Sequence[Verdict]) -> dict[s
     not flagged and on the flagged ones: how much of a test CER the suspect labels make."""
     read = [v for v in verdicts if not v.kind.startswith("unusable")]
     marked = {id(v) for v in flagged}
-    parts = {"all": read, "not_flagged": [v for v in read if id(v) not in marked],
-             "flagged": [v for v in read if id(v) in marked]}
+    return cer_parts([(v.predicted, v.text) for v in read], [id(v) in marked for v in read])
+
+
+def cer_parts(pairs: Sequence[tuple[str, str]], marked: Sequence[bool]) -> dict[str, dict[str, float | int]]:
+    """CER of (reading, label) pairs on all of them, on the ones not marked and on the marked ones."""
+    parts = {"all": list(zip(pairs, marked)), "not_flagged": [(p, m) for p, m in zip(pairs, marked) if not m],
+             "flagged": [(p, m) for p, m in zip(pairs, marked) if m]}
     out: dict[str, dict[str, float | int]] = {}
     for name, part in parts.items():
-        chars = sum(len(v.text) for v in part)
-        edits = sum(edit_distance(v.predicted, v.text) for v in part)
+        chars = sum(len(label) for (_, label), _ in part)
+        edits = sum(edit_distance(reading, label) for (reading, label), _ in part)
         out[name] = {"rows": len(part), "cer": edits / chars if chars else 0.0}
     return out
 
