@@ -99,6 +99,9 @@ def test_out_of_fold_calibration_is_judged_cross_fitted_and_stored(tiny_checkpoi
     assert pooled["words"] == 20 and pooled["accuracy"] == pytest.approx(0.7)
     assert record["fit_on"]["words"] == record["calibration"]["words"] == 20
     assert set(record["cross_fitted_calibrated"]["per_writer"]) == {"w0", "w1"}
+    errors = record["confident_errors"]  # the 6 wrong readings: each the right word against another word's label
+    assert errors["words"] == 10 and errors["wrong"] <= 6 and sum(errors["by_edits"].values()) == errors["wrong"]
+    assert all(e["reading"] != e["label"] for e in errors["most_confident"])
     model, _ = load_model(tmp_path / "cal.ckpt")
     assert model.htr_meta[calibration.META_KEY] == record["calibration"]
     with pytest.raises(SystemExit, match="at least two"):

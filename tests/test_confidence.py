@@ -37,6 +37,18 @@ def test_best_accuracy_of_the_most_confident_is_what_a_perfect_ranking_reaches()
     assert report["best_accuracy_top50"] == 1.0 and report["best_accuracy_top80"] == pytest.approx(2 / 3)
 
 
+def test_confident_errors_counts_the_wrong_words_of_the_most_confident_half_by_edits() -> None:
+    conf = [0.99, 0.95, 0.9, 0.8, 0.2, 0.1]
+    readings = ["Köthen", "Grunstraße", "Roßwein", "Löben", "Loben", "x"]
+    labels = ["Köthen", "Grünstraße", "Goßberg", "Löben", "Löben", "y"]
+    ok = [r == lab for r, lab in zip(readings, labels)]
+    found = c.confident_errors(conf, ok, readings, labels, ["1", "2", "3", "4", "5", "6"], share=0.5)
+    assert (found["words"], found["wrong"]) == (3, 2)  # the two wrong among the three most confident
+    assert found["by_edits"] == {"1": 1, "2": 0, "3+": 1}  # ü -> u one edit; Roßwein / Goßberg four
+    assert [(e["reading"], e["writer"], e["edits"]) for e in found["most_confident"]] == [
+        ("Grunstraße", "2", 1), ("Roßwein", "3", 4)]
+
+
 def test_eval_records_the_confidence_of_every_test_word(tiny_checkpoint, tmp_path) -> None:
     """htr-eval keeps the decoder's best hypothesis of every test row in the loop's order: the share of them that
     are exactly right is the run's own word accuracy, and the figures land in metrics.json."""

@@ -55,6 +55,24 @@ def best_accuracy_of_most_confident(correct: Sequence[bool], share: float) -> fl
     return float(min(keep, int(np.sum(correct))) / keep)
 
 
+def confident_errors(confidence: Sequence[float], correct: Sequence[bool], readings: Sequence[str],
+                     labels: Sequence[str], writers: Sequence[str | None], share: float = 0.5,
+                     shown: int = 25) -> dict[str, object]:
+    """The wrong words among the `share` most confident ones: how many, how far each reading is from its label
+    (character edits: 1, 2, 3 or more), and the `shown` most confident of them. What keeps a ranking from putting
+    every right word first: near-misses the model is sure of, and labels that are themselves wrong."""
+    from htr_lit.analysis.label_audit import edit_distance
+
+    order = np.argsort(-np.asarray(confidence, float), kind="stable")[: max(1, round(share * len(confidence)))]
+    wrong = [int(i) for i in order if not correct[i]]
+    edits = [edit_distance(readings[i], labels[i]) for i in wrong]
+    by_edits = {"1": sum(e == 1 for e in edits), "2": sum(e == 2 for e in edits), "3+": sum(e >= 3 for e in edits)}
+    return {"share": share, "words": len(order), "wrong": len(wrong), "by_edits": by_edits,
+            "most_confident": [{"reading": readings[i], "label": labels[i], "writer": writers[i],
+                                "confidence": round(float(confidence[i]), 4), "edits": e}
+                               for i, e in zip(wrong[:shown], edits[:shown])]}
+
+
 def risk_coverage(confidence: Sequence[float], correct: Sequence[bool], points: int = 20) -> list[dict[str, float]]:
     """Accuracy of the accepted words against the share accepted, accepting the most confident first."""
     return [{"coverage": k / points, "accuracy": accuracy_of_most_confident(confidence, correct, k / points)}

@@ -40,12 +40,13 @@ import platform
 import shlex
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from htr_lit.analysis.confidence import confidence_report
+from htr_lit.analysis.confidence import confidence_report, confident_errors
 from htr_lit.analysis.label_audit import LabelRow, read_rows
 from htr_lit.config import shown_path
 from htr_lit.cv.folds import fold_list
@@ -83,27 +84,38 @@ def columns(feats: Sequence[Sequence[float]], names: Sequence[str]) -> list[list
     return [[row[k] for k in at] for row in feats]
 
 
-def readings(reader: Reader, rows: Sequence[LabelRow]
-             ) -> tuple[list[list[float]], list[bool], list[float], list[str | None]]:
-    """Every feature (calibration.FEATURE_NAMES; the stretch ones NaN unless `reader` reads with tta), exactness,
-    raw confidence (exp of the reading's log-score) and writer of each readable row."""
+@dataclass
+class Readings:
+    """One model's readings of some rows: every feature (calibration.FEATURE_NAMES; the stretch ones NaN unless read
+    with tta), whether each is exactly right, its raw confidence (exp of its log-score), writer, text and label."""
+
+    feats: list[list[float]]
+    correct: list[bool]
+    raw: list[float]
+    writers: list[str | None]
+    texts: list[str]
+    labels: list[str]
+
+
+def readings(reader: Reader, rows: Sequence[LabelRow]) -> Readings:
+    """`reader`'s readings of every readable row."""
     images, errors = load_window([r.path for r in rows], reader.pre)
     kept = [r for k, r in enumerate(rows) if k not in errors]
     read = partial(read_batches, backend=reader.backend, decoder=reader.decode, batch_size=32, keep_log_probs=True)
     views = reader.tta.read(images, read) if reader.tta is not None else None
     hyps, log_probs = ([v.hypotheses for v in views], [v.log_probs for v in views]) if views else read(images)
     names = calibration.FEATURE_NAMES if views else calibration.PLAIN
-    feats, correct, raw = [], [], []
-    writers = [r.writer_id for r in kept]
     tokens = reader.model.charset.tokens
     known = calibration.Names()
+    out = Readings([], [], [], [r.writer_id for r in kept], [], [r.text for r in kept])
     for k, (r, h, lp) in enumerate(zip(kept, hyps, log_probs)):
         text = h[0].text if h else ""
         values = calibration.word_features(lp, text, names, tokens, known, stretch=views[k] if views else None)
-        feats.append(values + [math.nan] * (len(calibration.FEATURE_NAMES) - len(names)))
-        correct.append(text == r.text)
-        raw.append(math.exp(h[0].score) if h else 0.0)
-    return feats, correct, raw, writers
+        out.feats.append(values + [math.nan] * (len(calibration.FEATURE_NAMES) - len(names)))
+        out.correct.append(text == r.text)
+        out.raw.append(math.exp(h[0].score) if h else 0.0)
+        out.texts.append(text)
+    return out
 
 
 def judged(conf: Sequence[float], correct: Sequence[bool], writers: Sequence[str | None]) -> dict[str, object]:
@@ -123,30 +135,28 @@ def out_of_fold(args: argparse.Namespace) -> dict[str, object]:
     (`--into`)."""
     csv_path = args.csv or dhsd_labels()
     rows, _ = read_rows(csv_path)
-    per_fold = {}
+    per_fold: dict[int, Readings] = {}
     for index in args.folds:
         fold, ckpt = finished_fold(args.cv, index)
         mine = set(fold.val_writers if args.on == "val" else fold.test_writers)
-        feats, ok, raw_conf, who = readings(Reader(ckpt, tta=args.tta), [r for r in rows if r.writer_id in mine])
-        per_fold[index] = (columns(feats, args.features), ok, raw_conf, who)
-        print(f"fold {index}: {len(ok)} {args.on} words read", flush=True)
-    calibrated, raw, correct, writers = [], [], [], []
-    for index, (feats, ok, raw_conf, who) in per_fold.items():
+        per_fold[index] = readings(Reader(ckpt, tta=args.tta), [r for r in rows if r.writer_id in mine])
+        print(f"fold {index}: {len(per_fold[index].correct)} {args.on} words read", flush=True)
+    feats = {i: columns(r.feats, args.features) for i, r in per_fold.items()}
+    calibrated: list[float] = []
+    for index in per_fold:
         others = [i for i in per_fold if i != index]
-        record = calibration.fit([f for i in others for f in per_fold[i][0]],
-                                 [k for i in others for k in per_fold[i][1]], args.features)
-        calibrated += calibration.probability(record, feats).tolist()
-        raw += raw_conf
-        correct += ok
-        writers += who
-    final = calibration.fit([f for v in per_fold.values() for f in v[0]], [k for v in per_fold.values() for k in v[1]],
-                            args.features)
+        record = calibration.fit([f for i in others for f in feats[i]],
+                                 [k for i in others for k in per_fold[i].correct], args.features)
+        calibrated += calibration.probability(record, feats[index]).tolist()
+    every = Readings(*([x for r in per_fold.values() for x in getattr(r, f.name)] for f in fields(Readings)))
+    final = calibration.fit([f for i in per_fold for f in feats[i]], every.correct, args.features)
     if args.tta:
         final["tta"] = list(args.tta)
     return {"folds": list(args.folds), "writers": args.on, "tta": list(args.tta) if args.tta else None,
-            "cross_fitted_raw": judged(raw, correct, writers),
-            "cross_fitted_calibrated": judged(calibrated, correct, writers), "calibration": final,
-            "fit_on": {"words": len(correct), "accuracy": float(np.mean(correct))}}
+            "cross_fitted_raw": judged(every.raw, every.correct, every.writers),
+            "cross_fitted_calibrated": judged(calibrated, every.correct, every.writers),
+            "confident_errors": confident_errors(calibrated, every.correct, every.texts, every.labels, every.writers),
+            "calibration": final, "fit_on": {"words": len(every.correct), "accuracy": float(np.mean(every.correct))}}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -215,17 +225,19 @@ def one_fold(args: argparse.Namespace) -> tuple[dict[str, object], Path]:
     rows, _ = read_rows(csv_path)
     val = [r for r in rows if r.writer_id in set(fold.val_writers)]
     test = [r for r in rows if r.writer_id in set(fold.test_writers)]
-    val_feats, val_ok, _, _ = readings(reader, val)
-    record = calibration.fit(columns(val_feats, args.features), val_ok, args.features)
+    on_val = readings(reader, val)
+    record = calibration.fit(columns(on_val.feats, args.features), on_val.correct, args.features)
     if args.tta:
         record["tta"] = list(args.tta)
-    test_feats, test_ok, test_raw, writers = readings(reader, test)
-    calibrated = calibration.probability(record, columns(test_feats, args.features)).tolist()
+    on_test = readings(reader, test)
+    calibrated = calibration.probability(record, columns(on_test.feats, args.features)).tolist()
+    val_ok, test_ok, test_raw, writers = on_val.correct, on_test.correct, on_test.raw, on_test.writers
     return {"fold": args.fold, "ckpt": shown_path(ckpt), "val_writers": list(fold.val_writers),
             "test_writers": list(fold.test_writers), "calibration": record,
             "fit_on_val": {"words": len(val_ok), "accuracy": float(np.mean(val_ok))},
             "test_raw": judged(test_raw, test_ok, writers),
-            "test_calibrated": judged(calibrated, test_ok, writers)}, ckpt
+            "test_calibrated": judged(calibrated, test_ok, writers),
+            "confident_errors": confident_errors(calibrated, test_ok, on_test.texts, on_test.labels, writers)}, ckpt
 
 
 def store(record: dict[str, object], source: Path, dest: Path, key: str = calibration.META_KEY) -> None:
