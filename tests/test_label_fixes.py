@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from htr_lit.data.formats import DatasetFormatError
 from htr_lit.data.sources import LabelsCSVSource
 
 
@@ -53,7 +54,7 @@ def test_a_row_list_without_file_name_or_listed_twice_is_refused(labels, tmp_pat
     bad = _write(tmp_path / "bad.csv", "name,suggestion", [("images/w1/0.png", "x")])
     with pytest.raises(ValueError, match="bad.csv: needs the column"):
         _source(labels, drop_rows=str(bad)).load()
-    with pytest.raises(FileNotFoundError, match="missing.csv: row list not found"):
+    with pytest.raises(DatasetFormatError, match="missing.csv: row list not found"):
         _source(labels, drop_rows=str(tmp_path / "missing.csv")).load()
     both = _write(tmp_path / "both.csv", "file_name,suggestion", [("images/w1/0.png", "x")])
     with pytest.raises(ValueError, match="both to drop and to relabel"):

@@ -17,8 +17,8 @@ writer and the pooled figures (character errors summed over the folds).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
+import os
 import platform
 import shlex
 import sys
@@ -30,18 +30,10 @@ from htr_lit.analysis.label_audit import cer_parts, read_rows
 from htr_lit.config import shown_path
 from htr_lit.cv.folds import fold_list
 from htr_lit.cv.summary import finished_folds
+from htr_lit.data.label_fixes import read_row_list
 from htr_lit.data.real.dhsd import dhsd_labels
 
 PARTS = ("all", "not_flagged", "flagged")
-
-
-def flagged_names(path: Path) -> set[str]:
-    """The `file_name`s of a flagged-rows CSV (an audit's output)."""
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
-        if "file_name" not in (reader.fieldnames or []):
-            raise SystemExit(f"error: {path}: needs a file_name column (an `htr-data audit` output)")
-        return {row["file_name"] for row in reader}
 
 
 def cleaning_of(folder: Path, index: int) -> list[str]:
@@ -115,8 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     both = sorted(set(base) & set(cleaned) & set(args.folds if args.folds is not None else base))
     if not both:
         raise SystemExit(f"error: no fold finished in both {args.cv} and {args.cleaned}")
-    rows, _ = read_rows(args.csv or dhsd_labels())
-    flagged = flagged_names(args.flagged)
+    labels = args.csv or dhsd_labels()
+    rows, _ = read_rows(labels)
+    try:
+        flagged = read_row_list(args.flagged, labels.parent)  # keyed by image path, as the labels' rows are
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from e
     folds = []
     for index in both:
         fold, base_ckpt = base[index]
@@ -124,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if cleaned_fold.test_writers != fold.test_writers:
             raise SystemExit(f"error: fold {index} tests other writers in {args.cleaned} than in {args.cv}")
         mine = [r for r in rows if r.writer_id in set(fold.test_writers)]
-        marked = [r.file_name in flagged for r in mine]
+        marked = [os.path.normpath(r.path) in flagged for r in mine]
         base_parts, base_read = scored(base_ckpt, mine, marked)
         clean_parts, clean_read = scored(cleaned_ckpt, mine, marked)
         folds.append({"fold": index, "test_writers": list(fold.test_writers), "cleaning": cleaning_of(args.cleaned,

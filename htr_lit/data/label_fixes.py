@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from htr_lit.data.formats import DatasetFormatError
 from htr_lit.data.sample import Sample
 
 log = logging.getLogger(__name__)
@@ -31,19 +32,19 @@ def read_row_list(list_csv: str | Path, root: Path, column: str | None = None) -
     `file_name` column."""
     path = Path(list_csv)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: row list not found (write one with `htr-data audit ... --out {path.name}`)")
+        raise DatasetFormatError(f"{path}: row list not found (write one with `htr-data audit ... --out {path.name}`)")
     with path.open(encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
         fields = reader.fieldnames or []
         needed = ["file_name"] + ([column] if column else [])
         missing = [c for c in needed if c not in fields]
         if missing:
-            raise ValueError(f"{path}: needs the column(s) {missing} (has {fields})")
+            raise DatasetFormatError(f"{path}: needs the column(s) {missing} (has {fields})")
         out: dict[str, str] = {}
         for line, row in enumerate(reader, start=2):
             name = (row["file_name"] or "").strip()
             if not name:
-                raise ValueError(f"{path}:{line}: empty file_name")
+                raise DatasetFormatError(f"{path}:{line}: empty file_name")
             out[_key(root / name)] = (row[column] or "") if column else ""
     return out
 
@@ -59,7 +60,7 @@ def clean_splits(splits: Mapping[str, list[Sample]], root: Path, drop_rows: str 
     relabel = read_row_list(relabel_rows, root, "suggestion") if relabel_rows is not None else {}
     both = dropped.keys() & relabel.keys()
     if both:
-        raise ValueError(f"{len(both)} row(s) are both to drop and to relabel, e.g. {sorted(both)[0]}")
+        raise DatasetFormatError(f"{len(both)} row(s) are both to drop and to relabel, e.g. {sorted(both)[0]}")
     counts = {"dropped": 0, "relabelled": 0}
     for name in CLEANED_SPLITS:
         kept = []
