@@ -86,7 +86,8 @@ def fold_done(
 
 # Config keys added since recipes were recorded, at the value that trains exactly what was trained before they
 # existed: a recipe holding one at that value hashes as it did without it (its kept fold records stay current).
-ADDED_DEFAULTS = {"data.source.image_root": None, "data.source.allow_absolute": False}
+ADDED_DEFAULTS = {"data.source.image_root": None, "data.source.allow_absolute": False, "data.source.drop_rows": None,
+                  "data.source.relabel_rows": None}
 
 
 def recipe_digest(cfg: Any) -> str:
