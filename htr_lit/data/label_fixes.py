@@ -13,6 +13,7 @@ import csv
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from htr_lit.data.formats import DatasetFormatError
@@ -70,9 +71,8 @@ def clean_splits(splits: Mapping[str, list[Sample]], root: Path, drop_rows: str 
                 counts["dropped"] += 1
                 continue
             if key in relabel and relabel[key].strip():
-                sample = Sample(path=sample.path, text=relabel[key], writer_id=sample.writer_id,
-                                origin=f"{sample.origin} (relabelled by {Path(relabel_rows).name})",
-                                problem=sample.problem)
+                sample = replace(sample, text=relabel[key],
+                                 origin=f"{sample.origin} (relabelled by {Path(relabel_rows).name})")
                 counts["relabelled"] += 1
             kept.append(sample)
         out[name] = kept
