@@ -1,0 +1,91 @@
+"""Where a recipe's errors are, out of fold: each fold's model reads its own test writers, and every character edit
+is given a kind (htr_lit.analysis.edit_kinds: diacritic, case, letter, missing, extra, separator), per fold and
+pooled, with the CER left if a kind were always read right.
+
+    python -m htr_lit.cv.error_kinds --cv outputs/cv/separable_oof --folds 0,1,2,3,4 \\
+        --flagged docs/audit/dhsd_folds_0_1_2_3_4_flagged.csv --out docs/errors/separable_oof.json
+
+`--flagged` (an audit's list, `htr-data audit --cv`) adds the breakdown of the rows it did not flag, so that wrong
+labels do not pass for reading errors. `--decoder` scores another decoder (a conf/decoder name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from htr_lit.analysis.edit_kinds import breakdown, table
+from htr_lit.analysis.label_audit import read_rows
+from htr_lit.config import shown_path
+from htr_lit.cv.folds import fold_list
+from htr_lit.cv.summary import finished_folds
+from htr_lit.data.label_fixes import read_row_list
+from htr_lit.data.real.dhsd import dhsd_labels
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="python -m htr_lit.cv.error_kinds", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cv", type=Path, required=True, help="a writer-CV folder (python -m htr_lit.cv --out DIR)")
+    p.add_argument("--folds", type=fold_list, default=None, metavar="I,J", help="only these folds (default: every "
+                                                                                 "finished one)")
+    p.add_argument("--flagged", type=Path, default=None, help="an audit's flagged rows: also break down the others")
+    p.add_argument("--decoder", default="greedy", help="conf/decoder name (default: greedy)")
+    p.add_argument("--csv", type=Path, default=None, help="the labels CSV (default: DHSD's, $HTR_DHSD_DIR)")
+    p.add_argument("--out", type=Path, required=True, help="the record (JSON)")
+    args = p.parse_args(argv)
+    import torch
+
+    from htr_lit.inference.scoring import Reader
+
+    torch.set_num_threads(1)
+    finished = finished_folds(args.cv)
+    chosen = sorted(set(finished) & set(args.folds if args.folds is not None else finished))
+    if not chosen:
+        raise SystemExit(f"error: no finished fold to score in {args.cv}")
+    labels = args.csv or dhsd_labels()
+    rows, _ = read_rows(labels)
+    try:
+        flagged = read_row_list(args.flagged, labels.parent) if args.flagged else None
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from e
+    folds: list[dict[str, Any]] = []
+    every: list[tuple[str, str]] = []
+    unflagged: list[tuple[str, str]] = []
+    for index in chosen:
+        fold, ckpt = finished[index]
+        mine = [r for r in rows if r.writer_id in set(fold.test_writers)]
+        readings = Reader(ckpt, decoder=args.decoder, threads=1).read([r.path for r in mine])
+        pairs = [(r.text, text) for r, text in zip(mine, readings)]
+        entry: dict[str, Any] = {"fold": index, "test_writers": list(fold.test_writers), "all": breakdown(pairs)}
+        every += pairs
+        if flagged is not None:
+            kept = [pair for r, pair in zip(mine, pairs) if os.path.normpath(r.path) not in flagged]
+            entry["not_flagged"] = breakdown(kept)
+            unflagged += kept
+        folds.append(entry)
+        print(f"fold {index}: {len(pairs)} words, CER {100 * entry['all']['cer']:.2f} %", flush=True)
+    record: dict[str, Any] = {
+        "command": shlex.join(["python", "-m", "htr_lit.cv.error_kinds", *argv]),
+        "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
+        "cv": shown_path(args.cv), "decoder": args.decoder,
+        "flagged": shown_path(args.flagged) if args.flagged else None, "folds": folds,
+        "pooled": {"all": breakdown(every), **({"not_flagged": breakdown(unflagged)} if flagged is not None else {})}}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+    for part, value in record["pooled"].items():
+        print(f"\npooled, {part.replace('_', ' ')} rows:\n{table(value)}")
+    print(f"written {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
