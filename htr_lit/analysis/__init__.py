@@ -1,1 +1,2 @@
-"""Error analysis of a recognizer: word alignment, CER per writer, character confusions and the inspect page."""
+"""Error analysis of a recognizer: word alignment, CER per writer, character confusions, the
+kinds of the edits (`edit_kinds`), word confidence, the label audit and the inspect page."""
