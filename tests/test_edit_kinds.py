@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from htr_lit.analysis.edit_kinds import KINDS, align, base_letter, breakdown, table, word_edits
-from htr_lit.analysis.error_analysis import edit_distance
+from htr_lit.analysis.edit_kinds import KINDS, base_letter, breakdown, same_base, table, word_edits
+from htr_lit.analysis.error_analysis import align, edit_distance
 from htr_lit.cv import error_kinds
 from tests.helpers import WORDS, write_word_png
 
@@ -37,7 +37,7 @@ def test_the_alignment_is_a_cheapest_edit_path() -> None:
     letters = "aäoöbsß -"
     for _ in range(500):
         truth, pred = ("".join(rng.choice(letters) for _ in range(rng.randint(0, 7))) for _ in range(2))
-        ops = align(truth, pred)
+        ops = align(truth, pred, alike=same_base)
         assert "".join(op.truth for op in ops) == truth and "".join(op.pred for op in ops) == pred
         assert len(word_edits(truth, pred)) == edit_distance(truth, pred)
 

@@ -1,9 +1,9 @@
 """What kind of error each character edit is, and how much of the CER each kind holds: the question a lever for a
 better recognizer starts from ("would reading the umlauts right get us there?").
 
-Every non-matching column of the alignment gets one kind (the alignment is a cheapest edit path, as
-htr_lit.analysis.error_analysis.align's, that among equally cheap paths pairs letters of the same base, so `Muler`
-for `Müller` is `ü`->`u` and one `l` missing, not `ü` missing and `l`->`u`):
+Every non-matching column of the alignment gets one kind (a cheapest edit path, htr_lit.analysis.error_analysis.align,
+that among equally cheap paths pairs letters of the same base, so `Muler` for `Müller` is `ü`->`u` and one `l`
+missing, not `ü` missing and `l`->`u`):
 
 - `separator`: either side is not a letter or digit (space, hyphen, dot, bracket...);
 - `case`: the same letter in the other case (`a` for `A`);
@@ -22,9 +22,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
-from htr_lit.analysis.error_analysis import DEL, INS, MATCH, SUB, EditOp
+from htr_lit.analysis.error_analysis import DEL, INS, MATCH, SUB, EditOp, align
 
 KINDS = ("diacritic", "case", "letter", "missing", "extra", "separator")
 
@@ -36,38 +34,8 @@ def base_letter(char: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c)).lower()
 
 
-def align(truth: str, pred: str) -> list[EditOp]:
-    """The cheapest edit path from `truth` to `pred` (unit costs), one op per column, left to right; among the
-    cheapest, the one with the most substitutions of a letter by the same base letter (`ü` -> `u`)."""
-    n, m = len(truth), len(pred)
-    edits = np.zeros((n + 1, m + 1), dtype=np.int64)  # (n+1, m+1) edit distance of the prefixes
-    edits[:, 0], edits[0, :] = np.arange(n + 1), np.arange(m + 1)
-    others = edits.copy()  # (n+1, m+1) edits of the path that are not a same-base substitution
-
-    def diag(i: int, j: int) -> tuple[int, int]:
-        a, b = truth[i - 1], pred[j - 1]
-        if a == b:
-            return int(edits[i - 1, j - 1]), int(others[i - 1, j - 1])
-        return int(edits[i - 1, j - 1]) + 1, int(others[i - 1, j - 1]) + (base_letter(a) != base_letter(b))
-
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            edits[i, j], others[i, j] = min(diag(i, j), (int(edits[i - 1, j]) + 1, int(others[i - 1, j]) + 1),
-                                            (int(edits[i, j - 1]) + 1, int(others[i, j - 1]) + 1))
-    ops: list[EditOp] = []
-    i, j = n, m
-    while i > 0 or j > 0:
-        here = (int(edits[i, j]), int(others[i, j]))
-        if i > 0 and j > 0 and here == diag(i, j):
-            ops.append(EditOp(MATCH if truth[i - 1] == pred[j - 1] else SUB, truth[i - 1], pred[j - 1]))
-            i, j = i - 1, j - 1
-        elif i > 0 and here == (int(edits[i - 1, j]) + 1, int(others[i - 1, j]) + 1):
-            ops.append(EditOp(DEL, truth[i - 1], ""))
-            i -= 1
-        else:
-            ops.append(EditOp(INS, "", pred[j - 1]))
-            j -= 1
-    return ops[::-1]
+def same_base(a: str, b: str) -> bool:
+    return base_letter(a) == base_letter(b)
 
 
 def edit_kind(op: EditOp) -> str:
@@ -85,7 +53,7 @@ def edit_kind(op: EditOp) -> str:
 
 def word_edits(truth: str, pred: str) -> list[tuple[str, EditOp]]:
     """(kind, edit) of every edit that turns `truth` into `pred`."""
-    return [(edit_kind(op), op) for op in align(truth, pred) if op.kind != MATCH]
+    return [(edit_kind(op), op) for op in align(truth, pred, alike=same_base) if op.kind != MATCH]
 
 
 def breakdown(pairs: Iterable[tuple[str, str]], examples: int = 6) -> dict[str, Any]:

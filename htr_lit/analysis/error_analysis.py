@@ -5,7 +5,7 @@ sits in the image. The error-analysis page (`htr_lit.inspect`) is drawn from the
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -49,25 +49,38 @@ class WordResult:
         return self.errors / max(len(self.truth), 1)
 
 
-def align(truth: str, pred: str) -> list[EditOp]:
-    """The cheapest edit path from `truth` to `pred` (unit costs), one op per column, left to right.
-    Ties prefer a match/substitution, then a deletion, so the path is deterministic."""
+def align(truth: str, pred: str, alike: Callable[[str, str], bool] | None = None) -> list[EditOp]:
+    """The cheapest edit path from `truth` to `pred` (unit costs), one op per column, left to right. Among equally
+    cheap paths, the one with the most substitutions of characters `alike` calls alike (none without it); then ties
+    prefer a match/substitution, then a deletion, so the path is deterministic."""
     n, m = len(truth), len(pred)
-    dist = np.zeros((n + 1, m + 1), dtype=np.int32)  # (n+1, m+1) edit distance of the prefixes
-    dist[:, 0] = np.arange(n + 1)
-    dist[0, :] = np.arange(m + 1)
+    edits = np.zeros((n + 1, m + 1), dtype=np.int64)  # (n+1, m+1) edit distance of the prefixes
+    edits[:, 0], edits[0, :] = np.arange(n + 1), np.arange(m + 1)
+    unlike = edits.copy()  # (n+1, m+1) the edits of that path that are not a substitution of alike characters
+
+    def diag(i: int, j: int) -> tuple[int, int]:
+        a, b = truth[i - 1], pred[j - 1]
+        if a == b:
+            return int(edits[i - 1, j - 1]), int(unlike[i - 1, j - 1])
+        return int(edits[i - 1, j - 1]) + 1, int(unlike[i - 1, j - 1]) + (alike is None or not alike(a, b))
+
+    def up(i: int, j: int) -> tuple[int, int]:  # truth[i - 1] deleted
+        return int(edits[i - 1, j]) + 1, int(unlike[i - 1, j]) + 1
+
+    def left(i: int, j: int) -> tuple[int, int]:  # pred[j - 1] inserted
+        return int(edits[i, j - 1]) + 1, int(unlike[i, j - 1]) + 1
+
     for i in range(1, n + 1):
         for j in range(1, m + 1):
-            diag = dist[i - 1, j - 1] + (truth[i - 1] != pred[j - 1])
-            dist[i, j] = min(diag, dist[i - 1, j] + 1, dist[i, j - 1] + 1)
+            edits[i, j], unlike[i, j] = min(diag(i, j), up(i, j), left(i, j))
     ops: list[EditOp] = []
     i, j = n, m
     while i > 0 or j > 0:
-        if i > 0 and j > 0 and dist[i, j] == dist[i - 1, j - 1] + (truth[i - 1] != pred[j - 1]):
-            kind = MATCH if truth[i - 1] == pred[j - 1] else SUB
-            ops.append(EditOp(kind, truth[i - 1], pred[j - 1]))
+        here = (int(edits[i, j]), int(unlike[i, j]))
+        if i > 0 and j > 0 and here == diag(i, j):
+            ops.append(EditOp(MATCH if truth[i - 1] == pred[j - 1] else SUB, truth[i - 1], pred[j - 1]))
             i, j = i - 1, j - 1
-        elif i > 0 and dist[i, j] == dist[i - 1, j] + 1:
+        elif i > 0 and (j == 0 or here == up(i, j)):
             ops.append(EditOp(DEL, truth[i - 1], ""))
             i -= 1
         else:
