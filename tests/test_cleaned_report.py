@@ -52,6 +52,13 @@ def test_report_splits_the_test_rows_by_the_flags_and_pools_the_folds(tiny_check
     assert base["flagged"]["cer"] > base["not_flagged"]["cer"]  # the wrong label costs the flagged rows
     assert fold["cleaned"] == base and record["pooled"]["base"]["all"]["cer"] == pytest.approx(base["all"]["cer"])
     assert set(fold["per_writer"]["base"]) == {"a", "b"}
+    assert record["writers"] == {"better": 0, "worse": 0, "same": 2}  # one checkpoint twice: every writer the same
+
+
+def test_writer_changes_count_each_test_writer_once() -> None:
+    folds = [{"per_writer": {"base": {"a": 0.1, "b": 0.2}, "cleaned": {"a": 0.05, "b": 0.2}}},
+             {"per_writer": {"base": {"c": 0.1}, "cleaned": {"c": 0.3}}}]
+    assert cleaned_report.writer_changes(folds) == {"better": 1, "worse": 1, "same": 1}
 
 
 def test_report_refuses_folds_that_test_other_writers(tiny_checkpoint, labels, tmp_path) -> None:

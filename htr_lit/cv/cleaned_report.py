@@ -11,7 +11,7 @@ ones.
 
 `--flagged` splits the test rows; it should come from models that never trained on them (`htr-data audit --cv`).
 Every fold finished in both folders is scored (or those of `--folds`); the record keeps each fold's figures, CER per
-writer and the pooled figures (character errors summed over the folds).
+writer, the pooled figures (character errors summed over the folds) and how many writers read better and worse.
 """
 
 from __future__ import annotations
@@ -77,6 +77,16 @@ def writer_cer(rows: Sequence[Any], readings: Sequence[str]) -> dict[str, float]
     return out
 
 
+def writer_changes(folds: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """How many test writers the cleaned model reads better, worse and the same as the base model (CER per writer)."""
+    changes = {"better": 0, "worse": 0, "same": 0}
+    for f in folds:
+        base, cleaned = f["per_writer"]["base"], f["per_writer"]["cleaned"]
+        for w in base:
+            changes["better" if cleaned[w] < base[w] else "worse" if cleaned[w] > base[w] else "same"] += 1
+    return changes
+
+
 def table(record: dict[str, Any]) -> str:
     head = ("| fold | rows (flagged) | CER % all: as published -> cleaned | not flagged | flagged |\n"
             "| --- | ---: | --- | --- | --- |")
@@ -131,10 +141,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     record = {"command": shlex.join(["python", "-m", "htr_lit.cv.cleaned_report", *argv]),
               "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
               "cv": shown_path(args.cv), "cleaned_cv": shown_path(args.cleaned), "flagged": shown_path(args.flagged),
-              "folds": folds, "pooled": {k: pooled([f[k] for f in folds]) for k in ("base", "cleaned")}}
+              "folds": folds, "pooled": {k: pooled([f[k] for f in folds]) for k in ("base", "cleaned")},
+              "writers": writer_changes(folds)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     print(table(record))
+    changes = record["writers"]
+    print(f"writers read better with the cleaned labels: {changes['better']}, worse: {changes['worse']}, "
+          f"the same: {changes['same']}")
     print(f"written {args.out}")
     return 0
 
