@@ -82,11 +82,18 @@ def test_page_shows_metrics_writers_confusions_bad_rows_and_worst_words() -> Non
     html = render_page(page)
     doc = Elements(html)
     tables = [a.get("class") for a in doc.find("table") if a.get("class") != "diff"]
-    assert tables == ["metrics", "writers", "confusions", "skipped", "gallery"]
+    assert tables == ["metrics", "writers", "confusions", "kinds", "skipped", "gallery"]
     assert len(doc.find("img")) == 2  # num_worst of the 3 wrong words
     text = "".join(doc.text)
     assert "25.00 %" in text and "file not found" in text and "labels.csv:7: /d/x.png" in text
     assert "&lt;b&gt;" in html and "<b>" in text  # a label is text, never markup
+    kinds = html[html.index('class="kinds"'):]
+    kinds = kinds[:kinds.index("</table>")]
+    # Hans for Haus: a letter; Koln for Köln: a diacritic; b for <b>: two separators (of 4 edits in 13 characters)
+    for row in ("<td>diacritic</td><td>1</td><td>25.0 %</td>", "<td>letter</td><td>1</td><td>25.0 %</td>",
+                "<td>separator</td><td>2</td><td>50.0 %</td><td>15.38 %</td>"):
+        assert row in kinds
+    assert "<td>case</td>" not in kinds  # kinds without an edit are left out
 
 
 # ------------------------------------------------------------------------------------ htr_lit.inspect

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from htr_lit.analysis import inspect_html as h
+from htr_lit.analysis.edit_kinds import breakdown
 from htr_lit.analysis.error_analysis import DEL, INS, SUB, WordResult, cer_by_writer, confusions, worst
 from htr_lit.analysis.inspect_trust import (
     confidence_section,
@@ -84,6 +85,19 @@ def confusions_section(page: PageInput) -> str:
             + h.table(["truth", "predicted", "kind", "count", "share of edits"], rows, "confusions"))
 
 
+def kinds_section(page: PageInput) -> str:
+    """The edits by kind (htr_lit.analysis.edit_kinds): which errors to work on, and what fixing each would give."""
+    part = breakdown((r.truth, r.pred) for r in page.results)
+    if not part["edits"]:
+        return ""
+    rows = [[kind, str(k["edits"]), f"{100 * k['share']:.1f} %", f"{100 * k['cer_without']:.2f} %",
+             str(k["words_only_this"])] for kind, k in part["kinds"].items() if k["edits"]]
+    return ('<h2>Kinds of errors</h2><div class="muted">diacritic: the same letter with other marks (u for ü, s for '
+            'ß); letter: another letter; missing / extra: a letter left out / added; separator: space, hyphen, '
+            f"punctuation. CER now {100 * part['cer']:.2f} %.</div>"
+            + h.table(["kind", "edits", "share", "CER if always right", "words wrong only by it"], rows, "kinds"))
+
+
 def gallery_section(page: PageInput) -> str:
     shown = worst(page.results, page.num_worst)
     wrong = sum(r.truth != r.pred for r in page.results)
@@ -114,7 +128,7 @@ def render_page(page: PageInput) -> str:
     trust = (f'<div class="row"><div>{confidence_section(page.results, page.confidence_kind)}</div>'
              f'<div>{writers_confidence_section(page.results)}</div></div>')
     body = "".join([f'<div class="row"><div>{metrics_section(page)}</div><div>{writers_section(page)}</div>'
-                    f'<div>{confusions_section(page)}</div></div>', skipped_section(page), trust,
+                    f'<div>{confusions_section(page)}{kinds_section(page)}</div></div>', skipped_section(page), trust,
                     flagged_section(page.results, page.audit_threshold, page.num_flagged), gallery_section(page),
                     least_confident_section(page.results, page.tokens, page.num_least_confident)])
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(page.title)}</title>'
