@@ -53,6 +53,7 @@ def test_search_chooses_on_validation_and_scores_test_once_per_choice(cv_folder,
     assert decoder_search.main([*args, "--out", str(out)]) == 0
     record = json.loads(out.read_text())
     assert len(record["grid"]) == 4 and record["words"] == {"val": {"0": 5}, "test": {"0": 5}}
+    assert record["defaults"] == {"beam_width": 16, "lm_weight": 0.5}  # conf/decoder/beam.yaml: what default read
     val = {name: record["val"][name]["0"] for name in record["grid"]}
     best = min(val.values())
     assert val[record["chosen"]["nested"]["0"]] == best  # chosen on the validation writers

@@ -127,8 +127,14 @@ class FoldReadings:
 
     def decode(self, part: str, setting: dict[str, float] | None) -> list[str]:
         """The texts of `part`'s rows decoded greedily (`setting` None) or by the decoder with `setting`."""
+        from htr_lit.decoding.factory import decoder_options
+        from htr_lit.inference.scoring import decoder_spec
+
         name = setting_name(setting)
-        digest = hashlib.sha1(f"{self.decoder}|{name}".encode()).hexdigest()[:12]
+        # keyed by every option the decoding used (the yaml's and the setting's), so an edited yaml decodes afresh
+        used = "greedy" if setting is None else json.dumps({**decoder_options(decoder_spec(self.decoder)),
+                                                             **setting}, sort_keys=True, default=str)
+        digest = hashlib.sha1(f"{self.decoder}|{used}".encode()).hexdigest()[:12]
         path = self.cache / f"{part}_{digest}.json"
         if path.is_file():
             return json.loads(path.read_text(encoding="utf-8"))["texts"]
@@ -136,7 +142,6 @@ class FoldReadings:
 
         from htr_lit.checkpoint import load_model
         from htr_lit.decoding.factory import build_decoder
-        from htr_lit.inference.scoring import decoder_spec
 
         if self._model is None:
             self._model, _ = load_model(self.ckpt)
@@ -192,6 +197,15 @@ def search(folds: dict[int, FoldReadings], grid: list[dict[str, float]]) -> dict
             "test": test}
 
 
+def defaults(decoder: str, grid: list[dict[str, float]]) -> dict[str, Any]:
+    """The configured values (conf/decoder/<decoder>.yaml) of the keys the grid varies: what `default` decoded."""
+    from htr_lit.decoding.factory import decoder_options
+    from htr_lit.inference.scoring import decoder_spec
+
+    options = decoder_options(decoder_spec(decoder))
+    return {k: options.get(k) for k in sorted({k for s in grid for k in s})}
+
+
 def table(record: dict[str, Any]) -> str:
     folds = list(record["test"]["greedy"]["folds"])
     lines = ["| decoding | settings | " + " | ".join(f"fold {i}" for i in folds) + " | pooled CER % |",
@@ -240,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     record = {"command": shlex.join(["python", "-m", "htr_lit.cv.decoder_search", *argv]),
               "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
-              "cv": shown_path(args.cv), "decoder": args.decoder,
+              "cv": shown_path(args.cv), "decoder": args.decoder, "defaults": defaults(args.decoder, grid),
               "words": {part: {str(i): len(f.rows[part]) for i, f in folds.items()} for part in PARTS}, **record}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
