@@ -92,3 +92,22 @@ def test_command_refuses_a_folder_without_finished_folds(tmp_path) -> None:
     (tmp_path / "cv").mkdir()
     with pytest.raises(SystemExit, match="no finished fold"):
         error_kinds.main(["--cv", str(tmp_path / "cv"), "--out", str(tmp_path / "k.json")])
+
+
+def test_command_takes_decoder_settings_and_records_them(tiny_checkpoint, tmp_path, one_thread) -> None:
+    lines = ["file_name,text,writer_id"]
+    for i, text in enumerate(WORDS[:4]):
+        write_word_png(tmp_path / "img" / f"{i}.png", text, height=64)
+        lines.append(f"img/{i}.png,{text},a")
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fold = tmp_path / "cv" / "fold_0"
+    fold.mkdir(parents=True)
+    (fold / "metrics.json").write_text(json.dumps({"status": "ok", "best_ckpt": str(tiny_checkpoint()), "cv": {
+        "fold": 0, "folds": 2, "seed": 0, "test_writers": ["a"], "val_writers": []}}))
+    out = tmp_path / "kinds.json"
+    assert error_kinds.main(["--cv", str(tmp_path / "cv"), "--decoder", "beam", "--set", "lm_weight=0", "--set",
+                             "beam_width=2", "--csv", str(tmp_path / "labels.csv"), "--out", str(out)]) == 0
+    options = json.loads(out.read_text())["decoder_options"]
+    assert (options["lm_weight"], options["beam_width"], options["insertion_bonus"]) == (0, 2, 0.0)
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        error_kinds.main(["--cv", str(tmp_path / "cv"), "--set", "lm_weight", "--out", str(out)])
