@@ -48,20 +48,24 @@ def cv_folder(tiny_checkpoint, tmp_path):
 
 def test_search_chooses_on_validation_and_scores_test_once_per_choice(cv_folder, one_thread, monkeypatch) -> None:
     args = ["--cv", str(cv_folder / "cv"), "--decoder", "beam", "--grid", "lm_weight=0,0.5", "--grid",
-            "beam_width=1,4", "--csv", str(cv_folder / "labels.csv"), "--cache", str(cv_folder / "cache")]
+            "beam_width=1,4", "--baseline", "beam_width=2", "--csv", str(cv_folder / "labels.csv"),
+            "--cache", str(cv_folder / "cache")]
     out = cv_folder / "search.json"
     assert decoder_search.main([*args, "--out", str(out)]) == 0
     record = json.loads(out.read_text())
     assert len(record["grid"]) == 4 and record["words"] == {"val": {"0": 5}, "test": {"0": 5}}
     assert record["defaults"] == {"beam_width": 16, "lm_weight": 0.5}  # conf/decoder/beam.yaml: what default read
-    val = {name: record["val"][name]["0"] for name in record["grid"]}
-    best = min(val.values())
-    assert val[record["chosen"]["nested"]["0"]] == best  # chosen on the validation writers
-    assert record["chosen"]["pooled"] == record["chosen"]["nested"]["0"]  # one fold: both choices agree
+    val = {row["setting"]: row["folds"]["0"] for row in record["val"]}
+    assert set(val) == {"greedy", *record["grid"]}
+    best = min(v for name, v in val.items() if name != "greedy")
+    nested = record["chosen"]["nested"]["0"]
+    assert val[nested["setting"]] == best  # chosen on the validation writers
+    assert nested["setting"] == setting_name({k: nested[k] for k in ("lm_weight", "beam_width")})
+    assert record["chosen"]["pooled"] == nested  # one fold: both choices agree
     test = record["test"]
-    assert set(test) == {"greedy", "default", "nested", "pooled"}
+    assert set(test) == {"greedy", "baseline", "nested", "pooled"}
     assert test["nested"]["folds"]["0"] == test["pooled"]["folds"]["0"]
-    assert test["greedy"]["settings"] == {"0": "greedy"} and test["default"]["settings"] == {"0": "default"}
+    assert test["greedy"]["settings"] == {"0": "greedy"} and test["baseline"]["settings"] == {"0": "beam_width=2"}
     assert 0.0 <= test["greedy"]["pooled_cer"] <= 1.0
 
     # greedy from the kept log-probabilities is what the Reader reads

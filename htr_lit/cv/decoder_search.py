@@ -1,7 +1,7 @@
 """Choose a decoder's settings on validation writers, then score the test writers once.
 
     python -m htr_lit.cv.decoder_search --cv outputs/cv/separable_oof --folds 0,1,2,3,4 --decoder beam_names \\
-        --grid lm_weight=0.3,0.5,0.8 --grid insertion_bonus=0,1,2 --out docs/decoding/beam_names_separable.json
+        --grid lm_weight=0.3,0.5,0.8 --grid insertion_bonus=0,1,2 --baseline insertion_bonus=0 --out F.json
 
 Each fold's model reads its validation and its test writers once (the log-probabilities are kept); every setting
 of the grid (the product of the `--grid KEY=V1,V2` lists, over keys of conf/decoder/<decoder>.yaml) decodes the
@@ -10,7 +10,7 @@ validation readings, and the test readings are decoded with the settings chosen 
   the clean ones: no test writer of a fold had a say in its choice.
 - `pooled`: one setting for every fold, the lowest CER over all folds' validation writers, what a default takes.
   A fold's validation writers are other folds' test writers, so its test figures are a little optimistic.
-- `greedy` and `default` (the decoder as configured) as references.
+- `greedy` and `baseline` (the decoder as configured, with the keys of `--baseline KEY=VALUE` changed) as references.
 Every decoding is cached under `--cache` (default `outputs/decoder_search/<cv folder name>`): a killed search
 continues where it stopped, and two processes given other `--folds` fill the same cache side by side (then one run
 with every fold writes the record from it).
@@ -163,9 +163,11 @@ class FoldReadings:
         return [r.text for r in self.rows[part]]
 
 
-def search(folds: dict[int, FoldReadings], grid: list[dict[str, float]]) -> dict[str, Any]:
-    """Every setting on every fold's validation rows; the nested and pooled choices (and greedy and the defaults)
-    on the test rows."""
+def search(folds: dict[int, FoldReadings], grid: list[dict[str, float]], baseline: dict[str, float] | None = None,
+           ) -> dict[str, Any]:
+    """Every setting on every fold's validation rows (`val`: a row per setting, with its keys, CER per fold and
+    pooled); the nested and pooled choices (`chosen`), and the test rows decoded with them, greedily and with the
+    `baseline` (`test`: per scheme, the setting per fold, CER per fold, pooled and the folds' mean)."""
     val: dict[str, dict[int, float]] = {}
     for setting in grid:
         val[setting_name(setting)] = {i: cer(f.decode("val", setting), f.labels("val")) for i, f in folds.items()}
@@ -177,7 +179,7 @@ def search(folds: dict[int, FoldReadings], grid: list[dict[str, float]]) -> dict
     pooled_choice = min(by_name, key=lambda n: (pooled_val[n], n))
     nested_choice = {i: min(by_name, key=lambda n: (val[n][i], n)) for i in folds}
     schemes: dict[str, dict[int, dict[str, float] | None]] = {
-        "greedy": {i: None for i in folds}, "default": {i: {} for i in folds},
+        "greedy": {i: None for i in folds}, "baseline": {i: dict(baseline or {}) for i in folds},
         "nested": {i: by_name[nested_choice[i]] for i in folds}, "pooled": {i: by_name[pooled_choice] for i in folds}}
     test: dict[str, Any] = {}
     for scheme, chosen in schemes.items():
@@ -189,16 +191,17 @@ def search(folds: dict[int, FoldReadings], grid: list[dict[str, float]]) -> dict
                         "mean_cer": sum(per_fold.values()) / len(per_fold)}
     greedy_val = {i: cer(f.decode("val", None), f.labels("val")) for i, f in folds.items()}
     return {"grid": [setting_name(s) for s in grid],
-            "val": {"greedy": {str(i): c for i, c in greedy_val.items()},
-                    **{n: {str(i): c for i, c in v.items()} for n, v in val.items()}},
-            "val_pooled": {"greedy": pooled_cer([(f.decode("val", None), f.labels("val")) for f in folds.values()]),
-                           **pooled_val},
-            "chosen": {"pooled": pooled_choice, "nested": {str(i): n for i, n in nested_choice.items()}},
+            "val": [{"setting": "greedy", "folds": {str(i): c for i, c in greedy_val.items()},
+                     "pooled_cer": pooled_cer([(f.decode("val", None), f.labels("val")) for f in folds.values()])},
+                    *[{"setting": n, **by_name[n], "folds": {str(i): c for i, c in v.items()},
+                       "pooled_cer": pooled_val[n]} for n, v in val.items()]],
+            "chosen": {"pooled": {"setting": pooled_choice, **by_name[pooled_choice]},
+                       "nested": {str(i): {"setting": n, **by_name[n]} for i, n in nested_choice.items()}},
             "test": test}
 
 
 def defaults(decoder: str, grid: list[dict[str, float]]) -> dict[str, Any]:
-    """The configured values (conf/decoder/<decoder>.yaml) of the keys the grid varies: what `default` decoded."""
+    """The configured values (conf/decoder/<decoder>.yaml) of the keys the grid varies."""
     from htr_lit.decoding.factory import decoder_options
     from htr_lit.inference.scoring import decoder_spec
 
@@ -228,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                    help="values of one decoder key to try (repeat for more keys; the grid is their product)")
     p.add_argument("--csv", type=Path, default=None, help="the labels CSV (default: DHSD's, $HTR_DHSD_DIR)")
+    p.add_argument("--baseline", action="append", default=[], metavar="KEY=VALUE",
+                   help="the reference decoding: the decoder as configured with these keys changed (repeat)")
     p.add_argument("--cache", type=Path, default=None, help="where readings and decodings are kept")
     p.add_argument("--out", type=Path, default=None, help="the record (JSON); without it, only fill the cache")
     args = p.parse_args(argv)
@@ -248,7 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parts = {"val": [r for r in rows if r.writer_id in set(fold.val_writers)],
                  "test": [r for r in rows if r.writer_id in set(fold.test_writers)]}
         folds[i] = FoldReadings(ckpt, parts, args.decoder, cache / f"fold_{i}")
-    record = search(folds, grid)
+    baseline = {k: v for spec in args.baseline for k, v in grid_of([spec])[0].items()}
+    record = search(folds, grid, baseline)
     print(table(record))
     if args.out is None:
         return 0
