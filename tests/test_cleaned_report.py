@@ -68,3 +68,20 @@ def test_report_refuses_folds_that_test_other_writers(tiny_checkpoint, labels, t
     with pytest.raises(SystemExit, match="other writers"):
         cleaned_report.main(["--cv", str(tmp_path / "base"), "--cleaned", str(tmp_path / "clean"), "--flagged",
                              str(tmp_path / "flagged.csv"), "--csv", str(labels), "--out", str(tmp_path / "r.json")])
+
+
+def test_cleaned_folds_may_live_in_several_folders_but_not_twice(tiny_checkpoint, labels, tmp_path) -> None:
+    ckpt = tiny_checkpoint()
+    _fold(tmp_path / "base", ckpt, ["a", "b"])
+    _fold(tmp_path / "clean_a", ckpt, ["a", "b"], "data.source.drop_rows=flagged.csv")
+    _fold(tmp_path / "clean_b", ckpt, ["a", "b"])
+    (tmp_path / "flagged.csv").write_text("file_name\nimg/0.png\n", encoding="utf-8")
+    args = ["--cv", str(tmp_path / "base"), "--cleaned", str(tmp_path / "clean_a"), "--cleaned",
+            str(tmp_path / "clean_b"), "--flagged", str(tmp_path / "flagged.csv"), "--csv", str(labels), "--out",
+            str(tmp_path / "r.json")]
+    with pytest.raises(SystemExit, match="fold 0 is finished in both"):
+        cleaned_report.main(args)
+    (tmp_path / "clean_b" / "fold_0" / "metrics.json").unlink()  # fold 0 only in clean_a: fine
+    assert cleaned_report.main(args) == 0
+    record = json.loads((tmp_path / "r.json").read_text())
+    assert record["folds"][0]["cleaned_cv"].endswith("clean_a") and len(record["cleaned_cv"]) == 2

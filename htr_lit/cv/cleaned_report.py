@@ -103,7 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m htr_lit.cv.cleaned_report", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cv", type=Path, required=True, help="writer CV trained on the labels as published")
-    p.add_argument("--cleaned", type=Path, required=True, help="the same folds trained on cleaned labels")
+    p.add_argument("--cleaned", type=Path, action="append", required=True,
+                   help="the same folds trained on cleaned labels (repeat for folds kept in several folders)")
     p.add_argument("--flagged", type=Path, required=True, help="flagged rows (htr-data audit --cv), to split the test "
                                                                "rows")
     p.add_argument("--folds", type=fold_list, default=None, metavar="I,J", help="only these folds")
@@ -113,10 +114,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    base, cleaned = finished_folds(args.cv), finished_folds(args.cleaned)
+    base = finished_folds(args.cv)
+    cleaned: dict[int, tuple[Any, Path]] = {}
+    folder_of: dict[int, Path] = {}
+    for folder in args.cleaned:
+        for index, found in finished_folds(folder).items():
+            if index in cleaned:
+                raise SystemExit(f"error: fold {index} is finished in both {folder_of[index]} and {folder}")
+            cleaned[index], folder_of[index] = found, folder
     both = sorted(set(base) & set(cleaned) & set(args.folds if args.folds is not None else base))
     if not both:
-        raise SystemExit(f"error: no fold finished in both {args.cv} and {args.cleaned}")
+        raise SystemExit(f"error: no fold finished in both {args.cv} and {' / '.join(map(str, args.cleaned))}")
     labels = args.csv or dhsd_labels()
     rows, _ = read_rows(labels)
     try:
@@ -128,19 +136,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         fold, base_ckpt = base[index]
         cleaned_fold, cleaned_ckpt = cleaned[index]
         if cleaned_fold.test_writers != fold.test_writers:
-            raise SystemExit(f"error: fold {index} tests other writers in {args.cleaned} than in {args.cv}")
+            raise SystemExit(f"error: fold {index} tests other writers in {folder_of[index]} than in {args.cv}")
         mine = [r for r in rows if r.writer_id in set(fold.test_writers)]
         marked = [os.path.normpath(r.path) in flagged for r in mine]
         base_parts, base_read = scored(base_ckpt, mine, marked)
         clean_parts, clean_read = scored(cleaned_ckpt, mine, marked)
-        folds.append({"fold": index, "test_writers": list(fold.test_writers), "cleaning": cleaning_of(args.cleaned,
-                      index), "base": base_parts, "cleaned": clean_parts,
+        folds.append({"fold": index, "test_writers": list(fold.test_writers), "cleaning": cleaning_of(folder_of[index],
+                      index), "cleaned_cv": shown_path(folder_of[index]), "base": base_parts, "cleaned": clean_parts,
                       "per_writer": {"base": writer_cer(mine, base_read), "cleaned": writer_cer(mine, clean_read)}})
         print(f"fold {index}: CER {100 * base_parts['all']['cer']:.2f} -> {100 * clean_parts['all']['cer']:.2f} % "
               f"({len(mine)} rows, {sum(marked)} flagged)", flush=True)
     record = {"command": shlex.join(["python", "-m", "htr_lit.cv.cleaned_report", *argv]),
               "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
-              "cv": shown_path(args.cv), "cleaned_cv": shown_path(args.cleaned), "flagged": shown_path(args.flagged),
+              "cv": shown_path(args.cv), "cleaned_cv": [shown_path(f) for f in args.cleaned],
+              "flagged": shown_path(args.flagged),
               "folds": folds, "pooled": {k: pooled([f[k] for f in folds]) for k in ("base", "cleaned")},
               "writers": writer_changes(folds)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
