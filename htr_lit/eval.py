@@ -23,7 +23,7 @@ from htr_lit.decoding.factory import build_decoder, decoder_name, decoder_option
 from htr_lit.decoding.timed import TimedDecoder
 from htr_lit.errors import exit_on_user_error
 from htr_lit.inference.batching import read_batches
-from htr_lit.inference.calibration import calibration_of, confidences
+from htr_lit.inference.calibration import confidence_kind, confidences, word_confidence
 from htr_lit.inference.labelled import build_test_datamodule
 from htr_lit.inference.torch_backend import TorchBackend
 from htr_lit.inference.tta import StretchFusion, StretchReading, tta_factors
@@ -70,9 +70,9 @@ class TestTexts(Callback):
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     model, pre = load_model(cfg.ckpt_path)
     factors = tta_factors(cfg.get("tta"))
-    # predict's rule: the checkpoint's calibrated confidence with greedy decoding (with a stretch, the calibration
-    # fitted on its factors), else the raw one
-    calibration = calibration_of(model, factors) if decoder_name(cfg.decoder) == "greedy" else None
+    # predict's rule (calibration.word_confidence): the checkpoint's calibrated confidence with greedy decoding (with
+    # a stretch, the calibration fitted on its factors), P(text | image) under CTC with another decoder
+    calibration = word_confidence(model, decoder_name(cfg.decoder), factors)
     # Built first, so that a decoder that cannot be built fails before any data is read.
     decoder = TimedDecoder(build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts")),
                            keep=True, keep_log_probs=calibration is not None and not factors)
@@ -101,7 +101,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         log_probs = [v.log_probs for v in views] if views is not None else decoder.kept_log_probs
         conf = confidences(calibration, log_probs, [h.text for h in best], [h.score for h in best], stretch=views)
         confidence = confidence_report(conf, [h.text == t for h, t in zip(best, truths.texts)])
-        confidence["kind"] = "calibrated" if calibration is not None else "raw"
+        confidence["kind"] = confidence_kind(calibration)
     metrics.update({
         "decoder": decoder_name(cfg.decoder),
         "decoder_options": decoder_options(cfg.decoder),

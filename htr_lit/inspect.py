@@ -28,7 +28,13 @@ from htr_lit.data.overlap import overlap_warning
 from htr_lit.decoding.factory import build_decoder, decoder_name, describe
 from htr_lit.decoding.timed import TimedDecoder
 from htr_lit.errors import ConfigError, exit_on_user_error
-from htr_lit.inference.calibration import Calibration, calibration_of, confidences
+from htr_lit.inference.calibration import (
+    Calibration,
+    CtcConfidence,
+    confidence_kind,
+    confidences,
+    word_confidence,
+)
 from htr_lit.inference.labelled import build_test_datamodule
 from htr_lit.metrics import text_metrics
 from htr_lit.models.module import HTRModule
@@ -44,11 +50,20 @@ def pick(total: int, max_images: int | None, seed: int) -> list[int]:
     return sorted(np.random.default_rng(seed).choice(total, size=max_images, replace=False).tolist())
 
 
+CONFIDENCE_KINDS = {  # how the page names calibration.confidence_kind's answer
+    "calibrated": "calibrated on writers the model never trained on: P(the word is exactly right)",
+    "ctc": "P(text | image) under CTC, every alignment summed (not calibrated: the checkpoint's calibration is "
+           "fitted on greedy readings)",
+    "raw": "raw: exp of the greedy path's log-probability, not P(right) (the checkpoint carries no calibration)",
+}
+
+
 def score(model: HTRModule, decoder: TimedDecoder, ds: WordDataset, indices: list[int], batch_size: int,
-          device: str = "cpu", calibration: Calibration | None = None) -> list[WordResult]:
+          device: str = "cpu", calibration: Calibration | CtcConfidence | None = None) -> list[WordResult]:
     """Transcribe `ds[indices]` in batches of similar width; keep each image, its decoded text, its word
-    confidence (calibrated under `calibration`, else exp of the reading's score), the best-path class of every
-    valid frame (for the page's strip) and the label audit's verdict. Results are in `indices` order."""
+    confidence (calibration.confidences: calibrated, P(text | image) or exp of the greedy path's log-probability),
+    the best-path class of every valid frame (for the page's strip) and the label audit's verdict. Results are in
+    `indices` order."""
     results: list[WordResult | None] = [None] * len(indices)
     frame_log_probs: list[torch.Tensor | None] = [None] * len(indices)
     order = sorted(range(len(indices)), key=lambda k: ds.images[indices[k]].shape[1])  # less padding
@@ -97,8 +112,7 @@ def inspect(cfg: DictConfig) -> dict[str, Any]:
     log.info("inspecting %s on %d of %d test images with decoder %s", cfg.ckpt_path, len(indices), len(ds),
              describe(cfg.decoder))
     model.to(cfg.device)
-    greedy = decoder_name(cfg.decoder) == "greedy"
-    calibration = calibration_of(model) if greedy else None  # predict's rule: greedy only
+    calibration = word_confidence(model, decoder_name(cfg.decoder))  # predict's rule
     results = score(model, decoder, ds, indices, int(cfg.data.eval_batch_size), cfg.device, calibration)
 
     counted = text_metrics("test/")
@@ -119,9 +133,7 @@ def inspect(cfg: DictConfig) -> dict[str, Any]:
     page = PageInput(title=f"Error analysis: {Path(str(cfg.ckpt_path)).name}", results=results,
                      tokens=model.charset.tokens, metrics=metrics, skipped=list(datamodule.skipped), notes=notes,
                      num_worst=int(cfg.num_worst), num_confusions=int(cfg.num_confusions),
-                     confidence_kind=("calibrated on writers the model never trained on: P(the word is exactly right)"
-                                      if calibration else "raw: exp of the reading's log-score, not a probability "
-                                      "(the checkpoint carries no calibration)"),
+                     confidence_kind=CONFIDENCE_KINDS[confidence_kind(calibration)],
                      num_least_confident=int(cfg.num_least_confident), audit_threshold=float(cfg.audit_threshold),
                      num_flagged=int(cfg.num_flagged))
     # Wall and CPU time (all threads; steadier on a busy machine) to load, read and score, shown on the page.

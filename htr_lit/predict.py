@@ -21,7 +21,7 @@ from htr_lit.decoding.factory import build_decoder, decoder_name
 from htr_lit.errors import ConfigError, UserError, exit_on_user_error
 from htr_lit.inference.backend import build_backend
 from htr_lit.inference.batching import Result, transcribe
-from htr_lit.inference.calibration import calibration_of
+from htr_lit.inference.calibration import word_confidence
 from htr_lit.inference.formatting import format_hypotheses
 from htr_lit.inference.tta import StretchFusion, tta_factors
 from htr_lit.overrides import checked_overrides
@@ -113,9 +113,9 @@ def predict(cfg: DictConfig) -> int:
     tta = StretchFusion(factors, model.charset.tokens, pre.min_width) if factors else None
     failed = read = to_check = 0
     review = _review_below(cfg.get("review_below"))
-    # the checkpoint's word-confidence calibration (htr_lit/inference/calibration.py), greedy decoding only; with
-    # tta, the one fitted on those stretches if the checkpoint carries it
-    calibration = calibration_of(model, factors) if decoder_name(cfg.decoder) == "greedy" else None
+    # the word confidence (htr_lit/inference/calibration.py): greedy, the checkpoint's calibration (with tta, the one
+    # fitted on those stretches if it carries one); another decoder, P(text | image) under CTC
+    calibration = word_confidence(model, decoder_name(cfg.decoder), factors)
     batch_size = int(cfg.batch_size or backend.batch_size)
     with _progress(len(inputs), cfg.get("progress")) as bar:
         for result in transcribe(inputs, wide, backend, decoder, batch_size, on_error=_report_unreadable, tta=tta,

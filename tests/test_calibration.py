@@ -67,8 +67,31 @@ def test_predict_prints_the_checkpoints_calibrated_confidence(tiny_checkpoint, t
     base = [f"ckpt_path={tmp_path / 'calibrated.ckpt'}", f"input={tmp_path / 'in'}", "backend=torch", "format=jsonl"]
     assert predict(compose_cfg("predict", base)) == 0
     assert json.loads(capsys.readouterr().out)["confidence"] == round(1 / (1 + math.exp(-1.0)), 4)
-    assert predict(compose_cfg("predict", [*base, "decoder=beam"])) == 0  # another decoder: the raw score
-    assert json.loads(capsys.readouterr().out)["confidence"] != round(1 / (1 + math.exp(-1.0)), 4)
+    # another decoder: P(text | image) under CTC, not the calibration (fitted on greedy readings) nor exp of the
+    # beam's score, which a length bonus lifts past 1
+    assert predict(compose_cfg("predict", [*base, "decoder=beam", "decoder.insertion_bonus=5"])) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["confidence"] != round(1 / (1 + math.exp(-1.0)), 4) and 0.0 <= line["confidence"] <= 1.0
+    from htr_lit.checkpoint import load_model
+    from htr_lit.inference.scoring import Reader
+
+    reader = Reader(tmp_path / "calibrated.ckpt")
+    from htr_lit.inference.batching import load_window, read_batches
+
+    images, _ = load_window([tmp_path / "in" / "a.png"], reader.pre)
+    _, lps = read_batches(images, reader.backend, reader.decode, 1, keep_log_probs=True)
+    model, _ = load_model(tmp_path / "calibrated.ckpt")
+    index = {c: i for i, c in enumerate(model.charset.tokens) if c}
+    assert line["confidence"] == round(math.exp(calibration.text_logp(lps[0], line["text"], index)), 4)
+
+
+def test_ctc_confidence_by_hand_and_the_kinds() -> None:
+    p = torch.tensor([[0.2, 0.7, 0.1], [0.5, 0.3, 0.2]])  # the two frames of the test below
+    ctc = calibration.CtcConfidence(["", "a", "b"])
+    assert ctc([p.log(), p.log()], ["a", "c"]) == pytest.approx([0.7 * 0.3 + 0.7 * 0.5 + 0.2 * 0.3, 0.0], abs=1e-6)
+    assert calibration.confidence_kind(ctc) == "ctc" and calibration.confidence_kind(None) == "raw"
+    record = {"features": ["log_length"], "mean": [0.0], "std": [1.0], "weights": [0.0], "bias": 0.0, "words": 1}
+    assert calibration.confidence_kind(calibration.Calibration(record, ["", "a"])) == "calibrated"
 
 
 def test_out_of_fold_calibration_is_judged_cross_fitted_and_stored(tiny_checkpoint, tmp_path) -> None:

@@ -20,7 +20,7 @@ from htr_lit.data.collate import pad_batch
 from htr_lit.data.preprocess import ImageLoadError, Preprocess
 from htr_lit.decoding.base import Decoder, Hypothesis
 from htr_lit.inference.backend import Backend
-from htr_lit.inference.calibration import Calibration
+from htr_lit.inference.calibration import Calibration, CtcConfidence
 from htr_lit.inference.tta import StretchFusion
 
 # Images loaded at a time: batches are formed by width inside such a window (less padding); at least
@@ -68,7 +68,7 @@ def decode_images(images: Sequence[np.ndarray], backend: Backend, decoder: Decod
 
 
 def decode_with_confidence(images: Sequence[np.ndarray], backend: Backend, decoder: Decoder, batch_size: int,
-                           tta: StretchFusion | None = None, calibration: Calibration | None = None,
+                           tta: StretchFusion | None = None, calibration: Calibration | CtcConfidence | None = None,
                            ) -> tuple[list[list[Hypothesis]], list[float] | None]:
     """`decode_images`, and with a checkpoint's `calibration` (htr_lit/inference/calibration.py; with `tta`, one
     fitted on its factors) each best reading's calibrated probability of being right (0 for a blank image); else
@@ -155,7 +155,7 @@ def _joined(line_hyps: list[list[Hypothesis]]) -> Hypothesis:
 def transcribe(paths: Sequence[Path], pre: Preprocess, backend: Backend, decoder: Decoder, batch_size: int = 32,
                window: int | None = None, on_error: Callable[[str], None] | None = None,
                tta: StretchFusion | None = None, split_lines: bool = False,
-               calibration: Calibration | None = None) -> Iterator[Result]:
+               calibration: Calibration | CtcConfidence | None = None) -> Iterator[Result]:
     """One Result per path, in input order, a window (`WINDOW_BATCHES` batches, at least `WINDOW_IMAGES`
     images) at a time. The next window
     is read in a background thread while the model runs on this one (decoding and OpenCV release the GIL).

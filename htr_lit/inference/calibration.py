@@ -210,8 +210,40 @@ def calibration_of(model: Any, tta: Sequence[float] | None = None) -> Calibratio
     return Calibration(record, model.charset.tokens)
 
 
-def confidences(calibration: Calibration | None, log_probs: Sequence[torch.Tensor], texts: Sequence[str],
-                scores: Sequence[float], stretch: Sequence[StretchReading] | None = None) -> list[float]:
+class CtcConfidence:
+    """The raw word confidence of another decoder's reading (beam, LM, lexicon): P(text | image) under the CTC
+    posterior, every alignment of the text summed, in [0, 1]. Such a decoder's own score mixes in an LM and a
+    length bonus and is no probability (exp of it can pass 1). Same call as a Calibration; no fit behind it."""
+
+    def __init__(self, tokens: Sequence[str], factors: Sequence[float] | None = None) -> None:
+        self.index = {c: i for i, c in enumerate(tokens) if c}
+        self.factors = tuple(factors) if factors else None
+
+    def __call__(self, log_probs: Sequence[torch.Tensor], texts: Sequence[str],
+                 stretch: Sequence[StretchReading] | None = None) -> list[float]:
+        return [math.exp(text_logp(lp, t, self.index)) for lp, t in zip(log_probs, texts)]
+
+
+def word_confidence(model: Any, decoder: str, tta: Sequence[float] | None = None) -> Calibration | CtcConfidence | None:
+    """What predict, eval and inspect give as a reading's confidence: with greedy decoding the checkpoint's
+    calibration (None without one: exp of the best path's log-probability, a probability too); with any other
+    decoder `decoder`, P(text | image) under CTC (CtcConfidence), the calibration being fitted on greedy readings."""
+    if decoder == "greedy":
+        return calibration_of(model, tta)
+    return CtcConfidence(model.charset.tokens, tta)
+
+
+def confidence_kind(calibration: Calibration | CtcConfidence | None) -> str:
+    """How a confidence was made: `calibrated` (a fitted P(right)), `ctc` (P(text | image) of a non-greedy reading)
+    or `raw` (exp of the greedy path's log-probability: the checkpoint carries no calibration)."""
+    if calibration is None:
+        return "raw"
+    return "ctc" if isinstance(calibration, CtcConfidence) else "calibrated"
+
+
+def confidences(calibration: Calibration | CtcConfidence | None, log_probs: Sequence[torch.Tensor],
+                texts: Sequence[str], scores: Sequence[float], stretch: Sequence[StretchReading] | None = None,
+                ) -> list[float]:
     """Each reading's word confidence: its calibrated P(right) (`stretch`: the readings fused over width stretches,
     for a tta calibration), or without a calibration the raw exp of the reading's log-score (what predict prints
     then)."""
