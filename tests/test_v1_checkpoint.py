@@ -1,5 +1,6 @@
 """A checkpoint saved by htr-lit before the restructure (format version 1, commit 2de015d) still loads and
-predicts exactly what that version predicted: same texts, same beam scores (tests/data/v1_checkpoint)."""
+predicts exactly what that version predicted: same texts, same beam scores (tests/data/v1_checkpoint). The beam's
+word confidence is P(text | image) under CTC (calibration.CtcConfidence), stored as today's code gives it."""
 
 from __future__ import annotations
 
