@@ -15,7 +15,9 @@ text:
   predict reads with those factors.
 A logistic regression on some of them (the record names which), fitted on words of writers the model never trained
 on (a writer fold's validation writers, or out-of-fold readings), maps them to the probability; the fitted weights
-travel in the checkpoint (`htr_lit.calibration`), so that predict needs nothing else.
+travel in the checkpoint (`htr_lit.calibration`), so that predict needs nothing else. The calibration is fitted on
+greedy readings; a reading of another decoder (beam, LM, lexicon) gets P(text | image) under CTC instead
+(`CtcConfidence`; `word_confidence` picks which, for predict, eval and inspect alike).
 """
 
 from __future__ import annotations
