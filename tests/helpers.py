@@ -79,3 +79,26 @@ def write_labels_csv(folder: Path, words: list[str], writer_id: str | None = Non
         lines.append(f"{i}.png,{text}" + (f",{writer_id}" if writer_id is not None else ""))
     (folder / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder / "labels.csv"
+
+
+def write_two_writer_words(root: Path, words: Sequence[str] = tuple(WORDS), single_writer: bool = False) -> Path:
+    """`root/labels.csv` over `root/img/<i>.png` (64 px high), writer `a` for odd rows and `b` for even ones (all
+    `a` with `single_writer`): the labelled rows a writer-CV lab command reads."""
+    lines = ["file_name,text,writer_id"]
+    for i, text in enumerate(words):
+        write_word_png(root / "img" / f"{i}.png", text, height=64)
+        lines.append(f"img/{i}.png,{text},{'a' if single_writer or i % 2 else 'b'}")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root / "labels.csv"
+
+
+def write_finished_fold(folder: Path, ckpt: Path, test_writers: Sequence[str], val_writers: Sequence[str] = (),
+                        index: int = 0) -> Path:
+    """`folder/fold_<index>` as a finished writer-CV fold (its metrics.json) whose best checkpoint is `ckpt`."""
+    import json
+
+    fold = folder / f"fold_{index}"
+    fold.mkdir(parents=True)
+    (fold / "metrics.json").write_text(json.dumps({"status": "ok", "best_ckpt": str(ckpt), "cv": {
+        "fold": index, "folds": 2, "seed": 0, "test_writers": list(test_writers), "val_writers": list(val_writers)}}))
+    return fold

@@ -9,7 +9,7 @@ import pytest
 
 from htr_lit.cv import decoder_search
 from htr_lit.cv.decoder_search import grid_of, setting_name
-from tests.helpers import WORDS, write_word_png
+from tests.helpers import write_finished_fold, write_two_writer_words
 
 
 def test_grid_is_the_product_of_the_lists() -> None:
@@ -33,16 +33,8 @@ def test_the_same_key_twice_is_refused() -> None:
 
 @pytest.fixture
 def cv_folder(tiny_checkpoint, tmp_path):
-    lines = ["file_name,text,writer_id"]
-    for i, text in enumerate(WORDS):
-        write_word_png(tmp_path / "img" / f"{i}.png", text, height=64)
-        lines.append(f"img/{i}.png,{text},{'a' if i % 2 else 'b'}")
-    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    fold = tmp_path / "cv" / "fold_0"
-    fold.mkdir(parents=True)
-    (fold / "metrics.json").write_text(json.dumps({"status": "ok", "best_ckpt": str(tiny_checkpoint("bilstm")),
-                                                   "cv": {"fold": 0, "folds": 2, "seed": 0, "test_writers": ["b"],
-                                                          "val_writers": ["a"]}}))
+    write_two_writer_words(tmp_path)
+    write_finished_fold(tmp_path / "cv", tiny_checkpoint("bilstm"), ["b"], ["a"])
     return tmp_path
 
 

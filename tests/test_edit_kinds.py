@@ -11,7 +11,7 @@ import pytest
 from htr_lit.analysis.edit_kinds import KINDS, base_letter, breakdown, same_base, table, word_edits
 from htr_lit.analysis.error_analysis import align, edit_distance
 from htr_lit.cv import error_kinds
-from tests.helpers import WORDS, write_word_png
+from tests.helpers import WORDS, write_finished_fold, write_two_writer_words
 
 
 @pytest.mark.parametrize(("truth", "pred", "kinds"), [
@@ -67,15 +67,8 @@ def test_breakdown_of_nothing_is_zero() -> None:
 
 
 def test_command_scores_each_fold_and_the_rows_not_flagged(tiny_checkpoint, tmp_path, one_thread) -> None:
-    lines = ["file_name,text,writer_id"]
-    for i, text in enumerate(WORDS):
-        write_word_png(tmp_path / "img" / f"{i}.png", text, height=64)
-        lines.append(f"img/{i}.png,{text},{'a' if i % 2 else 'b'}")
-    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    fold = tmp_path / "cv" / "fold_0"
-    fold.mkdir(parents=True)
-    (fold / "metrics.json").write_text(json.dumps({"status": "ok", "best_ckpt": str(tiny_checkpoint()), "cv": {
-        "fold": 0, "folds": 2, "seed": 0, "test_writers": ["a", "b"], "val_writers": []}}))
+    write_two_writer_words(tmp_path)
+    write_finished_fold(tmp_path / "cv", tiny_checkpoint(), ["a", "b"])
     (tmp_path / "flagged.csv").write_text("file_name\nimg/0.png\n", encoding="utf-8")
     out = tmp_path / "kinds.json"
     assert error_kinds.main(["--cv", str(tmp_path / "cv"), "--flagged", str(tmp_path / "flagged.csv"), "--csv",
@@ -95,15 +88,8 @@ def test_command_refuses_a_folder_without_finished_folds(tmp_path) -> None:
 
 
 def test_command_takes_decoder_settings_and_records_them(tiny_checkpoint, tmp_path, one_thread) -> None:
-    lines = ["file_name,text,writer_id"]
-    for i, text in enumerate(WORDS[:4]):
-        write_word_png(tmp_path / "img" / f"{i}.png", text, height=64)
-        lines.append(f"img/{i}.png,{text},a")
-    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    fold = tmp_path / "cv" / "fold_0"
-    fold.mkdir(parents=True)
-    (fold / "metrics.json").write_text(json.dumps({"status": "ok", "best_ckpt": str(tiny_checkpoint()), "cv": {
-        "fold": 0, "folds": 2, "seed": 0, "test_writers": ["a"], "val_writers": []}}))
+    write_two_writer_words(tmp_path, WORDS[:4], single_writer=True)
+    write_finished_fold(tmp_path / "cv", tiny_checkpoint(), ["a"])
     out = tmp_path / "kinds.json"
     assert error_kinds.main(["--cv", str(tmp_path / "cv"), "--decoder", "beam", "--set", "lm_weight=0", "--set",
                              "beam_width=2", "--csv", str(tmp_path / "labels.csv"), "--out", str(out)]) == 0

@@ -31,8 +31,8 @@ from typing import Any
 
 from htr_lit.analysis.label_audit import LabelRow, read_rows
 from htr_lit.config import shown_path
-from htr_lit.cv.folds import fold_list
-from htr_lit.cv.summary import finished_folds
+from htr_lit.cv.folds import add_fold_arguments
+from htr_lit.cv.summary import chosen_folds
 from htr_lit.data.real.dhsd import dhsd_labels
 
 PARTS = ("val", "test")
@@ -224,13 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(prog="python -m htr_lit.cv.decoder_search", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--cv", type=Path, required=True, help="a writer-CV folder (python -m htr_lit.cv --out DIR)")
-    p.add_argument("--folds", type=fold_list, default=None, metavar="I,J", help="only these folds (default: every "
-                                                                                 "finished one)")
+    add_fold_arguments(p)
     p.add_argument("--decoder", default="beam_names", help="conf/decoder name (default: beam_names)")
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                    help="values of one decoder key to try (repeat for more keys; the grid is their product)")
-    p.add_argument("--csv", type=Path, default=None, help="the labels CSV (default: DHSD's, $HTR_DHSD_DIR)")
     p.add_argument("--baseline", action="append", default=[], metavar="KEY=VALUE",
                    help="the reference decoding: the decoder as configured with these keys changed (repeat)")
     p.add_argument("--cache", type=Path, default=None, help="where readings and decodings are kept")
@@ -240,16 +237,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    finished = finished_folds(args.cv)
-    chosen = sorted(set(finished) & set(args.folds if args.folds is not None else finished))
-    if not chosen:
-        raise SystemExit(f"error: no finished fold to score in {args.cv}")
+    chosen = chosen_folds(args.cv, args.folds)
     labels = args.csv or dhsd_labels()
     rows, _ = read_rows(labels)
     cache = args.cache or Path("outputs") / "decoder_search" / args.cv.name
     folds = {}
-    for i in chosen:
-        fold, ckpt = finished[i]
+    for i, (fold, ckpt) in chosen.items():
         parts = {"val": [r for r in rows if r.writer_id in set(fold.val_writers)],
                  "test": [r for r in rows if r.writer_id in set(fold.test_writers)]}
         folds[i] = FoldReadings(ckpt, parts, args.decoder, cache / f"fold_{i}")

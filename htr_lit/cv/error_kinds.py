@@ -25,8 +25,8 @@ from typing import Any
 from htr_lit.analysis.edit_kinds import breakdown, table
 from htr_lit.analysis.label_audit import read_rows
 from htr_lit.config import shown_path
-from htr_lit.cv.folds import fold_list
-from htr_lit.cv.summary import finished_folds
+from htr_lit.cv.folds import add_fold_arguments
+from htr_lit.cv.summary import chosen_folds
 from htr_lit.data.label_fixes import read_row_list
 from htr_lit.data.real.dhsd import dhsd_labels
 
@@ -51,13 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(prog="python -m htr_lit.cv.error_kinds", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--cv", type=Path, required=True, help="a writer-CV folder (python -m htr_lit.cv --out DIR)")
-    p.add_argument("--folds", type=fold_list, default=None, metavar="I,J", help="only these folds (default: every "
-                                                                                 "finished one)")
+    add_fold_arguments(p)
     p.add_argument("--flagged", type=Path, default=None, help="an audit's flagged rows: also break down the others")
     p.add_argument("--decoder", default="greedy", help="conf/decoder name (default: greedy)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a decoder key's value (repeat)")
-    p.add_argument("--csv", type=Path, default=None, help="the labels CSV (default: DHSD's, $HTR_DHSD_DIR)")
     p.add_argument("--out", type=Path, required=True, help="the record (JSON)")
     args = p.parse_args(argv)
     import torch
@@ -69,10 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = decoder_overrides(args.set)
     spec = decoder_spec(args.decoder)
     options = {**decoder_options(spec), **overrides}
-    finished = finished_folds(args.cv)
-    chosen = sorted(set(finished) & set(args.folds if args.folds is not None else finished))
-    if not chosen:
-        raise SystemExit(f"error: no finished fold to score in {args.cv}")
+    chosen = chosen_folds(args.cv, args.folds)
     labels = args.csv or dhsd_labels()
     rows, _ = read_rows(labels)
     try:
@@ -82,8 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     folds: list[dict[str, Any]] = []
     every: list[tuple[str, str]] = []
     unflagged: list[tuple[str, str]] = []
-    for index in chosen:
-        fold, ckpt = finished[index]
+    for index, (fold, ckpt) in chosen.items():
         mine = [r for r in rows if r.writer_id in set(fold.test_writers)]
         reader = Reader(ckpt, decoder=args.decoder, threads=1)
         if overrides:

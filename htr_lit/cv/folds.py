@@ -56,6 +56,14 @@ class Fold:
     val_writers: tuple[str, ...]
 
 
+def add_fold_arguments(p: argparse.ArgumentParser) -> None:
+    """`--cv DIR`, `--folds I,J` and `--csv LABELS`: what a lab command over a CV folder's fold models reads."""
+    p.add_argument("--cv", type=Path, required=True, help="a writer-CV folder (python -m htr_lit.cv --out DIR)")
+    p.add_argument("--folds", type=fold_list, default=None, metavar="I,J",
+                   help="only these folds (default: every finished one)")
+    p.add_argument("--csv", type=Path, default=None, help="the labels CSV (default: DHSD's, $HTR_DHSD_DIR)")
+
+
 def fold_list(text: str) -> list[int]:
     try:
         indices = sorted({int(x) for x in text.split(",") if x.strip()})

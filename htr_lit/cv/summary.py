@@ -59,6 +59,14 @@ def finished_folds(folder: Path) -> dict[int, tuple[Fold, Path]]:
     return dict(sorted(out.items()))
 
 
+def chosen_folds(folder: Path, folds: Sequence[int] | None) -> dict[int, tuple[Fold, Path]]:
+    """`finished_folds`, only those of `folds` (None: all); a one-line exit when none is left."""
+    chosen = {i: found for i, found in finished_folds(folder).items() if folds is None or i in folds}
+    if not chosen:
+        raise SystemExit(f"error: no finished fold to score in {folder}")
+    return chosen
+
+
 def finished_fold(folder: Path, index: int) -> tuple[Fold, Path]:
     """One finished fold's writers and best checkpoint; a one-line exit when it has not finished."""
     found = finished_folds(folder).get(index)
