@@ -71,11 +71,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     model, pre = load_model(cfg.ckpt_path)
     factors = tta_factors(cfg.get("tta"))
     # predict's rule (calibration.word_confidence): the checkpoint's calibrated confidence with greedy decoding (with
-    # a stretch, the calibration fitted on its factors), P(text | image) under CTC with another decoder
-    calibration = word_confidence(model, decoder_name(cfg.decoder), factors)
+    # a stretch, the calibration fitted on its factors); with another decoder its calibration of that decoder, else
+    # P(text | image) under CTC
+    calibration = word_confidence(model, decoder_name(cfg.decoder), factors, decoder_options(cfg.decoder))
     # Built first, so that a decoder that cannot be built fails before any data is read.
-    decoder = TimedDecoder(build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts")),
-                           keep=True, keep_log_probs=calibration is not None and not factors)
+    top_n = calibration.top_n if calibration is not None else 1  # a decoder's calibration weighs the runner-up
+    built = build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts"), top_n=top_n)
+    decoder = TimedDecoder(built, keep=True, keep_log_probs=calibration is not None and not factors)
     model.decoder = decoder
     stretched = StretchReader(model, StretchFusion(factors, model.charset.tokens, pre.min_width)) if factors else None
     model.test_reader = stretched
@@ -99,7 +101,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         decoder.kept)
     if len(best) == len(truths.texts):
         log_probs = [v.log_probs for v in views] if views is not None else decoder.kept_log_probs
-        conf = confidences(calibration, log_probs, [h.text for h in best], [h.score for h in best], stretch=views)
+        conf = confidences(calibration, log_probs, [h.text for h in best], [h.score for h in best], stretch=views,
+                           runner_up=decoder.kept_runner_up if views is None else None)
         confidence = confidence_report(conf, [h.text == t for h, t in zip(best, truths.texts)])
         confidence["kind"] = confidence_kind(calibration)
     metrics.update({

@@ -25,7 +25,7 @@ from htr_lit.config import CONFIG_DIR
 from htr_lit.data.collate import collate
 from htr_lit.data.dataset import WordDataset
 from htr_lit.data.overlap import overlap_warning
-from htr_lit.decoding.factory import build_decoder, decoder_name, describe
+from htr_lit.decoding.factory import build_decoder, decoder_name, decoder_options, describe
 from htr_lit.decoding.timed import TimedDecoder
 from htr_lit.errors import ConfigError, exit_on_user_error
 from htr_lit.inference.calibration import (
@@ -33,6 +33,7 @@ from htr_lit.inference.calibration import (
     CtcConfidence,
     confidence_kind,
     confidences,
+    runner_ups,
     word_confidence,
 )
 from htr_lit.inference.labelled import build_test_datamodule
@@ -75,7 +76,8 @@ def score(model: HTRModule, decoder: TimedDecoder, ds: WordDataset, indices: lis
             hyps = decoder(log_probs, lengths)
             best = log_probs.argmax(dim=-1).cpu()  # (B, T)
             mine = [log_probs[b, : int(lengths[b])].cpu() for b in range(len(ks))]  # (T_b, C) each
-            conf = confidences(calibration, mine, [hs[0].text for hs in hyps], [hs[0].score for hs in hyps])
+            conf = confidences(calibration, mine, [hs[0].text for hs in hyps], [hs[0].score for hs in hyps],
+                               runner_up=runner_ups(hyps))
             for b, k in enumerate(ks):
                 s = ds.samples[indices[k]]
                 results[k] = WordResult(id=s.origin or str(s.path), truth=s.text, pred=hyps[b][0].text,
@@ -102,7 +104,9 @@ def inspect(cfg: DictConfig) -> dict[str, Any]:
                           "max_images >= 1 (or null for all)")
     start, cpu_start = time.perf_counter(), time.process_time()
     model, pre = load_model(cfg.ckpt_path)
-    decoder = TimedDecoder(build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts")))
+    calibration = word_confidence(model, decoder_name(cfg.decoder), options=decoder_options(cfg.decoder))  # as predict
+    decoder = TimedDecoder(build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts"),
+                                         top_n=calibration.top_n if calibration is not None else 1))
     datamodule = build_test_datamodule(cfg, model, pre)  # bad rows: listed in datamodule.skipped (on_error=skip)
     ds = datamodule.datasets["test"]
     overlap = overlap_warning(model.htr_meta, cfg.ckpt_path, ds.samples, cfg.paths.get("dhsd_dir"))
@@ -112,7 +116,6 @@ def inspect(cfg: DictConfig) -> dict[str, Any]:
     log.info("inspecting %s on %d of %d test images with decoder %s", cfg.ckpt_path, len(indices), len(ds),
              describe(cfg.decoder))
     model.to(cfg.device)
-    calibration = word_confidence(model, decoder_name(cfg.decoder))  # predict's rule
     results = score(model, decoder, ds, indices, int(cfg.data.eval_batch_size), cfg.device, calibration)
 
     counted = text_metrics("test/")

@@ -17,7 +17,7 @@ from htr_lit.checkpoint import load_model
 from htr_lit.config import CONFIG_DIR
 from htr_lit.data.formats import IMAGE_SUFFIXES
 from htr_lit.data.preprocess import reading_preprocess
-from htr_lit.decoding.factory import build_decoder, decoder_name
+from htr_lit.decoding.factory import build_decoder, decoder_name, decoder_options
 from htr_lit.errors import ConfigError, UserError, exit_on_user_error
 from htr_lit.inference.backend import build_backend
 from htr_lit.inference.batching import Result, transcribe
@@ -106,16 +106,18 @@ def predict(cfg: DictConfig) -> int:
     model, pre = load_model(cfg.ckpt_path)
     wide = reading_preprocess(pre, cfg.get("max_width"))
     top_n = int(cfg.top_n if cfg.get("top_n") is not None else cfg.decoder.get("top_n", 1))
-    decoder = build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts"), top_n=top_n)
+    factors = tta_factors(cfg.get("tta"))
+    # the word confidence (htr_lit/inference/calibration.py): greedy, the checkpoint's calibration (with tta, the one
+    # fitted on those stretches if it carries one); another decoder, the checkpoint's calibration of it so configured,
+    # else P(text | image) under CTC
+    calibration = word_confidence(model, decoder_name(cfg.decoder), factors, decoder_options(cfg.decoder))
+    decoder = build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts"),
+                            top_n=max(top_n, calibration.top_n if calibration is not None else 1))
     backend = build_backend(str(cfg.get("backend", "auto")), model, pre, cfg.ckpt_path, int8=bool(cfg.get("int8")),
                             threads=cfg.get("torch_threads"), device=str(cfg.device), cache_dir=cfg.get("cache_dir"))
-    factors = tta_factors(cfg.get("tta"))
     tta = StretchFusion(factors, model.charset.tokens, pre.min_width) if factors else None
     failed = read = to_check = 0
     review = _review_below(cfg.get("review_below"))
-    # the word confidence (htr_lit/inference/calibration.py): greedy, the checkpoint's calibration (with tta, the one
-    # fitted on those stretches if it carries one); another decoder, P(text | image) under CTC
-    calibration = word_confidence(model, decoder_name(cfg.decoder), factors)
     batch_size = int(cfg.batch_size or backend.batch_size)
     with _progress(len(inputs), cfg.get("progress")) as bar:
         for result in transcribe(inputs, wide, backend, decoder, batch_size, on_error=_report_unreadable, tta=tta,

@@ -94,12 +94,9 @@ def test_ctc_confidence_by_hand_and_the_kinds() -> None:
     assert calibration.confidence_kind(calibration.Calibration(record, ["", "a"])) == "calibrated"
 
 
-def test_out_of_fold_calibration_is_judged_cross_fitted_and_stored(tiny_checkpoint, tmp_path) -> None:
-    """Two writer folds, each testing one writer with the tiny model (it reads its words right); three labels per
-    writer name another word, so 14 of the 20 readings are right. Each fold is scored by the other fold's fit, the
-    final fit takes all 20, and --into stores it in a copy of a checkpoint, which then loads."""
-    from htr_lit.checkpoint import load_model
-    from htr_lit.cv import calibrate
+def _two_writer_folds(tmp_path: Path, ckpt: Path) -> None:
+    """tmp_path/labels.csv: writers w0 and w1 write every test word, three labels each naming another word;
+    tmp_path/cv: two finished folds of `ckpt`, fold i testing writer wi."""
     from tests.helpers import WORDS, write_word_png
 
     lines = ["file_name,text,writer_id"]
@@ -111,8 +108,18 @@ def test_out_of_fold_calibration_is_judged_cross_fitted_and_stored(tiny_checkpoi
     for f in range(2):
         fold = tmp_path / "cv" / f"fold_{f}"
         fold.mkdir(parents=True)
-        (fold / "metrics.json").write_text(json.dumps({"status": "ok", "best_ckpt": str(tiny_checkpoint()), "cv": {
+        (fold / "metrics.json").write_text(json.dumps({"status": "ok", "best_ckpt": str(ckpt), "cv": {
             "fold": f, "folds": 2, "seed": 0, "test_writers": [f"w{f}"], "val_writers": []}}))
+
+
+def test_out_of_fold_calibration_is_judged_cross_fitted_and_stored(tiny_checkpoint, tmp_path) -> None:
+    """Two writer folds, each testing one writer with the tiny model (it reads its words right); three labels per
+    writer name another word, so 14 of the 20 readings are right. Each fold is scored by the other fold's fit, the
+    final fit takes all 20, and --into stores it in a copy of a checkpoint, which then loads."""
+    from htr_lit.checkpoint import load_model
+    from htr_lit.cv import calibrate
+
+    _two_writer_folds(tmp_path, tiny_checkpoint())
     out = tmp_path / "records"
     assert calibrate.main(["--cv", str(tmp_path / "cv"), "--folds", "0,1", "--csv", str(tmp_path / "labels.csv"),
                            "--out", str(out), "--into", str(tmp_path / "cal.ckpt"),
@@ -170,7 +177,8 @@ def test_calibrate_parses_feature_sets() -> None:
         feature_names("posterior,shoe_size")
     row = list(range(len(calibration.FEATURE_NAMES)))
     assert columns([row], ("known_word", "mean_frame_logp")) == [[calibration.FEATURE_NAMES.index("known_word"), 0]]
-    assert feature_names("all,stretch") == calibration.FEATURE_NAMES
+    assert feature_names("all,stretch,decoder") == calibration.FEATURE_NAMES
+    assert feature_names("decoder") == ("beam_margin",)
 
 
 def test_predict_computes_the_text_features_a_calibration_names(tiny_checkpoint, tmp_path, capsys) -> None:
@@ -267,3 +275,114 @@ def test_a_calibration_for_other_readings_is_refused() -> None:
 
     with pytest.raises(ValueError, match="fitted on stretches None"):
         decode_with_confidence([], None, None, 4, StretchFusion((0.9, 1.0), ["", "a"]), plain)
+
+
+def test_beam_margin_and_runner_ups_by_hand() -> None:
+    from htr_lit.decoding.base import Hypothesis
+
+    assert calibration.beam_margin(-1.0, -3.5) == 2.5
+    assert calibration.beam_margin(-1.0, None) == calibration.MARGIN_CAP  # no runner-up: out of sight
+    assert calibration.beam_margin(-1.0, -100.0) == calibration.MARGIN_CAP
+    assert calibration.beam_margin(-1.0, -0.5) == 0.0  # a decoder never ranks a lower score first; clipped anyway
+    hyps = [[Hypothesis("ab", -1.0), Hypothesis("a", -2.0)], [Hypothesis("b", -0.1)], []]
+    assert calibration.runner_ups(hyps) == [-2.0, None, None]
+    lp = torch.tensor([[0.1, 0.8, 0.1]]).log()
+    assert calibration.word_features(lp, "a", ("beam_margin",), score=-1.0, runner_up=-4.0) == [3.0]
+    with pytest.raises(ValueError, match="decoder's score"):
+        calibration.word_features(lp, "a", ("beam_margin",))
+
+
+class _Model:
+    """What word_confidence reads of a loaded model."""
+
+    def __init__(self, meta: dict) -> None:
+        self.htr_meta = meta
+        self.charset = type("Charset", (), {"tokens": ["", "a", "b"]})()
+
+
+def test_a_decoders_calibration_is_used_only_where_the_decoder_is_configured_alike() -> None:
+    record = {"features": ["beam_margin"], "mean": [0.0], "std": [1.0], "weights": [1.0], "bias": 0.0, "words": 5,
+              "decoder": "beam", "options": {"beam_width": 16, "lm_weight": 0.5, "top_n": 1, "lm_cache_dir": None}}
+    model = _Model({calibration.DECODER_KEY: [record]})
+    same = {"beam_width": 16.0, "lm_weight": 0.5, "top_n": 3, "lm_cache_dir": "elsewhere"}  # top_n, cache: no matter
+    found = calibration.word_confidence(model, "beam", options=same)
+    assert isinstance(found, calibration.Calibration) and found.top_n == 2
+    assert calibration.confidence_kind(found) == "calibrated"
+    for decoder, options in (("beam", {**same, "lm_weight": 0.8}), ("beam", {"beam_width": 16}),
+                             ("lexicon", same)):
+        assert isinstance(calibration.word_confidence(model, decoder, options=options), calibration.CtcConfidence)
+    assert isinstance(calibration.word_confidence(model, "beam", (0.9, 1.0), same), calibration.CtcConfidence)
+    assert calibration.word_confidence(model, "greedy") is None  # greedy: the plain calibration (none here)
+    p = found([torch.zeros(2, 3), torch.zeros(2, 3)], ["a", "b"], scores=[-1.0, -1.0], runner_up=[-3.0, None])
+    assert p == pytest.approx([1 / (1 + math.exp(-2.0)), 1 / (1 + math.exp(-calibration.MARGIN_CAP))])
+
+
+def test_predict_eval_and_inspect_use_the_calibration_of_their_decoder(tiny_checkpoint, tmp_path, capsys) -> None:
+    """A beam calibration on beam_margin alone (P = sigmoid(margin - 1)): predict decoder=beam keeps the runner-up
+    although it prints one hypothesis, and gives exactly that; with another lm_weight the calibration does not
+    apply and the confidence is P(text | image) under CTC. eval and inspect record the same kind."""
+    from htr_lit.checkpoint import load_model, read_checkpoint
+    from htr_lit.decoding.factory import build_decoder, decoder_options
+    from htr_lit.inference.batching import load_window, read_batches
+    from htr_lit.inference.scoring import Reader, decoder_spec
+    from htr_lit.predict import predict
+    from tests.helpers import WORDS, compose_cfg, write_word_png
+
+    ckpt = read_checkpoint(tiny_checkpoint())
+    options = decoder_options(decoder_spec("beam"))
+    ckpt["htr_lit"][calibration.DECODER_KEY] = [{
+        "features": ["beam_margin"], "mean": [0.0], "std": [1.0], "weights": [1.0], "bias": -1.0, "words": 10,
+        "decoder": "beam", "decoder_conf": "beam", "options": options}]
+    torch.save(ckpt, tmp_path / "calibrated.ckpt")
+    write_word_png(tmp_path / "in" / "a.png", WORDS[1])
+    base = [f"ckpt_path={tmp_path / 'calibrated.ckpt'}", f"input={tmp_path / 'in'}", "backend=torch", "format=jsonl",
+            "decoder=beam"]
+    assert predict(compose_cfg("predict", base)) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert "hypotheses" not in line  # top_n stays 1 in the output
+    reader = Reader(tmp_path / "calibrated.ckpt")
+    images, _ = load_window([tmp_path / "in" / "a.png"], reader.pre)
+    _, lps = read_batches(images, reader.backend, reader.decode, 1, keep_log_probs=True)
+    model, _ = load_model(tmp_path / "calibrated.ckpt")
+    hyps = build_decoder(decoder_spec("beam"), model.charset.tokens, model.htr_meta.get("train_texts"), top_n=2)(
+        lps[0][None], torch.tensor([lps[0].shape[0]]))[0]
+    margin = calibration.beam_margin(hyps[0].score, hyps[1].score if len(hyps) > 1 else None)
+    assert line["text"] == hyps[0].text and line["confidence"] == round(1 / (1 + math.exp(1.0 - margin)), 4)
+    assert predict(compose_cfg("predict", [*base, "decoder.lm_weight=0.7"])) == 0
+    other = json.loads(capsys.readouterr().out)
+    index = {c: i for i, c in enumerate(model.charset.tokens) if c}
+    assert other["confidence"] == round(math.exp(calibration.text_logp(lps[0], other["text"], index)), 4)
+
+
+def test_calibrate_fits_a_decoders_readings_and_stores_it_beside_the_others(tiny_checkpoint, tmp_path) -> None:
+    """`--decoder beam`: the readings are the beam's (two hypotheses kept, for beam_margin), the raw confidence is
+    P(text | image) under CTC, and --into adds the record with the decoder's name and options to the checkpoint's
+    decoder calibrations (a second run replaces it) while its plain calibration stays; predict then uses it."""
+    from htr_lit.checkpoint import load_model
+    from htr_lit.cv import calibrate
+    from htr_lit.decoding.factory import decoder_options
+    from htr_lit.inference.scoring import decoder_spec
+
+    _two_writer_folds(tmp_path, tiny_checkpoint())
+    common = ["--cv", str(tmp_path / "cv"), "--folds", "0,1", "--csv", str(tmp_path / "labels.csv"), "--out",
+              str(tmp_path / "records")]
+    assert calibrate.main([*common, "--into", str(tmp_path / "plain.ckpt"), "--into-from", str(tiny_checkpoint())]) == 0
+    for _ in range(2):
+        assert calibrate.main([*common, "--decoder", "beam", "--features", "beam_margin,text_logp", "--into",
+                               str(tmp_path / "both.ckpt"), "--into-from", str(tmp_path / "plain.ckpt")]) == 0
+    record = json.loads((tmp_path / "records" / "out_of_fold_0_1_beam.json").read_text())
+    assert record["decoder"] == "beam" and record["cross_fitted_calibrated"]["pooled"]["words"] == 20
+    fitted = record["calibration"]
+    assert fitted["features"] == ["beam_margin", "text_logp"] and fitted["decoder"] == "beam"
+    assert fitted["decoder_conf"] == "beam" and fitted["options"] == decoder_options(decoder_spec("beam"))
+    raw = record["cross_fitted_raw"]["pooled"]
+    assert raw["auroc"] is None or 0.0 <= raw["auroc"] <= 1.0  # P(text | image): a probability, never exp(score)
+    model, _ = load_model(tmp_path / "both.ckpt")
+    assert model.htr_meta[calibration.DECODER_KEY] == [fitted]  # replaced, not added twice
+    assert model.htr_meta[calibration.META_KEY]["features"] == list(calibration.FEATURES)
+    found = calibration.word_confidence(model, "beam", options=decoder_options(decoder_spec("beam")))
+    assert isinstance(found, calibration.Calibration) and found.record == fitted
+    with pytest.raises(SystemExit, match="needs --decoder"):
+        calibrate.main([*common, "--features", "beam_margin"])
+    with pytest.raises(SystemExit, match="one or the other"):
+        calibrate.main([*common, "--decoder", "beam", "--tta", "true"])

@@ -91,6 +91,22 @@ def test_eval_and_inspect_use_the_checkpoints_calibration(tiny_checkpoint, tmp_p
     assert beam["kind"] == "ctc"  # another decoder: P(text | image) under CTC, not the greedy calibration
     inspect(compose_cfg("inspect", common, tmp_path / "page"))
     assert "calibrated on writers the model never trained on" in (tmp_path / "page" / "inspect.html").read_text()
+    # a calibration of beam readings (P = 0.5 again, on beam_margin): used by eval and inspect with decoder=beam
+    # as configured, not with another lm_weight
+    from htr_lit.decoding.factory import decoder_options
+    from htr_lit.inference.calibration import DECODER_KEY
+    from htr_lit.inference.scoring import decoder_spec
+
+    ckpt["htr_lit"][DECODER_KEY] = [{"features": ["beam_margin"], "mean": [0.0], "std": [1.0], "weights": [0.0],
+                                     "bias": 0.0, "words": 1, "decoder": "beam",
+                                     "options": decoder_options(decoder_spec("beam"))}]
+    torch.save(ckpt, tmp_path / "calibrated.ckpt")
+    beam = evaluate(compose_cfg("eval", [*common, "decoder=beam"], tmp_path / "beam2"))["confidence"]
+    assert beam["kind"] == "calibrated" and beam["ece"] == pytest.approx(abs(beam["accuracy"] - 0.5), abs=1e-9)
+    other = evaluate(compose_cfg("eval", [*common, "decoder=beam", "decoder.lm_weight=0.9"], tmp_path / "beam3"))
+    assert other["confidence"]["kind"] == "ctc"
+    inspect(compose_cfg("inspect", [*common, "decoder=beam"], tmp_path / "page2"))
+    assert "calibrated on writers the model never trained on" in (tmp_path / "page2" / "inspect.html").read_text()
 
 
 def test_eval_with_tta_records_the_fused_readings_confidence(tiny_checkpoint, tmp_path) -> None:

@@ -18,6 +18,7 @@ class TimedDecoder:
         self.seconds = 0.0
         self.images = 0
         self.kept: list[Hypothesis] = []  # with `keep`: each image's best hypothesis, in the order decoded
+        self.kept_runner_up: list[float | None] = []  # with `keep`: the second-best score (None: only one)
         self.kept_log_probs: list[torch.Tensor] = []  # with `keep_log_probs`: each image's (T_i, C), on the CPU
         self.keep, self.keep_log_probs = keep, keep_log_probs
 
@@ -29,6 +30,7 @@ class TimedDecoder:
         self.images += len(out)
         if self.keep:
             self.kept += [h[0] if h else Hypothesis("", float("-inf")) for h in out]
+            self.kept_runner_up += [h[1].score if len(h) > 1 else None for h in out]
         if self.keep_log_probs:
             self.kept_log_probs += [log_probs[b, : int(lengths[b])].detach().cpu() for b in range(len(out))]
         return out

@@ -4,6 +4,7 @@ decode, and hand the results back in input order."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ from htr_lit.data.collate import pad_batch
 from htr_lit.data.preprocess import ImageLoadError, Preprocess
 from htr_lit.decoding.base import Decoder, Hypothesis
 from htr_lit.inference.backend import Backend
-from htr_lit.inference.calibration import Calibration, CtcConfidence
+from htr_lit.inference.calibration import Calibration, CtcConfidence, runner_ups
 from htr_lit.inference.tta import StretchFusion
 
 # Images loaded at a time: batches are formed by width inside such a window (less padding); at least
@@ -92,7 +93,9 @@ def decode_with_confidence(images: Sequence[np.ndarray], backend: Backend, decod
     if calibration is None:
         return results, None
     confidence = [0.0] * len(images)
-    for i, p in zip(written, calibration(log_probs, [h[0].text if h else "" for h in hyps], stretch=views)):
+    best = [h[0] if h else Hypothesis("", -math.inf) for h in hyps]
+    for i, p in zip(written, calibration(log_probs, [h.text for h in best], stretch=views,
+                                         scores=[h.score for h in best], runner_up=runner_ups(hyps))):
         confidence[i] = float(p)
     return results, confidence
 

@@ -12,16 +12,22 @@ text:
 - the test-time stretch (predict's `tta`, htr_lit/inference/tta.py), for the fused reading: `stretch_logp`, its mean
   CTC log-likelihood over the stretches (the fused score), and `stretch_agree`, the share of stretches whose own
   best text it is. A calibration with these is stored apart (TTA_KEY, with its width factors) and used only when
-  predict reads with those factors.
+  predict reads with those factors;
+- another decoder's reading (beam search, the names LM): `beam_margin`, how far its best hypothesis's score is
+  above the runner-up's (capped at MARGIN_CAP; the cap without a runner-up), so the decoder must keep two
+  (`Calibration.top_n`). A calibration of such readings is stored apart too (DECODER_KEY, with the decoder's name
+  and options) and used only when the decoder is configured the same way.
 A logistic regression on some of them (the record names which), fitted on words of writers the model never trained
 on (a writer fold's validation writers, or out-of-fold readings), maps them to the probability; the fitted weights
 travel in the checkpoint (`htr_lit.calibration`), so that predict needs nothing else. The calibration is fitted on
-greedy readings; a reading of another decoder (beam, LM, lexicon) gets P(text | image) under CTC instead
-(`CtcConfidence`; `word_confidence` picks which, for predict, eval and inspect alike).
+greedy readings; a reading of another decoder (beam, LM, lexicon) gets the checkpoint's calibration of that decoder
+if it carries one, else P(text | image) under CTC (`CtcConfidence`; `word_confidence` picks which, for predict, eval
+and inspect alike).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from functools import cached_property
@@ -35,13 +41,18 @@ POSTERIOR = ("mean_frame_logp", "weakest_char_logp", "min_margin", "mean_margin"
 TEXT = ("text_logp", "lm_logp", "known_word")
 PLAIN = (*POSTERIOR, *TEXT)  # every feature of one plain reading
 STRETCH = ("stretch_logp", "stretch_agree")  # features of a reading fused over width stretches
-FEATURE_NAMES = (*PLAIN, *STRETCH)
+DECODER = ("beam_margin",)  # features of another decoder's reading (its n-best list)
+FEATURE_NAMES = (*PLAIN, *STRETCH, *DECODER)
 FEATURES = POSTERIOR  # what `calibrate` fits unless told otherwise
 META_KEY = "calibration"
 TTA_KEY = "calibration_tta"  # the calibration of predict's `tta` readings (stretch features, its factors)
+DECODER_KEY = "calibration_decoders"  # calibrations of other decoders' readings, each with its decoder and options
+MARGIN_CAP = 20.0  # beam_margin's ceiling (nats): beyond it the runner-up is out of sight
+UNMATCHED_OPTIONS = ("top_n", "lm_cache_dir")  # decoder options that change no reading (predict sets top_n)
 LM_ORDER = 4
 
 if TYPE_CHECKING:
+    from htr_lit.decoding.base import Hypothesis
     from htr_lit.inference.tta import StretchReading
 
 
@@ -121,11 +132,13 @@ def text_logp(lp: torch.Tensor, text: str, index: dict[str, int]) -> float:
 
 def word_features(log_probs: torch.Tensor, text: str, names: Sequence[str] = FEATURES,
                   tokens: Sequence[str] | None = None, known: Names | None = None,
-                  index: dict[str, int] | None = None, stretch: StretchReading | None = None) -> list[float]:
+                  index: dict[str, int] | None = None, stretch: StretchReading | None = None,
+                  score: float | None = None, runner_up: float | None = None) -> list[float]:
     """The features `names` of one reading from its image's log_probs (T, C), blank at 0, and its text (the greedy
-    one, or the fused one of `stretch`); `tokens` (the model's charset, or its `index` character -> class made once)
-    for text_logp, `known` for lm_logp and known_word, `stretch` (the image read at every width stretch) for
-    stretch_logp and stretch_agree."""
+    one, the fused one of `stretch`, or a decoder's best); `tokens` (the model's charset, or its `index` character ->
+    class made once) for text_logp, `known` for lm_logp and known_word, `stretch` (the image read at every width
+    stretch) for stretch_logp and stretch_agree, the decoder's `score` of the text and of its `runner_up` (None: the
+    decoder found no other) for beam_margin."""
     lp = log_probs.float()
     values: dict[str, float] = dict(zip(POSTERIOR, _posterior(lp, text)))
     if "text_logp" in names:
@@ -143,7 +156,23 @@ def word_features(log_probs: torch.Tensor, text: str, names: Sequence[str] = FEA
             raise ValueError("stretch_logp and stretch_agree need the reading at every width stretch (tta)")
         values["stretch_logp"] = stretch.hypotheses[0].score if stretch.hypotheses else -1e4
         values["stretch_agree"] = stretch.agreement
+    if "beam_margin" in names:
+        if score is None:
+            raise ValueError("beam_margin needs the decoder's score of the reading")
+        values["beam_margin"] = beam_margin(score, runner_up)
     return [values[n] for n in names]
+
+
+def beam_margin(score: float, runner_up: float | None) -> float:
+    """How far a decoder's best score is above its runner-up's, in [0, MARGIN_CAP] (the cap without a runner-up)."""
+    if runner_up is None or not math.isfinite(runner_up):
+        return MARGIN_CAP
+    return min(max(score - runner_up, 0.0), MARGIN_CAP)
+
+
+def runner_ups(hypotheses: Sequence[Sequence[Hypothesis]]) -> list[float | None]:
+    """The second-best score of each image's best-first hypotheses (None where the decoder gave one)."""
+    return [h[1].score if len(h) > 1 else None for h in hypotheses]
 
 
 def fit(features: Sequence[Sequence[float]], correct: Sequence[bool], names: Sequence[str] = FEATURES,
@@ -193,13 +222,23 @@ class Calibration:
         """The width stretches the calibration was fitted on (None: plain readings)."""
         return tuple(self.record["tta"]) if self.record.get("tta") else None
 
+    @property
+    def top_n(self) -> int:
+        """The hypotheses a reading's decoder must keep for these features (2 for beam_margin)."""
+        return 2 if "beam_margin" in self.names else 1
+
     def __call__(self, log_probs: Sequence[torch.Tensor], texts: Sequence[str],
-                 stretch: Sequence[StretchReading] | None = None) -> list[float]:
+                 stretch: Sequence[StretchReading] | None = None, scores: Sequence[float] | None = None,
+                 runner_up: Sequence[float | None] | None = None) -> list[float]:
+        """P(right) of each reading: its image's log_probs (T, C), its text; `stretch` for a tta calibration, the
+        decoder's `scores` of the texts and of each `runner_up` (calibration.runner_ups) for a decoder's."""
         if not texts:
             return []
-        views = stretch if stretch is not None else [None] * len(texts)
-        feats = [word_features(lp, t, self.names, known=self.known, index=self.index, stretch=v)
-                 for lp, t, v in zip(log_probs, texts, views)]
+        n = len(texts)
+        views = stretch if stretch is not None else [None] * n
+        best, second = (scores if scores is not None else [None] * n), (runner_up or [None] * n)
+        feats = [word_features(lp, t, self.names, known=self.known, index=self.index, stretch=v, score=s,
+                               runner_up=r) for lp, t, v, s, r in zip(log_probs, texts, views, best, second)]
         return probability(self.record, feats).tolist()
 
 
@@ -221,17 +260,44 @@ class CtcConfidence:
         self.index = {c: i for i, c in enumerate(tokens) if c}
         self.factors = tuple(factors) if factors else None
 
+    top_n = 1
+
     def __call__(self, log_probs: Sequence[torch.Tensor], texts: Sequence[str],
-                 stretch: Sequence[StretchReading] | None = None) -> list[float]:
+                 stretch: Sequence[StretchReading] | None = None, scores: Sequence[float] | None = None,
+                 runner_up: Sequence[float | None] | None = None) -> list[float]:
         return [math.exp(text_logp(lp, t, self.index)) for lp, t in zip(log_probs, texts)]
 
 
-def word_confidence(model: Any, decoder: str, tta: Sequence[float] | None = None) -> Calibration | CtcConfidence | None:
+def same_options(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two decoders' options read alike (UNMATCHED_OPTIONS aside; 1 and 1.0 are the same)."""
+    def norm(d: dict[str, Any]) -> str:
+        kept = {k: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+                for k, v in d.items() if k not in UNMATCHED_OPTIONS}
+        return json.dumps(kept, sort_keys=True, default=str)
+
+    return norm(a) == norm(b)
+
+
+def decoder_calibration(model: Any, decoder: str, options: dict[str, Any]) -> dict[str, Any] | None:
+    """The calibration record a loaded model's checkpoint carries for readings of `decoder` with `options` (None
+    without one)."""
+    for record in model.htr_meta.get(DECODER_KEY) or ():
+        if record.get("decoder") == decoder and same_options(record.get("options") or {}, options):
+            return record
+    return None
+
+
+def word_confidence(model: Any, decoder: str, tta: Sequence[float] | None = None,
+                    options: dict[str, Any] | None = None) -> Calibration | CtcConfidence | None:
     """What predict, eval and inspect give as a reading's confidence: with greedy decoding the checkpoint's
     calibration (None without one: exp of the best path's log-probability, a probability too); with any other
-    decoder `decoder`, P(text | image) under CTC (CtcConfidence), the calibration being fitted on greedy readings."""
+    decoder `decoder` (its `options`, calibration DECODER_KEY), the checkpoint's calibration of that decoder so
+    configured, else P(text | image) under CTC (CtcConfidence)."""
     if decoder == "greedy":
         return calibration_of(model, tta)
+    record = decoder_calibration(model, decoder, options or {}) if not tta else None
+    if record is not None:
+        return Calibration(record, model.charset.tokens)
     return CtcConfidence(model.charset.tokens, tta)
 
 
@@ -245,10 +311,10 @@ def confidence_kind(calibration: Calibration | CtcConfidence | None) -> str:
 
 def confidences(calibration: Calibration | CtcConfidence | None, log_probs: Sequence[torch.Tensor],
                 texts: Sequence[str], scores: Sequence[float], stretch: Sequence[StretchReading] | None = None,
-                ) -> list[float]:
+                runner_up: Sequence[float | None] | None = None) -> list[float]:
     """Each reading's word confidence: its calibrated P(right) (`stretch`: the readings fused over width stretches,
-    for a tta calibration), or without a calibration the raw exp of the reading's log-score (what predict prints
-    then)."""
+    for a tta calibration; `runner_up`: the decoder's second-best scores, for a decoder's), or without a calibration
+    the raw exp of the reading's log-score (what predict prints then)."""
     if calibration is None:
         return [math.exp(s) for s in scores]
-    return calibration(log_probs, texts, stretch=stretch)
+    return calibration(log_probs, texts, stretch=stretch, scores=scores, runner_up=runner_up)

@@ -32,12 +32,12 @@ def figures(preds: Sequence[str], texts: Sequence[str]) -> dict[str, float | int
 
 
 class Reader:
-    """A checkpoint reading image files: its own preprocessing, `decoder` (a conf/decoder name), the test-time
-    stretch `tta` (width factors) if given, PyTorch on the CPU (`threads` torch threads). Unreadable images read as
-    the empty text."""
+    """A checkpoint reading image files: its own preprocessing, `decoder` (a conf/decoder name, keeping `top_n`
+    hypotheses an image), the test-time stretch `tta` (width factors) if given, PyTorch on the CPU (`threads` torch
+    threads). Unreadable images read as the empty text."""
 
     def __init__(self, ckpt: str | Path, decoder: str = "greedy", tta: Sequence[float] | None = None,
-                 batch_size: int = 32, threads: int | None = None) -> None:
+                 batch_size: int = 32, threads: int | None = None, top_n: int = 1) -> None:
         from htr_lit.checkpoint import load_model
         from htr_lit.decoding.factory import build_decoder
         from htr_lit.inference.backend import build_backend
@@ -46,7 +46,7 @@ class Reader:
         self.model, self.pre = load_model(ckpt)
         self.backend = build_backend("torch", self.model, self.pre, ckpt, threads=threads)
         self.decode = self.model.decoder if decoder == "greedy" else build_decoder(
-            decoder_spec(decoder), self.model.charset.tokens, self.model.htr_meta.get("train_texts"), top_n=1)
+            decoder_spec(decoder), self.model.charset.tokens, self.model.htr_meta.get("train_texts"), top_n=top_n)
         self.tta = StretchFusion(tuple(tta), self.model.charset.tokens, self.pre.min_width) if tta else None
         self.batch_size = batch_size
 
