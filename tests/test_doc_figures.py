@@ -3,7 +3,7 @@ machine's absolute path or speaks of how the work was done.
 
 A registry entry names a document, a text quoted from it (whitespace-insensitive) and one figure spec per number
 in that text (after `skip` leading numbers such as fold indices). A spec reads a record (JSON or CSV under docs/)
-at a key path, e.g. `folds[*].test/cer` (every fold), `folds[fold=4].test/cer`, `backends[model=recognizer,
+at a key path, e.g. `folds[*].test/cer` (every fold; `per_writer[*]`: every value of a mapping), `folds[fold=4].test/cer`, `backends[model=recognizer,
 backend=onnx].img_s`, `[configuration=bilstm].test_cer_mean` (a CSV row); `concat` joins the values of several
 specs, `minus` subtracts another spec's values element by element, `reduce` (mean, std, min, max) makes one
 value of them; `scale` multiplies the values read or joined (100 for a percentage), before `minus` and `reduce`,
@@ -37,9 +37,9 @@ def load_record(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _select(items: list[Any], selector: str) -> list[Any]:
-    if selector == "*":
-        return list(items)
+def _select(items: list[Any] | dict[str, Any], selector: str) -> list[Any]:
+    if selector == "*":  # every item of a list, every value of a mapping (e.g. per_writer)
+        return list(items.values()) if isinstance(items, dict) else list(items)
     if selector.lstrip("-").isdigit():
         return [items[int(selector)]]
     wanted = dict(part.split("=", 1) for part in selector.split(","))
