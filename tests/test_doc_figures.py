@@ -3,8 +3,9 @@ machine's absolute path or speaks of how the work was done.
 
 A registry entry names a document, a text quoted from it (whitespace-insensitive) and one figure spec per number
 in that text (after `skip` leading numbers such as fold indices). A spec reads a record (JSON or CSV under docs/)
-at a key path, e.g. `folds[*].test/cer` (every fold; `per_writer[*]`: every value of a mapping), `folds[fold=4].test/cer`, `backends[model=recognizer,
-backend=onnx].img_s`, `[configuration=bilstm].test_cer_mean` (a CSV row); `concat` joins the values of several
+at a key path, e.g. `folds[*].test/cer` (every fold; `per_writer[*]`: every value of a mapping),
+`folds[fold=4].test/cer`, `backends[model=recognizer, backend=onnx].img_s`, `[configuration=bilstm].test_cer_mean`
+(a CSV row); `concat` joins the values of several
 specs, `minus` subtracts another spec's values element by element, `reduce` (mean, std, min, max) makes one
 value of them; `scale` multiplies the values read or joined (100 for a percentage), before `minus` and `reduce`,
 and `digits` is how many decimals the text shows.

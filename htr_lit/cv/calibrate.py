@@ -6,8 +6,8 @@ test writers, and store it in a checkpoint.
 
 The fold's model reads its validation writers' rows (writers it never trained on); a logistic regression maps
 each reading's CTC features to P(right) (htr_lit/inference/calibration.py). Its test writers are then read once and
-the raw confidence (exp of the greedy path's log-probability, what predict prints without a calibration) and the calibrated one
-are both judged: AUROC, ECE, accuracy of the most confident 50 / 80 %, per writer and pooled
+the raw confidence (exp of the greedy path's log-probability, what predict prints without a calibration) and the
+calibrated one are both judged: AUROC, ECE, accuracy of the most confident 50 / 80 %, per writer and pooled
 (htr_lit/analysis/confidence.py) -> `<out>/fold<i>.json`. `--into` writes the fold's checkpoint with the calibration
 in its metadata (predict then prints the calibrated confidence).
 
