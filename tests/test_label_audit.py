@@ -163,3 +163,27 @@ def test_planting_makes_each_kind_of_wrong_label_and_the_threshold_is_chosen_by_
     threshold = ap.choose_threshold(by_nats, 0.25, "nats")
     result = ap.evaluate(by_nats, {"2": "typo"}, threshold, "nats")
     assert result["flagged"] == 0.25 and result["recall"] == 1.0
+
+
+def test_the_audit_weighs_each_label_against_the_decoders_reading(tiny_checkpoint, tmp_path: Path) -> None:
+    """`audit(..., decoder=D)`: the reading a label is weighed against is D's (here one that reads every image as
+    Haus), so the other words' rows no longer agree, yet their right labels cost nothing (nats 0: the image makes
+    each label likelier than Haus); without a decoder it is the greedy reading (every label agrees)."""
+    from htr_lit.decoding.base import Hypothesis
+    from htr_lit.inference.scoring import Reader
+
+    rows = []
+    for i, text in enumerate(WORDS[:3]):
+        write_word_png(tmp_path / f"{i}.png", text)
+        rows.append(label_audit.LabelRow(f"{i}.png", text, "w", tmp_path / f"{i}.png"))
+    reader = Reader(tiny_checkpoint())
+
+    def always_haus(log_probs, lengths):
+        return [[Hypothesis("Haus", -1.0)] for _ in range(log_probs.shape[0])]
+
+    greedy = label_audit.audit(rows, reader)
+    assert [v.kind for v in greedy] == ["agrees"] * 3
+    haus = label_audit.audit(rows, reader, decoder=always_haus)
+    assert [v.predicted for v in haus] == ["Haus"] * 3
+    assert [v.kind == "agrees" for v in haus] == [t == "Haus" for t in WORDS[:3]]
+    assert all(v.nats == 0.0 for v in haus) and any(v.kind != "agrees" for v in haus)

@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 from htr_lit.data.formats import read_labels_csv
+from htr_lit.decoding.base import Decoder
 from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.inference.batching import load_window, read_batches
 from htr_lit.inference.calibration import Names, label_nll
@@ -173,13 +174,14 @@ def judge_readings(rows: Sequence[LabelRow], readings: Sequence[str], log_probs:
 
 
 def audit(rows: Sequence[LabelRow], reader: Reader, others: dict[str | None, list[str]] | None = None,
-          batch_size: int = 32) -> list[Verdict]:
-    """A verdict on every row (in order), its image read by `reader`'s model; `others`: writer -> the labels of
-    that writer's rows (default: from `rows`), where a shifted label is looked for."""
+          batch_size: int = 32, decoder: Decoder | None = None) -> list[Verdict]:
+    """A verdict on every row (in order), its image read by `reader`'s model and `decoder` (default greedy: the
+    reading the label is weighed against); `others`: writer -> the labels of that writer's rows (default: from
+    `rows`), where a shifted label is looked for."""
     images, errors = load_window([r.path for r in rows], reader.pre)
     readable = [r for k, r in enumerate(rows) if k not in errors]
-    hyps, log_probs = read_batches(images, reader.backend, GreedyDecoder(reader.model.charset.tokens), batch_size,
-                                   keep_log_probs=True)
+    decoder = decoder or GreedyDecoder(reader.model.charset.tokens)
+    hyps, log_probs = read_batches(images, reader.backend, decoder, batch_size, keep_log_probs=True)
     judged = iter(judge_readings(readable, [h[0].text if h else "" for h in hyps], log_probs,
                                  reader.model.charset.tokens, writer_labels(rows) if others is None else others))
     return [next(judged) if k not in errors else

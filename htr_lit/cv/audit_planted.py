@@ -129,12 +129,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--rank", choices=label_audit.RANKS, default="score",
                    help="rank and flag by nats per character (score, default), in all (nats) or in all with the "
                         "names LM's prior (nats_lm)")
+    p.add_argument("--decoder", default="greedy", metavar="NAME",
+                   help="the reading each label is weighed against: a conf/decoder name (default greedy; e.g. "
+                        "beam_names, the names LM)")
     p.add_argument("--out", type=Path, default=Path("docs/audit"))
     args = p.parse_args(argv)
     csv_path = args.csv or dhsd_labels()
     fold, ckpt = finished_fold(args.cv, args.fold)
     rows, _ = read_rows(csv_path)
-    reader = Reader(ckpt)
+    reader = Reader(ckpt, decoder=args.decoder)
+    decoder = None if args.decoder == "greedy" else reader.decode
     others: dict[str | None, list[str]] = {}
     result: dict[str, object] = {}
     for split, writers, n in (("val", fold.val_writers, args.plant // 2), ("test", fold.test_writers, args.plant)):
@@ -143,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         others = {}
         for r in planted_rows:
             others.setdefault(r.writer_id, []).append(r.text)
-        verdicts = audit(planted_rows, reader, others)
+        verdicts = audit(planted_rows, reader, others, decoder=decoder)
         threshold = (choose_threshold(verdicts, args.max_flagged, args.rank) if split == "val"
                      else result["val"]["threshold"])
         result[split] = {"writers": list(writers), **evaluate(verdicts, planted, threshold, args.rank)}
@@ -154,9 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     record = {"command": shlex.join(["python", "-m", "htr_lit.cv.audit_planted", *argv]),
               "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
               "cv": shown_path(args.cv), "fold": args.fold, "csv": csv_path.name, "seed": args.seed,
-              "max_flagged": args.max_flagged, "rank": args.rank, **result}
+              "max_flagged": args.max_flagged, "rank": args.rank, "decoder": args.decoder, **result}
     args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"planted_fold{args.fold}{'' if args.rank == 'score' else '_' + args.rank}.json"
+    out = args.out / (f"planted_fold{args.fold}{'' if args.rank == 'score' else '_' + args.rank}"
+                      f"{'' if args.decoder == 'greedy' else '_' + args.decoder}.json")
     out.write_text(json.dumps(record, indent=2, ensure_ascii=False))
     print(f"written {out}")
     return 0
