@@ -194,8 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="with --folds: the writers each fold's model reads (val: its validation writers, where a "
                         "feature set is chosen; default test)")
     p.add_argument("--features", type=feature_names, default=calibration.FEATURES, metavar="NAMES",
-                   help=f"features of the fit, comma-separated names or groups (posterior, text, all); default "
-                        f"posterior. Known: {', '.join(calibration.FEATURE_NAMES)}")
+                   help=f"features of the fit, comma-separated names or groups (posterior, text, all, stretch, "
+                        f"decoder); default posterior. Known: {', '.join(calibration.FEATURE_NAMES)}")
     p.add_argument("--tta", type=stretches, default=None, metavar="FACTORS",
                    help="calibrate readings fused over width stretches, as htr-predict tta= reads (true: the default "
                         "factors, or e.g. 0.8,1.0,1.2); the stretch features need it")
@@ -204,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "default greedy); the feature beam_margin needs it")
     p.add_argument("--name", default="", help="appended to the record's name (e.g. the feature set compared)")
     p.add_argument("--csv", type=Path, default=None, help="the labels CSV (default: DHSD's, $HTR_DHSD_DIR)")
-    p.add_argument("--out", type=Path, default=Path("docs/confidence"))
+    p.add_argument("--out", type=Path, default=Path("docs/confidence"), help="where the record is written")
     p.add_argument("--into", type=Path, default=None,
                    help="write the checkpoint with the calibration here (--fold: the fold's checkpoint; --folds: "
                         "the checkpoint --into-from names, else the file at --into itself, e.g. a shipped recognizer)")
