@@ -249,3 +249,19 @@ def test_bench_predict_times_the_test_time_stretch_as_a_backend_row(ckpt, images
     assert [r["backend"] for r in rows] == ["torch", "torch-tta", "onnx-tta"]
     assert all(r["img_s"] > 0 and r["model_ms"] > 0 and 0 <= r["cer_vs_torch"] <= 1 for r in rows)
     assert rows[2]["first_use_s"] > 0 == rows[1]["first_use_s"]  # onnx-tta exports, torch-tta does not
+
+
+def test_bench_predict_times_the_names_lm_as_a_backend_row(ckpt, images, tmp_path, monkeypatch):
+    """`-names`: predict's decoder=beam_names (shrunk here: 500 names, no word list) with its word confidence."""
+    from htr_lit.config import compose_config
+    from htr_lit.measuring import bench_predict
+
+    small = ["decoder.lm_num_names=500", "decoder.lm_word_lists=[]", f"decoder.lm_cache_dir={tmp_path / 'lm'}"]
+    monkeypatch.setattr(bench_predict, "decoder_spec",
+                        lambda name: compose_config("predict", [f"decoder={name}", *small]).decoder)
+    labels = {p: WORDS[int(p.stem.split("_")[1])] for p in sorted(images.glob("32_*.png"))}
+    rows = bench_predict.bench(labels, ckpt, ["torch", "torch-names"], batch_size=4, threads=1, repeats=1,
+                               tmp=tmp_path)
+    assert [r["backend"] for r in rows] == ["torch", "torch-names"]
+    assert all(r["img_s"] > 0 and 0 <= r["cer_vs_torch"] <= 1 for r in rows)
+    assert any((tmp_path / "lm").iterdir())  # the names LM was built for the run

@@ -1,12 +1,14 @@
 """End-to-end predict throughput per backend (torch, onnx, onnx-int8), part of `make bench`.
 
     python -m htr_lit.measuring.bench_predict [--ckpt A.ckpt [B.ckpt ...]] [--folder PNG_DIR [--labels CSV]]
-        [--images 1000] [--backends torch,onnx,onnx-int8[,torch-tta,onnx-tta]] [--batch-size 32] [--threads N]
+        [--images 1000] [--backends torch,onnx,onnx-int8[,torch-tta,onnx-tta,torch-names,onnx-names]]
+        [--batch-size 32] [--threads N]
         [--repeats 3] [--out docs/]
 
 Without --folder, `--images` DHSD-like place names (256 x 64 canvases, the synthetic renderer) are written
 to a temporary folder with their texts, so CER is known. Each run times the whole of predict's path on
-every file (decode, preprocess, width-sorted batches, model, greedy decoding, a tsv line written); start-up
+every file (decode, preprocess, width-sorted batches, model, greedy decoding (`-names`: the names LM's beam
+search), the word confidence as predict computes it, a tsv line written); start-up
 (checkpoint, backend from a warm cache, one warm-up batch) and the one-off export / quantization are
 timed apart. Writes OUT/performance_predict.json and the section of OUT/performance.md between its markers.
 """
@@ -32,21 +34,24 @@ from htr_lit.assets import MODELS_DIR
 from htr_lit.checkpoint import load_model
 from htr_lit.config import project_root, shown_path
 from htr_lit.data.formats import IMAGE_SUFFIXES
+from htr_lit.decoding.factory import build_decoder, decoder_name, decoder_options
 from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.inference.backend import build_backend
 from htr_lit.inference.batching import decode_images, load_window, transcribe
-from htr_lit.inference.calibration import calibration_of
+from htr_lit.inference.calibration import calibration_of, word_confidence
 from htr_lit.inference.formatting import format_hypotheses
-from htr_lit.inference.scoring import figures
+from htr_lit.inference.scoring import decoder_spec, figures
 from htr_lit.inference.tta import DEFAULT_FACTORS, StretchFusion
 from htr_lit.measuring.bench import machine
 from htr_lit.measuring.bench_predict_markdown import NAME, WRITER, section
 from htr_lit.results import doc_block
 
 SHIPPED = MODELS_DIR / "recognizer.ckpt"
-# name -> (backend, int8, test-time stretch): predict's `backend=`, `int8=`, `tta=true`
-BACKENDS = {"torch": ("torch", False, False), "onnx": ("onnx", False, False), "onnx-int8": ("onnx", True, False),
-            "torch-tta": ("torch", False, True), "onnx-tta": ("onnx", False, True)}
+# name -> (backend, int8, test-time stretch, decoder): predict's `backend=`, `int8=`, `tta=true`, `decoder=`
+BACKENDS = {"torch": ("torch", False, False, "greedy"), "onnx": ("onnx", False, False, "greedy"),
+            "onnx-int8": ("onnx", True, False, "greedy"), "torch-tta": ("torch", False, True, "greedy"),
+            "onnx-tta": ("onnx", False, True, "greedy"), "torch-names": ("torch", False, False, "beam_names"),
+            "onnx-names": ("onnx", False, False, "beam_names")}
 
 
 def render_folder(folder: Path, n: int, seed: int = 0) -> dict[Path, str]:
@@ -83,12 +88,18 @@ def start(name: str, ckpt: Path, cache: Path, threads: int, paths: list[Path], b
     batch_size None: the backend's own (predict's default)."""
     t = time.perf_counter()
     model, pre = load_model(ckpt)
-    kind, int8, stretched = BACKENDS[name]
+    kind, int8, stretched, decoding = BACKENDS[name]
     backend = build_backend(kind, model, pre, ckpt, int8=int8, threads=threads, cache_dir=cache)
-    decoder = GreedyDecoder(model.charset.tokens)
     tta = StretchFusion(DEFAULT_FACTORS, model.charset.tokens, pre.min_width) if stretched else None
-    # predict's rule: greedy; with tta, a calibration fitted on its stretches
-    calibration = calibration_of(model, tta.factors if tta else None)
+    # predict's rule (calibration.word_confidence): greedy, the plain calibration (with tta, the one fitted on its
+    # stretches); the names LM, the checkpoint's calibration of it (its runner-up kept), else P(text | image)
+    if decoding == "greedy":
+        decoder = GreedyDecoder(model.charset.tokens)
+        calibration = calibration_of(model, tta.factors if tta else None)
+    else:
+        spec = decoder_spec(decoding)
+        calibration = word_confidence(model, decoder_name(spec), None, decoder_options(spec))
+        decoder = build_decoder(spec, model.charset.tokens, model.htr_meta.get("train_texts"), top_n=calibration.top_n)
     batch_size = batch_size or backend.batch_size
     list(transcribe(paths[:batch_size], pre, backend, decoder, batch_size, tta=tta, calibration=calibration))
     return (pre, backend, decoder, batch_size, tta, calibration), time.perf_counter() - t
@@ -146,7 +157,7 @@ def bench(labels: dict[Path, str | None], ckpts: Path | list[Path], names: list[
     pairs = [(Path(c), name) for c in ckpts for name in names]
     rows, parts = {}, {}
     for ckpt, name in pairs:  # first use: export / quantize into an empty cache
-        kind, int8, _ = BACKENDS[name]
+        kind, int8, _, _ = BACKENDS[name]
         t = time.perf_counter()
         if kind == "onnx":
             model, pre = load_model(ckpt)
@@ -182,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--labels", type=Path, help="file_name,text CSV for --folder (CER column)")
     p.add_argument("--images", type=int, default=1000, help="images (rendered, or the first of --folder)")
     p.add_argument("--backends", default="torch,onnx,onnx-int8",
-                   help=f"comma-separated, of {','.join(BACKENDS)} (-tta: predict's tta=true, 5 width stretches)")
+                   help=f"comma-separated, of {','.join(BACKENDS)} (-tta: predict's tta=true, 5 width stretches; "
+                        "-names: decoder=beam_names, the names LM, with its confidence)")
     p.add_argument("--batch-size", type=int, help="images per batch (default: each backend's, as predict)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch / onnxruntime threads")
     p.add_argument("--repeats", type=int, default=3)
