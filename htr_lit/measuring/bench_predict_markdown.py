@@ -17,12 +17,13 @@ def section(report: dict) -> str:
         f"1-min load average {m['load_avg_1m_at_start']} at start{', ' + m['note'] if m.get('note') else ''}).",
         "",
         "images/s = files / wall time of the whole path: decode, preprocess (checkpoint's settings), pad and "
-        "run width-sorted batches, greedy decoding, one `path<TAB>text` line written per image; median of "
+        "run width-sorted batches, decoding (greedy; `-tta` rows: five width stretches fused, `-names` rows: the "
+        "names LM's beam search) and the word confidence, one `path<TAB>text` line written per image; median of "
         f"{s['repeats']} runs, the backends taken in turn each round. Start-up is apart: imports of "
         f"`htr_lit.predict` ({report['import_s']:.2f} s), then per backend loading the checkpoint and building "
         "the backend from a warm cache plus one warm-up batch; *first use* is the one-off ONNX export "
         "(+ int8 calibration) into an empty cache. *load* and *model* are the path's two halves timed alone in one "
-        "pass after the runs, in ms per image: decode + preprocess, then batches + greedy decoding. A run overlaps "
+        "pass after the runs, in ms per image: decode + preprocess, then batches + decoding. A run overlaps "
         "them (the next window is read in a thread while the model runs); one after the other they would read "
         "1000 / (load + model) images/s.",
         "",
