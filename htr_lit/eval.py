@@ -23,7 +23,7 @@ from htr_lit.decoding.factory import build_decoder, decoder_name, decoder_option
 from htr_lit.decoding.timed import TimedDecoder
 from htr_lit.errors import exit_on_user_error
 from htr_lit.inference.batching import read_batches
-from htr_lit.inference.calibration import confidence_kind, confidences, word_confidence
+from htr_lit.inference.calibration import confidence_kind, confidences, hypotheses_needed, word_confidence
 from htr_lit.inference.labelled import build_test_datamodule
 from htr_lit.inference.torch_backend import TorchBackend
 from htr_lit.inference.tta import StretchFusion, StretchReading, tta_factors
@@ -75,8 +75,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     # P(text | image) under CTC
     calibration = word_confidence(model, decoder_name(cfg.decoder), factors, decoder_options(cfg.decoder))
     # Built first, so that a decoder that cannot be built fails before any data is read.
-    top_n = calibration.top_n if calibration is not None else 1  # a decoder's calibration weighs the runner-up
-    built = build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts"), top_n=top_n)
+    built = build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts"),
+                          top_n=hypotheses_needed(calibration))
     decoder = TimedDecoder(built, keep=True, keep_log_probs=calibration is not None and not factors)
     model.decoder = decoder
     stretched = StretchReader(model, StretchFusion(factors, model.charset.tokens, pre.min_width)) if factors else None

@@ -33,6 +33,7 @@ from htr_lit.inference.calibration import (
     CtcConfidence,
     confidence_kind,
     confidences,
+    hypotheses_needed,
     runner_ups,
     word_confidence,
 )
@@ -106,7 +107,7 @@ def inspect(cfg: DictConfig) -> dict[str, Any]:
     model, pre = load_model(cfg.ckpt_path)
     calibration = word_confidence(model, decoder_name(cfg.decoder), options=decoder_options(cfg.decoder))  # as predict
     decoder = TimedDecoder(build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts"),
-                                         top_n=calibration.top_n if calibration is not None else 1))
+                                         top_n=hypotheses_needed(calibration)))
     datamodule = build_test_datamodule(cfg, model, pre)  # bad rows: listed in datamodule.skipped (on_error=skip)
     ds = datamodule.datasets["test"]
     overlap = overlap_warning(model.htr_meta, cfg.ckpt_path, ds.samples, cfg.paths.get("dhsd_dir"))

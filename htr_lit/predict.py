@@ -21,7 +21,7 @@ from htr_lit.decoding.factory import build_decoder, decoder_name, decoder_option
 from htr_lit.errors import ConfigError, UserError, exit_on_user_error
 from htr_lit.inference.backend import build_backend
 from htr_lit.inference.batching import Result, transcribe
-from htr_lit.inference.calibration import word_confidence
+from htr_lit.inference.calibration import hypotheses_needed, word_confidence
 from htr_lit.inference.formatting import format_hypotheses
 from htr_lit.inference.tta import StretchFusion, tta_factors
 from htr_lit.overrides import checked_overrides
@@ -112,7 +112,7 @@ def predict(cfg: DictConfig) -> int:
     # else P(text | image) under CTC
     calibration = word_confidence(model, decoder_name(cfg.decoder), factors, decoder_options(cfg.decoder))
     decoder = build_decoder(cfg.decoder, model.charset.tokens, model.htr_meta.get("train_texts"),
-                            top_n=max(top_n, calibration.top_n if calibration is not None else 1))
+                            top_n=max(top_n, hypotheses_needed(calibration)))
     backend = build_backend(str(cfg.get("backend", "auto")), model, pre, cfg.ckpt_path, int8=bool(cfg.get("int8")),
                             threads=cfg.get("torch_threads"), device=str(cfg.device), cache_dir=cfg.get("cache_dir"))
     tta = StretchFusion(factors, model.charset.tokens, pre.min_width) if factors else None

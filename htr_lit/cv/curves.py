@@ -4,8 +4,8 @@ folds and drawn as one figure (matplotlib, Agg backend) for the writer-fold abla
 A fold's log is `fold_<i>/csv/metrics.csv` (logger `csv`, `version: ""`): one row per logged step, the
 validation figures (`val/cer`, ...) on the row that closes an epoch (`epoch` counted from 0). The final
 validation of the best checkpoint (htr_lit.train) is one more row (`epoch` = metrics.json's `epochs`), not a point
-of the curve. A fold run with `ckpt_path=last` starts a log (Lightning's CSVLogger) that holds only the epochs
-after that checkpoint; the other epochs are in metrics.json's `curve/val`, which every checkpoint carries.
+of the curve. With `ckpt_path=last`, Lightning's CSVLogger writes a log of the epochs that follow the checkpoint
+only; the other epochs come from metrics.json's `curve/val`, which every checkpoint carries.
 """
 
 from __future__ import annotations

@@ -301,6 +301,11 @@ def word_confidence(model: Any, decoder: str, tta: Sequence[float] | None = None
     return CtcConfidence(model.charset.tokens, tta)
 
 
+def hypotheses_needed(calibration: Calibration | CtcConfidence | None) -> int:
+    """How many hypotheses an image's decoder must keep for its confidence (2 when it weighs the runner-up)."""
+    return calibration.top_n if calibration is not None else 1
+
+
 def confidence_kind(calibration: Calibration | CtcConfidence | None) -> str:
     """How a confidence was made: `calibrated` (a fitted P(right)), `ctc` (P(text | image) of a non-greedy reading)
     or `raw` (exp of the greedy path's log-probability: the checkpoint carries no calibration)."""

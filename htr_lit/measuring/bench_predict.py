@@ -38,7 +38,7 @@ from htr_lit.decoding.factory import build_decoder, decoder_name, decoder_option
 from htr_lit.decoding.greedy import GreedyDecoder
 from htr_lit.inference.backend import build_backend
 from htr_lit.inference.batching import decode_images, load_window, transcribe
-from htr_lit.inference.calibration import calibration_of, word_confidence
+from htr_lit.inference.calibration import calibration_of, hypotheses_needed, word_confidence
 from htr_lit.inference.formatting import format_hypotheses
 from htr_lit.inference.scoring import decoder_spec, figures
 from htr_lit.inference.tta import DEFAULT_FACTORS, StretchFusion
@@ -99,7 +99,8 @@ def start(name: str, ckpt: Path, cache: Path, threads: int, paths: list[Path], b
     else:
         spec = decoder_spec(decoding)
         calibration = word_confidence(model, decoder_name(spec), None, decoder_options(spec))
-        decoder = build_decoder(spec, model.charset.tokens, model.htr_meta.get("train_texts"), top_n=calibration.top_n)
+        decoder = build_decoder(spec, model.charset.tokens, model.htr_meta.get("train_texts"),
+                                top_n=hypotheses_needed(calibration))
     batch_size = batch_size or backend.batch_size
     list(transcribe(paths[:batch_size], pre, backend, decoder, batch_size, tta=tta, calibration=calibration))
     return (pre, backend, decoder, batch_size, tta, calibration), time.perf_counter() - t
