@@ -157,6 +157,30 @@ def test_finetune_loss_falls_and_holdout_keeps_the_best_step(tiny_checkpoint, tm
 
 
 @pytest.mark.train
+@pytest.mark.parametrize("select", ["loss", "cer_loss"])
+def test_select_keeps_the_step_its_key_ranks_first(tiny_checkpoint, tmp_path, one_thread, select):
+    from htr_lit.adaptation.finetune import finetune, loader, loss_per_char
+
+    model, pre = load_model(tiny_checkpoint())
+    words = read_words(other_hand(tmp_path, WORDS * 3), pre)
+    train_words, held = split_holdout(words, 0.2, 20, seed=0)
+    base_loss = loss_per_char(model, loader(held, model, pre, 64, None, 0))
+    outcome = finetune(model, pre, train_words, held,
+                       Recipe(steps=30, lr=3e-3, augment="none", eval_every=10, select=select), progress=False)
+    assert [c["step"] for c in outcome.curve] == [0, 10, 20, 30]
+    assert outcome.curve[0]["loss"] == pytest.approx(base_loss, abs=1e-4)  # step 0 is the base, read as such
+    key = {"loss": lambda c: c["loss"], "cer_loss": lambda c: (c["cer"], c["loss"])}[select]
+    assert outcome.step == min(outcome.curve, key=key)["step"]
+    assert loss_per_char(model, loader(held, model, pre, 64, None, 0)) == pytest.approx(
+        min(c["loss"] for c in outcome.curve if c["step"] == outcome.step), abs=1e-4)
+
+
+def test_recipe_refuses_an_unknown_select():
+    with pytest.raises(ValueError, match="recipe.select='wer'"):
+        Recipe(select="wer")
+
+
+@pytest.mark.train
 def test_a_character_outside_the_charset_is_added_or_refused(tiny_checkpoint, tmp_path, one_thread):
     base = tiny_checkpoint()
     labels = write_labels_csv(tmp_path / "mine", ["Café", *WORDS])

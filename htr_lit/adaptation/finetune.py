@@ -1,6 +1,6 @@
 """The fine-tuning loop of `htr-adapt`: a recognizer's own CTC training step on a user's few words, with a pull
 toward the base weights (L2-SP), the held-out words read every `eval_every` steps, and the weights of the step
-that read them best kept (the base's own weights when no step beats them).
+that read them best kept (the base's own weights when no step beats them); `select` says what "best" is.
 
 `Recipe` is the `recipe:` node of conf/adapt.yaml; its defaults were chosen on validation writers
 (docs/adaptation.md)."""
@@ -30,6 +30,7 @@ from htr_lit.runs.quiet import quiet_lightning
 
 log = logging.getLogger(__name__)
 PARTS = ("all", "sequence_head", "head")  # what `Recipe.train` may name
+SELECT = ("cer", "loss", "cer_loss")  # what `Recipe.select` may name
 
 
 @dataclass
@@ -38,7 +39,9 @@ class Recipe:
     `warmup` steps, then constant); `train`: all | sequence_head | head (the parts that learn, the rest frozen);
     `l2sp`: weight of the squared distance to the base weights added to the loss (0: off); `augment`: a data.augment
     preset; `batchnorm`: train (their statistics follow the new hand) | frozen (kept as the base's); `eval_every`:
-    steps between readings of the held-out words."""
+    steps between readings of the held-out words; `select`: the step kept reads them with the lowest CER (`cer`;
+    on a tie the earlier step, so a tie with the base keeps the base), the lowest CTC loss per character (`loss`),
+    or the lowest CER with ties broken by that loss (`cer_loss`)."""
 
     steps: int = 150
     lr: float = 3e-4
@@ -49,12 +52,15 @@ class Recipe:
     augment: str = "handwriting"
     batchnorm: str = "train"
     eval_every: int = 25
+    select: str = "cer"
 
     def __post_init__(self) -> None:
         if self.train not in PARTS:
             raise ValueError(f"recipe.train={self.train!r}: choose one of {', '.join(PARTS)}")
         if self.batchnorm not in ("train", "frozen"):
             raise ValueError(f"recipe.batchnorm={self.batchnorm!r}: choose train or frozen")
+        if self.select not in SELECT:
+            raise ValueError(f"recipe.select={self.select!r}: choose one of {', '.join(SELECT)}")
         if self.steps < 0 or self.batch_size < 1 or self.eval_every < 1:
             raise ValueError("recipe.steps >= 0, recipe.batch_size >= 1 and recipe.eval_every >= 1")
         build_augment(self.augment)  # a bad preset name fails here
@@ -82,7 +88,8 @@ class Words:
 @dataclass
 class Outcome:
     """What fine-tuning did: the step kept, the held-out figures before and after (None without held-out words),
-    the curve of held-out CER per evaluated step, and the last training loss."""
+    the curve of held-out CER (and CTC loss per character, when `select` uses it) per evaluated step, and the
+    training losses."""
 
     step: int
     before: dict[str, float] | None
@@ -124,6 +131,26 @@ def read(model: HTRModule, batches: DataLoader) -> tuple[list[str], list[str]]:
     return preds, texts
 
 
+@torch.no_grad()
+def loss_per_char(model: HTRModule, batches: DataLoader) -> float:
+    """The CTC loss of the labels in `batches` per label character (nats), in eval mode."""
+    was_training = model.training
+    model.eval()
+    total, chars = 0.0, 0
+    for batch in batches:
+        log_probs, lengths = model(batch["images"], batch["widths"])  # (B, T, C), (B,)
+        mean = model.criterion(log_probs, lengths, batch["targets"], batch["target_lengths"])  # per word
+        total += float(mean) * len(batch["texts"])
+        chars += int(batch["target_lengths"].sum())
+    model.train(was_training)
+    return total / max(chars, 1)
+
+
+def _rank(recipe: Recipe, cer: float, loss: float) -> tuple[float, ...]:
+    """The key `recipe.select` minimises over the evaluated steps."""
+    return {"cer": (cer,), "loss": (loss,), "cer_loss": (cer, loss)}[recipe.select]
+
+
 class Adaptation(L.LightningModule):
     """Trains `model` (an HTRModule) on the user's words by `recipe`; reads `holdout` every `eval_every` steps and
     keeps the weights of the best reading in memory (`best_state`; step 0 is the base model itself)."""
@@ -135,7 +162,7 @@ class Adaptation(L.LightningModule):
         self.anchor = [p.detach().clone() for p in self.params] if recipe.l2sp > 0 else []
         self.curve: list[dict[str, float]] = []
         self.losses: list[float] = []
-        self.best: tuple[float, int] | None = None  # (held-out CER, step)
+        self.best: tuple[tuple[float, ...], int] | None = None  # (rank by recipe.select, step)
         self.best_state: dict[str, torch.Tensor] | None = None
 
     def consider(self, step: int) -> None:
@@ -144,9 +171,11 @@ class Adaptation(L.LightningModule):
             return
         preds, texts = read(self.model, self.holdout)
         cer = figures(preds, texts)["cer"]
-        self.curve.append({"step": step, "cer": round(cer, 5)})
-        if self.best is None or cer < self.best[0]:
-            self.best = (cer, step)
+        loss = loss_per_char(self.model, self.holdout) if self.recipe.select != "cer" else float("nan")
+        self.curve.append({"step": step, "cer": round(cer, 5)} | ({} if loss != loss else {"loss": round(loss, 5)}))
+        rank = _rank(self.recipe, cer, loss)
+        if self.best is None or rank < self.best[0]:
+            self.best = (rank, step)
             self.best_state = copy.deepcopy(self.model.state_dict())
 
     def on_train_start(self) -> None:
