@@ -163,6 +163,34 @@ def test_planting_makes_each_kind_of_wrong_label_and_the_threshold_is_chosen_by_
     threshold = ap.choose_threshold(by_nats, 0.25, "nats")
     result = ap.evaluate(by_nats, {"2": "typo"}, threshold, "nats")
     assert result["flagged"] == 0.25 and result["recall"] == 1.0
+    assert result["values"] == [[9.0, "typo"], [4.0, None], [1.0, None], [0.0, None]]  # most suspicious first
+
+
+def _planted_record(fold: int, val: list, test: list, rank: str = "nats_lm") -> dict:
+    return {"fold": fold, "rank": rank, "val": {"writers": ["v"], "values": val}, "test": {"writers": ["t"],
+                                                                                          "values": test}}
+
+
+def test_one_threshold_chosen_on_the_pooled_validation_rows_scores_every_fold() -> None:
+    from htr_lit.cv import audit_pooled as apo
+
+    a = _planted_record(0, [[9.0, "swap"], [2.0, None], [1.0, None], [0.5, None]],
+                        [[8.0, "typo"], [3.0, "swap"], [1.5, None], [0.1, None]])
+    b = _planted_record(1, [[None, "truncated"], [6.0, None], [4.0, "typo"], [0.0, None]],
+                        [[5.0, None], [2.5, "typo"], [0.2, None], [0.0, None]])
+    # pooled val values 9, 2, 1, 0.5, inf, 6, 4, 0: at most 3 of 8 flagged -> inf, 9, 6 flagged, threshold just above 4
+    result = apo.pooled([a, b], 3 / 8, also=[2.0])
+    chosen, given = result["thresholds"]
+    assert result["val"]["threshold"] == pytest.approx(4.0) and result["val"]["flagged"] == 3 / 8
+    assert result["val"]["found"] == pytest.approx(2 / 3, abs=1e-5) and result["val"]["found_by_kind"]["typo"] == 0.0
+    assert chosen["test_by_fold"]["0"] == {"rows": 4, "flagged": 0.25, "planted": 2, "found": 0.5,
+                                           "found_by_kind": {"swap": 0.0, "typo": 1.0, "truncated": 0.0}}
+    assert chosen["test"]["flagged"] == 0.25 and chosen["test"]["found"] == pytest.approx(1 / 3, abs=1e-5)
+    assert given["threshold"] == 2.0 and given["test"]["found"] == 1.0 and given["test"]["flagged"] == 0.5
+    with pytest.raises(ValueError, match="differently"):
+        apo.pooled([a, _planted_record(1, [], [], rank="score")], 0.1)
+    with pytest.raises(ValueError, match="fold\\(s\\) 1"):
+        apo.pooled([a, {"fold": 1, "rank": "nats_lm", "val": {}, "test": {}}], 0.1)
 
 
 def test_the_audit_weighs_each_label_against_the_decoders_reading(tiny_checkpoint, tmp_path: Path) -> None:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import random
+import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -95,8 +97,9 @@ def choose_threshold(verdicts: Sequence[Verdict], max_flagged: float, by: str = 
 
 def evaluate(verdicts: Sequence[Verdict], planted: dict[str, str], threshold: float, by: str = "score"
              ) -> dict[str, object]:
-    """Share of rows flagged, recall of the planted rows (all, per kind), and the recall-vs-flagged curve, ranked
-    and flagged by `by`."""
+    """Share of rows flagged, recall of the planted rows (all, per kind), the recall-vs-flagged curve, ranked
+    and flagged by `by`, and every row's rank value with its planted kind (`values`, most suspicious first; null
+    for a row left as it is), from which audit_pooled chooses one threshold over several folds."""
     flagged = {v.file_name for v in verdicts if label_audit.rank_value(v, by) >= threshold}
     recall = {kind: (sum(f in flagged for f, k in planted.items() if k == kind) /
                      max(1, sum(k == kind for k in planted.values()))) for kind in KINDS}
@@ -113,7 +116,19 @@ def evaluate(verdicts: Sequence[Verdict], planted: dict[str, str], threshold: fl
     return {"rows": len(verdicts), "planted": len(planted), "planted_by_kind": totals, "threshold": threshold,
             "flagged": len(flagged) / len(verdicts), "recall": sum(f in flagged for f in planted) / len(planted),
             "recall_by_kind": recall, "curve": curve,
-            "flagged_unplanted": [v.as_row() for v in unplanted]}
+            "flagged_unplanted": [v.as_row() for v in unplanted],
+            "values": [[_shown(label_audit.rank_value(v, by)), planted.get(v.file_name)] for v in ranked]}
+
+
+def _shown(value: float) -> float | None:
+    """A rank value for a JSON record: 4 decimals, None for a label no alignment explains (ranked first)."""
+    return round(value, 4) if math.isfinite(value) else None
+
+
+def dumps(record: dict[str, object]) -> str:
+    """The record as indented JSON with each innermost list on one line (a row's [value, kind] included)."""
+    text = json.dumps(record, indent=2, ensure_ascii=False)
+    return re.sub(r"\[\n\s*([^\[\]{}]*?)\n\s*\]", lambda m: "[" + re.sub(r",\n\s*", ", ", m.group(1)) + "]", text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -162,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / (f"planted_fold{args.fold}{'' if args.rank == 'score' else '_' + args.rank}"
                       f"{'' if args.decoder == 'greedy' else '_' + args.decoder}.json")
-    out.write_text(json.dumps(record, indent=2, ensure_ascii=False))
+    out.write_text(dumps(record))
     print(f"written {out}")
     return 0
 
