@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-dev system-deps train test test-fast lint data fetch-dhsd train-dhsd pretrain pretrain-separable recognizer recognizer-separable predict adapt inspect cv clean check-wheel
+.PHONY: help setup setup-dev system-deps train test test-fast lint data fetch-dhsd train-dhsd pretrain pretrain-separable recognizer recognizer-separable predict adapt inspect cv audit-planted confidence adapt-curve clean check-wheel
 
 help:  ## list the targets (target names in colour only on a terminal)
 	@if [ -t 1 ]; then on='\033[36m'; off='\033[0m'; fi; grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -103,6 +103,22 @@ inspect: setup  ## error-analysis page (one HTML file) of CKPT=path (default: th
 EXP ?= crnn_dhsd
 cv: setup  ## writer cross-validation of EXP (default crnn_dhsd): 5 writer folds as one Hydra multirun (a fold a job), 2 at a time, resumable (ARGS='--pilot 2', '--launcher slurm hydra.launcher.partition=gpu')
 	$(BIN)/python -m htr_lit.cv experiment=$(EXP) $(ARGS)
+
+CV ?= outputs/cv/separable_oof
+FOLDS ?= 0 1 2 3 4
+comma := ,
+empty :=
+space := $(empty) $(empty)
+audit-planted: setup  ## the label audit measured: wrong labels planted in each fold of CV (default outputs/cv/separable_oof), one threshold chosen on every fold's validation writers pooled -> docs/audit/planted_*.json (FOLDS='0 1 2 3 4')
+	for i in $(FOLDS); do $(BIN)/python -m htr_lit.cv.audit_planted --cv $(CV) --fold $$i --rank nats_lm --out docs/audit || exit 1; done
+	$(BIN)/python -m htr_lit.cv.audit_pooled $(foreach i,$(FOLDS),docs/audit/planted_fold$(i)_nats_lm.json) --also 11.8 13.1 --out docs/audit/planted_pooled_nats_lm.json
+
+confidence: setup  ## the word confidence calibrated out of fold over CV's FOLDS (fit on the other folds' readings) -> docs/confidence/out_of_fold_<folds>.json (ARGS='--decoder beam_names --features ...')
+	$(BIN)/python -m htr_lit.cv.calibrate --cv $(CV) --folds $(subst $(space),$(comma),$(strip $(FOLDS))) --features all --out docs/confidence $(ARGS)
+
+adapt-curve: setup  ## CER against k own words for each test writer of CV's FOLDS (htr-adapt's recipe), pooled -> docs/adaptation/fold<i>_test_suspect_all.json + folds_<folds>_test_default.json (K='10,25,50,100')
+	for i in $(FOLDS); do $(BIN)/python -m htr_lit.cv.adapt_curve --cv $(CV) --fold $$i --writers test --k $(or $(K),10$(comma)25$(comma)50$(comma)100) --threads 1 --out docs/adaptation/fold$${i}_test_suspect_all.json || exit 1; done
+	$(BIN)/python -m htr_lit.cv.adapt_report $(foreach i,$(FOLDS),docs/adaptation/fold$(i)_test_suspect_all.json) --pooled-out docs/adaptation/folds_$(subst $(space),_,$(strip $(FOLDS)))_test_default.json
 
 clean:  ## remove outputs (keeps .venv and generated data)
 	rm -rf outputs multirun
