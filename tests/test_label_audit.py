@@ -171,7 +171,7 @@ def _planted_record(fold: int, val: list, test: list, rank: str = "nats_lm") -> 
                                                                                           "values": test}}
 
 
-def test_one_threshold_chosen_on_the_pooled_validation_rows_scores_every_fold() -> None:
+def test_one_threshold_chosen_on_the_pooled_validation_rows_scores_every_fold(tmp_path: Path) -> None:
     from htr_lit.cv import audit_pooled as apo
 
     a = _planted_record(0, [[9.0, "swap"], [2.0, None], [1.0, None], [0.5, None]],
@@ -191,6 +191,13 @@ def test_one_threshold_chosen_on_the_pooled_validation_rows_scores_every_fold() 
         apo.pooled([a, _planted_record(1, [], [], rank="score")], 0.1)
     with pytest.raises(ValueError, match="fold\\(s\\) 1"):
         apo.pooled([a, {"fold": 1, "rank": "nats_lm", "val": {}, "test": {}}], 0.1)
+    good = tmp_path / "fold0.json"
+    good.write_text(json.dumps(a))
+    with pytest.raises(SystemExit, match="missing.json: not an audit_planted record"):
+        apo.main([str(good), str(tmp_path / "missing.json"), "--out", str(tmp_path / "pooled.json")])
+    assert apo.main([str(good), str(good), "--max-flagged", "0.25", "--out", str(tmp_path / "pooled.json")]) == 0
+    written = json.loads((tmp_path / "pooled.json").read_text())
+    assert written["command"].startswith("python -m htr_lit.cv.audit_pooled") and written["val"]["flagged"] == 0.25
 
 
 def test_the_audit_weighs_each_label_against_the_decoders_reading(tiny_checkpoint, tmp_path: Path) -> None:

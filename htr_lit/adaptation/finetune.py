@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -171,8 +172,12 @@ class Adaptation(L.LightningModule):
             return
         preds, texts = read(self.model, self.holdout)
         cer = figures(preds, texts)["cer"]
-        loss = loss_per_char(self.model, self.holdout) if self.recipe.select != "cer" else float("nan")
-        self.curve.append({"step": step, "cer": round(cer, 5)} | ({} if loss != loss else {"loss": round(loss, 5)}))
+        entry = {"step": step, "cer": round(cer, 5)}
+        loss = math.nan
+        if self.recipe.select != "cer":  # one more pass over the held-out words, only when the loss judges
+            loss = loss_per_char(self.model, self.holdout)
+            entry["loss"] = round(loss, 5)
+        self.curve.append(entry)
         rank = _rank(self.recipe, cer, loss)
         if self.best is None or rank < self.best[0]:
             self.best = (rank, step)

@@ -88,11 +88,16 @@ def plant(rows: list[LabelRow], n: int, rng: random.Random) -> tuple[list[LabelR
     return rows, planted
 
 
+def threshold_for(values: Sequence[float], max_flagged: float) -> float:
+    """The lowest threshold that flags at most `max_flagged` of `values` (flagged: value >= threshold)."""
+    ranked = sorted(values, reverse=True)
+    allowed = int(max_flagged * len(ranked))
+    return ranked[allowed] + 1e-9 if allowed < len(ranked) else 0.0
+
+
 def choose_threshold(verdicts: Sequence[Verdict], max_flagged: float, by: str = "score") -> float:
     """The lowest threshold on `by` that flags at most `max_flagged` of the rows."""
-    scores = sorted((label_audit.rank_value(v, by) for v in verdicts), reverse=True)
-    allowed = int(max_flagged * len(scores))
-    return scores[allowed] + 1e-9 if allowed < len(scores) else 0.0
+    return threshold_for([label_audit.rank_value(v, by) for v in verdicts], max_flagged)
 
 
 def evaluate(verdicts: Sequence[Verdict], planted: dict[str, str], threshold: float, by: str = "score"

@@ -23,18 +23,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from htr_lit.cv.audit_planted import KINDS
+from htr_lit.cv.audit_planted import KINDS, threshold_for
 
 
 def _value(v: float | None) -> float:
     return math.inf if v is None else float(v)  # None: a label no alignment explains, the most suspicious
-
-
-def pooled_threshold(values: Sequence[float], max_flagged: float) -> float:
-    """The lowest threshold that flags at most `max_flagged` of `values` (flagged: value >= threshold)."""
-    ranked = sorted(values, reverse=True)
-    allowed = int(max_flagged * len(ranked))
-    return ranked[allowed] + 1e-9 if allowed < len(ranked) else 0.0
 
 
 def score(rows: Sequence[Sequence[Any]], threshold: float) -> dict[str, Any]:
@@ -57,13 +50,13 @@ def pooled(records: Sequence[dict[str, Any]], max_flagged: float, also: Sequence
     if missing:
         raise ValueError(f"fold(s) {', '.join(missing)}: records without per-row values; rerun audit_planted")
     val_rows = [row for r in records for row in r["val"]["values"]]
-    chosen = pooled_threshold([_value(v) for v, _ in val_rows], max_flagged)
+    chosen = threshold_for([_value(v) for v, _ in val_rows], max_flagged)
     out: dict[str, Any] = {"rank": ranks.pop(), "max_flagged": max_flagged, "folds": [r["fold"] for r in records],
                            "val": {"writers": sum(len(r["val"]["writers"]) for r in records), "threshold": chosen,
                                    **score(val_rows, chosen)},
                            "thresholds": []}
+    test_rows = [row for r in records for row in r["test"]["values"]]
     for name, t in [("chosen on the pooled validation writers", chosen), *[(f"given {a:g}", a) for a in also]]:
-        test_rows = [row for r in records for row in r["test"]["values"]]
         out["thresholds"].append({"threshold": t, "how": name, "test": score(test_rows, t),
                                   "test_by_fold": {str(r["fold"]): score(r["test"]["values"], t) for r in records},
                                   "val": score(val_rows, t)})
@@ -79,9 +72,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--also", type=float, nargs="*", default=[], help="thresholds scored beside the chosen one")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
+    records = []
+    for f in args.records:
+        try:
+            records.append(json.loads(f.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as e:
+            raise SystemExit(f"error: {f}: not an audit_planted record ({e})") from None
     try:
-        result = pooled([json.loads(f.read_text()) for f in args.records], args.max_flagged, args.also)
-    except ValueError as e:
+        result = pooled(records, args.max_flagged, args.also)
+    except (ValueError, KeyError) as e:
         raise SystemExit(f"error: {e}") from None
     record = {"command": shlex.join(["python", "-m", "htr_lit.cv.audit_pooled", *argv]),
               "machine": f"{platform.machine()}, {platform.processor() or platform.system()}", **result}
