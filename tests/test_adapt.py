@@ -175,9 +175,25 @@ def test_select_keeps_the_step_its_key_ranks_first(tiny_checkpoint, tmp_path, on
         min(c["loss"] for c in outcome.curve if c["step"] == outcome.step), abs=1e-4)
 
 
+@pytest.mark.train
+def test_without_held_out_words_the_run_is_capped_at_steps_without_holdout(tiny_checkpoint, tmp_path, one_thread):
+    from htr_lit.adaptation.run import adapt_words
+
+    model, pre = load_model(tiny_checkpoint())
+    words = read_words(write_labels_csv(tmp_path, WORDS), pre)
+    recipe = Recipe(steps=12, steps_without_holdout=3, augment="none")
+    done = adapt_words(model, pre, words, recipe, 0.2, 20, suspect_labels=None)  # too few words to hold any out
+    assert done.held is None and done.outcome.step == 3 and len(done.outcome.losses) == 3
+    model, pre = load_model(tiny_checkpoint())
+    done = adapt_words(model, pre, words, recipe, 0.2, 5, refit=False, suspect_labels=None)  # some held out
+    assert done.held is not None and done.outcome.curve[-1]["step"] == 12
+
+
 def test_recipe_refuses_an_unknown_select():
     with pytest.raises(ValueError, match="recipe.select='wer'"):
         Recipe(select="wer")
+    with pytest.raises(ValueError, match="steps_without_holdout >= 0"):
+        Recipe(steps_without_holdout=-1)
 
 
 @pytest.mark.train

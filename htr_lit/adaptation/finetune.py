@@ -36,7 +36,8 @@ SELECT = ("cer", "loss", "cer_loss")  # what `Recipe.select` may name
 
 @dataclass
 class Recipe:
-    """How to fine-tune. `steps` optimizer steps of `batch_size` words at learning rate `lr` (linear warm-up over
+    """How to fine-tune. `steps` optimizer steps (at most `steps_without_holdout` when no word is held out to choose
+    the step: run.adapt_words) of `batch_size` words at learning rate `lr` (linear warm-up over
     `warmup` steps, then constant); `train`: all | sequence_head | head (the parts that learn, the rest frozen);
     `l2sp`: weight of the squared distance to the base weights added to the loss (0: off); `augment`: a data.augment
     preset; `batchnorm`: train (their statistics follow the new hand) | frozen (kept as the base's); `eval_every`:
@@ -44,7 +45,8 @@ class Recipe:
     on a tie the earlier step, so a tie with the base keeps the base), the lowest CTC loss per character (`loss`),
     or the lowest CER with ties broken by that loss (`cer_loss`)."""
 
-    steps: int = 150
+    steps: int = 300
+    steps_without_holdout: int = 150
     lr: float = 3e-4
     batch_size: int = 16
     warmup: int = 10
@@ -62,8 +64,9 @@ class Recipe:
             raise ValueError(f"recipe.batchnorm={self.batchnorm!r}: choose train or frozen")
         if self.select not in SELECT:
             raise ValueError(f"recipe.select={self.select!r}: choose one of {', '.join(SELECT)}")
-        if self.steps < 0 or self.batch_size < 1 or self.eval_every < 1:
-            raise ValueError("recipe.steps >= 0, recipe.batch_size >= 1 and recipe.eval_every >= 1")
+        if self.steps < 0 or self.steps_without_holdout < 0 or self.batch_size < 1 or self.eval_every < 1:
+            raise ValueError("recipe.steps >= 0, recipe.steps_without_holdout >= 0, recipe.batch_size >= 1 and "
+                             "recipe.eval_every >= 1")
         build_augment(self.augment)  # a bad preset name fails here
 
 

@@ -79,6 +79,8 @@ def adapt_words(model: HTRModule, pre: Preprocess, words: Words, recipe: Recipe,
     if first:
         words = _without_suspects(words, model, pre, suspect_labels, "suspect_labels_for=all")
     train, held = split_holdout(words, holdout, min_holdout_words, seed)
+    if held is None:  # no held-out words to stop it: the shorter run (many steps on a few words overfit them)
+        recipe = replace(recipe, steps=min(recipe.steps, recipe.steps_without_holdout))
     if held is None and suspect_labels is not None and not first:
         train = _without_suspects(train, model, pre, suspect_labels, "too few words to hold any out and check")
     base = copy.deepcopy(model) if refit and held is not None else None
