@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -122,32 +121,32 @@ def loader(words: Words, model: HTRModule, pre: Preprocess, batch_size: int, aug
 
 
 @torch.no_grad()
-def read(model: HTRModule, batches: DataLoader) -> tuple[list[str], list[str]]:
-    """(readings, labels) of every word in `batches`, greedy, in eval mode."""
+def held_out_pass(model: HTRModule, batches: DataLoader) -> tuple[list[str], list[str], float]:
+    """(greedy readings, labels, CTC loss of the labels per label character in nats) of every word in `batches`,
+    from one forward pass in eval mode."""
     was_training = model.training
     model.eval()
-    preds, texts = [], []
+    preds, texts, total, chars = [], [], 0.0, 0
     for batch in batches:
         log_probs, lengths = model(batch["images"], batch["widths"])  # (B, T, C), (B,)
         preds += model.decode(log_probs, lengths)
         texts += batch["texts"]
-    model.train(was_training)
-    return preds, texts
-
-
-@torch.no_grad()
-def loss_per_char(model: HTRModule, batches: DataLoader) -> float:
-    """The CTC loss of the labels in `batches` per label character (nats), in eval mode."""
-    was_training = model.training
-    model.eval()
-    total, chars = 0.0, 0
-    for batch in batches:
-        log_probs, lengths = model(batch["images"], batch["widths"])  # (B, T, C), (B,)
         mean = model.criterion(log_probs, lengths, batch["targets"], batch["target_lengths"])  # per word
         total += float(mean) * len(batch["texts"])
         chars += int(batch["target_lengths"].sum())
     model.train(was_training)
-    return total / max(chars, 1)
+    return preds, texts, total / max(chars, 1)
+
+
+def read(model: HTRModule, batches: DataLoader) -> tuple[list[str], list[str]]:
+    """(readings, labels) of every word in `batches`, greedy, in eval mode."""
+    preds, texts, _ = held_out_pass(model, batches)
+    return preds, texts
+
+
+def loss_per_char(model: HTRModule, batches: DataLoader) -> float:
+    """The CTC loss of the labels in `batches` per label character (nats), in eval mode."""
+    return held_out_pass(model, batches)[2]
 
 
 def _rank(recipe: Recipe, cer: float, loss: float) -> tuple[float, ...]:
@@ -173,12 +172,10 @@ class Adaptation(L.LightningModule):
         """Read the held-out words; keep these weights when they read them better than any earlier step."""
         if self.holdout is None:
             return
-        preds, texts = read(self.model, self.holdout)
+        preds, texts, loss = held_out_pass(self.model, self.holdout)
         cer = figures(preds, texts)["cer"]
         entry = {"step": step, "cer": round(cer, 5)}
-        loss = math.nan
-        if self.recipe.select != "cer":  # one more pass over the held-out words, only when the loss judges
-            loss = loss_per_char(self.model, self.holdout)
+        if self.recipe.select != "cer":
             entry["loss"] = round(loss, 5)
         self.curve.append(entry)
         rank = _rank(self.recipe, cer, loss)

@@ -4,7 +4,7 @@ folds and drawn as one figure (matplotlib, Agg backend) for the writer-fold abla
 A fold's log is `fold_<i>/csv/metrics.csv` (logger `csv`, `version: ""`): one row per logged step, the
 validation figures (`val/cer`, ...) on the row that closes an epoch (`epoch` counted from 0). The final
 validation of the best checkpoint (htr_lit.train) is one more row (`epoch` = metrics.json's `epochs`), not a point
-of the curve. With `ckpt_path=last`, Lightning's CSVLogger writes a log of the epochs that follow the checkpoint
+of the curve. With `ckpt_path=last`, Lightning's CSVLogger writes a log of the epochs after the checkpoint
 only; the other epochs come from metrics.json's `curve/val`, which every checkpoint carries.
 """
 
@@ -38,7 +38,7 @@ def read_val_curve(fold_dir: Path, key: str = "val/cer") -> Curve:
                     continue
                 epoch = int(float(row["epoch"]))
                 if trained is None or epoch < trained:
-                    curve[epoch + 1] = float(row[key])  # later rows of an epoch win
+                    curve[epoch + 1] = float(row[key])  # the last row of an epoch wins
     for point in record.get("curve/val") or []:
         if isinstance(point, dict) and isinstance(point.get(key), int | float) and "epoch" in point:
             curve.setdefault(int(point["epoch"]), float(point[key]))
@@ -84,7 +84,7 @@ def plot_curves(curves: dict[str, list[Curve]], path: Path) -> bool:
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_ylabel("validation CER % (log scale)")
-    ax.set_yscale("log")  # late epochs differ by a point or two, early ones by tens
+    ax.set_yscale("log")  # the last epochs differ by a point or two, the first ones by tens
     ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(log_minor_label))
     ax.grid(alpha=0.3, which="both")
