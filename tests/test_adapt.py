@@ -390,3 +390,16 @@ def test_the_k_curve_runs_a_fold_and_continues_where_it_stopped(tiny_checkpoint,
     assert [c.split("--k ")[-1] for c in record["commands"]] == ["5", "10"] and record["command"].endswith("10")
     with pytest.raises(SystemExit, match="other settings"):
         adapt_curve.main([*args[:-2], "--pool", "12", "--out", str(tmp_path / "curve.json"), "--k", "5"])
+    record["recipe"]["lr"] = 0.5  # as a record made when conf/adapt.yaml had another learning rate
+    (tmp_path / "curve.json").write_text(json.dumps(record))
+    with pytest.raises(SystemExit, match=r"another recipe \(lr: 0.5 -> 0.0003\)"):
+        adapt_curve.main([*args, "--k", "5"])
+
+
+def test_a_recipe_change_is_named_and_a_setting_new_to_the_recipe_is_not():
+    from htr_lit.cv.adapt_curve import recipe_changes
+
+    recorded = {"steps": 150, "lr": 3e-4, "select": "cer"}
+    assert recipe_changes(recorded, {"steps": 300, "lr": 3e-4, "select": "cer", "steps_without_holdout": 150}) == [
+        "steps: 150 -> 300"]
+    assert recipe_changes(recorded, dict(recorded)) == []

@@ -22,7 +22,7 @@ import random
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if record.get("settings") != settings:
             raise SystemExit(f"error: {args.out} was made with other settings ({record.get('settings')}); "
                              "give another --out")
+        changed = recipe_changes(record.get("recipe") or {}, dict(cfg.recipe))
+        if changed:
+            raise SystemExit(f"error: {args.out} was made with another recipe ({', '.join(changed)}): name the "
+                             "record's values with --set (e.g. --set recipe.steps=150), or give another --out")
     command = shlex.join(["python", "-m", "htr_lit.cv.adapt_curve", *argv])
     earlier = record.get("commands") or ([record["command"]] if "command" in record else [])
     record.update({"command": command, "commands": list(dict.fromkeys([*earlier, command])),
@@ -177,6 +181,13 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"median {p['median_time_s']:.0f} s)")
     print(f"written {args.out}")
     return 0
+
+
+def recipe_changes(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """'key: recorded -> current' for every recipe setting the record names that the run would set otherwise (a
+    setting the record lacks is new in the recipe and not compared)."""
+    return [f"{key}: {recorded[key]!r} -> {current[key]!r}" for key in recorded
+            if key in current and recorded[key] != current[key]]
 
 
 def pooled_by_k(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
