@@ -116,10 +116,10 @@ audit-planted: setup  ## the label audit measured: wrong labels planted in each 
 confidence: setup  ## the word confidence calibrated out of fold over CV's FOLDS (fit on the other folds' readings) -> docs/confidence/out_of_fold_<folds>.json (ARGS='--decoder beam_names --features ...')
 	$(BIN)/python -m htr_lit.cv.calibrate --cv $(CV) --folds $(subst $(space),$(comma),$(strip $(FOLDS))) --features all --out docs/confidence $(ARGS)
 
-adapt-curve: setup  ## CER against k own words for each test writer of CV's FOLDS (htr-adapt's recipe, at most 300 steps), pooled and plotted -> docs/adaptation/fold<i>_test_steps300.json, folds_<folds>_test_steps300.json, curve_folds_<folds>.png (K='10,25,50,100')
+adapt-curve: setup  ## CER against k own words for each test writer of CV's FOLDS (htr-adapt's recipe, at most 300 steps), pooled and plotted -> docs/adaptation/fold<i>_test_steps300.json, folds_<folds>_test_steps300.json, curve_folds_<folds>_steps300.png (K='10,25,50,100')
 	for i in $(FOLDS); do $(BIN)/python -m htr_lit.cv.adapt_curve --cv $(CV) --fold $$i --writers test --k $(or $(K),10$(comma)25$(comma)50$(comma)100) --threads 1 --set recipe.steps=300 --out docs/adaptation/fold$${i}_test_steps300.json || exit 1; done
 	$(BIN)/python -m htr_lit.cv.adapt_report $(foreach i,$(FOLDS),docs/adaptation/fold$(i)_test_steps300.json) --pooled-out docs/adaptation/folds_$(subst $(space),_,$(strip $(FOLDS)))_test_steps300.json
-	$(BIN)/python -m htr_lit.cv.adapt_plot docs/adaptation/curve_folds_$(subst $(space),_,$(strip $(FOLDS))).png $(foreach i,$(FOLDS),docs/adaptation/fold$(i)_test_steps300.json)
+	$(BIN)/python -m htr_lit.cv.adapt_plot docs/adaptation/curve_folds_$(subst $(space),_,$(strip $(FOLDS)))_steps300.png $(foreach i,$(FOLDS),docs/adaptation/fold$(i)_test_steps300.json)
 
 clean:  ## remove outputs (keeps .venv and generated data)
 	rm -rf outputs multirun
