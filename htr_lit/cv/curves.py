@@ -4,8 +4,8 @@ folds and drawn as one figure (matplotlib, Agg backend) for the writer-fold abla
 A fold's log is `fold_<i>/csv/metrics.csv` (logger `csv`, `version: ""`): one row per logged step, the
 validation figures (`val/cer`, ...) on the row that closes an epoch (`epoch` counted from 0). The final
 validation of the best checkpoint (htr_lit.train) is one more row (`epoch` = metrics.json's `epochs`), not a point
-of the curve. With `ckpt_path=last`, Lightning's CSVLogger writes a log of the epochs after the checkpoint
-only; the other epochs come from metrics.json's `curve/val`, which every checkpoint carries.
+of the curve. A run resumed with `ckpt_path=last` has a CSV log of its own epochs only; the other epochs come
+from metrics.json's `curve/val`, which every checkpoint carries.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def read_val_curve(fold_dir: Path, key: str = "val/cer") -> Curve:
         record = json.loads((fold_dir / "metrics.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         record = {}
-    trained = record.get("epochs") if record.get("status") == "ok" else None  # the rows after fit: epoch >= this
+    trained = record.get("epochs") if record.get("status") == "ok" else None  # final validation rows: epoch >= this
     curve: Curve = {}
     log = fold_dir / CSV_LOG
     if log.is_file():
