@@ -9,7 +9,7 @@ first `--pool`) and the words scored (all the others, the same for every k). The
 once (before); for every k a fresh copy is adapted on the pool's first k words, as htr-adapt adapts (its held-out
 share of the k words included), and reads them again (after). `--ckpt` adapts another model on the same writers'
 words (e.g. the shipped recognizer). Re-running continues: writer x k results already in `--out` are kept; a record
-made with other settings is refused.
+made with other settings or another recipe (a setting of conf/adapt.yaml it names with another value) is refused.
 """
 
 from __future__ import annotations
